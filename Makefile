@@ -1,0 +1,47 @@
+# Two commands matter: `make run` (set up and run everything) and `make test` (set up, lint, test).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
+# The first Python >= 3.11 on the PATH.
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+PYTEST_ARGS ?=
+
+.PHONY: help install run test test-fast lint format migrate bench smoke clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (none found on PATH)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP) ## create the virtualenv and install the pinned dependencies
+
+migrate: install ## apply database migrations
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate ## set up and run gateway, simulator and worker on http://127.0.0.1:8000
+	$(BIN)/python manage.py dev_bootstrap
+	$(BIN)/python scripts/run.py
+
+lint: install ## run every pre-commit hook on all files
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure
+
+format: install ## format the code
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+test: lint ## set up, lint, and run the whole test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean: ## remove the virtualenv and local state
+	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+test-fast: install ## the quick tests only (no lint, no slow multi-process suites)
+	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)

@@ -1,0 +1,1 @@
+"""Accounts: users (e-mail login), organisations, roles, API keys, JWT."""

@@ -1,0 +1,1 @@
+"""MCP Gateway Django project: settings, URL map, ASGI/WSGI entry points and operations endpoints."""

@@ -1,0 +1,195 @@
+"""Typed configuration read once from the environment.
+
+Every setting the project reads from the environment is parsed here, in one place, into a frozen
+:class:`Config`. ``settings.py`` turns it into Django settings; tests call :func:`load_config` with a
+plain dict. An invalid value raises :class:`ImproperlyConfigured` naming the variable and the form
+that is expected, so start-up stops with a message an operator can act on.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+ENVIRONMENTS = ("development", "production", "test")
+UPSTREAM_MODES = ("simulator", "live")
+LOG_FORMATS = ("console", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+#: Where the bundled simulator listens in development (``make run`` starts it there).
+SIMULATOR_URL = "http://127.0.0.1:8001"
+#: The simulator's built-in secret key (public, for offline development only).
+SIMULATOR_API_KEY = "sk_simulatorsimulatorsimulator12345"  # pragma: allowlist secret
+LIVE_GEN_URL = "https://gen.pollinations.ai"
+LIVE_IMAGE_URL = "https://image.pollinations.ai"
+LIVE_TEXT_URL = "https://text.pollinations.ai"
+
+_INSECURE_KEY_PREFIX = "django-insecure-"
+_MIN_SECRET_KEY_LENGTH = 50
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the environment decides, validated."""
+
+    environment: str
+    debug: bool
+    secret_key: str
+    allowed_hosts: tuple[str, ...]
+    csrf_trusted_origins: tuple[str, ...]
+    database_url: str
+    redis_url: str | None
+    upstream: str
+    pollinations_gen_url: str
+    pollinations_image_url: str
+    pollinations_text_url: str
+    pollinations_api_key: str
+    field_encryption_key: str
+    log_format: str
+    log_level: str
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+
+class _Env:
+    """Reads one variable at a time and names it in every error."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def raw(self, name: str) -> str | None:
+        value = self._environ.get(name)
+        return None if value is None else value.strip()
+
+    def string(self, name: str, default: str) -> str:
+        value = self.raw(name)
+        return default if value is None or value == "" else value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use one of true/false/1/0.")
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.string(name, default)
+        normalised = value.upper() if choices == LOG_LEVELS else value.lower()
+        if normalised not in choices:
+            raise ImproperlyConfigured(f"{name}={value!r} is not valid: use one of {', '.join(choices)}.")
+        return normalised
+
+    def csv(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self.raw(name)
+        if value is None:
+            return default
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+
+    def url(self, name: str, default: str | None, schemes: tuple[str, ...]) -> str | None:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or (not parts.netloc and parts.scheme != "sqlite"):
+            raise ImproperlyConfigured(
+                f"{name} is not a valid URL: expected {' or '.join(s + '://…' for s in schemes)}."
+            )
+        return value.rstrip("/") if parts.scheme in ("http", "https") else value
+
+
+def load_config(environ: Mapping[str, str]) -> Config:
+    """Parse and validate the environment.
+
+    :param environ: usually ``os.environ``; tests pass a dict.
+    :returns: the validated configuration.
+    :raises ImproperlyConfigured: naming the variable at fault and the expected form.
+    """
+    env = _Env(environ)
+    environment = env.choice("DJANGO_ENV", ENVIRONMENTS, "development")
+    production = environment == "production"
+    debug = env.boolean("DEBUG", default=not production)
+    if production and debug:
+        raise ImproperlyConfigured("DEBUG=true is refused when DJANGO_ENV=production.")
+
+    secret_key = env.string("SECRET_KEY", "")
+    if production:
+        _require_strong_secret_key(secret_key)
+    elif not secret_key:
+        # A fresh random key per process is fine in development: sessions simply don't survive restarts.
+        secret_key = _INSECURE_KEY_PREFIX + secrets.token_urlsafe(50)
+
+    default_hosts = () if production else ("127.0.0.1", "localhost", "[::1]", "testserver")
+    allowed_hosts = env.csv("ALLOWED_HOSTS", default_hosts)
+    if production and not allowed_hosts:
+        raise ImproperlyConfigured("ALLOWED_HOSTS must list the gateway's host names when DJANGO_ENV=production.")
+    if production and "*" in allowed_hosts:
+        raise ImproperlyConfigured("ALLOWED_HOSTS='*' is refused when DJANGO_ENV=production: list the host names.")
+
+    upstream = env.choice("MCP_UPSTREAM", UPSTREAM_MODES, "simulator")
+    live = upstream == "live"
+    http = ("http", "https")
+    sqlite_default = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
+    return Config(
+        environment=environment,
+        debug=debug,
+        secret_key=secret_key,
+        allowed_hosts=allowed_hosts,
+        csrf_trusted_origins=tuple(_origins(env)),
+        database_url=env.url("DATABASE_URL", sqlite_default, ("postgres", "postgresql", "sqlite")) or "",
+        redis_url=env.url("REDIS_URL", None, ("redis", "rediss", "unix")),
+        upstream=upstream,
+        pollinations_gen_url=env.url("POLLINATIONS_GEN_URL", LIVE_GEN_URL if live else SIMULATOR_URL, http) or "",
+        pollinations_image_url=env.url(
+            "POLLINATIONS_IMAGE_URL", LIVE_IMAGE_URL if live else f"{SIMULATOR_URL}/legacy/image", http
+        )
+        or "",
+        pollinations_text_url=env.url(
+            "POLLINATIONS_TEXT_URL", LIVE_TEXT_URL if live else f"{SIMULATOR_URL}/legacy/text", http
+        )
+        or "",
+        pollinations_api_key=env.string("POLLINATIONS_API_KEY", "" if live else SIMULATOR_API_KEY),
+        field_encryption_key=env.string("FIELD_ENCRYPTION_KEY", ""),
+        log_format=env.choice("LOG_FORMAT", LOG_FORMATS, "json" if production else "console"),
+        log_level=env.choice("LOG_LEVEL", LOG_LEVELS, "INFO"),
+    )
+
+
+def _require_strong_secret_key(secret_key: str) -> None:
+    if not secret_key:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is required when DJANGO_ENV=production: set it to 50+ random characters, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(64))'."
+        )
+    if (
+        secret_key.startswith(_INSECURE_KEY_PREFIX)
+        or len(secret_key) < _MIN_SECRET_KEY_LENGTH
+        or len(set(secret_key)) < 5
+    ):
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is too weak for production: use at least {_MIN_SECRET_KEY_LENGTH} random characters."
+        )
+
+
+def _origins(env: _Env) -> list[str]:
+    origins = list(env.csv("CSRF_TRUSTED_ORIGINS", ()))
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ImproperlyConfigured(
+                f"CSRF_TRUSTED_ORIGINS entry {origin!r} is not valid: use scheme://host, e.g. https://gw.example.com."
+            )
+    return origins

@@ -1,0 +1,98 @@
+"""Liveness and readiness endpoints.
+
+``/healthz`` answers as long as the process can serve a request and touches nothing else.
+``/readyz`` checks every registered dependency concurrently, each under a timeout, and answers
+503 with a JSON body naming what failed. Apps add their own checks (plugins, circuit breakers)
+with :func:`register_readiness_check`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+log = structlog.get_logger(__name__)
+
+#: A check returns ``None`` when healthy, or raises; the returned mapping (if any) is shown as detail.
+ReadinessCheck = Callable[[], Awaitable[dict | None]]
+
+CHECK_TIMEOUT_SECONDS = 2.0
+_CHECKS: dict[str, ReadinessCheck] = {}
+
+
+def register_readiness_check(name: str, check: ReadinessCheck) -> None:
+    """Add (or replace) a named readiness check."""
+    _CHECKS[name] = check
+
+
+def _database_ping() -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        # This runs on an executor thread that no request cycle cleans up: hand the connection back.
+        connection.close()
+
+
+async def check_database() -> None:
+    # thread_sensitive=False: the check must not queue behind other sync work of the process.
+    await sync_to_async(_database_ping, thread_sensitive=False)()
+
+
+async def check_cache() -> None:
+    key = f"readyz:{uuid.uuid4().hex}"
+    await cache.aset(key, "1", timeout=5)
+    if await cache.aget(key) != "1":
+        raise RuntimeError("cache did not return the value just written")
+    await cache.adelete(key)
+
+
+async def check_channel_layer() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "readyz.ping"})
+    message = await layer.receive(channel)
+    if message.get("type") != "readyz.ping":
+        raise RuntimeError("channel layer returned an unexpected message")
+
+
+register_readiness_check("database", check_database)
+register_readiness_check("cache", check_cache)
+register_readiness_check("channel_layer", check_channel_layer)
+
+
+async def _run(name: str, check: ReadinessCheck) -> tuple[str, dict]:
+    try:
+        detail = await asyncio.wait_for(check(), timeout=CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        log.warning("readiness_check_failed", check=name, reason="timeout")
+        return name, {"ok": False, "error": f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"}
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; the log keeps the detail.
+        log.warning("readiness_check_failed", check=name, error_type=type(exc).__name__)
+        # Only the exception class reaches the response: messages may carry hosts or credentials.
+        return name, {"ok": False, "error": type(exc).__name__}
+    return name, {"ok": True, **(detail or {})}
+
+
+async def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process is up and its event loop answers."""
+    return JsonResponse({"status": "ok"})
+
+
+async def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: every dependency answers; 503 naming each failed one otherwise."""
+    results = dict(await asyncio.gather(*(_run(name, check) for name, check in _CHECKS.items())))
+    ready = all(result["ok"] for result in results.values())
+    failed = sorted(name for name, result in results.items() if not result["ok"])
+    body = {"status": "ok" if ready else "unavailable", "checks": results}
+    if failed:
+        body["failed"] = failed
+    return JsonResponse(body, status=200 if ready else 503)

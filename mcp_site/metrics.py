@@ -1,0 +1,35 @@
+"""Prometheus metrics for HTTP traffic and the ``/metrics`` endpoint that exposes them.
+
+Routes are labelled by their URL pattern (``/v1/chat/completions``, ``api/keys/<int:pk>``), never by
+the raw path, so a scan of random URLs cannot blow up the number of time series.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+
+UNMATCHED_ROUTE = "<unmatched>"
+
+HTTP_REQUESTS = Counter(
+    "mcp_http_requests_total",
+    "HTTP requests answered, by route, method and status code.",
+    ["route", "method", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "mcp_http_request_duration_seconds",
+    "Time to the response headers, by route and method.",
+    ["route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+
+
+def observe_request(*, route: str, method: str, status: int, seconds: float) -> None:
+    """Count one answered request and its latency."""
+    HTTP_REQUESTS.labels(route, method, str(status)).inc()
+    HTTP_LATENCY.labels(route, method).observe(seconds)
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Serve every registered metric in the Prometheus text format."""
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,63 @@
+"""Fixtures shared by the whole suite.
+
+Shared-state tests run against the real PostgreSQL and Redis when ``DATABASE_URL`` / ``REDIS_URL``
+are set (``.ci/run`` sets both). Under ``CI=true`` a test that needs them fails instead of skipping,
+so a misconfigured CI can never pass by testing less.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_env(name: str) -> str:
+    """Return the variable, or skip (fail under CI) saying why the test cannot run."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    reason = f"{name} is not set: this test needs the real service (.ci/run sets it)"
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def run_django(code: str, env: Mapping[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run Python code in a fresh interpreter with Django set up under the given environment.
+
+    Settings are read once per process, so behaviour that depends on the environment at start-up is
+    tested in a child process rather than by patching a live one.
+    """
+    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_ENV", "DEBUG"}}
+    prelude = (
+        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mcp_site.settings'); django.setup()\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", prelude + code],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_database_pools(django_db_setup, django_db_blocker):
+    """Close psycopg pools before the test database is dropped (they hold connections open)."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for conn in connections.all():
+            if hasattr(conn, "close_pool"):
+                conn.close_pool()

@@ -1,0 +1,90 @@
+"""Settings are parsed from the environment; bad values stop start-up naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from mcp_site.config import SIMULATOR_API_KEY, SIMULATOR_URL, load_config
+
+STRONG_KEY = "k3y-" + "x1Y2z3W4v5" * 6
+PRODUCTION = {"DJANGO_ENV": "production", "SECRET_KEY": STRONG_KEY, "ALLOWED_HOSTS": "gw.example.com"}
+
+
+def test_no_environment_gives_the_embedded_defaults():
+    config = load_config({})
+    assert config.environment == "development"
+    assert config.debug is True
+    assert config.database_url.startswith("sqlite:///")
+    assert config.redis_url is None
+    assert config.upstream == "simulator"
+    assert config.pollinations_gen_url == SIMULATOR_URL
+    assert config.pollinations_image_url == f"{SIMULATOR_URL}/legacy/image"
+    assert config.pollinations_api_key == SIMULATOR_API_KEY
+    assert config.log_format == "console"
+
+
+def test_development_generates_a_random_secret_key_per_process():
+    assert load_config({}).secret_key != load_config({}).secret_key
+
+
+def test_live_upstream_points_at_pollinations_and_needs_its_own_key():
+    config = load_config({"MCP_UPSTREAM": "live"})
+    assert config.pollinations_gen_url == "https://gen.pollinations.ai"
+    assert config.pollinations_text_url == "https://text.pollinations.ai"
+    assert config.pollinations_api_key == ""
+
+
+def test_explicit_urls_are_kept_without_trailing_slash():
+    config = load_config({"POLLINATIONS_GEN_URL": "http://10.1.2.3:9000/", "REDIS_URL": "redis://r:6379/1"})
+    assert config.pollinations_gen_url == "http://10.1.2.3:9000"
+    assert config.redis_url == "redis://r:6379/1"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("DATABASE_URL", "mysql://db/x", "DATABASE_URL is not a valid URL"),
+        ("DATABASE_URL", "not a url", "DATABASE_URL is not a valid URL"),
+        ("REDIS_URL", "http://redis:6379", "REDIS_URL is not a valid URL"),
+        ("POLLINATIONS_GEN_URL", "ftp://x", "POLLINATIONS_GEN_URL is not a valid URL"),
+        ("MCP_UPSTREAM", "mock", "MCP_UPSTREAM='mock' is not valid: use one of simulator, live"),
+        ("DJANGO_ENV", "staging", "DJANGO_ENV='staging' is not valid"),
+        ("DEBUG", "maybe", "DEBUG='maybe' is not a boolean"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT='xml' is not valid"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL='loud' is not valid"),
+        ("CSRF_TRUSTED_ORIGINS", "gw.example.com", "CSRF_TRUSTED_ORIGINS entry 'gw.example.com' is not valid"),
+    ],
+)
+def test_invalid_values_are_refused_naming_the_variable(variable, value, expected):
+    with pytest.raises(ImproperlyConfigured, match=expected):
+        load_config({variable: value})
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is required"):
+        load_config({**PRODUCTION, "SECRET_KEY": ""})
+
+
+@pytest.mark.parametrize("weak", ["short", "django-insecure-" + "a1" * 40, "a" * 80])
+def test_production_refuses_a_weak_secret_key(weak):
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is too weak"):
+        load_config({**PRODUCTION, "SECRET_KEY": weak})
+
+
+def test_production_refuses_debug():
+    with pytest.raises(ImproperlyConfigured, match="DEBUG=true is refused"):
+        load_config({**PRODUCTION, "DEBUG": "true"})
+
+
+@pytest.mark.parametrize("hosts", ["", "*"])
+def test_production_requires_explicit_allowed_hosts(hosts):
+    with pytest.raises(ImproperlyConfigured, match="ALLOWED_HOSTS"):
+        load_config({**PRODUCTION, "ALLOWED_HOSTS": hosts})
+
+
+def test_production_defaults_to_json_logs_and_no_debug():
+    config = load_config(PRODUCTION)
+    assert config.production
+    assert config.debug is False
+    assert config.log_format == "json"

@@ -1,0 +1,68 @@
+"""Liveness, readiness and the Prometheus endpoint."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_django
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_healthz_answers_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_reports_every_dependency_ready(client):
+    response = client.get("/readyz")
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["status"] == "ok"
+    assert {"database", "cache", "channel_layer"} <= set(body["checks"])
+    assert all(check["ok"] for check in body["checks"].values())
+
+
+def test_readyz_is_503_naming_the_database_when_it_is_unreachable():
+    # Port 1 on loopback refuses connections: the database is configured but unreachable.
+    result = run_django(
+        "import json\n"
+        "from django.test import Client\n"
+        "r = Client().get('/readyz')\n"
+        "print(json.dumps({'status': r.status_code, 'body': r.json()}))\n"
+        "os._exit(0)\n",
+        env={"DATABASE_URL": "postgres://postgres@127.0.0.1:1/test"},
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["status"] == 503
+    assert outcome["body"]["status"] == "unavailable"
+    assert outcome["body"]["failed"] == ["database"]
+    assert outcome["body"]["checks"]["database"]["ok"] is False
+    assert "127.0.0.1" not in json.dumps(outcome["body"]), "no host or credentials in the response"
+
+
+def test_readyz_includes_registered_checks_and_fails_with_them(client):
+    from mcp_site import health
+
+    async def broken() -> None:
+        raise RuntimeError("secret-host:5432 refused")
+
+    health.register_readiness_check("test_broken", broken)
+    try:
+        response = client.get("/readyz")
+    finally:
+        health._CHECKS.pop("test_broken")
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["test_broken"]
+    assert "secret-host" not in response.content.decode()
+
+
+def test_metrics_expose_request_counts_by_route(client):
+    client.get("/healthz")
+    body = client.get("/metrics").content.decode()
+    assert 'mcp_http_requests_total{method="GET",route="healthz",status="200"}' in body
+    assert "mcp_http_request_duration_seconds_bucket" in body
