@@ -37,7 +37,9 @@ def _tool_path(name: str) -> Path:
 
 
 def _run(args: list[str | Path], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(a) for a in args], cwd=REPO, capture_output=True, text=True, timeout=120, **kwargs)
+    return subprocess.run(
+        [str(a) for a in args], check=False, cwd=REPO, capture_output=True, text=True, timeout=120, **kwargs
+    )
 
 
 @pytest.fixture(scope="session")
