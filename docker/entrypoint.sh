@@ -1,0 +1,24 @@
+#!/bin/sh
+# Run one role of the MCP Gateway image: web, worker or migrate.
+# Extra arguments after the role are passed on to the command.
+set -eu
+
+role="${1:-web}"
+[ "$#" -gt 0 ] && shift
+
+case "$role" in
+  web)
+    exec granian --interface asgi --host 0.0.0.0 --port 8000 \
+      --workers "${WEB_WORKERS:-1}" --loop uvloop "$@" mcp_site.asgi:application
+    ;;
+  worker)
+    exec python manage.py db_worker "$@"
+    ;;
+  migrate)
+    exec python manage.py migrate --noinput "$@"
+    ;;
+  *)
+    echo "entrypoint: unknown role '$role'; expected one of: web, worker, migrate" >&2
+    exit 64
+    ;;
+esac
