@@ -48,7 +48,11 @@ class IpQueues:
                 details={"queueInfo": info},
             )
         queue.size += 1
-        await queue.slots.acquire()
+        try:
+            await queue.slots.acquire()
+        except asyncio.CancelledError:  # the client left while waiting in line
+            queue.size -= 1
+            raise
         try:
             yield
         finally:
