@@ -1,0 +1,155 @@
+"""Sending a Response over ASGI with the body-shaping faults applied, watching for disconnects."""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Iterable
+from typing import TypeVar
+
+from simulator.faults import MID_STREAM_EVENTS, Faults
+from simulator.response import Response
+from simulator.types import Headers, Receive, Send
+
+T = TypeVar("T")
+PAD_CHUNK = 64 * 1024
+_PADDING = b" " * PAD_CHUNK  # spaces keep padded JSON and text valid
+MALFORMED_EVENT = b'data: {"id":"chatcmpl-malformed","choices":[{"delta":\n\n'
+CORS_HEADERS: Headers = [
+    (b"access-control-allow-origin", b"*"),
+    (
+        b"access-control-expose-headers",
+        (
+            b"x-model-used, x-usage-prompt-text-tokens, x-usage-completion-text-tokens, "
+            b"x-usage-total-tokens, x-auth-status, x-auth-reason, x-error-type, retry-after, "
+            b"content-disposition"
+        ),
+    ),
+]
+
+
+class DropConnection(Exception):
+    """Raised after a partial body so the server aborts the connection (a drop fault)."""
+
+
+class Disconnect:
+    """Watches ``receive`` for ``http.disconnect`` once the request body has been read."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> asyncio.Task[None]:
+        """Begin watching (idempotent)."""
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._watch())
+        return self._task
+
+    async def _watch(self) -> None:
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+
+    @property
+    def disconnected(self) -> bool:
+        """Whether the client has gone away."""
+        return self._task is not None and self._task.done()
+
+    async def race(self, work: Awaitable[T], *, cancel: bool = True) -> T | None:
+        """Await ``work`` unless the client leaves first (then ``None``; ``work`` is cancelled
+        when ``cancel``, else left running for other waiters).
+        """
+        future = asyncio.ensure_future(work)
+        watcher = self.start()
+        await asyncio.wait((future, watcher), return_when=asyncio.FIRST_COMPLETED)
+        if future.done():
+            return future.result()
+        if cancel:
+            future.cancel()
+        return None
+
+    async def sleep(self, seconds: float) -> bool:
+        """Sleep unless the client leaves; ``True`` when still connected."""
+        watcher = self.start()
+        done, _ = await asyncio.wait((watcher,), timeout=seconds)
+        return not done
+
+    def close(self) -> None:
+        """Stop watching."""
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def send_response(
+    send: Send, response: Response, faults: Faults, watcher: Disconnect
+) -> bool:
+    """Send ``response``; ``False`` when the client disconnected before the end.
+
+    Raises DropConnection midway when a drop fault asks for it.
+    """
+    headers = [*response.headers, *CORS_HEADERS]
+    if response.stream is not None:
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        events = _malformed_events(response.stream) if faults.malformed else response.stream
+        drop_at = faults.drop_after or (MID_STREAM_EVENTS if faults.drop_mid_stream else 0)
+        watcher.start()
+        return await _send_chunks(send, events, faults, watcher, drop_at)
+    body = response.body
+    if faults.malformed:
+        body = body[: len(body) // 2] + b"\x00<<malformed>>"
+    total = max(len(body), faults.size)
+    headers.append((b"content-length", str(total).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    if not faults.size and not faults.drops:
+        await send({"type": "http.response.body", "body": body})
+        return True
+    if faults.size:
+        pieces, count = _padded(body, total), -(-total // PAD_CHUNK)
+    else:  # a drop fault on an ordinary body: send the first half, then cut
+        pieces, count = (body[: len(body) // 2], body[len(body) // 2 :]), 2
+    drop_at = faults.drop_after or (max(1, count // 2) if faults.drop_mid_stream else 0)
+    return await _send_chunks(send, _iterate(pieces), faults, watcher, drop_at)
+
+
+async def _send_chunks(
+    send: Send, chunks: AsyncIterator[bytes], faults: Faults, watcher: Disconnect, drop_at: int
+) -> bool:
+    """One ``http.response.body`` message per chunk, so each is flushed as it is produced."""
+    sent = 0
+    async for chunk in chunks:
+        if watcher.disconnected:
+            return False
+        if faults.stream_interval and not await watcher.sleep(faults.stream_interval):
+            return False
+        if not chunk:  # an idle tick from an open-ended stream: just re-check the client
+            continue
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        sent += 1
+        if drop_at and sent >= drop_at:
+            raise DropConnection
+    if watcher.disconnected:
+        return False
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return True
+
+
+def _padded(body: bytes, total: int) -> Iterable[bytes]:
+    """``body`` then spaces up to ``total`` bytes, in PAD_CHUNK pieces (never one big buffer)."""
+    for start in range(0, len(body), PAD_CHUNK):
+        yield body[start : start + PAD_CHUNK]
+    remaining = total - len(body)
+    while remaining > 0:
+        yield _PADDING[: min(PAD_CHUNK, remaining)]
+        remaining -= PAD_CHUNK
+
+
+async def _iterate(pieces: Iterable[bytes]) -> AsyncIterator[bytes]:
+    """Adapt a plain iterable to the async chunk loop."""
+    for piece in pieces:
+        yield piece
+
+
+async def _malformed_events(events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The stream with a broken JSON event after the first one."""
+    first = True
+    async for event in events:
+        yield event
+        if first:
+            first = False
+            yield MALFORMED_EVENT
