@@ -12,7 +12,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -22,6 +23,8 @@ ENVIRONMENTS = ("development", "production", "test")
 UPSTREAM_MODES = ("simulator", "live")
 LOG_FORMATS = ("console", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+REGISTRATION_MODES = ("open", "invite")
+EMAIL_SCHEMES = ("console", "smtp", "smtps", "locmem")
 
 #: Where the bundled simulator listens in development (``make run`` starts it there).
 SIMULATOR_URL = "http://127.0.0.1:8001"
@@ -56,6 +59,17 @@ class Config:
     field_encryption_key: str
     log_format: str
     log_level: str
+    # --- Accounts ---
+    registration_mode: str
+    access_token_minutes: int
+    refresh_token_days: int
+    invitation_days: int
+    email_url: str
+    default_from_email: str
+    oidc_provider_url: str | None
+    oidc_client_id: str
+    oidc_client_secret: str
+    oidc_provider_name: str
 
     @property
     def production(self) -> bool:
@@ -98,6 +112,20 @@ class _Env:
         if value is None:
             return default
         return tuple(item.strip() for item in value.split(",") if item.strip())
+
+    def integer(self, name: str, default: int, minimum: int, maximum: int) -> int:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            number = minimum - 1
+        if not minimum <= number <= maximum:
+            raise ImproperlyConfigured(
+                f"{name}={value!r} is not valid: use a whole number from {minimum} to {maximum}."
+            )
+        return number
 
     def url(self, name: str, default: str | None, schemes: tuple[str, ...]) -> str | None:
         value = self.raw(name)
@@ -165,7 +193,43 @@ def load_config(environ: Mapping[str, str]) -> Config:
         field_encryption_key=env.string("FIELD_ENCRYPTION_KEY", ""),
         log_format=env.choice("LOG_FORMAT", LOG_FORMATS, "json" if production else "console"),
         log_level=env.choice("LOG_LEVEL", LOG_LEVELS, "INFO"),
+        **_accounts(env),
     )
+
+
+def _accounts(env: _Env) -> dict[str, object]:
+    """The accounts settings: registration, JWT lifetimes, e-mail delivery, OpenID Connect sign-in."""
+    oidc_url = env.url("OIDC_PROVIDER_URL", None, ("http", "https"))
+    oidc_client_id = env.string("OIDC_CLIENT_ID", "")
+    oidc_client_secret = env.string("OIDC_CLIENT_SECRET", "")
+    if oidc_url and not (oidc_client_id and oidc_client_secret):
+        raise ImproperlyConfigured(
+            "OIDC_PROVIDER_URL is set but OIDC_CLIENT_ID or OIDC_CLIENT_SECRET is missing: set both, "
+            "or unset OIDC_PROVIDER_URL to turn OpenID Connect sign-in off."
+        )
+    return {
+        "registration_mode": env.choice("REGISTRATION_MODE", REGISTRATION_MODES, "open"),
+        "access_token_minutes": env.integer("ACCESS_TOKEN_MINUTES", 5, minimum=1, maximum=60),
+        "refresh_token_days": env.integer("REFRESH_TOKEN_DAYS", 7, minimum=1, maximum=90),
+        "invitation_days": env.integer("INVITATION_DAYS", 7, minimum=1, maximum=30),
+        "email_url": _email_url(env),
+        "default_from_email": env.string("DEFAULT_FROM_EMAIL", "MCP Gateway <noreply@localhost>"),
+        "oidc_provider_url": oidc_url,
+        "oidc_client_id": oidc_client_id,
+        "oidc_client_secret": oidc_client_secret,
+        "oidc_provider_name": env.string("OIDC_PROVIDER_NAME", "Single sign-on"),
+    }
+
+
+def _email_url(env: _Env) -> str:
+    value = env.string("EMAIL_URL", "console://")
+    parts = urlsplit(value)
+    if parts.scheme not in EMAIL_SCHEMES or (parts.scheme.startswith("smtp") and not parts.hostname):
+        raise ImproperlyConfigured(
+            "EMAIL_URL is not valid: use console:// (print e-mails, the default) or "
+            "smtp://user:password@host:587 (STARTTLS) or smtps://user:password@host:465 (TLS)."
+        )
+    return value
 
 
 def _require_strong_secret_key(secret_key: str) -> None:
@@ -193,3 +257,48 @@ def _origins(env: _Env) -> list[str]:
                 f"CSRF_TRUSTED_ORIGINS entry {origin!r} is not valid: use scheme://host, e.g. https://gw.example.com."
             )
     return origins
+
+
+def email_settings(email_url: str) -> dict[str, Any]:
+    """Django e-mail settings for ``EMAIL_URL`` (already validated by :func:`load_config`)."""
+    parts = urlsplit(email_url)
+    if parts.scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if parts.scheme == "locmem":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+    query = parse_qs(parts.query)
+    implicit_tls = parts.scheme == "smtps"
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname or "",
+        "EMAIL_PORT": parts.port or (465 if implicit_tls else 587),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_SSL": implicit_tls,
+        "EMAIL_USE_TLS": not implicit_tls and query.get("tls", ["true"])[0].lower() in _TRUE,
+        "EMAIL_TIMEOUT": 10,
+    }
+
+
+#: The allauth provider id of the one configured OpenID Connect provider (URLs: /accounts/oidc/<id>/…).
+OIDC_PROVIDER_ID = "oidc"
+
+
+def oidc_providers(config: Config) -> dict[str, Any]:
+    """allauth's ``SOCIALACCOUNT_PROVIDERS``: one OpenID Connect app when configured, otherwise none."""
+    if not config.oidc_provider_url:
+        return {}
+    return {
+        "openid_connect": {
+            "OAUTH_PKCE_ENABLED": True,
+            "APPS": [
+                {
+                    "provider_id": OIDC_PROVIDER_ID,
+                    "name": config.oidc_provider_name,
+                    "client_id": config.oidc_client_id,
+                    "secret": config.oidc_client_secret,
+                    "settings": {"server_url": config.oidc_provider_url},
+                }
+            ],
+        }
+    }

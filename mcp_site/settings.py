@@ -8,10 +8,11 @@ to PostgreSQL and Redis so several replicas behave as one gateway.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import dj_database_url
 
-from mcp_site.config import BASE_DIR, load_config
+from mcp_site.config import BASE_DIR, email_settings, load_config, oidc_providers
 from mcp_site.logging import build_logging_config, configure_structlog
 
 CONFIG = load_config(os.environ)
@@ -35,6 +36,12 @@ INSTALLED_APPS = [
     "channels",
     "django_tasks",
     "django_tasks_db",
+    "django_ratelimit",
+    "rest_framework_simplejwt.token_blacklist",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "accounts",
 ]
 
@@ -48,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "mcp_site.urls"
@@ -118,9 +126,17 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mcp_site.api_schema.AutoSchema",
+    # JWT first: its WWW-Authenticate header is what turns "not authenticated" into a 401.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "mcp_site.api_errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MCP Gateway API",
@@ -130,7 +146,61 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SECURITY": [{"jwtAuth": []}],
 }
+
+# --- Accounts -----------------------------------------------------------------------------
+# People sign in with e-mail + password (JWT for the API, a session for admin and dashboard) or,
+# when OIDC_PROVIDER_URL is set, through an OpenID Connect provider (django-allauth). Machines
+# use API keys (accounts/keyauth.py). Every variable below is parsed in mcp_site/config.py.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+REGISTRATION_MODE = CONFIG.registration_mode
+INVITATION_MAX_AGE_SECONDS = CONFIG.invitation_days * 86_400
+PASSWORD_RESET_TIMEOUT = 3_600
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=CONFIG.access_token_minutes),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=CONFIG.refresh_token_days),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+}
+# Brute-force protection (django-ratelimit, in the shared cache): "<count>/<period>" per IP and,
+# for failures only, per account. A refusal is a 429 with a message saying when to retry.
+ACCOUNTS_RATE_LIMITS = {
+    "login": {"ip": "30/m", "account": "5/15m"},
+    "register": {"ip": "10/h", "account": "3/h"},
+    "password_reset": {"ip": "10/h", "account": "3/h"},
+    "refresh": {"ip": "60/m", "account": "60/m"},
+}
+RATELIMIT_USE_CACHE = "default"
+if not CONFIG.redis_url:
+    # Embedded mode is one process: its local-memory cache is the right (and only) shared state.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+EMAIL_SETTINGS = email_settings(CONFIG.email_url)
+globals().update(EMAIL_SETTINGS)
+DEFAULT_FROM_EMAIL = CONFIG.default_from_email
+
+# django-allauth: dashboard sign-in; OpenID Connect only when OIDC_PROVIDER_URL is set.
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_PROVIDERS = oidc_providers(CONFIG)
+LOGIN_REDIRECT_URL = "/"
 
 # --- Internationalisation and static files ------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -1,0 +1,74 @@
+"""Shared pieces of the management API views."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.views import APIView
+
+from accounts.permissions import ORGANIZATION_HEADER, HasOrganizationAction
+
+ERROR = inline_serializer(
+    name="Error",
+    fields={
+        "error": inline_serializer(
+            name="ErrorDetail",
+            fields={
+                "message": serializers.CharField(),
+                "type": serializers.CharField(),
+                "code": serializers.CharField(),
+                "param": serializers.CharField(allow_null=True),
+            },
+        )
+    },
+)
+
+
+def error_response(description: str, message: str, type_: str, code: str, param: str | None = None):
+    return OpenApiResponse(
+        ERROR,
+        description=description,
+        examples=[
+            OpenApiExample(code, value={"error": {"message": message, "type": type_, "code": code, "param": param}})
+        ],
+    )
+
+
+UNAUTHORIZED = error_response(
+    "Missing, malformed or expired token", "Invalid or missing credentials.", "authentication_error",
+    "invalid_credentials",
+)  # fmt: skip
+NOT_FOUND = error_response("Not found, or not a member", "No such organisation.", "not_found_error", "not_found")
+FORBIDDEN = error_response(
+    "Your role does not allow this",
+    "Your role in this organisation does not allow this action.",
+    "permission_error",
+    "forbidden",
+)
+INVALID = error_response("Invalid input (names the field)", "This field is required.", "invalid_request_error",
+                         "invalid_value", "name")  # fmt: skip
+TOO_MANY = error_response(
+    "Too many attempts", "Too many attempts. Wait 60 seconds before trying again.", "rate_limit_error",
+    "too_many_attempts",
+)  # fmt: skip
+ORG_ERRORS = {400: INVALID, 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND}
+
+ORG_HEADER_PARAMETER = OpenApiParameter(
+    ORGANIZATION_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="The organisation slug, on routes without /orgs/<slug>/ in the path.",
+)
+
+
+class OrganizationApi(APIView):
+    """A view acting inside one organisation (path ``org_slug`` or the ``X-Organization`` header)."""
+
+    permission_classes = [IsAuthenticated, HasOrganizationAction]
+    required_actions: dict[str, str] = {}
+
+
+def ip_of(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None

@@ -1,0 +1,56 @@
+"""DRF permission classes reading the permission matrix (:mod:`accounts.roles`).
+
+Organisation-scoped views name the action each HTTP method needs in ``required_actions``; the
+organisation comes from the ``org_slug`` path segment (``/api/orgs/<slug>/…``) or, on the
+header-selected routes, from ``X-Organization: <slug>``. A user who is not a member gets 404 (the
+organisation's existence is not revealed); a member whose role lacks the action gets 403.
+"""
+
+from __future__ import annotations
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from accounts.exceptions import InvalidInput, PermissionDenied
+from accounts.roles import ACTIONS, MODALITIES, PERMISSIONS, ROLES, role_allows
+from accounts.selectors import organization_get_for_member
+
+__all__ = [
+    "ACTIONS",
+    "MODALITIES",
+    "ORGANIZATION_HEADER",
+    "PERMISSIONS",
+    "ROLES",
+    "HasOrganizationAction",
+    "role_allows",
+]
+
+ORGANIZATION_HEADER = "X-Organization"
+
+
+def organization_slug_from(request: Request, view: APIView) -> str:
+    slug = view.kwargs.get("org_slug") or request.headers.get(ORGANIZATION_HEADER, "").strip()
+    if not slug:
+        raise InvalidInput(
+            f"Choose the organisation: use /api/orgs/<slug>/… or send the {ORGANIZATION_HEADER} header.",
+            param=ORGANIZATION_HEADER,
+        )
+    return slug
+
+
+class HasOrganizationAction(BasePermission):
+    """Member of the chosen organisation with a role allowing ``view.required_actions[method]``.
+
+    Sets ``request.organization`` and ``request.organization_role`` for the view. Deny by default: a
+    method missing from ``required_actions`` is refused.
+    """
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        organization, role = organization_get_for_member(user=request.user, slug=organization_slug_from(request, view))
+        request.organization = organization
+        request.organization_role = role
+        action = getattr(view, "required_actions", {}).get(request.method)
+        if action is None or not role_allows(role, action):
+            raise PermissionDenied()
+        return True

@@ -1,0 +1,74 @@
+"""Brute-force protection for sign-in, token, registration and password-reset views.
+
+Two django-ratelimit counters in the shared cache per scope (``settings.ACCOUNTS_RATE_LIMITS``):
+every attempt counts against the client's IP; only *failed* attempts count against the account,
+so a user under attack from many addresses is locked out for the window while the attacker
+learns nothing. A refusal raises :class:`TooManyAttempts` (429) and is audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.http import HttpRequest
+from django_ratelimit.core import get_usage
+
+from accounts.exceptions import TooManyAttempts
+from accounts.models import AuditEvent
+from accounts.services import audit_event_record
+
+__all__ = ["attempt_check", "attempt_failed", "client_ip"]
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The peer address (the ingress must pass the real one; see the README)."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _account_key(account: str) -> str:
+    # Hashed so that e-mail addresses do not appear in cache keys.
+    return hashlib.sha256(account.strip().lower().encode()).hexdigest()
+
+
+def _usage(request: HttpRequest, scope: str, kind: str, value: str, increment: bool) -> dict | None:
+    rate = settings.ACCOUNTS_RATE_LIMITS[scope][kind]
+    return get_usage(
+        request,
+        group=f"accounts.{scope}.{kind}",
+        key=lambda _group, _request: value,
+        rate=rate,
+        increment=increment,
+    )
+
+
+def attempt_check(request: HttpRequest, *, scope: str, account: str | None, count_account: bool = False) -> None:
+    """Count this attempt against the IP and refuse if the IP or the account is over its limit.
+
+    :param count_account: also count this attempt against the account (registration, password
+        reset); sign-in counts only failures, through :func:`attempt_failed`.
+    """
+    ip = client_ip(request) or "unknown"
+    checks = [_usage(request, scope, "ip", ip, increment=True)]
+    if account:
+        checks.append(_usage(request, scope, "account", _account_key(account), increment=count_account))
+    for usage in checks:
+        if usage is not None and usage["should_limit"]:
+            if scope == "login":
+                audit_event_record(
+                    action=AuditEvent.Action.LOGIN_LOCKED_OUT,
+                    actor_email=(account or "")[:254],
+                    ip=client_ip(request),
+                    detail={"scope": scope},
+                )
+            retry = max(1, int(usage.get("time_left") or 60))
+            raise TooManyAttempts(
+                f"Too many attempts. Wait {retry} seconds before trying again, or reset your password.",
+                retry_after=retry,
+            )
+
+
+def attempt_failed(request: HttpRequest, *, scope: str, account: str | None) -> None:
+    """Count a failed attempt against the account (the IP was counted by :func:`attempt_check`)."""
+    if account:
+        _usage(request, scope, "account", _account_key(account), increment=True)
