@@ -1,4 +1,14 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point.
+
+Three kinds of HTTP traffic, three handlers:
+
+* the gateway's hot path (``/v1/…`` and the Pollinations-native paths) and the operations
+  endpoints go to :class:`gateway.handler.HotPathHandler`: async views, no per-request thread hop,
+  no middleware (operations endpoints must answer probes that use the pod's IP as Host);
+* everything else (admin, management API, dashboard) goes to Django's stock handler with the full
+  middleware stack;
+* WebSockets go to Channels.
+"""
 
 import os
 
@@ -7,13 +17,33 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcp_site.settings")
 django_http = get_asgi_application()
 
-# Channels' imports need configured settings, hence after get_asgi_application().
+# These imports need configured settings, hence after get_asgi_application().
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from gateway.handler import HotPathHandler  # noqa: E402
+from gateway.urls import HOT_PATH_PREFIXES  # noqa: E402
+from mcp_site.lifespan import lifespan  # noqa: E402
+
+OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+gateway_http = HotPathHandler("gateway.urls")
+ops_http = HotPathHandler("mcp_site.ops_urls")
+
+
+async def http_router(scope, receive, send) -> None:
+    path = scope["path"]
+    if path in OPS_PATHS:
+        await ops_http(scope, receive, send)
+    elif path.startswith(HOT_PATH_PREFIXES):
+        await gateway_http(scope, receive, send)
+    else:
+        await django_http(scope, receive, send)
+
+
 application = ProtocolTypeRouter(
     {
-        "http": django_http,
+        "http": http_router,
         "websocket": AllowedHostsOriginValidator(URLRouter([])),
+        "lifespan": lifespan,
     }
 )

@@ -57,6 +57,9 @@ class Config:
     pollinations_text_url: str
     pollinations_api_key: str
     field_encryption_key: str
+    media_root: str
+    blocked_plugins: tuple[str, ...]
+    forward_headers: tuple[str, ...]
     log_format: str
     log_level: str
     # --- Accounts ---
@@ -74,6 +77,10 @@ class Config:
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
 
 
 class _Env:
@@ -148,9 +155,11 @@ def load_config(environ: Mapping[str, str]) -> Config:
     """
     env = _Env(environ)
     environment = env.choice("DJANGO_ENV", ENVIRONMENTS, "development")
-    production = environment == "production"
-    debug = env.boolean("DEBUG", default=not production)
-    if production and debug:
+    # The container build collects static files with production settings but without any secrets.
+    building = env.boolean("DJANGO_BUILD", default=False)
+    production = environment == "production" and not building
+    debug = env.boolean("DEBUG", default=environment != "production")
+    if environment == "production" and debug:
         raise ImproperlyConfigured("DEBUG=true is refused when DJANGO_ENV=production.")
 
     secret_key = env.string("SECRET_KEY", "")
@@ -190,7 +199,10 @@ def load_config(environ: Mapping[str, str]) -> Config:
         )
         or "",
         pollinations_api_key=env.string("POLLINATIONS_API_KEY", "" if live else SIMULATOR_API_KEY),
-        field_encryption_key=env.string("FIELD_ENCRYPTION_KEY", ""),
+        field_encryption_key=_field_encryption_key(env, production, secret_key),
+        media_root=env.string("MEDIA_ROOT", str(BASE_DIR / "var" / "media")),
+        blocked_plugins=env.csv("MCP_BLOCKED_PLUGINS", ()),
+        forward_headers=tuple(h.lower() for h in env.csv("MCP_FORWARD_HEADERS", ("traceparent", "tracestate"))),
         log_format=env.choice("LOG_FORMAT", LOG_FORMATS, "json" if production else "console"),
         log_level=env.choice("LOG_LEVEL", LOG_LEVELS, "INFO"),
         **_accounts(env),
@@ -246,6 +258,18 @@ def _require_strong_secret_key(secret_key: str) -> None:
         raise ImproperlyConfigured(
             f"SECRET_KEY is too weak for production: use at least {_MIN_SECRET_KEY_LENGTH} random characters."
         )
+
+
+def _field_encryption_key(env: _Env, production: bool, secret_key: str) -> str:
+    key = env.string("FIELD_ENCRYPTION_KEY", "")
+    if production and len(key) < 32:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY is required when DJANGO_ENV=production (32+ random characters): it encrypts "
+            "upstream credentials stored in the database. Keep it apart from SECRET_KEY."
+        )
+    # Development: a key derived from a fixed local file would survive restarts; the SECRET_KEY is random,
+    # so credentials saved in development are readable only while SECRET_KEY is set explicitly.
+    return key or secret_key
 
 
 def _origins(env: _Env) -> list[str]:

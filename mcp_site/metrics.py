@@ -30,6 +30,6 @@ def observe_request(*, route: str, method: str, status: int, seconds: float) -> 
     HTTP_LATENCY.labels(route, method).observe(seconds)
 
 
-def metrics_view(request: HttpRequest) -> HttpResponse:
+async def metrics_view(request: HttpRequest) -> HttpResponse:
     """Serve every registered metric in the Prometheus text format."""
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
     "accounts",
+    "plugins",
+    "gateway",
 ]
 
 MIDDLEWARE = [
@@ -79,7 +81,8 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-(BASE_DIR / "var").mkdir(exist_ok=True)
+if CONFIG.sqlite:
+    (BASE_DIR / "var").mkdir(exist_ok=True)
 DATABASES = {"default": dj_database_url.parse(CONFIG.database_url, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI a persistent connection per thread leaks; a pool is the supported way to reuse them.
@@ -209,7 +212,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-MEDIA_ROOT = BASE_DIR / "var" / "media"
+MEDIA_ROOT = CONFIG.media_root
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -225,6 +228,11 @@ POLLINATIONS_GEN_URL = CONFIG.pollinations_gen_url
 POLLINATIONS_IMAGE_URL = CONFIG.pollinations_image_url
 POLLINATIONS_TEXT_URL = CONFIG.pollinations_text_url
 POLLINATIONS_API_KEY = CONFIG.pollinations_api_key
+FIELD_ENCRYPTION_KEY = CONFIG.field_encryption_key
+#: Installed plugins (entry-point names) to skip, e.g. a misbehaving one, without uninstalling it.
+MCP_BLOCKED_PLUGINS = list(CONFIG.blocked_plugins)
+#: Client request headers passed on to upstreams (tracing by default; tests add the simulator's X-Sim-Fault).
+MCP_FORWARD_HEADERS = list(CONFIG.forward_headers)
 
 # --- Security -----------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"

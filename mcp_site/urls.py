@@ -1,16 +1,16 @@
-"""URL map: operations endpoints, admin, management API and its OpenAPI schema, dashboard sign-in."""
+"""URL map: operations endpoints, gateway, admin, management API and its OpenAPI schema, dashboard sign-in."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.views import admin_login
-from mcp_site import health, metrics
+from gateway.views.native import legacy_text
 
 urlpatterns = [
-    path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
-    path("metrics", metrics.metrics_view, name="metrics"),
+    # Also served by mcp_site.asgi without Django's middleware; listed here for the test client and runserver.
+    path("", include("mcp_site.ops_urls")),
+    path("", include("gateway.urls")),
     # Before admin.site.urls so that the rate-limited sign-in answers /admin/login/.
     path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
@@ -19,4 +19,6 @@ urlpatterns = [
     path("api/", include("accounts.urls")),
     # django-allauth: dashboard sign-in, and OpenID Connect when OIDC_PROVIDER_URL is set.
     path("accounts/", include("allauth.urls")),
+    # Last: the legacy text host answered GET /{prompt} at its root. Only paths nothing else claims get here.
+    re_path(r"^(?P<prompt>[^/].*)$", legacy_text, name="legacy-text"),
 ]

@@ -89,9 +89,7 @@ class Simulator:
         finally:
             watcher.close()
 
-    async def _respond(
-        self, request: Request, record: Record, watcher: Disconnect
-    ) -> Response | None:
+    async def _respond(self, request: Request, record: Record, watcher: Disconnect) -> Response | None:
         """Route and authenticate, then run the generation (shared while in flight).
 
         ``None`` means the client disconnected first.
@@ -125,11 +123,7 @@ class Simulator:
     async def _generate(self, route: Route, request: Request, record: Record) -> Response:
         """Apply queue and timing faults, then run the handler."""
         state = self.state
-        if (
-            request.profile != GEN
-            and route.generates
-            and (state.legacy_queue or request.faults.legacy_queue)
-        ):
+        if request.profile != GEN and route.generates and (state.legacy_queue or request.faults.legacy_queue):
             tier = auth.legacy_tier(auth.extract_token(request))
             async with state.queues.slot(request.profile, request.client_ip, tier):
                 return await self._run(route, request, record)
@@ -183,10 +177,7 @@ def _dedup_key(request: Request) -> tuple[Any, ...]:
 
 def _preflight(request: Request) -> Response:
     """A permissive CORS preflight answer."""
-    allowed = (
-        request.headers.get("access-control-request-headers")
-        or "Content-Type, Authorization, X-API-Key"
-    )
+    allowed = request.headers.get("access-control-request-headers") or "Content-Type, Authorization, X-API-Key"
     headers = [
         (b"access-control-allow-methods", b"GET, POST, DELETE, OPTIONS"),
         (b"access-control-allow-headers", allowed.encode("latin-1")),

@@ -125,11 +125,7 @@ def _wav_comment(data: bytes) -> str | None:
                     struct.unpack_from("<I", data, inner + 4)[0],
                 )
                 if sub == b"ICMT":
-                    return (
-                        data[inner + 8 : inner + 8 + sub_size]
-                        .rstrip(b"\x00")
-                        .decode("utf-8", "replace")
-                    )
+                    return data[inner + 8 : inner + 8 + sub_size].rstrip(b"\x00").decode("utf-8", "replace")
                 inner += 8 + sub_size + sub_size % 2
         offset += 8 + size + size % 2
     return None

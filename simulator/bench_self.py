@@ -78,10 +78,7 @@ def main() -> None:
             connection.getresponse().read()
         elapsed = time.perf_counter() - started
         cpu = _cpu_seconds(process.pid) - before
-        print(
-            f"{args.requests} requests in {elapsed:.2f}s; simulator CPU "
-            f"{cpu * 1000 / args.requests:.3f} ms/request"
-        )
+        print(f"{args.requests} requests in {elapsed:.2f}s; simulator CPU {cpu * 1000 / args.requests:.3f} ms/request")
     finally:
         process.terminate()
         process.wait(10)

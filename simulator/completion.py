@@ -155,11 +155,7 @@ def parse_chat(body: dict[str, Any], *, strict: bool) -> ChatRequest:
     """Validate a chat body; gen (``strict``) reports bad fields, legacy only needs messages."""
     errors = FieldErrors()
     messages = body.get("messages")
-    if (
-        not isinstance(messages, list)
-        or not messages
-        or not all(isinstance(m, dict) for m in messages)
-    ):
+    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         if not strict:
             raise SimError(400, "Invalid messages array", body={"error": "Invalid messages array"})
         errors.add("messages", "Expected a non-empty array of message objects")
@@ -174,8 +170,7 @@ def parse_chat(body: dict[str, Any], *, strict: bool) -> ChatRequest:
     response_format = body.get("response_format") or {}
     json_mode = body.get("jsonMode") is True or body.get("json") in (True, "true")
     json_mode = json_mode or (
-        isinstance(response_format, dict)
-        and response_format.get("type") in ("json_object", "json_schema")
+        isinstance(response_format, dict) and response_format.get("type") in ("json_object", "json_schema")
     )
     tools = body.get("tools") or []
     if not isinstance(tools, list):
@@ -211,14 +206,10 @@ def _parse_audio_output(body: dict[str, Any], chat: ChatRequest, errors: FieldEr
         return
     default_format = "pcm16" if chat.stream else "mp3"
     chat.audio_format = strict_enum(spec, "format", CHAT_AUDIO_FORMATS, default_format, errors)
-    chat.voice = strict_enum(
-        {"voice": spec.get("voice") or body.get("voice")}, "voice", VOICES, "alloy", errors
-    )
+    chat.voice = strict_enum({"voice": spec.get("voice") or body.get("voice")}, "voice", VOICES, "alloy", errors)
 
 
-def complete(
-    chat: ChatRequest, *, legacy: bool = False, user_tier: str | None = None
-) -> Completion:
+def complete(chat: ChatRequest, *, legacy: bool = False, user_tier: str | None = None) -> Completion:
     """Generate the deterministic completion for ``chat``."""
     digest = hashlib.sha256(dumps([chat.model, chat.seed, chat.messages])).digest()
     last = chat.messages[-1] if chat.messages else {}
@@ -237,9 +228,7 @@ def complete(
     prompt_tokens = sum(len(read_parts(m.get("content"))[0].split()) + 1 for m in chat.messages)
     spoken = None
     if chat.audio_format and content is not None:
-        data = audio.synthesize(
-            content, "pcm" if chat.audio_format == "pcm16" else chat.audio_format
-        )
+        data = audio.synthesize(content, "pcm" if chat.audio_format == "pcm16" else chat.audio_format)
         spoken = {
             "id": "audio_" + digest.hex()[:24],
             "data": base64.b64encode(data).decode(),
@@ -307,20 +296,12 @@ def _compose(text: str, images: int, digest: bytes) -> str:
 
 def _tool_calls(chat: ChatRequest, text: str, digest: bytes) -> list[dict[str, Any]] | None:
     """The tool call the trigger rules select, if any."""
-    functions = [
-        t["function"]
-        for t in chat.tools
-        if isinstance(t, dict) and isinstance(t.get("function"), dict)
-    ]
+    functions = [t["function"] for t in chat.tools if isinstance(t, dict) and isinstance(t.get("function"), dict)]
     if not functions or chat.tool_choice == "none":
         return None
     lowered = text.lower()
     chosen = next((f for f in functions if f.get("name") and f["name"].lower() in lowered), None)
-    forced = (
-        chat.tool_choice.get("function", {}).get("name")
-        if isinstance(chat.tool_choice, dict)
-        else None
-    )
+    forced = chat.tool_choice.get("function", {}).get("name") if isinstance(chat.tool_choice, dict) else None
     if forced:
         chosen = next((f for f in functions if f.get("name") == forced), functions[0])
     elif chosen is None and (TOOL_TRIGGER in lowered or chat.tool_choice == "required"):

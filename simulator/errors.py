@@ -103,16 +103,12 @@ def render_error(err: SimError, profile: str, params: dict[str, str], request_id
         error: dict[str, Any] = {
             "code": err.code,
             "message": err.message,
-            "timestamp": datetime.now(UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "requestId": request_id,
         }
         if err.details is not None:
             error["details"] = err.details
-        return json_response(
-            {"status": err.status, "success": False, "error": error}, err.status, err.headers
-        )
+        return json_response({"status": err.status, "success": False, "error": error}, err.status, err.headers)
     if profile == LEGACY_IMAGE:
         body = {
             "error": HTTPStatus(err.status).phrase,

@@ -101,9 +101,7 @@ class Faults:
             return SimError(429, headers=retry_after(wait))
         if self.status and not self.error_before_stream:
             headers = retry_after(self.retry_after) if self.retry_after is not None else None
-            return SimError(
-                self.status, f"Simulated upstream status {self.status}", headers=headers
-            )
+            return SimError(self.status, f"Simulated upstream status {self.status}", headers=headers)
         return None
 
     def stream_error(self) -> SimError:
@@ -127,9 +125,7 @@ def parse_faults(spec: str) -> Faults:
         try:
             values[name.replace("-", "_")] = _knob_value(name, value)
         except ValueError as exc:
-            raise SimError(
-                400, f"Bad simulator fault {item!r}: {exc}. Knobs: {', '.join(KNOBS)}"
-            ) from None
+            raise SimError(400, f"Bad simulator fault {item!r}: {exc}. Knobs: {', '.join(KNOBS)}") from None
     return Faults(**values)  # type: ignore[arg-type]
 
 

@@ -75,9 +75,7 @@ def parse_gen_params(prompt: str, query: dict[str, str]) -> ImageParams:
     width = strict_int(query, "width", DEFAULT_SIDE, 0, MAX_SIDE, errors) or DEFAULT_SIDE
     height = strict_int(query, "height", DEFAULT_SIDE, 0, MAX_SIDE, errors) or DEFAULT_SIDE
     seed = strict_int(query, "seed", 0, -1, MAX_SEED, errors)
-    flags = {
-        name: strict_bool(query, name, errors) for name in ("transparent", "enhance", "nologo")
-    }
+    flags = {name: strict_bool(query, name, errors) for name in ("transparent", "enhance", "nologo")}
     private = strict_bool(query, "private", errors) or strict_bool(query, "nofeed", errors)
     quality = strict_enum(query, "quality", QUALITIES, "medium", errors)
     strict_int(query, "duration", 0, 1, 120, errors)
@@ -106,11 +104,7 @@ def parse_gen_params(prompt: str, query: dict[str, str]) -> ImageParams:
 def parse_legacy_params(prompt: str, query: dict[str, str]) -> ImageParams:
     """Parse the legacy image query leniently: bad values fall back instead of failing."""
     model = IMAGE_BY_NAME.get(query.get("model", ""), IMAGE_BY_NAME[DEFAULT_IMAGE_MODEL]).name
-    seed = (
-        -1
-        if query.get("seed") == "-1"
-        else lenient_int(query.get("seed"), LEGACY_SEED, 0, MAX_SEED)
-    )
+    seed = -1 if query.get("seed") == "-1" else lenient_int(query.get("seed"), LEGACY_SEED, 0, MAX_SEED)
     width = lenient_int(query.get("width"), DEFAULT_SIDE, 1, 1 << 20)
     height = lenient_int(query.get("height"), DEFAULT_SIDE, 1, 1 << 20)
     scale = min(1.0, MAX_SIDE / max(width, height))  # shrink keeping the aspect, as Ci does
@@ -187,9 +181,7 @@ async def legacy_image(request: Request, state: State) -> Response:
 
 def _feed_event(params: ImageParams, referrer: str | None) -> dict[str, Any]:
     """A legacy image feed event (section 5)."""
-    query = urlencode(
-        {"width": params.width, "height": params.height, "seed": params.seed, "model": params.model}
-    )
+    query = urlencode({"width": params.width, "height": params.height, "seed": params.seed, "model": params.model})
     return {
         **{k: v for k, v in asdict(params).items() if k not in ("images", "transparent")},
         "imageURL": f"https://image.pollinations.ai/prompt/{quote(params.prompt, safe='')}?{query}",
@@ -222,9 +214,7 @@ async def _openai_image(
     prompt, model, width, height = _openai_fields(values, errors)
     n = strict_int(values, "n", 1, 1, 1, errors)
     strict_enum(values, "quality", OPENAI_QUALITIES, "medium", errors)
-    response_format = strict_enum(
-        values, "response_format", ("url", "b64_json"), "b64_json", errors
-    )
+    response_format = strict_enum(values, "response_format", ("url", "b64_json"), "b64_json", errors)
     errors.raise_if_any()
     auth.check_model(request, model)
     params = ImageParams(prompt, model, width, height, seed=0)
@@ -250,22 +240,15 @@ async def images_edits(request: Request, state: State) -> Response:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         parts = parse_multipart(content_type, request.body)
-        values: dict[str, Any] = {
-            name: p[0].text() for name, p in parts.items() if not p[0].filename
-        }
+        values: dict[str, Any] = {name: p[0].text() for name, p in parts.items() if not p[0].filename}
         files = [part.data for name in ("image", "image[]") for part in parts.get(name, [])]
         sources = [hashlib.sha256(data).hexdigest() for data in files]
     else:
         values = request.json_object()
         image = values.get("image")
         sources = [image] if isinstance(image, str) else list(image or [])
-        if any(
-            not isinstance(url, str) or not url.startswith(("http://", "https://"))
-            for url in sources
-        ):
+        if any(not isinstance(url, str) or not url.startswith(("http://", "https://")) for url in sources):
             errors.add("image", "Each image must be an http(s) URL")
     if not sources:
         errors.add("image", "Required")
-    return await _openai_image(
-        request, state, values, errors, "|edit|" + ",".join(map(str, sources))
-    )
+    return await _openai_image(request, state, values, errors, "|edit|" + ",".join(map(str, sources)))

@@ -167,9 +167,7 @@ def model_info(model: Model) -> dict[str, Any]:
         "community": model.community,
         "description": model.description,
         "pricing": {"currency": "pollen", "completion_tokens": "0.0000001"},
-        "capabilities": [
-            c for c, on in (("tools", model.tools), ("reasoning", model.reasoning)) if on
-        ],
+        "capabilities": [c for c, on in (("tools", model.tools), ("reasoning", model.reasoning)) if on],
         "input_modalities": list(model.inputs),
         "output_modalities": list(model.outputs),
         "tools": model.tools,
@@ -242,6 +240,5 @@ GEN_LISTS = {
     "/v1/models": ALL_MODELS,
 }
 GEN_LIST_BODIES = {
-    path: openai_list(models) if path == "/v1/models" else gen_list(models)
-    for path, models in GEN_LISTS.items()
+    path: openai_list(models) if path == "/v1/models" else gen_list(models) for path, models in GEN_LISTS.items()
 }

@@ -25,9 +25,7 @@ class FieldErrors:
             raise ValidationError(self.errors)
 
 
-def strict_int(
-    values: Mapping[str, Any], name: str, default: int, low: int, high: int, errors: FieldErrors
-) -> int:
+def strict_int(values: Mapping[str, Any], name: str, default: int, low: int, high: int, errors: FieldErrors) -> int:
     """An integer in ``[low, high]``; records an error otherwise."""
     raw = values.get(name)
     if raw is None or raw == "":
@@ -69,9 +67,7 @@ def strict_enum(
     if raw is None or raw == "":
         return default
     if raw not in choices:
-        errors.add(
-            name, f"Invalid enum value. Expected {' | '.join(sorted(choices))}, received '{raw}'"
-        )
+        errors.add(name, f"Invalid enum value. Expected {' | '.join(sorted(choices))}, received '{raw}'")
         return default
     return str(raw)
 

@@ -38,9 +38,7 @@ class ImageCache:
         """Insert, evicting the least recently used entries past either bound."""
         self._items[digest] = data
         self._bytes += len(data)
-        while self._items and (
-            self._bytes > self._max_bytes or len(self._items) > self._max_entries
-        ):
+        while self._items and (self._bytes > self._max_bytes or len(self._items) > self._max_entries):
             _, evicted = self._items.popitem(last=False)
             self._bytes -= len(evicted)
 

@@ -40,32 +40,22 @@ def header(name: str, value: str | int) -> tuple[bytes, bytes]:
     return name.encode("latin-1"), str(value).encode("latin-1")
 
 
-def json_response(
-    data: Any, status: int = 200, headers: Iterable[tuple[bytes, bytes]] = ()
-) -> Response:
+def json_response(data: Any, status: int = 200, headers: Iterable[tuple[bytes, bytes]] = ()) -> Response:
     """A JSON response; ``data`` may already be serialised bytes."""
     body = data if isinstance(data, bytes) else dumps(data)
     return Response(status, [(b"content-type", b"application/json"), *headers], body)
 
 
-def text_response(
-    text: str, status: int = 200, headers: Iterable[tuple[bytes, bytes]] = ()
-) -> Response:
+def text_response(text: str, status: int = 200, headers: Iterable[tuple[bytes, bytes]] = ()) -> Response:
     """A ``text/plain; charset=utf-8`` response."""
-    return Response(
-        status, [(b"content-type", b"text/plain; charset=utf-8"), *headers], text.encode()
-    )
+    return Response(status, [(b"content-type", b"text/plain; charset=utf-8"), *headers], text.encode())
 
 
-def binary_response(
-    body: bytes, content_type: str, headers: Iterable[tuple[bytes, bytes]] = ()
-) -> Response:
+def binary_response(body: bytes, content_type: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> Response:
     """A response carrying media bytes of the given content type."""
     return Response(200, [header("content-type", content_type), *headers], body)
 
 
-def sse_response(
-    events: AsyncIterator[bytes], headers: Iterable[tuple[bytes, bytes]] = ()
-) -> Response:
+def sse_response(events: AsyncIterator[bytes], headers: Iterable[tuple[bytes, bytes]] = ()) -> Response:
     """A streamed ``text/event-stream`` response, one ASGI message per event."""
     return Response(200, [*SSE_HEADERS, *headers], stream=events)

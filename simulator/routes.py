@@ -23,10 +23,7 @@ from simulator.types import GEN, LEGACY_IMAGE, LEGACY_TEXT, SIM
 Handler = Callable[[Request, State], Awaitable[Response]]
 # Path prefixes that select a host profile; everything else is gen.pollinations.ai.
 PREFIXES = ((SIM, "/_sim"), (LEGACY_IMAGE, "/legacy/image"), (LEGACY_TEXT, "/legacy/text"))
-CROSSDOMAIN = (
-    b'<?xml version="1.0"?><cross-domain-policy><allow-access-from domain="*"/>'
-    b"</cross-domain-policy>"
-)
+CROSSDOMAIN = b'<?xml version="1.0"?><cross-domain-policy><allow-access-from domain="*"/></cross-domain-policy>'
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +125,10 @@ def find_route(profile: str, method: str, path: str) -> Route:
     if profile == GEN:
         route = GEN_EXACT.get((method, path))
         if route is None:
-            route = next(
-                (r for m, p, r in GEN_PREFIXED if m == method and path.startswith(p)), None
-            )
+            route = next((r for m, p, r in GEN_PREFIXED if m == method and path.startswith(p)), None)
         if route is not None:
             return route
-        if any(p == path for _, p in GEN_EXACT) or any(
-            path.startswith(p) for _, p, _ in GEN_PREFIXED
-        ):
+        if any(p == path for _, p in GEN_EXACT) or any(path.startswith(p) for _, p, _ in GEN_PREFIXED):
             raise SimError(405)
         raise SimError(404)
     if profile == LEGACY_IMAGE:

@@ -42,9 +42,7 @@ async def chat_events(completion: Completion, include_usage: bool) -> AsyncItera
 
     yield chunk({"role": "assistant", "content": ""})
     if completion.tool_calls:
-        yield chunk(
-            {"tool_calls": [{"index": i, **call} for i, call in enumerate(completion.tool_calls)]}
-        )
+        yield chunk({"tool_calls": [{"index": i, **call} for i, call in enumerate(completion.tool_calls)]})
     if completion.audio:
         yield chunk({"audio": completion.audio})
     for piece in _words(completion.content or ""):

@@ -41,9 +41,7 @@ def _usage_headers(completion: Completion) -> list[tuple[bytes, bytes]]:
 def _openai_response(chat: ChatRequest, completion: Completion) -> Response:
     """The chat completion as OpenAI JSON, or as SSE when streaming."""
     if chat.stream:
-        return sse_response(
-            chat_events(completion, chat.include_usage), [header("x-model-used", chat.model)]
-        )
+        return sse_response(chat_events(completion, chat.include_usage), [header("x-model-used", chat.model)])
     return json_response(completion.body(), headers=_usage_headers(completion))
 
 
@@ -60,9 +58,7 @@ def _direct_response(chat: ChatRequest, completion: Completion) -> Response:
     return text_response(completion.content, headers=headers)
 
 
-def _query_chat(
-    prompt: str, query: dict[str, str], model: str, seed: int, json_mode: bool
-) -> ChatRequest:
+def _query_chat(prompt: str, query: dict[str, str], model: str, seed: int, json_mode: bool) -> ChatRequest:
     """A chat request built from ``/text/{prompt}`` style query parameters."""
     messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
     if query.get("system"):
@@ -175,13 +171,7 @@ async def legacy_text_get(request: Request, state: State) -> Response:
     tier = auth.legacy_tier(auth.extract_token(request))
     query = request.query
     model = _legacy_model(query.get("model") or DEFAULT_TEXT_MODEL, tier)
-    seed = (
-        -1
-        if query.get("seed") == "-1"
-        else int(query["seed"])
-        if query.get("seed", "").isdigit()
-        else 0
-    )
+    seed = -1 if query.get("seed") == "-1" else int(query["seed"]) if query.get("seed", "").isdigit() else 0
     chat = _query_chat(request.tail("/"), query, model, seed, lenient_bool(query.get("json")))
     completion = complete(chat, legacy=True, user_tier=tier)
     if not lenient_bool(query.get("private")):

@@ -76,9 +76,7 @@ class Disconnect:
             self._task.cancel()
 
 
-async def send_response(
-    send: Send, response: Response, faults: Faults, watcher: Disconnect
-) -> bool:
+async def send_response(send: Send, response: Response, faults: Faults, watcher: Disconnect) -> bool:
     """Send ``response``; ``False`` when the client disconnected before the end.
 
     Raises DropConnection midway when a drop fault asks for it.

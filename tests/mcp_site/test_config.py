@@ -8,7 +8,12 @@ from django.core.exceptions import ImproperlyConfigured
 from mcp_site.config import SIMULATOR_API_KEY, SIMULATOR_URL, load_config
 
 STRONG_KEY = "k3y-" + "x1Y2z3W4v5" * 6
-PRODUCTION = {"DJANGO_ENV": "production", "SECRET_KEY": STRONG_KEY, "ALLOWED_HOSTS": "gw.example.com"}
+PRODUCTION = {
+    "DJANGO_ENV": "production",
+    "SECRET_KEY": STRONG_KEY,
+    "ALLOWED_HOSTS": "gw.example.com",
+    "FIELD_ENCRYPTION_KEY": "f13ld-" + "k3yK3YkeY" * 4,
+}
 
 
 def test_no_environment_gives_the_embedded_defaults():
@@ -88,3 +93,20 @@ def test_production_defaults_to_json_logs_and_no_debug():
     assert config.production
     assert config.debug is False
     assert config.log_format == "json"
+
+
+def test_production_requires_a_field_encryption_key():
+    with pytest.raises(ImproperlyConfigured, match="FIELD_ENCRYPTION_KEY is required"):
+        load_config({**PRODUCTION, "FIELD_ENCRYPTION_KEY": ""})
+
+
+def test_the_container_build_may_use_production_settings_without_secrets():
+    config = load_config({"DJANGO_ENV": "production", "DJANGO_BUILD": "1", "SECRET_KEY": "build-only-not-secret"})
+    assert config.environment == "production"
+    assert config.debug is False
+
+
+def test_media_root_and_blocked_plugins_come_from_the_environment():
+    config = load_config({"MEDIA_ROOT": "/data/media", "MCP_BLOCKED_PLUGINS": "bad-plugin, other"})
+    assert config.media_root == "/data/media"
+    assert config.blocked_plugins == ("bad-plugin", "other")

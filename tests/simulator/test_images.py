@@ -88,7 +88,9 @@ def test_gen_image_rejects_non_http_reference_images(gen):
 
 
 def test_legacy_image_parses_leniently(anon):
-    response = anon.get(f"/legacy/image/prompt/{unique()}", params={"width": "64", "height": "x", "model": "nope", "nologo": "yes"})
+    response = anon.get(
+        f"/legacy/image/prompt/{unique()}", params={"width": "64", "height": "x", "model": "nope", "nologo": "yes"}
+    )
     assert response.status_code == 200
     assert response.headers["x-model-used"] == "flux"
     assert _image(response).size == (64, 1024)

@@ -64,9 +64,7 @@ def test_identical_requests_in_flight_share_one_generation(simulator_url, gen):
     body = chat_body(marker)
     headers = {"X-Sim-Fault": "latency=500ms", "x-test-id": marker}
     with ThreadPoolExecutor(2) as pool:
-        first, second = pool.map(
-            lambda _: gen.post("/v1/chat/completions", json=body, headers=headers), range(2)
-        )
+        first, second = pool.map(lambda _: gen.post("/v1/chat/completions", json=body, headers=headers), range(2))
     assert first.content == second.content
     found = [r for r in records(simulator_url)["requests"] if r["headers"].get("x-test-id") == marker]
     assert sorted(r["generations"] for r in found) == [0, 1]

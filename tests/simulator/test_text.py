@@ -149,7 +149,9 @@ def test_gen_text_get_json_mode_returns_json_text(gen):
 def test_gen_text_get_system_prompt_counts_as_a_message(gen):
     plain = gen.get("/text/hi")
     with_system = gen.get("/text/hi", params={"system": "be brief"})
-    assert int(with_system.headers["x-usage-prompt-text-tokens"]) == int(plain.headers["x-usage-prompt-text-tokens"]) + 3
+    assert (
+        int(with_system.headers["x-usage-prompt-text-tokens"]) == int(plain.headers["x-usage-prompt-text-tokens"]) + 3
+    )
 
 
 def test_gen_text_get_validates_parameters(gen):

@@ -1,0 +1,1 @@
+"""The gateway hot path: auth → limits → route → provider → stream back → usage."""

@@ -1,0 +1,186 @@
+"""The hot path after parsing: route → authorise → plugins → cache → provider → stream back → usage.
+
+Views parse and validate what the client sent into a :class:`ProviderCall`; :func:`proxy` does
+the rest and is the same for every endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+
+from accounts.keyauth import KeyIdentity
+from gateway import result_cache
+from gateway import usage as usage_recorder
+from gateway.auth import authorize
+from gateway.dispatch import open_upstream
+from gateway.errors import GatewayError, from_upstream, invalid, model_not_found
+from gateway.relay import relay, usage_of
+from plugins.errors import UpstreamError
+from plugins.registry import Route, get_registry, plugin_manager
+from plugins.types import Caller, Outcome, ProviderCall
+
+#: Non-streaming JSON answers are read whole (bounded) so usage and caching need no second pass.
+MAX_BUFFERED_JSON = 16 * 1024 * 1024
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def caller_of(identity: KeyIdentity) -> Caller:
+    return Caller(organization_id=identity.organization_id, key_id=identity.key_id, user_id=identity.user_id)
+
+
+async def resolve_routes(call: ProviderCall) -> list[Route]:
+    """Providers for the call's model and operation; 404 for an unknown model, 400 for a wrong operation."""
+    registry = await get_registry()
+    routes = registry.routes(call.model, call.operation)
+    if routes:
+        return routes
+    if registry.knows(call.model):
+        raise invalid(
+            f"The model {call.model!r} cannot be used for {call.operation}.", param="model", code="model_not_supported"
+        )
+    raise model_not_found(call.model)
+
+
+def forwarded_headers(request: HttpRequest) -> dict[str, str]:
+    """The client headers the operator allowed through to the upstream (``MCP_FORWARD_HEADERS``)."""
+    meta = request.META
+    forwarded = {}
+    for name in settings.MCP_FORWARD_HEADERS:
+        value = meta.get("HTTP_" + name.upper().replace("-", "_"))
+        if value is not None:
+            forwarded[name] = value
+    return forwarded
+
+
+async def proxy(
+    call: ProviderCall, identity: KeyIdentity, request: HttpRequest, *, private: bool = False
+) -> HttpResponseBase:
+    """Send a validated call upstream and answer the client."""
+    started = time.perf_counter()
+    call.forward_headers = forwarded_headers(request)
+    routes = await resolve_routes(call)
+    call.modality = routes[0].model.modality
+    authorize(identity, modality=call.modality, model=call.model)
+    caller = caller_of(identity)
+    refusal = plugin_manager().hook.mcp_request(call=call, caller=caller)
+    if refusal:
+        raise GatewayError(400, str(refusal), code="request_refused")
+
+    key = result_cache.cache_key(call, routes[0].provider.name, private_header=private)
+    if key is not None:
+        cached = await result_cache.lookup(key)
+        if cached is not None:
+            outcome = Outcome(routes[0].provider.name, cached.status, None, cache_hit=True,
+                              latency_ms=(time.perf_counter() - started) * 1000)  # fmt: skip
+            usage_recorder.record(call=call, caller=caller, outcome=outcome)
+            return _cached_response(cached)
+
+    strip_usage = False
+    if call.stream and call.payload is not None and call.operation == "chat":
+        # Ask for usage on every stream so it can be billed; the client only sees it if it asked too.
+        options = call.payload.get("stream_options") or {}
+        strip_usage = not options.get("include_usage")
+        call.payload["stream_options"] = {**options, "include_usage": True}
+
+    try:
+        provider, upstream = await open_upstream(call, routes)
+    except GatewayError as exc:
+        outcome = Outcome("", exc.status, None, latency_ms=(time.perf_counter() - started) * 1000)
+        usage_recorder.record(call=call, caller=caller, outcome=outcome)
+        raise
+
+    if not call.stream and upstream.content_type.startswith("application/json"):
+        return await _buffered(call, caller, provider, upstream, key, started)
+
+    def remember(body: bytes | None) -> None:
+        if key is not None and body is not None:
+            answer = result_cache.CachedAnswer(upstream.status, upstream.content_type, tuple(upstream.headers), body)
+            _spawn(result_cache.store(key, answer))
+
+    sse = upstream.content_type.startswith("text/event-stream")
+    response = StreamingHttpResponse(
+        relay(
+            upstream, provider=provider, call=call, caller=caller, started=started, sse=sse,
+            strip_usage_event=strip_usage, on_complete=remember,
+            keep_body_up_to=result_cache.MAX_ENTRY_BYTES if key else 0,
+        ),
+        status=upstream.status,
+        content_type=upstream.content_type,
+    )  # fmt: skip
+    _copy_headers(response, upstream.headers)
+    if sse:
+        for name, value in SSE_HEADERS.items():
+            response[name] = value
+    if key is not None:
+        response["X-Cache"] = "MISS"
+    return response
+
+
+async def _buffered(call, caller, provider, upstream, key, started) -> HttpResponse:
+    parts, size, status = [], 0, upstream.status
+    try:
+        async for chunk in upstream.body:
+            size += len(chunk)
+            if size > MAX_BUFFERED_JSON:
+                raise UpstreamError("The upstream answer is too large.", retryable=False)
+            parts.append(chunk)
+    except UpstreamError as exc:
+        status = 502
+        raise from_upstream(exc) from None
+    finally:
+        await upstream.close()
+        body = b"".join(parts)
+        if status < 400 and not _is_json(body):
+            status = 502
+        usage = usage_of(provider, call, upstream, body[-8192:], 0) if status < 400 else None
+        outcome = Outcome(provider.name, status, usage, latency_ms=(time.perf_counter() - started) * 1000)
+        usage_recorder.record(call=call, caller=caller, outcome=outcome)
+    if status == 502:
+        raise GatewayError(
+            502, "The upstream provider sent a malformed answer.", type="upstream_error", code="upstream_error"
+        )
+    response = HttpResponse(body, status=upstream.status, content_type=upstream.content_type)
+    _copy_headers(response, upstream.headers)
+    if key is not None:
+        await result_cache.store(
+            key, result_cache.CachedAnswer(upstream.status, upstream.content_type, tuple(upstream.headers), body)
+        )
+        response["X-Cache"] = "MISS"
+    return response
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
+
+
+def _cached_response(cached: result_cache.CachedAnswer) -> HttpResponse:
+    response = HttpResponse(cached.body, status=cached.status, content_type=cached.content_type)
+    _copy_headers(response, list(cached.headers))
+    response["X-Cache"] = "HIT"
+    return response
+
+
+def _copy_headers(response: HttpResponseBase, headers: list[tuple[str, str]]) -> None:
+    for name, value in headers:
+        if name.lower() != "content-type":
+            response[name] = value
+
+
+_background: set = set()
+
+
+def _spawn(coroutine) -> None:
+    """Run a fire-and-forget coroutine, keeping a reference so it is not garbage-collected mid-way."""
+    import asyncio
+
+    task = asyncio.ensure_future(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)

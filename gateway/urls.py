@@ -1,0 +1,29 @@
+"""Hot-path URLs. :mod:`mcp_site.asgi` sends every path under :data:`HOT_PATH_PREFIXES` here."""
+
+from django.urls import path, re_path
+
+from gateway.views import native, openai
+
+HOT_PATH_PREFIXES = ("/v1/", "/image/", "/text", "/audio/", "/prompt/", "/openai", "/models")
+
+urlpatterns = [
+    # OpenAI-compatible
+    path("v1/chat/completions", openai.chat_completions, name="v1-chat-completions"),
+    path("v1/images/generations", openai.image_generations, name="v1-images-generations"),
+    path("v1/audio/speech", openai.audio_speech, name="v1-audio-speech"),
+    path("v1/audio/transcriptions", openai.audio_transcriptions, name="v1-audio-transcriptions"),
+    path("v1/models", openai.models, name="v1-models"),
+    # Pollinations model lists (public)
+    path("models", native.model_list, {"modality": "text"}, name="native-models"),
+    path("text/models", native.model_list, {"modality": "text"}, name="native-text-models"),
+    path("image/models", native.model_list, {"modality": "image"}, name="native-image-models"),
+    path("audio/models", native.model_list, {"modality": "audio"}, name="native-audio-models"),
+    path("openai/models", native.model_list, {"modality": "text", "host": "text"}, name="native-openai-models"),
+    # Pollinations generation: gen.pollinations.ai paths, then the legacy image./text. ones
+    re_path(r"^image/(?P<prompt>.+)$", native.gen_image, name="native-image"),
+    re_path(r"^text/(?P<prompt>.+)$", native.gen_text, name="native-text"),
+    path("text", native.gen_text, name="native-text-post"),
+    re_path(r"^audio/(?P<text>.+)$", native.gen_audio, name="native-audio"),
+    re_path(r"^prompt/(?P<prompt>.+)$", native.legacy_image, name="legacy-image"),
+    re_path(r"^openai(?P<prompt>/.*)?$", native.gen_text, name="native-openai"),
+]

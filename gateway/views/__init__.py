@@ -1,0 +1,1 @@
+"""Hot-path views: OpenAI-compatible (``openai``) and Pollinations-native (``native``)."""

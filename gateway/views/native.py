@@ -1,0 +1,102 @@
+"""Pollinations-native URLs, so existing Pollinations clients only change the host.
+
+The path and query are forwarded byte for byte (prompts may hold encoded ``/``, ``?`` or ``%``),
+minus the caller's gateway key (``key``/``token`` parameters); the gateway adds its own upstream
+key. Model ids are the upstream's own (``flux``, ``openai``, ``openai-audio``…).
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qsl, quote, unquote
+
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
+
+from gateway import validation
+from gateway.auth import authenticate
+from gateway.dispatch import open_upstream
+from gateway.errors import GatewayError
+from gateway.pipeline import proxy
+from gateway.relay import relay
+from plugins.registry import Route, get_registry
+from plugins.types import Caller, ProviderCall
+
+#: Query parameters that carry the caller's credentials: never forwarded upstream.
+_CREDENTIAL_PARAMS = frozenset({"key", "token"})
+DEFAULT_MODELS = {"image": "flux", "text": "openai", "audio": "openai-audio"}
+
+
+def _raw_path(request: HttpRequest) -> str:
+    raw = request.scope.get("raw_path") if hasattr(request, "scope") else None
+    return raw.decode("latin-1").split("?", 1)[0] if raw else quote(request.path)
+
+
+def _forwarded_query(request: HttpRequest) -> str:
+    raw = request.META.get("QUERY_STRING", "")
+    return "&".join(p for p in raw.split("&") if p and unquote(p.split("=", 1)[0]) not in _CREDENTIAL_PARAMS)
+
+
+def _query_value(request: HttpRequest, name: str) -> str | None:
+    for key, value in parse_qsl(request.META.get("QUERY_STRING", "")):
+        if key == name:
+            return value
+    return None
+
+
+async def _generate(request: HttpRequest, *, host: str, modality: str) -> HttpResponseBase:
+    if request.method not in ("GET", "POST"):
+        raise GatewayError(405, "Use GET or POST for this endpoint.", code="method_not_allowed")
+    identity = await authenticate(request)
+    body = None
+    model = _query_value(request, "model")
+    if request.method == "POST":
+        payload = validation.json_object(request)
+        model = payload.get("model") if isinstance(payload.get("model"), str) else model
+        body = request.body
+    call = ProviderCall(
+        "native", model or DEFAULT_MODELS[modality], modality, request.request_id, body=body,  # type: ignore[arg-type]
+        content_type=request.META.get("CONTENT_TYPE") or None, method=request.method,
+        raw_path=_raw_path(request), raw_query=_forwarded_query(request), host=host,
+        stream=_query_value(request, "stream") == "true",
+    )  # fmt: skip
+    return await proxy(call, identity, request, private=_query_value(request, "private") == "true")
+
+
+async def gen_image(request: HttpRequest, prompt: str) -> HttpResponseBase:
+    return await _generate(request, host="gen", modality="image")
+
+
+async def legacy_image(request: HttpRequest, prompt: str) -> HttpResponseBase:
+    return await _generate(request, host="image", modality="image")
+
+
+async def gen_text(request: HttpRequest, prompt: str = "") -> HttpResponseBase:
+    return await _generate(request, host="gen", modality="text")
+
+
+async def legacy_text(request: HttpRequest, prompt: str = "") -> HttpResponseBase:
+    return await _generate(request, host="text", modality="text")
+
+
+async def gen_audio(request: HttpRequest, text: str) -> HttpResponseBase:
+    return await _generate(request, host="gen", modality="audio")
+
+
+async def model_list(request: HttpRequest, modality: str = "text", host: str = "gen") -> HttpResponseBase:
+    """A Pollinations model list, relayed from the upstream in its own shape (public, like upstream)."""
+    if request.method != "GET":
+        raise GatewayError(405, "Use GET for this endpoint.", code="method_not_allowed")
+    started = time.perf_counter()
+    registry = await get_registry()
+    provider = registry.native_provider(modality)
+    if provider is None:
+        raise GatewayError(404, "No provider serves this model list.", code="not_found")
+    call = ProviderCall("native", "", modality, request.request_id, method="GET", raw_path=_raw_path(request),  # type: ignore[arg-type]
+                        raw_query=_forwarded_query(request), host=host)  # fmt: skip
+    routes = [Route(provider, next(m for m in provider.models() if "native" in m.operations))]
+    provider, upstream = await open_upstream(call, routes)
+    # Model lists are public: nobody is billed for them (organisation 0 in the usage record).
+    body = relay(upstream, provider=provider, call=call, caller=Caller(organization_id=0), started=started, sse=False)
+    response = StreamingHttpResponse(body, status=upstream.status, content_type=upstream.content_type)
+    response["Cache-Control"] = "no-store"
+    return response

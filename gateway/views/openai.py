@@ -1,0 +1,100 @@
+"""OpenAI-compatible endpoints under ``/v1``: the paths, bodies and answers of OpenAI's API."""
+
+from __future__ import annotations
+
+import time
+
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+
+from gateway import validation
+from gateway.auth import authenticate
+from gateway.errors import GatewayError, invalid
+from gateway.pipeline import proxy
+from plugins.registry import get_registry
+from plugins.types import ProviderCall
+
+MAX_TRANSCRIPTION_BYTES = 25 * 1024 * 1024
+_DEFAULT_SPEECH_MODEL = "openai-audio"
+_DEFAULT_TRANSCRIPTION_MODEL = "whisper-large-v3"
+
+
+def _method(request: HttpRequest, allowed: str) -> None:
+    if request.method != allowed:
+        raise GatewayError(405, f"Use {allowed} for this endpoint.", code="method_not_allowed")
+
+
+async def chat_completions(request: HttpRequest) -> HttpResponseBase:
+    _method(request, "POST")
+    identity = await authenticate(request)
+    payload = validation.json_object(request)
+    model = validation.string(payload, "model", default="openai")
+    validation.messages(payload)
+    stream = validation.boolean(payload, "stream")
+    call = ProviderCall("chat", model, "text", request.request_id, payload=payload, stream=stream)
+    return await proxy(call, identity, request, private=bool(payload.get("private")))
+
+
+async def image_generations(request: HttpRequest) -> HttpResponseBase:
+    _method(request, "POST")
+    identity = await authenticate(request)
+    payload = validation.json_object(request)
+    model = validation.string(payload, "model", default="flux")
+    validation.image_request(payload)
+    call = ProviderCall("image", model, "image", request.request_id, payload=payload)
+    return await proxy(call, identity, request, private=bool(payload.get("private")))
+
+
+async def audio_speech(request: HttpRequest) -> HttpResponseBase:
+    _method(request, "POST")
+    identity = await authenticate(request)
+    payload = validation.json_object(request)
+    model = validation.string(payload, "model", default=_DEFAULT_SPEECH_MODEL)
+    validation.speech_request(payload)
+    call = ProviderCall("speech", model, "audio", request.request_id, payload=payload)
+    return await proxy(call, identity, request)
+
+
+async def audio_transcriptions(request: HttpRequest) -> HttpResponseBase:
+    _method(request, "POST")
+    identity = await authenticate(request)
+    if not (request.content_type or "").startswith("multipart/form-data"):
+        raise invalid(
+            "Upload the audio as multipart/form-data with a 'file' field.", param="file", code="invalid_content_type"
+        )
+    if len(request.body) > MAX_TRANSCRIPTION_BYTES + 64 * 1024:
+        raise GatewayError(413, "The audio file is larger than 25 MB.", param="file", code="file_too_large")
+    try:
+        form, files = request.POST, request.FILES
+    except Exception:  # noqa: BLE001 - Django raises several types for a malformed multipart body.
+        raise invalid("The multipart body could not be parsed.", param="file", code="invalid_multipart") from None
+    upload = files.get("file")
+    if upload is None or upload.size == 0:
+        raise invalid("'file' is required: the audio to transcribe.", param="file", code="missing_field")
+    if upload.size > MAX_TRANSCRIPTION_BYTES:
+        raise GatewayError(413, "The audio file is larger than 25 MB.", param="file", code="file_too_large")
+    model = form.get("model") or _DEFAULT_TRANSCRIPTION_MODEL
+    call = ProviderCall(
+        "transcription",
+        model,
+        "audio",
+        request.request_id,
+        body=request.body,
+        content_type=request.META["CONTENT_TYPE"],
+    )
+    return await proxy(call, identity, request)
+
+
+async def models(request: HttpRequest) -> JsonResponse:
+    """Every model of every enabled provider (public, as upstream), filtered by the key's scopes when one is sent."""
+    _method(request, "GET")
+    sends_key = "HTTP_AUTHORIZATION" in request.META or "HTTP_X_API_KEY" in request.META
+    identity = await authenticate(request) if sends_key else None
+    registry = await get_registry()
+    created = int(time.time())
+    data = []
+    for provider, model in registry.models():
+        if identity is not None and not (identity.allows_modality(model.modality) and identity.allows_model(model.id)):
+            continue
+        data.append({"id": model.id, "object": "model", "created": created, "owned_by": model.owned_by or provider.name,
+                     "modality": model.modality, "capabilities": list(model.capabilities)})  # fmt: skip
+    return JsonResponse({"object": "list", "data": data})

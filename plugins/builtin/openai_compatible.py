@@ -1,0 +1,133 @@
+"""A provider for any OpenAI-compatible API: OpenAI, Azure OpenAI, vLLM, Ollama, another Pollinations account.
+
+Configured in the admin with a base URL (ending in ``/v1`` for most services), a credential, the
+models it serves and optional aliases. It is also the base class of the Pollinations providers,
+since Pollinations' ``gen.`` API speaks the same dialect under ``/v1``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from plugins.errors import PluginConfigurationError, UpstreamError
+from plugins.hookspecs import hookimpl
+from plugins.http import SessionPool, send
+from plugins.types import (
+    OPERATION_MODALITY,
+    ModelInfo,
+    Provider,
+    ProviderCall,
+    ProviderSettings,
+    UpstreamResponse,
+    Usage,
+)
+
+#: Upstream path, relative to the base URL, of each OpenAI-shaped operation.
+OPERATION_PATHS: Mapping[str, str] = {
+    "chat": "/chat/completions",
+    "image": "/images/generations",
+    "speech": "/audio/speech",
+    "transcription": "/audio/transcriptions",
+}
+_MODALITY_OPERATIONS = {
+    "text": frozenset({"chat"}),
+    "image": frozenset({"image"}),
+    "audio": frozenset({"speech", "transcription"}),
+}
+_USAGE_RE = re.compile(rb'"usage"\s*:\s*(\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\})')
+_HEADER_USAGE = {
+    "x-usage-prompt-text-tokens": "input_tokens",
+    "x-usage-completion-text-tokens": "output_tokens",
+}
+
+
+class OpenAICompatibleProvider(Provider):
+    kind: ClassVar[str] = "openai-compatible"
+    version: ClassVar[str] = "1.0"
+    modalities: ClassVar[frozenset[str]] = frozenset({"text", "image", "audio"})
+    required_settings: ClassVar[tuple[str, ...]] = ("base_url",)
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        super().__init__(settings)
+        missing = [name for name in self.required_settings if not getattr(settings, name, None)]
+        if missing:
+            raise PluginConfigurationError(
+                f"Provider {settings.name!r} ({self.kind}) needs {', '.join(missing)}: set it in the admin."
+            )
+        self.base_url = settings.base_url.rstrip("/")
+        self.pool = SessionPool(settings.connect_timeout, settings.read_timeout)
+
+    def models(self) -> list[ModelInfo]:
+        return [
+            ModelInfo(id=model_id, modality=modality, operations=_MODALITY_OPERATIONS[modality], owned_by=self.name)  # type: ignore[arg-type]
+            for model_id, modality in self.settings.extra_models.items()
+            if modality in _MODALITY_OPERATIONS
+        ]
+
+    def auth_headers(self) -> dict[str, str]:
+        credential = self.settings.credential
+        return {"Authorization": f"Bearer {credential}"} if credential else {}
+
+    def upstream_model(self, model: str) -> str:
+        return self.settings.model_aliases.get(model, model)
+
+    async def open(self, call: ProviderCall) -> UpstreamResponse:
+        if call.operation == "native":
+            raise UpstreamError("This provider does not serve Pollinations URLs.", client_status=404)
+        headers = {
+            **call.forward_headers,
+            **self.auth_headers(),
+            "Accept-Encoding": "identity",
+            "X-Request-ID": call.request_id,
+        }
+        if call.payload is not None:
+            payload = {**call.payload, "model": self.upstream_model(call.model)}
+            body = json.dumps(payload, separators=(",", ":")).encode()
+            headers["Content-Type"] = "application/json"
+        else:
+            body = call.body
+            headers["Content-Type"] = call.content_type or "application/octet-stream"
+        return await send(
+            self.pool, "POST", self.base_url + OPERATION_PATHS[call.operation], headers=headers, data=body
+        )
+
+    def usage(self, call: ProviderCall, status: int, headers: list[tuple[str, str]], body_tail: bytes) -> Usage | None:
+        return usage_from_answer(call, headers, body_tail)
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+
+def usage_from_answer(call: ProviderCall, headers: list[tuple[str, str]], body_tail: bytes) -> Usage | None:
+    """Usage reported by the upstream, from Pollinations' ``x-usage-*`` headers or an OpenAI ``usage`` object."""
+    modality = OPERATION_MODALITY.get(call.operation, call.modality)
+    if modality == "image":
+        count = int((call.payload or {}).get("n", 1) or 1) if call.payload else 1
+        return Usage(images=count)
+    if call.operation == "speech":
+        return Usage(characters=len(str((call.payload or {}).get("input", ""))))
+    reported: dict[str, Any] = {}
+    for name, value in headers:
+        field = _HEADER_USAGE.get(name.lower())
+        if field and value.isdigit():
+            reported[field] = int(value)
+    # The last usage object in the tail is the final one (streams may repeat it).
+    matches = _USAGE_RE.findall(body_tail)
+    if matches:
+        try:
+            usage = json.loads(matches[-1])
+            reported = {
+                "input_tokens": int(usage.get("prompt_tokens") or 0),
+                "output_tokens": int(usage.get("completion_tokens") or 0),
+            }
+        except (ValueError, TypeError, AttributeError):
+            pass
+    return Usage(**reported) if reported else None
+
+
+@hookimpl
+def mcp_provider_classes() -> list[type[Provider]]:
+    return [OpenAICompatibleProvider]

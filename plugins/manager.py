@@ -1,0 +1,103 @@
+"""The one plugin manager: built-ins and installed plugins, registered the same way.
+
+Installed plugins are setuptools entry points of group ``mcp_gateway.plugins``. A plugin that fails
+to import or register is recorded in :data:`BROKEN` (shown in the admin, the logs and ``/readyz``)
+and skipped; it never takes the gateway down.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from dataclasses import dataclass
+
+import pluggy
+import structlog
+
+from plugins import hookspecs
+
+log = structlog.get_logger(__name__)
+
+ENTRY_POINT_GROUP = "mcp_gateway.plugins"
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "plugins.builtin.pollinations",
+    "plugins.builtin.openai_compatible",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """What the admin shows about a plugin."""
+
+    name: str
+    package: str
+    version: str
+    hooks: tuple[str, ...]
+    builtin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenPlugin:
+    name: str
+    error: str
+
+
+#: entry-point name → (distribution name, version) of installed plugins.
+_DISTRIBUTIONS: dict[str, tuple[str, str]] = {}
+#: Plugins that could not be loaded in this process, with the reason (no traceback).
+BROKEN: list[BrokenPlugin] = []
+
+
+def build_plugin_manager(*, load_entry_points: bool = True, blocked: tuple[str, ...] = ()) -> pluggy.PluginManager:
+    """Create the manager, register built-ins and installed plugins, and check hook names.
+
+    :param load_entry_points: ``False`` in tests that want only the built-ins.
+    :param blocked: plugin names to skip (``pm.set_blocked``), e.g. from settings.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for name in blocked:
+        pm.set_blocked(name)
+    BROKEN.clear()
+    for module_name in BUILTIN_PLUGINS:
+        if pm.is_blocked(module_name):
+            continue
+        _register(pm, module_name, lambda m=module_name: importlib.import_module(m))
+    if load_entry_points:
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if pm.is_blocked(entry_point.name):
+                continue
+            if entry_point.dist is not None:
+                _DISTRIBUTIONS[entry_point.name] = (entry_point.dist.metadata["Name"], entry_point.dist.version)
+            _register(pm, entry_point.name, entry_point.load)
+    return pm
+
+
+def _register(pm: pluggy.PluginManager, name: str, load) -> None:
+    try:
+        plugin = load()
+        pm.register(plugin, name=name)
+        # A misspelt hook name fails here, at start-up, not silently at call time.
+        pm.check_pending()
+    except Exception as exc:  # noqa: BLE001 - a broken plugin is reported and skipped.
+        if pm.has_plugin(name):
+            pm.unregister(name=name)
+        BROKEN.append(BrokenPlugin(name=name, error=f"{type(exc).__name__}: {exc}"))
+        log.error("plugin_broken", plugin=name, error_type=type(exc).__name__, error=str(exc))
+
+
+def plugin_infos(pm: pluggy.PluginManager) -> list[PluginInfo]:
+    """Name, package, version and implemented hooks of every registered plugin."""
+    infos = []
+    for name, plugin in pm.list_name_plugin():
+        package, version = _DISTRIBUTIONS.get(name, ("mcp-gateway", "built-in"))
+        infos.append(
+            PluginInfo(
+                name=name,
+                package=package,
+                version=version,
+                hooks=tuple(sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())),
+                builtin=name in BUILTIN_PLUGINS,
+            )
+        )
+    return infos

@@ -1,0 +1,203 @@
+"""The provider registry: provider classes from plugins × instances from the environment and the admin.
+
+The registry is rebuilt when the admin configuration changes (checked at most every
+:data:`RELOAD_SECONDS`), so operators' edits reach every replica without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+import pluggy
+import structlog
+from django.conf import settings
+
+from plugins import manager
+from plugins.errors import PluginConfigurationError
+from plugins.types import ModelInfo, Provider, ProviderSettings
+
+log = structlog.get_logger(__name__)
+
+RELOAD_SECONDS = 10.0
+_pm: pluggy.PluginManager | None = None
+_classes: dict[str, type[Provider]] = {}
+
+
+def install_plugin_manager(pm: pluggy.PluginManager | None = None) -> pluggy.PluginManager:
+    """Build (or install the given) plugin manager for this process and collect its provider classes.
+
+    ``mcp_provider_classes`` is historic: a plugin registered later (a test, a late import) still
+    has its classes collected, through the same callback.
+    """
+    global _pm
+    _pm = pm or manager.build_plugin_manager(blocked=tuple(settings.MCP_BLOCKED_PLUGINS))
+    _classes.clear()
+    _pm.hook.mcp_provider_classes.call_historic(result_callback=_collect_classes)
+    reset_registry()
+    return _pm
+
+
+def _collect_classes(returned: list[type[Provider]] | None) -> None:
+    for cls in returned or ():
+        _classes[cls.kind] = cls
+    # New provider kinds: the next request rebuilds the registry.
+    reset_registry()
+
+
+def plugin_manager() -> pluggy.PluginManager:
+    return _pm if _pm is not None else install_plugin_manager()
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    provider: Provider
+    model: ModelInfo
+
+
+class ProviderRegistry:
+    """Which provider instances exist and which models each serves."""
+
+    def __init__(self, instances: list[Provider], errors: list[str]) -> None:
+        self.providers = sorted(instances, key=lambda p: (p.settings.priority, p.name))
+        self.errors = errors
+        self._routes: dict[str, list[Route]] = {}
+        for provider in self.providers:
+            try:
+                served = provider.models()
+            except Exception as exc:  # noqa: BLE001 - reported, the provider simply routes nothing.
+                errors.append(f"{provider.name}: models() failed with {type(exc).__name__}")
+                continue
+            for model in served:
+                for name in (model.id, *model.aliases, *provider.settings.model_aliases):
+                    self._routes.setdefault(name, []).append(Route(provider, model))
+
+    def routes(self, model: str, operation: str) -> list[Route]:
+        """Providers serving ``model`` for ``operation``, best priority first."""
+        return [r for r in self._routes.get(model, ()) if operation in r.model.operations]
+
+    def knows(self, model: str) -> bool:
+        return model in self._routes
+
+    def models(self) -> list[tuple[Provider, ModelInfo]]:
+        """Every model once, from the best-priority provider serving it; a failing provider is left out."""
+        seen: set[str] = set()
+        listed = []
+        for provider in self.providers:
+            try:
+                served = provider.models()
+            except Exception as exc:  # noqa: BLE001 - one broken provider must not break the list.
+                log.error("provider_models_failed", provider=provider.name, error_type=type(exc).__name__)
+                continue
+            for model in served:
+                if model.id not in seen:
+                    seen.add(model.id)
+                    listed.append((provider, model))
+        return listed
+
+    def native_provider(self, modality: str) -> Provider | None:
+        """The best provider answering Pollinations-native URLs for a modality (model lists)."""
+        for provider in self.providers:
+            if modality in provider.modalities and any("native" in m.operations for m in provider.models()):
+                return provider
+        return None
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(p.aclose() for p in self.providers), return_exceptions=True)
+
+
+def provider_classes() -> dict[str, type[Provider]]:
+    """Provider kind → class, from every registered plugin."""
+    plugin_manager()
+    return dict(_classes)
+
+
+def environment_defaults() -> dict[str, str]:
+    return {
+        "POLLINATIONS_GEN_URL": settings.POLLINATIONS_GEN_URL,
+        "POLLINATIONS_IMAGE_URL": settings.POLLINATIONS_IMAGE_URL,
+        "POLLINATIONS_TEXT_URL": settings.POLLINATIONS_TEXT_URL,
+        "POLLINATIONS_API_KEY": settings.POLLINATIONS_API_KEY,
+    }
+
+
+def build_registry(configured: Iterable[ProviderSettings]) -> ProviderRegistry:
+    """Instantiate every enabled provider: class defaults, overridden or extended by admin rows."""
+    classes = provider_classes()
+    by_name: dict[str, ProviderSettings] = {}
+    for cls in classes.values():
+        for instance in cls.default_instances(environment_defaults()):
+            by_name[instance.name] = instance
+    for row in configured:
+        default = by_name.get(row.name)
+        if default is not None:
+            # Admin rows override what they set and inherit the rest (e.g. the legacy host URLs).
+            row = replace(
+                row,
+                base_url=row.base_url or default.base_url,
+                credential=row.credential or default.credential,
+                options={**default.options, **row.options},
+            )
+        by_name[row.name] = row
+    instances, errors = [], []
+    for instance in by_name.values():
+        if not instance.enabled:
+            continue
+        cls = classes.get(instance.kind)
+        if cls is None:
+            errors.append(f"{instance.name}: no installed plugin provides kind {instance.kind!r}")
+            continue
+        try:
+            instances.append(cls(instance))
+        except PluginConfigurationError as exc:
+            errors.append(str(exc))
+        except Exception as exc:  # noqa: BLE001 - one broken provider must not take the others down.
+            errors.append(f"{instance.name}: {type(exc).__name__}")
+    for error in errors:
+        log.error("provider_skipped", reason=error)
+    return ProviderRegistry(instances, errors)
+
+
+_current: ProviderRegistry | None = None
+_loaded_at = 0.0
+_lock: asyncio.Lock | None = None
+
+
+async def get_registry() -> ProviderRegistry:
+    """The current registry, rebuilt from the admin configuration at most every ``RELOAD_SECONDS``."""
+    global _current, _loaded_at, _lock
+    now = time.monotonic()
+    if _current is not None and now - _loaded_at < RELOAD_SECONDS:
+        return _current
+    if _lock is None:
+        _lock = asyncio.Lock()
+    async with _lock:
+        if _current is None or time.monotonic() - _loaded_at >= RELOAD_SECONDS:
+            from plugins.selectors import provider_settings_list
+
+            configured = await provider_settings_list()
+            signature = tuple(configured)
+            if _current is None or signature != getattr(_current, "signature", None):
+                previous, _current = _current, build_registry(configured)
+                _current.signature = signature  # type: ignore[attr-defined]
+                if previous is not None:
+                    # Let in-flight requests on the old providers finish; close their pools shortly after.
+                    asyncio.get_running_loop().call_later(60, lambda p=previous: asyncio.ensure_future(p.aclose()))
+            _loaded_at = time.monotonic()
+    return _current
+
+
+def reset_registry() -> None:
+    """Forget the current registry (tests, and after admin edits in this process)."""
+    global _current, _loaded_at, _lock
+    _current, _loaded_at, _lock = None, 0.0, None
+
+
+async def close_registry() -> None:
+    """Close every provider's connections (server shutdown)."""
+    current = _current
+    reset_registry()
+    if current is not None:
+        await current.aclose()

@@ -1,0 +1,27 @@
+"""Reads of provider configuration."""
+
+from __future__ import annotations
+
+from plugins.crypto import decrypt
+from plugins.models import ProviderConfig
+from plugins.types import ProviderSettings
+
+
+def _to_settings(row: ProviderConfig) -> ProviderSettings:
+    return ProviderSettings(
+        name=row.name,
+        kind=row.kind,
+        base_url=row.base_url,
+        credential=decrypt(row.credential_encrypted),
+        enabled=row.enabled,
+        priority=row.priority,
+        connect_timeout=row.connect_timeout,
+        read_timeout=row.read_timeout,
+        model_aliases=dict(row.model_aliases),
+        extra_models=dict(row.served_models),
+    )
+
+
+async def provider_settings_list() -> list[ProviderSettings]:
+    """Every provider row, as provider settings with the credential decrypted."""
+    return [_to_settings(row) async for row in ProviderConfig.objects.order_by("priority", "name")]
