@@ -55,9 +55,13 @@ def run_django(code: str, env: Mapping[str, str], timeout: float = 60) -> subpro
 def _close_database_pools(django_db_setup, django_db_blocker):
     """Close psycopg pools before the test database is dropped (they hold connections open)."""
     yield
+    from asgiref.sync import SyncToAsync
     from django.db import connections
 
     with django_db_blocker.unblock():
+        # Async ORM calls made outside a request cycle ran on asgiref's shared executor thread,
+        # whose connections no request_finished signal closes: close them there, then the pools.
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
         for conn in connections.all():
             if hasattr(conn, "close_pool"):
                 conn.close_pool()
