@@ -20,6 +20,12 @@ from tests.accounts.factories import (
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 at its production cost would make every sign-in in these tests take ~0.3 s.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_caches():
     """Rate-limit counters and cached key identities never leak from one test into another."""
     cache.clear()
