@@ -51,7 +51,9 @@ def attempt_check(request: HttpRequest, *, scope: str, account: str | None, coun
     ip = client_ip(request) or "unknown"
     checks = [(_usage(request, scope, "ip", ip, increment=True), True)]
     if account:
-        checks.append((_usage(request, scope, "account", _account_key(account), increment=count_account), count_account))
+        checks.append(
+            (_usage(request, scope, "account", _account_key(account), increment=count_account), count_account)
+        )
     for usage, counted in checks:
         # A counted attempt is over the limit past it; a read-only check (failures so far) at it.
         if usage is not None and (usage["should_limit"] or (not counted and usage["count"] >= usage["limit"])):

@@ -26,7 +26,8 @@ def _run(*args: str) -> str:
 def test_an_organisation_a_user_with_a_role_and_a_key_are_created_from_the_command_line(monkeypatch):
     monkeypatch.setenv("BOOT_PASSWORD", "a-Long-boot-passw0rd")
     org = json.loads(_run("create_organization", "--slug", "acme", "--name", "Acme", "--json"))
-    assert org["slug"] == "acme" and org["created"] is True
+    assert org["slug"] == "acme"
+    assert org["created"] is True
     user = json.loads(
         _run("create_user", "--email", "Ops@Acme.io", "--org", "acme", "--role", "owner",
              "--password-env", "BOOT_PASSWORD", "--json")
@@ -37,11 +38,14 @@ def test_an_organisation_a_user_with_a_role_and_a_key_are_created_from_the_comma
         _run("create_api_key", "--org", "acme", "--name", "ci", "--scopes", "text,image",
              "--limit", "requests_per_minute=50", "--created-by", "ops@acme.io", "--json")
     )  # fmt: skip
-    assert key["scopes"] == ["image", "text"] and key["limits"] == {"requests_per_minute": 50}
+    assert key["scopes"] == ["image", "text"]
+    assert key["limits"] == {"requests_per_minute": 50}
     stored = ApiKey.objects.get(pk=key["id"])
-    assert stored.key_hash == key_hash(key["key"]) and stored.created_by_id == user["id"]
+    assert stored.key_hash == key_hash(key["key"])
+    assert stored.created_by_id == user["id"]
     identity = async_to_sync(resolve_api_key)(key["key"])
-    assert identity.organization_slug == "acme" and not identity.allows_modality("audio")
+    assert identity.organization_slug == "acme"
+    assert not identity.allows_modality("audio")
 
 
 def test_create_organization_is_idempotent_with_if_missing():

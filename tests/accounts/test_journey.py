@@ -40,4 +40,7 @@ def test_a_new_user_goes_from_registration_to_a_scoped_key():
     assert not identity.allows_modality("image")
 
     members = ada.get("/api/orgs/acme/members").json()
-    assert {(m["email"], m["role"]) for m in members} == {("ada@example.com", "owner"), ("grace@example.com", "developer")}
+    assert {(m["email"], m["role"]) for m in members} == {
+        ("ada@example.com", "owner"),
+        ("grace@example.com", "developer"),
+    }

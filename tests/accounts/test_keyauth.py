@@ -29,11 +29,14 @@ def test_a_valid_key_resolves_to_its_identity(org):
     identity = resolve(raw)
     assert isinstance(identity, KeyIdentity)
     assert (identity.key_id, identity.organization_id, identity.organization_slug) == (api_key.pk, org.pk, "acme")
-    assert identity.key_prefix == api_key.prefix and raw.startswith(identity.key_prefix)
+    assert identity.key_prefix == api_key.prefix
+    assert raw.startswith(identity.key_prefix)
     assert identity.scopes == frozenset({"text"})
     assert dict(identity.limits) == {"requests_per_minute": 50}
-    assert identity.allows_modality("text") and not identity.allows_modality("image")
-    assert identity.allows_model("openai") and not identity.allows_model("flux")
+    assert identity.allows_modality("text")
+    assert not identity.allows_modality("image")
+    assert identity.allows_model("openai")
+    assert not identity.allows_model("flux")
 
 
 def test_an_empty_model_allow_list_allows_any_model(org):

@@ -61,7 +61,8 @@ def test_a_revoked_key_is_refused_by_a_second_process_within_five_seconds():
         services.api_key_revoke(api_key=api_key)
         revoked_at = time.monotonic()
         line = child.stdout.readline().split()
-        assert line and line[0] == "refused", (line, child.stderr.read())
+        assert line, child.stderr.read()
+        assert line[0] == "refused", (line, child.stderr.read())
         assert float(line[1]) - revoked_at < 5.0
     finally:
         child.kill()

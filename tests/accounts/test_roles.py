@@ -1,4 +1,4 @@
-"""The permission matrix: every role × every action, allowed and denied, through the table and DRF."""
+"""The permission matrix: every role x every action, allowed and denied, through the table and DRF."""
 
 from __future__ import annotations
 

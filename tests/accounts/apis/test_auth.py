@@ -36,9 +36,10 @@ def test_a_wrong_password_is_a_401_with_the_error_shape(anon_client):
 
 
 def test_an_unknown_user_gets_the_same_answer_as_a_wrong_password(anon_client):
-    assert _obtain(anon_client, "nobody@example.com").json() == _obtain(
-        anon_client, user_create_for_tests().email, "nope"
-    ).json()
+    assert (
+        _obtain(anon_client, "nobody@example.com").json()
+        == _obtain(anon_client, user_create_for_tests().email, "nope").json()
+    )
 
 
 def test_the_access_token_opens_api_me_with_organisations_and_roles(anon_client, org, user_with_role):
@@ -52,7 +53,7 @@ def test_the_access_token_opens_api_me_with_organisations_and_roles(anon_client,
 
 @pytest.mark.parametrize(
     "authorization",
-    ["Bearer not-a-jwt", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x", "Token abc", ""],
+    ["Bearer not-a-jwt", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x", "Token abc", ""],  # pragma: allowlist secret
     ids=["garbage", "bad-signature", "wrong-scheme", "missing"],
 )
 def test_bad_access_tokens_are_401_without_details(anon_client, authorization):
@@ -75,7 +76,10 @@ def test_a_refresh_token_rotates_and_the_old_one_is_blacklisted(anon_client):
     assert first.json()["refresh"] != tokens["refresh"]
     replay = anon_client.post("/api/auth/token/refresh", {"refresh": tokens["refresh"]}, format="json")
     assert replay.status_code == 401
-    assert anon_client.post("/api/auth/token/refresh", {"refresh": first.json()["refresh"]}, format="json").status_code == 200
+    assert (
+        anon_client.post("/api/auth/token/refresh", {"refresh": first.json()["refresh"]}, format="json").status_code
+        == 200
+    )
 
 
 def test_logout_blacklists_the_refresh_token(anon_client):
@@ -107,7 +111,9 @@ def test_a_password_change_signs_out_every_refresh_token(anon_client):
 def test_a_wrong_current_password_names_the_field(jwt_client):
     user = user_create_for_tests()
     response = jwt_client(user).post(
-        "/api/auth/password/change", {"old_password": "nope", "new_password": "x" * 20}, format="json"
+        "/api/auth/password/change",
+        {"old_password": "nope", "new_password": "x" * 20},  # pragma: allowlist secret
+        format="json",
     )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "old_password"

@@ -54,7 +54,9 @@ def test_an_owner_of_one_organisation_gets_404_on_another_by_path(index, foreign
 def test_an_owner_of_one_organisation_gets_404_on_another_by_header(index, foreign, owner, jwt_client):
     method, path, body = _endpoints(foreign)[index]
     client = jwt_client(owner)
-    response = getattr(client, method)(f"/api/org/{path}".rstrip("/"), body, format="json", HTTP_X_ORGANIZATION="globex")
+    response = getattr(client, method)(
+        f"/api/org/{path}".rstrip("/"), body, format="json", HTTP_X_ORGANIZATION="globex"
+    )
     assert response.status_code == 404
 
 
