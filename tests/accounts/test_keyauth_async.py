@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 
 from accounts.exceptions import InvalidApiKey
 from accounts.keyauth import resolve_api_key
@@ -19,3 +20,5 @@ async def test_resolution_works_inside_the_event_loop_and_refuses_other_modaliti
     assert (await resolve_api_key(raw)) == identity
     with pytest.raises(InvalidApiKey):
         await resolve_api_key(raw[:-1] + ("0" if raw[-1] != "0" else "1"))
+    # The ORM ran in asgiref's worker thread; give its connection back before the database is dropped.
+    await sync_to_async(connections.close_all)()
