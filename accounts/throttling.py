@@ -49,11 +49,14 @@ def attempt_check(request: HttpRequest, *, scope: str, account: str | None, coun
         reset); sign-in counts only failures, through :func:`attempt_failed`.
     """
     ip = client_ip(request) or "unknown"
-    checks = [_usage(request, scope, "ip", ip, increment=True)]
+    checks = [(_usage(request, scope, "ip", ip, increment=True), True)]
     if account:
-        checks.append(_usage(request, scope, "account", _account_key(account), increment=count_account))
-    for usage in checks:
-        if usage is not None and usage["should_limit"]:
+        checks.append(
+            (_usage(request, scope, "account", _account_key(account), increment=count_account), count_account)
+        )
+    for usage, counted in checks:
+        # A counted attempt is over the limit past it; a read-only check (failures so far) at it.
+        if usage is not None and (usage["should_limit"] or (not counted and usage["count"] >= usage["limit"])):
             if scope == "login":
                 audit_event_record(
                     action=AuditEvent.Action.LOGIN_LOCKED_OUT,

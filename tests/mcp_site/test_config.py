@@ -110,3 +110,78 @@ def test_media_root_and_blocked_plugins_come_from_the_environment():
     config = load_config({"MEDIA_ROOT": "/data/media", "MCP_BLOCKED_PLUGINS": "bad-plugin, other"})
     assert config.media_root == "/data/media"
     assert config.blocked_plugins == ("bad-plugin", "other")
+
+
+def test_accounts_defaults_are_open_registration_short_tokens_console_mail_and_no_oidc():
+    config = load_config({})
+    assert config.registration_mode == "open"
+    assert (config.access_token_minutes, config.refresh_token_days, config.invitation_days) == (5, 7, 7)
+    assert config.email_url == "console://"
+    assert config.oidc_provider_url is None
+
+
+def test_accounts_variables_are_parsed():
+    config = load_config(
+        {
+            "REGISTRATION_MODE": "Invite",
+            "ACCESS_TOKEN_MINUTES": "15",
+            "REFRESH_TOKEN_DAYS": "30",
+            "INVITATION_DAYS": "3",
+            "EMAIL_URL": "smtp://mailer:s3cret@smtp.example.com:2525",  # pragma: allowlist secret
+            "OIDC_PROVIDER_URL": "https://id.example.com/realms/main/",
+            "OIDC_CLIENT_ID": "gateway",
+            "OIDC_CLIENT_SECRET": "oidc-secret",  # pragma: allowlist secret
+        }
+    )
+    assert config.registration_mode == "invite"
+    assert (config.access_token_minutes, config.refresh_token_days, config.invitation_days) == (15, 30, 3)
+    assert config.oidc_provider_url == "https://id.example.com/realms/main"
+
+
+def test_email_url_becomes_django_smtp_settings():
+    from mcp_site.config import email_settings
+
+    smtp = email_settings("smtp://mailer:p%40ss@smtp.example.com:2525")  # pragma: allowlist secret
+    assert smtp["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert (smtp["EMAIL_HOST"], smtp["EMAIL_PORT"], smtp["EMAIL_HOST_USER"]) == ("smtp.example.com", 2525, "mailer")
+    assert smtp["EMAIL_HOST_PASSWORD"] == "p@ss"  # pragma: allowlist secret
+    assert smtp["EMAIL_USE_TLS"]
+    assert not smtp["EMAIL_USE_SSL"]
+    smtps = email_settings("smtps://smtp.example.com")
+    assert smtps["EMAIL_PORT"] == 465
+    assert smtps["EMAIL_USE_SSL"]
+    assert not smtps["EMAIL_USE_TLS"]
+    assert email_settings("console://")["EMAIL_BACKEND"].endswith("console.EmailBackend")
+
+
+def test_oidc_providers_are_configured_only_when_the_url_is_set():
+    from mcp_site.config import oidc_providers
+
+    assert oidc_providers(load_config({})) == {}
+    config = load_config(
+        {"OIDC_PROVIDER_URL": "https://id.example.com", "OIDC_CLIENT_ID": "gw", "OIDC_CLIENT_SECRET": "x"}
+    )
+    app = oidc_providers(config)["openid_connect"]["APPS"][0]
+    assert (app["provider_id"], app["client_id"], app["settings"]["server_url"]) == (
+        "oidc",
+        "gw",
+        "https://id.example.com",
+    )
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"REGISTRATION_MODE": "closed"}, "REGISTRATION_MODE='closed' is not valid: use one of open, invite"),
+        ({"ACCESS_TOKEN_MINUTES": "0"}, "ACCESS_TOKEN_MINUTES='0' is not valid: use a whole number from 1 to 60"),
+        ({"ACCESS_TOKEN_MINUTES": "ten"}, "ACCESS_TOKEN_MINUTES='ten' is not valid"),
+        ({"REFRESH_TOKEN_DAYS": "365"}, "REFRESH_TOKEN_DAYS='365' is not valid"),
+        ({"EMAIL_URL": "mailto:x@y"}, "EMAIL_URL is not valid"),
+        ({"EMAIL_URL": "smtp://"}, "EMAIL_URL is not valid"),
+        ({"OIDC_PROVIDER_URL": "id.example.com"}, "OIDC_PROVIDER_URL is not a valid URL"),
+        ({"OIDC_PROVIDER_URL": "https://id.example.com"}, "OIDC_CLIENT_ID or OIDC_CLIENT_SECRET is missing"),
+    ],
+)
+def test_invalid_accounts_values_are_refused_naming_the_variable(environ, expected):
+    with pytest.raises(ImproperlyConfigured, match=expected):
+        load_config(environ)
