@@ -22,7 +22,8 @@ def _mp3_frames(data: bytes) -> int:
     frames = 0
     while offset < len(data):
         header = data[offset : offset + 4]
-        assert header[0] == 0xFF and header[1] & 0xE0 == 0xE0, "frame sync"
+        assert header[0] == 0xFF, "frame sync"
+        assert header[1] & 0xE0 == 0xE0, "frame sync"
         assert (header[1] >> 3) & 0b11 == 0b11, "MPEG-1"
         assert (header[1] >> 1) & 0b11 == 0b01, "Layer III"
         assert header == MP3_HEADER
@@ -64,7 +65,10 @@ def test_speech_rejects_an_unknown_voice(gen):
 
 
 def test_speech_rejects_an_unknown_format(gen):
-    assert "response_format" in _speech(gen, "hi", response_format="ogg").json()["error"]["details"]["fieldErrors"]
+    assert (
+        "response_format"
+        in _speech(gen, "hi", response_format="ogg").json()["error"]["details"]["fieldErrors"]
+    )
 
 
 @pytest.mark.parametrize("text", ["", "a" * 10_001])
@@ -108,7 +112,9 @@ def test_transcription_of_other_audio_is_deterministic(gen):
 
 
 def test_transcription_text_format_is_plain(gen):
-    response = _transcribe(gen, _speech(gen, "plain words", response_format="wav").content, response_format="text")
+    response = _transcribe(
+        gen, _speech(gen, "plain words", response_format="wav").content, response_format="text"
+    )
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert response.text == "plain words"
 
@@ -120,7 +126,9 @@ def test_transcription_srt_format_has_one_cue(gen):
 
 def test_transcription_vtt_format_has_a_header(gen):
     audio = _speech(gen, "subtitle me", response_format="wav").content
-    assert _transcribe(gen, audio, response_format="vtt").text.startswith("WEBVTT\n\n00:00:00.000 --> ")
+    assert _transcribe(gen, audio, response_format="vtt").text.startswith(
+        "WEBVTT\n\n00:00:00.000 --> "
+    )
 
 
 def test_transcription_verbose_json_has_segments(gen):
@@ -162,9 +170,15 @@ def test_chat_with_audio_modality_returns_base64_audio(gen):
 
 def test_chat_transcribes_input_audio_parts(gen):
     audio = _speech(gen, "spoken question", response_format="wav").content
-    part = {"type": "input_audio", "input_audio": {"data": base64.b64encode(audio).decode(), "format": "wav"}}
+    part = {
+        "type": "input_audio",
+        "input_audio": {"data": base64.b64encode(audio).decode(), "format": "wav"},
+    }
     body = {"model": "openai-audio", "messages": [{"role": "user", "content": [part]}]}
-    assert gen.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"] == "spoken question"
+    assert (
+        gen.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"]
+        == "spoken question"
+    )
 
 
 def test_chat_refuses_input_audio_other_than_wav_or_mp3(gen):
@@ -174,6 +188,8 @@ def test_chat_refuses_input_audio_other_than_wav_or_mp3(gen):
 
 
 def test_legacy_text_get_with_audio_model_returns_mpeg(anon):
-    response = anon.get("/legacy/text/say%20hi", params={"model": "openai-audio", "voice": "nova", "token": "t"})
+    response = anon.get(
+        "/legacy/text/say%20hi", params={"model": "openai-audio", "voice": "nova", "token": "t"}
+    )
     assert response.headers["content-type"] == "audio/mpeg"
     assert _mp3_frames(response.content) > 0

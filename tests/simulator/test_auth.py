@@ -37,7 +37,9 @@ def test_keys_are_accepted_from_every_transport(anon, headers, params):
 
 
 def test_the_bearer_prefix_is_case_sensitive(anon):
-    assert anon.get("/text/hi", headers={"Authorization": f"bearer {SECRET_KEY}"}).status_code == 401
+    assert (
+        anon.get("/text/hi", headers={"Authorization": f"bearer {SECRET_KEY}"}).status_code == 401
+    )
 
 
 def test_publishable_keys_are_accepted(anon):
@@ -46,17 +48,23 @@ def test_publishable_keys_are_accepted(anon):
 
 def test_a_restricted_key_is_refused_other_models(anon):
     headers = {"Authorization": f"Bearer {RESTRICTED_KEY}"}
-    response = anon.post("/v1/chat/completions", json={**chat_body("hi"), "model": "mistral"}, headers=headers)
+    response = anon.post(
+        "/v1/chat/completions", json={**chat_body("hi"), "model": "mistral"}, headers=headers
+    )
     assert response.status_code == 403
     assert response.json()["error"]["message"] == "Model 'mistral' is not allowed for this API key"
 
 
 def test_a_restricted_key_may_use_its_models(anon):
     headers = {"Authorization": f"Bearer {RESTRICTED_KEY}"}
-    assert anon.post("/v1/chat/completions", json=chat_body("hi"), headers=headers).status_code == 200
+    assert (
+        anon.post("/v1/chat/completions", json=chat_body("hi"), headers=headers).status_code == 200
+    )
 
 
-@pytest.mark.parametrize("path", ["/v1/audio/speech", "/v1/audio/transcriptions", "/v1/images/generations"])
+@pytest.mark.parametrize(
+    "path", ["/v1/audio/speech", "/v1/audio/transcriptions", "/v1/images/generations"]
+)
 def test_openai_media_endpoints_need_a_key(anon, path):
     assert anon.post(path, json={}).status_code == 401
 
@@ -67,12 +75,16 @@ def test_legacy_hosts_allow_anonymous_use(anon):
 
 
 def test_legacy_token_from_query_sets_the_tier(anon):
-    data = anon.post("/legacy/text/openai", json=chat_body("hi"), params={"token": "flower_x"}).json()
+    data = anon.post(
+        "/legacy/text/openai", json=chat_body("hi"), params={"token": "flower_x"}
+    ).json()
     assert data["user_tier"] == "flower"
 
 
 def test_legacy_token_from_authorization_header(anon):
-    data = anon.post("/legacy/text/openai", json=chat_body("hi"), headers={"Authorization": "Bearer tok"}).json()
+    data = anon.post(
+        "/legacy/text/openai", json=chat_body("hi"), headers={"Authorization": "Bearer tok"}
+    ).json()
     assert data["user_tier"] == "seed"
 
 
@@ -83,7 +95,11 @@ def test_legacy_token_from_the_body(anon):
 
 def test_credentials_are_redacted_in_the_request_log(anon, simulator_url):
     marker = unique("redact")
-    anon.get("/text/hi", params={"key": SECRET_KEY}, headers={"x-test-id": marker, "X-API-Key": SECRET_KEY})
+    anon.get(
+        "/text/hi",
+        params={"key": SECRET_KEY},
+        headers={"x-test-id": marker, "X-API-Key": SECRET_KEY},
+    )
     record = find_record(simulator_url, marker)
     assert SECRET_KEY not in str(record)
     assert record["headers"]["x-api-key"].startswith("fp:")

@@ -32,7 +32,10 @@ def test_gen_image_defaults_to_1024_square(gen):
 def test_gen_image_is_deterministic_for_the_same_seed(gen):
     prompt = unique()
     params = {"width": 64, "height": 64, "seed": 7}
-    assert gen.get(f"/image/{prompt}", params=params).content == gen.get(f"/image/{prompt}", params=params).content
+    assert (
+        gen.get(f"/image/{prompt}", params=params).content
+        == gen.get(f"/image/{prompt}", params=params).content
+    )
 
 
 def test_gen_image_changes_with_the_seed(gen):
@@ -45,11 +48,16 @@ def test_gen_image_changes_with_the_seed(gen):
 def test_gen_image_seed_minus_one_gives_new_bytes_each_time(gen):
     prompt = unique()
     params = {"width": 64, "height": 64, "seed": -1}
-    assert gen.get(f"/image/{prompt}", params=params).content != gen.get(f"/image/{prompt}", params=params).content
+    assert (
+        gen.get(f"/image/{prompt}", params=params).content
+        != gen.get(f"/image/{prompt}", params=params).content
+    )
 
 
 def test_gen_transparent_image_is_an_rgba_png(gen):
-    response = gen.get(f"/image/{unique()}", params={"width": 40, "height": 30, "transparent": "true"})
+    response = gen.get(
+        f"/image/{unique()}", params={"width": 40, "height": 30, "transparent": "true"}
+    )
     assert response.headers["content-type"] == "image/png"
     image = _image(response)
     assert (image.format, image.mode, image.size) == ("PNG", "RGBA", (40, 30))
@@ -88,7 +96,10 @@ def test_gen_image_rejects_non_http_reference_images(gen):
 
 
 def test_legacy_image_parses_leniently(anon):
-    response = anon.get(f"/legacy/image/prompt/{unique()}", params={"width": "64", "height": "x", "model": "nope", "nologo": "yes"})
+    response = anon.get(
+        f"/legacy/image/prompt/{unique()}",
+        params={"width": "64", "height": "x", "model": "nope", "nologo": "yes"},
+    )
     assert response.status_code == 200
     assert response.headers["x-model-used"] == "flux"
     assert _image(response).size == (64, 1024)
@@ -110,13 +121,18 @@ def test_legacy_image_shrinks_oversized_requests_keeping_the_aspect(anon):
 def test_legacy_image_reports_auth_status(anon):
     prompt = unique()
     anonymous = anon.get(f"/legacy/image/prompt/{prompt}", params={"width": 16, "height": 16})
-    with_token = anon.get(f"/legacy/image/prompt/{prompt}", params={"width": 16, "height": 16, "token": "abc"})
+    with_token = anon.get(
+        f"/legacy/image/prompt/{prompt}", params={"width": 16, "height": 16, "token": "abc"}
+    )
     assert anonymous.headers["x-auth-status"] == "unauthenticated"
     assert with_token.headers["x-auth-status"] == "authenticated"
 
 
 def test_legacy_transparent_image_is_png_labelled_jpeg(anon):
-    response = anon.get(f"/legacy/image/prompt/{unique()}", params={"width": 16, "height": 16, "transparent": "true"})
+    response = anon.get(
+        f"/legacy/image/prompt/{unique()}",
+        params={"width": 16, "height": 16, "transparent": "true"},
+    )
     assert response.headers["content-type"] == "image/jpeg"
     assert _image(response).format == "PNG"
 
@@ -138,7 +154,9 @@ def test_images_generations_returns_b64_json_by_default(gen):
 
 
 def test_images_generations_can_return_a_url(gen):
-    response = gen.post("/v1/images/generations", json={"prompt": "a cat", "response_format": "url"})
+    response = gen.post(
+        "/v1/images/generations", json={"prompt": "a cat", "response_format": "url"}
+    )
     assert response.json()["data"][0]["url"].startswith("http://")
 
 

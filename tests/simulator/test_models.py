@@ -18,7 +18,8 @@ def test_gen_model_lists_are_public_model_info_arrays(anon, path):
     assert response.status_code == 200
     assert response.headers["cache-control"] == NO_STORE
     models = response.json()
-    assert isinstance(models, list) and models
+    assert isinstance(models, list)
+    assert models
     assert {"name", "aliases", "pricing", "input_modalities", "output_modalities"} <= set(models[0])
 
 
@@ -38,13 +39,16 @@ def test_legacy_image_models_are_a_string_array_without_nectar_models(anon):
     response = anon.get("/legacy/image/models")
     assert response.headers["pragma"] == "no-cache"
     models = response.json()
-    assert "flux" in models and "gptimage" not in models
+    assert "flux" in models
+    assert "gptimage" not in models
     assert all(isinstance(m, str) for m in models)
 
 
 def test_legacy_text_models_list_official_models_first(anon):
     models = anon.get("/legacy/text/models").json()
-    assert {"name", "description", "tier", "community", "tools", "vision", "audio"} <= set(models[0])
+    assert {"name", "description", "tier", "community", "tools", "vision", "audio"} <= set(
+        models[0]
+    )
     community = [m["community"] for m in models]
     assert community == sorted(community)
 
@@ -57,7 +61,9 @@ def test_legacy_image_about_lists_models(anon):
     assert anon.get("/legacy/image/about").json()[0]["maxSideLength"] == 2048
 
 
-@pytest.mark.parametrize("path", ["/text/models", "/v1/nothing", "/legacy/image/x", "/legacy/text/hi"])
+@pytest.mark.parametrize(
+    "path", ["/text/models", "/v1/nothing", "/legacy/image/x", "/legacy/text/hi"]
+)
 def test_every_response_allows_any_origin(anon, path):
     assert anon.get(path).headers["access-control-allow-origin"] == "*"
 
@@ -65,7 +71,10 @@ def test_every_response_allows_any_origin(anon, path):
 def test_preflight_requests_are_answered(anon):
     response = anon.options(
         "/v1/chat/completions",
-        headers={"Origin": "https://app.example", "Access-Control-Request-Headers": "authorization"},
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Headers": "authorization",
+        },
     )
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == "*"
@@ -111,7 +120,9 @@ def _feed_events(client, path, until):
 
 def test_legacy_image_feed_replays_public_generations(anon):
     private, public = unique("private"), unique("public")
-    anon.get(f"/legacy/image/prompt/{private}", params={"width": 16, "height": 16, "private": "true"})
+    anon.get(
+        f"/legacy/image/prompt/{private}", params={"width": 16, "height": 16, "private": "true"}
+    )
     anon.get(f"/legacy/image/prompt/{public}", params={"width": 16, "height": 16})
     events = _feed_events(anon, "/legacy/image/feed", public)
     assert events[-1]["prompt"] == public

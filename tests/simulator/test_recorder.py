@@ -29,7 +29,8 @@ def test_every_request_is_recorded(gen, simulator_url):
     assert record["body_size"] == len(body)
     assert record["body_sha256"] == hashlib.sha256(body).hexdigest()
     assert record["generations"] == 1
-    assert record["completed"] is True and record["cancelled"] is False
+    assert record["completed"] is True
+    assert record["cancelled"] is False
 
 
 def test_legacy_requests_record_their_profile(anon, simulator_url):
@@ -68,7 +69,9 @@ def test_identical_requests_in_flight_share_one_generation(simulator_url, gen):
             lambda _: gen.post("/v1/chat/completions", json=body, headers=headers), range(2)
         )
     assert first.content == second.content
-    found = [r for r in records(simulator_url)["requests"] if r["headers"].get("x-test-id") == marker]
+    found = [
+        r for r in records(simulator_url)["requests"] if r["headers"].get("x-test-id") == marker
+    ]
     assert sorted(r["generations"] for r in found) == [0, 1]
     assert sorted(r["deduplicated"] for r in found) == [False, True]
 
@@ -78,8 +81,14 @@ def test_streaming_requests_are_not_deduplicated(simulator_url, gen):
     body = {**chat_body(marker), "stream": True}
     headers = {"X-Sim-Fault": "latency=300ms", "x-test-id": marker}
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda _: gen.post("/v1/chat/completions", json=body, headers=headers), range(2)))
-    found = [r for r in records(simulator_url)["requests"] if r["headers"].get("x-test-id") == marker]
+        list(
+            pool.map(
+                lambda _: gen.post("/v1/chat/completions", json=body, headers=headers), range(2)
+            )
+        )
+    found = [
+        r for r in records(simulator_url)["requests"] if r["headers"].get("x-test-id") == marker
+    ]
     assert [r["generations"] for r in found] == [1, 1]
 
 

@@ -39,7 +39,12 @@ def test_streaming_chat_content_matches_the_non_streaming_answer(gen):
 
 def test_streaming_chat_finishes_with_a_stop_chunk(gen):
     last = sse_json(_stream(gen, chat_body("hi")).text)[-1]
-    assert last["choices"][0] == {"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}
+    assert last["choices"][0] == {
+        "index": 0,
+        "delta": {},
+        "logprobs": None,
+        "finish_reason": "stop",
+    }
 
 
 def test_streaming_chat_ends_with_done_marker(gen):
@@ -64,7 +69,11 @@ def test_streaming_chat_events_are_separated_by_blank_lines(gen):
 def test_streaming_tool_calls_arrive_in_a_delta(gen):
     tool = {"type": "function", "function": {"name": "lookup", "parameters": {}}}
     chunks = sse_json(_stream(gen, chat_body("call tool", tools=[tool])).text)
-    calls = [c["choices"][0]["delta"]["tool_calls"] for c in chunks if "tool_calls" in c["choices"][0]["delta"]]
+    calls = [
+        c["choices"][0]["delta"]["tool_calls"]
+        for c in chunks
+        if "tool_calls" in c["choices"][0]["delta"]
+    ]
     assert calls[0][0]["function"]["name"] == "lookup"
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
 

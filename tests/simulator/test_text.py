@@ -14,7 +14,10 @@ WEATHER_TOOL = {
         "name": "get_weather",
         "parameters": {
             "type": "object",
-            "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}},
+            "properties": {
+                "city": {"type": "string"},
+                "unit": {"type": "string", "enum": ["c", "f"]},
+            },
             "required": ["city"],
         },
     },
@@ -101,12 +104,18 @@ def test_chat_calls_a_tool_named_in_the_message(gen):
 
 def test_chat_does_not_call_tools_without_the_trigger(gen):
     body = chat_body("just talk", tools=[WEATHER_TOOL])
-    assert "tool_calls" not in gen.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]
+    assert (
+        "tool_calls"
+        not in gen.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]
+    )
 
 
 def test_chat_tool_choice_none_prevents_tool_calls(gen):
     body = chat_body("call tool", tools=[WEATHER_TOOL], tool_choice="none")
-    assert "tool_calls" not in gen.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]
+    assert (
+        "tool_calls"
+        not in gen.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]
+    )
 
 
 def test_chat_json_object_mode_returns_valid_json_content(gen):
@@ -149,7 +158,10 @@ def test_gen_text_get_json_mode_returns_json_text(gen):
 def test_gen_text_get_system_prompt_counts_as_a_message(gen):
     plain = gen.get("/text/hi")
     with_system = gen.get("/text/hi", params={"system": "be brief"})
-    assert int(with_system.headers["x-usage-prompt-text-tokens"]) == int(plain.headers["x-usage-prompt-text-tokens"]) + 3
+    assert (
+        int(with_system.headers["x-usage-prompt-text-tokens"])
+        == int(plain.headers["x-usage-prompt-text-tokens"]) + 3
+    )
 
 
 def test_gen_text_get_validates_parameters(gen):
@@ -179,12 +191,15 @@ def test_legacy_text_post_root_without_messages_is_refused(anon):
 
 def test_legacy_openai_completion_has_legacy_quirks(anon):
     data = anon.post("/legacy/text/openai", json=chat_body("hi")).json()
-    assert data["id"].startswith("pllns_") and len(data["id"]) == 6 + 32
+    assert data["id"].startswith("pllns_")
+    assert len(data["id"]) == 6 + 32
     assert data["created"] > 10**12  # milliseconds
     assert data["user_tier"] == "anonymous"
 
 
-@pytest.mark.parametrize("path", ["/legacy/text/openai/chat/completions", "/legacy/text/v1/chat/completions"])
+@pytest.mark.parametrize(
+    "path", ["/legacy/text/openai/chat/completions", "/legacy/text/v1/chat/completions"]
+)
 def test_legacy_openai_aliases_answer_chat_completions(anon, path):
     assert anon.post(path, json=chat_body("hi")).json()["object"] == "chat.completion"
 
