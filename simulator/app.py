@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+from collections.abc import Awaitable
 from typing import Any
 
 from simulator import auth
@@ -111,27 +112,32 @@ class Simulator:
             shared = self._inflight.get(key)
             if shared is not None:
                 record.deduplicated = True
-                return await watcher.race(asyncio.shield(shared))
-        work = self._generate(route, request, record)
-        if key is None and not (faults.latency or faults.hang):
-            return await work
-        task = asyncio.ensure_future(work)
+                return await watcher.race(asyncio.shield(shared), cancel=False)
+        work: Awaitable[Response] = self._generate(route, request, record)
         if key is not None:
-            self._inflight[key] = task
-            task.add_done_callback(lambda _: self._inflight.pop(key, None))
-        # A shared generation keeps running for the requests that joined it.
-        return await watcher.race(task, cancel=key is None)
+            work = self._share(key, work)
+        if faults.latency or faults.hang or self._queued(route, request):  # waits: watch the client
+            # A shared generation keeps running for the requests that joined it.
+            return await watcher.race(work, cancel=key is None)
+        return await work
+
+    def _share(self, key: tuple[Any, ...], work: Awaitable[Response]) -> asyncio.Future[Response]:
+        """Run ``work`` as a task identical requests can join until it finishes."""
+        task = asyncio.ensure_future(work)
+        self._inflight[key] = task
+        task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return task
+
+    def _queued(self, route: Route, request: Request) -> bool:
+        """Whether this request goes through the legacy per-IP queue."""
+        legacy_queue = self.state.legacy_queue or request.faults.legacy_queue
+        return request.profile != GEN and route.generates and legacy_queue
 
     async def _generate(self, route: Route, request: Request, record: Record) -> Response:
-        """Apply queue and timing faults, then run the handler."""
-        state = self.state
-        if (
-            request.profile != GEN
-            and route.generates
-            and (state.legacy_queue or request.faults.legacy_queue)
-        ):
+        """Wait for a legacy queue slot when one applies, then run the request."""
+        if self._queued(route, request):
             tier = auth.legacy_tier(auth.extract_token(request))
-            async with state.queues.slot(request.profile, request.client_ip, tier):
+            async with self.state.queues.slot(request.profile, request.client_ip, tier):
                 return await self._run(route, request, record)
         return await self._run(route, request, record)
 

@@ -5,7 +5,8 @@ from typing import Any
 
 from simulator import auth
 from simulator.audio import CONTENT_TYPES
-from simulator.completion import ChatRequest, Completion, complete, parse_chat, resolve_seed
+from simulator.chat_request import ChatRequest, parse_chat, resolve_seed
+from simulator.completion import Completion, complete
 from simulator.errors import SimError
 from simulator.models import DEFAULT_TEXT_MODEL, TEXT_BY_NAME
 from simulator.params import FieldErrors, lenient_bool, strict_bool, strict_enum, strict_int
