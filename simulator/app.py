@@ -13,8 +13,8 @@ from simulator.request import BodyTooLarge, Request, build_request, read_body
 from simulator.response import Response, json_response
 from simulator.routes import Route, find_route, profile_for
 from simulator.state import State
-from simulator.transport import CORS_HEADERS, Disconnect, DropConnection, send_response
-from simulator.types import GEN, SIM, Receive, Scope, Send
+from simulator.transport import Disconnect, send_response
+from simulator.types import CANCELLED, GEN, SIM, Receive, Scope, Send
 
 ENV_LISTEN_URL = "SIM_LISTEN_URL"  # set by ``__main__`` so the worker can announce itself
 HANG_LIMIT = 3600.0  # a hung request gives up eventually so the process never leaks forever
@@ -79,14 +79,11 @@ class Simulator:
         except SimError as err:
             response = render_error(err, profile, request.query, f"sim-{record.seq}")
         try:
-            if response is None or not await send_response(send, response, request.faults, watcher):
-                record.finish(response.status if response else None, cancelled=True)
+            if response is None:
+                record.finish(None, outcome=CANCELLED)
             else:
-                record.finish(response.status)
-        except DropConnection:
-            record.finish(response.status, cancelled=False)
-            record.completed, record.dropped = False, True
-            raise
+                outcome = await send_response(send, response, request.faults, watcher)
+                record.finish(response.status, outcome=outcome)
         finally:
             watcher.close()
 
@@ -206,4 +203,4 @@ def create_app() -> Simulator:
     return Simulator()
 
 
-__all__ = ["CORS_HEADERS", "Simulator", "create_app"]
+__all__ = ["Simulator", "create_app"]

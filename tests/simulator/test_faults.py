@@ -120,9 +120,10 @@ def test_drop_after_cuts_after_exactly_n_chunks(gen):
     assert len(_events_before_drop(gen, "drop-after=3")) == 3
 
 
-def test_drop_fault_cuts_a_plain_body_short(gen):
+@pytest.mark.parametrize("spec", ["drop-mid-stream", "drop-after=5"])
+def test_drop_fault_cuts_a_plain_body_short(gen, spec):
     with pytest.raises(httpx.RemoteProtocolError):
-        gen.get("/text/hello", headers=_fault("drop-mid-stream"))
+        gen.get("/text/hello", headers=_fault(spec))
 
 
 def test_malformed_fault_breaks_a_json_body(gen):
