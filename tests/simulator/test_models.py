@@ -35,6 +35,16 @@ def test_a_restricted_key_sees_only_its_models(anon):
     assert [m["name"] for m in models] == ["openai"]
 
 
+@pytest.mark.parametrize(
+    ("params", "community"),
+    [({"source": "community"}, True), ({"source": "official"}, False), ({"community": "1"}, True)],
+)
+def test_gen_model_lists_filter_by_source(anon, params, community):
+    models = anon.get("/text/models", params=params).json()
+    assert models
+    assert {m["community"] for m in models} == {community}
+
+
 def test_legacy_image_models_are_a_string_array_without_nectar_models(anon):
     response = anon.get("/legacy/image/models")
     assert response.headers["pragma"] == "no-cache"
