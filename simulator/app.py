@@ -9,7 +9,7 @@ from simulator import auth
 from simulator.errors import SimError, render_error
 from simulator.faults import parse_faults
 from simulator.recorder import Record
-from simulator.request import BodyTooLarge, Request, build_request, read_body
+from simulator.request import MAX_BODY, BodyTooLarge, Request, build_request, read_body
 from simulator.response import Response, json_response
 from simulator.routes import Route, find_route, profile_for
 from simulator.state import State
@@ -19,7 +19,6 @@ from simulator.types import CANCELLED, GEN, SIM, Receive, Scope, Send
 ENV_LISTEN_URL = "SIM_LISTEN_URL"  # set by ``__main__`` so the worker can announce itself
 HANG_LIMIT = 3600.0  # a hung request gives up eventually so the process never leaks forever
 _HEALTH = json_response(b'{"status":"ok"}')
-_TOO_LARGE = SimError(413, "Request body exceeds the simulator's 26 MiB limit")
 
 
 class Simulator:
@@ -73,7 +72,7 @@ class Simulator:
         watcher = Disconnect(receive)
         try:
             if oversized:
-                raise _TOO_LARGE
+                raise SimError(413, f"Request body exceeds the simulator's {MAX_BODY} byte limit")
             request.faults = parse_faults(request.fault_spec)
             response = await self._respond(request, record, watcher)
         except SimError as err:
