@@ -2,23 +2,23 @@
 
 import asyncio
 import os
+from collections.abc import Awaitable
 from typing import Any
 
 from simulator import auth
 from simulator.errors import SimError, render_error
 from simulator.faults import parse_faults
 from simulator.recorder import Record
-from simulator.request import BodyTooLarge, Request, build_request, read_body
+from simulator.request import MAX_BODY, BodyTooLarge, Request, build_request, read_body
 from simulator.response import Response, json_response
 from simulator.routes import Route, find_route, profile_for
 from simulator.state import State
-from simulator.transport import CORS_HEADERS, Disconnect, DropConnection, send_response
-from simulator.types import GEN, SIM, Receive, Scope, Send
+from simulator.transport import Disconnect, send_response
+from simulator.types import CANCELLED, GEN, SIM, Receive, Scope, Send
 
 ENV_LISTEN_URL = "SIM_LISTEN_URL"  # set by ``__main__`` so the worker can announce itself
 HANG_LIMIT = 3600.0  # a hung request gives up eventually so the process never leaks forever
 _HEALTH = json_response(b'{"status":"ok"}')
-_TOO_LARGE = SimError(413, "Request body exceeds the simulator's 26 MiB limit")
 
 
 class Simulator:
@@ -72,20 +72,17 @@ class Simulator:
         watcher = Disconnect(receive)
         try:
             if oversized:
-                raise _TOO_LARGE
+                raise SimError(413, f"Request body exceeds the simulator's {MAX_BODY} byte limit")
             request.faults = parse_faults(request.fault_spec)
             response = await self._respond(request, record, watcher)
         except SimError as err:
             response = render_error(err, profile, request.query, f"sim-{record.seq}")
         try:
-            if response is None or not await send_response(send, response, request.faults, watcher):
-                record.finish(response.status if response else None, cancelled=True)
+            if response is None:
+                record.finish(None, outcome=CANCELLED)
             else:
-                record.finish(response.status)
-        except DropConnection:
-            record.finish(response.status, cancelled=False)
-            record.completed, record.dropped = False, True
-            raise
+                outcome = await send_response(send, response, request.faults, watcher)
+                record.finish(response.status, outcome=outcome)
         finally:
             watcher.close()
 
@@ -109,23 +106,32 @@ class Simulator:
             shared = self._inflight.get(key)
             if shared is not None:
                 record.deduplicated = True
-                return await watcher.race(asyncio.shield(shared))
-        work = self._generate(route, request, record)
-        if key is None and not (faults.latency or faults.hang):
-            return await work
-        task = asyncio.ensure_future(work)
+                return await watcher.race(asyncio.shield(shared), cancel=False)
+        work: Awaitable[Response] = self._generate(route, request, record)
         if key is not None:
-            self._inflight[key] = task
-            task.add_done_callback(lambda _: self._inflight.pop(key, None))
-        # A shared generation keeps running for the requests that joined it.
-        return await watcher.race(task, cancel=key is None)
+            work = self._share(key, work)
+        if faults.latency or faults.hang or self._queued(route, request):  # waits: watch the client
+            # A shared generation keeps running for the requests that joined it.
+            return await watcher.race(work, cancel=key is None)
+        return await work
+
+    def _share(self, key: tuple[Any, ...], work: Awaitable[Response]) -> asyncio.Future[Response]:
+        """Run ``work`` as a task identical requests can join until it finishes."""
+        task = asyncio.ensure_future(work)
+        self._inflight[key] = task
+        task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return task
+
+    def _queued(self, route: Route, request: Request) -> bool:
+        """Whether this request goes through the legacy per-IP queue."""
+        legacy_queue = self.state.legacy_queue or request.faults.legacy_queue
+        return request.profile != GEN and route.generates and legacy_queue
 
     async def _generate(self, route: Route, request: Request, record: Record) -> Response:
-        """Apply queue and timing faults, then run the handler."""
-        state = self.state
-        if request.profile != GEN and route.generates and (state.legacy_queue or request.faults.legacy_queue):
+        """Wait for a legacy queue slot when one applies, then run the request."""
+        if self._queued(route, request):
             tier = auth.legacy_tier(auth.extract_token(request))
-            async with state.queues.slot(request.profile, request.client_ip, tier):
+            async with self.state.queues.slot(request.profile, request.client_ip, tier):
                 return await self._run(route, request, record)
         return await self._run(route, request, record)
 
@@ -191,4 +197,4 @@ def create_app() -> Simulator:
     return Simulator()
 
 
-__all__ = ["CORS_HEADERS", "Simulator", "create_app"]
+__all__ = ["Simulator", "create_app"]

@@ -19,8 +19,9 @@ STREAM_INTERVAL = "stream-interval"  # pause before each streamed chunk
 STATUS = "status"  # answer with this HTTP status in the era's error shape
 RETRY_AFTER = "retry-after"  # add Retry-After (seconds) to a fault error
 HANG = "hang"  # never answer; wait until the client gives up
+# Drops: a complete body is always cut after its first half; a stream after N events.
 DROP_MID_STREAM = "drop-mid-stream"  # cut the connection halfway (after 2 SSE events)
-DROP_AFTER = "drop-after"  # cut the connection after N body chunks
+DROP_AFTER = "drop-after"  # cut the connection after N SSE events (or N 64 KiB size chunks)
 MALFORMED = "malformed"  # corrupt the body (truncated JSON, a broken SSE event)
 ERROR_BEFORE_STREAM = "error-before-stream"  # a streaming request gets a JSON error instead
 SIZE = "size"  # pad a complete body to N bytes, sent in 64 KiB chunks

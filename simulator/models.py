@@ -219,9 +219,9 @@ def openai_list(models: tuple[Model, ...]) -> bytes:
     return dumps({"object": "list", "data": [openai_entry(m) for m in models]})
 
 
-def gen_list(models: tuple[Model, ...], allowed: frozenset[str] | None = None) -> bytes:
-    """Serialise a gen model-info array, optionally limited to a key's allowed models."""
-    return dumps([model_info(m) for m in models if allowed is None or m.name in allowed])
+def gen_list(models: tuple[Model, ...]) -> bytes:
+    """Serialise a gen model-info array."""
+    return dumps([model_info(m) for m in models])
 
 
 ALL_MODELS = (*TEXT_MODELS, *IMAGE_MODELS, *AUDIO_MODELS)

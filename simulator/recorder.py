@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from simulator.auth import fingerprint
 from simulator.response import dumps
+from simulator.types import CANCELLED, COMPLETED, DROPPED
 
 MAX_RECORDS = 10_000
 SECRET_HEADERS = ("authorization", "x-api-key", "cookie", "proxy-authorization")
@@ -38,12 +39,12 @@ class Record:
     duration_ms: float | None = None
     _start: float = field(default=0.0, repr=False)
 
-    def finish(self, status: int | None, *, cancelled: bool = False) -> None:
-        """Mark the request done (or cancelled by the client)."""
-        if status is not None:
-            self.status = status
-        self.completed = not cancelled
-        self.cancelled = cancelled
+    def finish(self, status: int | None, *, outcome: str = COMPLETED) -> None:
+        """Mark the request done: ``completed``, ``cancelled`` by the client, or ``dropped``."""
+        self.status = status
+        self.completed = outcome == COMPLETED
+        self.cancelled = outcome == CANCELLED
+        self.dropped = outcome == DROPPED
         self.duration_ms = round((time.perf_counter() - self._start) * 1000, 3)
 
 

@@ -57,12 +57,26 @@ def _static(body: bytes, no_store: bool = True) -> Handler:
     return handler
 
 
+def _community_filter(request: Request) -> bool | None:
+    """The requested ``source``/``community`` filter: True = community only, None = all."""
+    source = request.query.get("source") or request.headers.get("pollinations-model-source")
+    if source in ("official", "community"):
+        return source == "community"
+    community = request.query.get("community", "").lower()
+    return {"true": True, "1": True, "false": False, "0": False}.get(community)
+
+
 async def gen_models(request: Request, state: State) -> Response:
-    """A gen model list; a valid key restricted to some models sees only those."""
+    """A gen model list, filtered by source and narrowed to a restricted key's models."""
     allowed = request.auth.models if request.auth is not None else None
-    if allowed is None:
+    community = _community_filter(request)
+    if allowed is None and community is None:
         return json_response(GEN_LIST_BODIES[request.path], headers=NO_STORE_HEADERS)
-    models = tuple(m for m in GEN_LISTS[request.path] if m.name in allowed)
+    models = tuple(
+        m
+        for m in GEN_LISTS[request.path]
+        if (allowed is None or m.name in allowed) and community in (None, m.community)
+    )
     body = openai_list(models) if request.path == "/v1/models" else gen_list(models)
     return json_response(body, headers=NO_STORE_HEADERS)
 

@@ -5,10 +5,18 @@ from typing import Any
 
 from simulator import auth
 from simulator.audio import CONTENT_TYPES
-from simulator.completion import ChatRequest, Completion, complete, parse_chat, resolve_seed
+from simulator.chat_request import MAX_SEED, ChatRequest, parse_chat, resolve_seed
+from simulator.completion import Completion, complete
 from simulator.errors import SimError
 from simulator.models import DEFAULT_TEXT_MODEL, TEXT_BY_NAME
-from simulator.params import FieldErrors, lenient_bool, strict_bool, strict_enum, strict_int
+from simulator.params import (
+    FieldErrors,
+    lenient_bool,
+    lenient_int,
+    strict_bool,
+    strict_enum,
+    strict_int,
+)
 from simulator.request import Request
 from simulator.response import (
     IMMUTABLE,
@@ -97,7 +105,7 @@ async def gen_text_get(request: Request, state: State) -> Response:
     if not prompt:
         errors.add("prompt", "String must contain at least 1 character(s)")
     model = TEXT_BY_NAME[strict_enum(query, "model", TEXT_BY_NAME, DEFAULT_TEXT_MODEL, errors)].name
-    seed = strict_int(query, "seed", 0, -1, 2**32 - 1, errors)
+    seed = strict_int(query, "seed", 0, -1, MAX_SEED, errors)
     json_mode = strict_bool(query, "json", errors)
     strict_bool(query, "stream", errors)
     strict_enum(query, "reasoning_effort", REASONING_EFFORTS, "medium", errors)
@@ -171,7 +179,7 @@ async def legacy_text_get(request: Request, state: State) -> Response:
     tier = auth.legacy_tier(auth.extract_token(request))
     query = request.query
     model = _legacy_model(query.get("model") or DEFAULT_TEXT_MODEL, tier)
-    seed = -1 if query.get("seed") == "-1" else int(query["seed"]) if query.get("seed", "").isdigit() else 0
+    seed = lenient_int(query.get("seed"), 0, -1, MAX_SEED)
     chat = _query_chat(request.tail("/"), query, model, seed, lenient_bool(query.get("json")))
     completion = complete(chat, legacy=True, user_tier=tier)
     if not lenient_bool(query.get("private")):

@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from simulator.faults import MID_STREAM_EVENTS, Faults
 from simulator.response import Response
-from simulator.types import Headers, Receive, Send
+from simulator.types import CANCELLED, COMPLETED, DROPPED, Headers, Receive, Send
 
 T = TypeVar("T")
 PAD_CHUNK = 64 * 1024
@@ -23,10 +23,6 @@ CORS_HEADERS: Headers = [
         ),
     ),
 ]
-
-
-class DropConnection(Exception):
-    """Raised after a partial body so the server aborts the connection (a drop fault)."""
 
 
 class Disconnect:
@@ -76,10 +72,11 @@ class Disconnect:
             self._task.cancel()
 
 
-async def send_response(send: Send, response: Response, faults: Faults, watcher: Disconnect) -> bool:
-    """Send ``response``; ``False`` when the client disconnected before the end.
+async def send_response(send: Send, response: Response, faults: Faults, watcher: Disconnect) -> str:
+    """Send ``response``; returns COMPLETED, CANCELLED or DROPPED.
 
-    Raises DropConnection midway when a drop fault asks for it.
+    A drop returns without the final body message, so the server closes the connection with
+    the body incomplete (raising instead would make the server log a traceback).
     """
     headers = [*response.headers, *CORS_HEADERS]
     if response.stream is not None:
@@ -96,35 +93,36 @@ async def send_response(send: Send, response: Response, faults: Faults, watcher:
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     if not faults.size and not faults.drops:
         await send({"type": "http.response.body", "body": body})
-        return True
+        return COMPLETED
     if faults.size:
-        pieces, count = _padded(body, total), -(-total // PAD_CHUNK)
-    else:  # a drop fault on an ordinary body: send the first half, then cut
-        pieces, count = (body[: len(body) // 2], body[len(body) // 2 :]), 2
-    drop_at = faults.drop_after or (max(1, count // 2) if faults.drop_mid_stream else 0)
+        pieces = _padded(body, total)
+        half = -(-total // PAD_CHUNK) // 2
+        drop_at = faults.drop_after or (max(1, half) if faults.drop_mid_stream else 0)
+    else:  # either drop knob on an ordinary body: send the first half, then cut
+        pieces, drop_at = (body[: len(body) // 2], body[len(body) // 2 :]), 1
     return await _send_chunks(send, _iterate(pieces), faults, watcher, drop_at)
 
 
 async def _send_chunks(
     send: Send, chunks: AsyncIterator[bytes], faults: Faults, watcher: Disconnect, drop_at: int
-) -> bool:
+) -> str:
     """One ``http.response.body`` message per chunk, so each is flushed as it is produced."""
     sent = 0
     async for chunk in chunks:
         if watcher.disconnected:
-            return False
+            return CANCELLED
         if faults.stream_interval and not await watcher.sleep(faults.stream_interval):
-            return False
+            return CANCELLED
         if not chunk:  # an idle tick from an open-ended stream: just re-check the client
             continue
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
         sent += 1
         if drop_at and sent >= drop_at:
-            raise DropConnection
+            return DROPPED
     if watcher.disconnected:
-        return False
+        return CANCELLED
     await send({"type": "http.response.body", "body": b"", "more_body": False})
-    return True
+    return COMPLETED
 
 
 def _padded(body: bytes, total: int) -> Iterable[bytes]:

@@ -14,3 +14,8 @@ GEN = "gen"
 LEGACY_IMAGE = "legacy-image"
 LEGACY_TEXT = "legacy-text"
 SIM = "sim"
+
+# How sending a response ended, as recorded in the request log.
+COMPLETED = "completed"
+CANCELLED = "cancelled"  # the client disconnected first
+DROPPED = "dropped"  # a drop fault cut the body short

@@ -34,7 +34,7 @@ def records(base_url: str, since: int = 0) -> dict[str, Any]:
 
 
 def find_record(base_url: str, marker: str, timeout: float = 5.0, **expect: Any) -> dict[str, Any]:
-    """The request-log record whose ``x-test-id`` header is ``marker``, once it matches ``expect``."""
+    """The log record whose ``x-test-id`` header is ``marker``, once it matches ``expect``."""
     deadline = time.monotonic() + timeout
     while True:
         found = [r for r in records(base_url)["requests"] if r["headers"].get("x-test-id") == marker]

@@ -22,7 +22,8 @@ def _mp3_frames(data: bytes) -> int:
     frames = 0
     while offset < len(data):
         header = data[offset : offset + 4]
-        assert header[0] == 0xFF and header[1] & 0xE0 == 0xE0, "frame sync"
+        assert header[0] == 0xFF, "frame sync"
+        assert header[1] & 0xE0 == 0xE0, "frame sync"
         assert (header[1] >> 3) & 0b11 == 0b11, "MPEG-1"
         assert (header[1] >> 1) & 0b11 == 0b01, "Layer III"
         assert header == MP3_HEADER
@@ -162,7 +163,10 @@ def test_chat_with_audio_modality_returns_base64_audio(gen):
 
 def test_chat_transcribes_input_audio_parts(gen):
     audio = _speech(gen, "spoken question", response_format="wav").content
-    part = {"type": "input_audio", "input_audio": {"data": base64.b64encode(audio).decode(), "format": "wav"}}
+    part = {
+        "type": "input_audio",
+        "input_audio": {"data": base64.b64encode(audio).decode(), "format": "wav"},
+    }
     body = {"model": "openai-audio", "messages": [{"role": "user", "content": [part]}]}
     assert gen.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"] == "spoken question"
 

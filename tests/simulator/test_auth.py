@@ -83,7 +83,11 @@ def test_legacy_token_from_the_body(anon):
 
 def test_credentials_are_redacted_in_the_request_log(anon, simulator_url):
     marker = unique("redact")
-    anon.get("/text/hi", params={"key": SECRET_KEY}, headers={"x-test-id": marker, "X-API-Key": SECRET_KEY})
+    anon.get(
+        "/text/hi",
+        params={"key": SECRET_KEY},
+        headers={"x-test-id": marker, "X-API-Key": SECRET_KEY},
+    )
     record = find_record(simulator_url, marker)
     assert SECRET_KEY not in str(record)
     assert record["headers"]["x-api-key"].startswith("fp:")

@@ -91,31 +91,35 @@ def test_hang_fault_never_answers(gen, simulator_url):
     assert find_record(simulator_url, marker, cancelled=True)["status"] is None
 
 
-def test_drop_mid_stream_cuts_the_connection_after_some_events(gen):
-    received = []
+def _events_before_drop(client: httpx.Client, spec: str) -> list[str]:
+    """Stream a chat completion under a drop fault; the SSE payloads received before the cut."""
+    received: list[str] = []
     body = {**chat_body("one two three four five six"), "stream": True}
-    with pytest.raises(httpx.RemoteProtocolError):  # noqa: PT012 (events are collected while streaming)
-        with gen.stream("POST", "/v1/chat/completions", json=body, headers=_fault("drop-mid-stream")) as response:
-            for line in response.iter_lines():
-                received.append(line)
-    events = [line for line in received if line.startswith("data: ")]
+    request = client.build_request("POST", "/v1/chat/completions", json=body, headers=_fault(spec))
+    response = client.send(request, stream=True)
+    try:
+        received.extend(line for line in response.iter_lines() if line.startswith("data: "))
+    except httpx.RemoteProtocolError:
+        return received
+    finally:
+        response.close()
+    raise AssertionError(f"the connection was not dropped; got {received}")
+
+
+def test_drop_mid_stream_cuts_the_connection_after_some_events(gen):
+    events = _events_before_drop(gen, "drop-mid-stream")
     assert 0 < len(events) < 8
-    assert "data: [DONE]" not in received
+    assert "data: [DONE]" not in events
 
 
 def test_drop_after_cuts_after_exactly_n_chunks(gen):
-    received = []
-    body = {**chat_body("one two three four five six"), "stream": True}
-    with pytest.raises(httpx.RemoteProtocolError):  # noqa: PT012
-        with gen.stream("POST", "/v1/chat/completions", json=body, headers=_fault("drop-after=3")) as response:
-            for line in response.iter_lines():
-                received.append(line)
-    assert len([line for line in received if line.startswith("data: ")]) == 3
+    assert len(_events_before_drop(gen, "drop-after=3")) == 3
 
 
-def test_drop_fault_cuts_a_plain_body_short(gen):
+@pytest.mark.parametrize("spec", ["drop-mid-stream", "drop-after=5"])
+def test_drop_fault_cuts_a_plain_body_short(gen, spec):
     with pytest.raises(httpx.RemoteProtocolError):
-        gen.get("/text/hello", headers=_fault("drop-mid-stream"))
+        gen.get("/text/hello", headers=_fault(spec))
 
 
 def test_malformed_fault_breaks_a_json_body(gen):

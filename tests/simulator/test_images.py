@@ -89,7 +89,8 @@ def test_gen_image_rejects_non_http_reference_images(gen):
 
 def test_legacy_image_parses_leniently(anon):
     response = anon.get(
-        f"/legacy/image/prompt/{unique()}", params={"width": "64", "height": "x", "model": "nope", "nologo": "yes"}
+        f"/legacy/image/prompt/{unique()}",
+        params={"width": "64", "height": "x", "model": "nope", "nologo": "yes"},
     )
     assert response.status_code == 200
     assert response.headers["x-model-used"] == "flux"
@@ -118,7 +119,10 @@ def test_legacy_image_reports_auth_status(anon):
 
 
 def test_legacy_transparent_image_is_png_labelled_jpeg(anon):
-    response = anon.get(f"/legacy/image/prompt/{unique()}", params={"width": 16, "height": 16, "transparent": "true"})
+    response = anon.get(
+        f"/legacy/image/prompt/{unique()}",
+        params={"width": 16, "height": 16, "transparent": "true"},
+    )
     assert response.headers["content-type"] == "image/jpeg"
     assert _image(response).format == "PNG"
 

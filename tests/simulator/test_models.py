@@ -18,7 +18,8 @@ def test_gen_model_lists_are_public_model_info_arrays(anon, path):
     assert response.status_code == 200
     assert response.headers["cache-control"] == NO_STORE
     models = response.json()
-    assert isinstance(models, list) and models
+    assert isinstance(models, list)
+    assert models
     assert {"name", "aliases", "pricing", "input_modalities", "output_modalities"} <= set(models[0])
 
 
@@ -34,11 +35,22 @@ def test_a_restricted_key_sees_only_its_models(anon):
     assert [m["name"] for m in models] == ["openai"]
 
 
+@pytest.mark.parametrize(
+    ("params", "community"),
+    [({"source": "community"}, True), ({"source": "official"}, False), ({"community": "1"}, True)],
+)
+def test_gen_model_lists_filter_by_source(anon, params, community):
+    models = anon.get("/text/models", params=params).json()
+    assert models
+    assert {m["community"] for m in models} == {community}
+
+
 def test_legacy_image_models_are_a_string_array_without_nectar_models(anon):
     response = anon.get("/legacy/image/models")
     assert response.headers["pragma"] == "no-cache"
     models = response.json()
-    assert "flux" in models and "gptimage" not in models
+    assert "flux" in models
+    assert "gptimage" not in models
     assert all(isinstance(m, str) for m in models)
 
 
@@ -65,7 +77,10 @@ def test_every_response_allows_any_origin(anon, path):
 def test_preflight_requests_are_answered(anon):
     response = anon.options(
         "/v1/chat/completions",
-        headers={"Origin": "https://app.example", "Access-Control-Request-Headers": "authorization"},
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Headers": "authorization",
+        },
     )
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == "*"

@@ -29,7 +29,8 @@ def test_every_request_is_recorded(gen, simulator_url):
     assert record["body_size"] == len(body)
     assert record["body_sha256"] == hashlib.sha256(body).hexdigest()
     assert record["generations"] == 1
-    assert record["completed"] is True and record["cancelled"] is False
+    assert record["completed"] is True
+    assert record["cancelled"] is False
 
 
 def test_legacy_requests_record_their_profile(anon, simulator_url):

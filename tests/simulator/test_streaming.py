@@ -39,7 +39,12 @@ def test_streaming_chat_content_matches_the_non_streaming_answer(gen):
 
 def test_streaming_chat_finishes_with_a_stop_chunk(gen):
     last = sse_json(_stream(gen, chat_body("hi")).text)[-1]
-    assert last["choices"][0] == {"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}
+    assert last["choices"][0] == {
+        "index": 0,
+        "delta": {},
+        "logprobs": None,
+        "finish_reason": "stop",
+    }
 
 
 def test_streaming_chat_ends_with_done_marker(gen):

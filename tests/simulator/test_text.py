@@ -14,7 +14,10 @@ WEATHER_TOOL = {
         "name": "get_weather",
         "parameters": {
             "type": "object",
-            "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}},
+            "properties": {
+                "city": {"type": "string"},
+                "unit": {"type": "string", "enum": ["c", "f"]},
+            },
             "required": ["city"],
         },
     },
@@ -181,7 +184,8 @@ def test_legacy_text_post_root_without_messages_is_refused(anon):
 
 def test_legacy_openai_completion_has_legacy_quirks(anon):
     data = anon.post("/legacy/text/openai", json=chat_body("hi")).json()
-    assert data["id"].startswith("pllns_") and len(data["id"]) == 6 + 32
+    assert data["id"].startswith("pllns_")
+    assert len(data["id"]) == 6 + 32
     assert data["created"] > 10**12  # milliseconds
     assert data["user_tier"] == "anonymous"
 
