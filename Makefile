@@ -45,3 +45,7 @@ clean: ## remove the virtualenv and local state
 
 test-fast: install ## the quick tests only (no lint, no slow multi-process suites)
 	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
+
+bench: install ## the gateway benchmark against LiteLLM (needs PostgreSQL, Redis and wrk; QUICK=1 for a short run)
+	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/auth.py
