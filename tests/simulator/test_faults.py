@@ -1,6 +1,7 @@
 """Contract tests for per-request fault injection (X-Sim-Fault / sim_fault)."""
 
 import io
+import itertools
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -47,7 +48,9 @@ def test_stream_interval_flushes_each_chunk_as_it_is_produced(gen):
                 arrivals.append(time.monotonic())
     assert len(arrivals) >= 6
     assert arrivals[-1] - arrivals[0] >= 0.1 * (len(arrivals) - 1) * 0.8
-    assert arrivals[1] - arrivals[0] >= 0.08  # the second chunk was not buffered with the first
+    # Buffering would deliver chunks together (gaps near zero); one late first chunk is scheduling noise.
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert sum(gap >= 0.05 for gap in gaps) >= len(gaps) - 1
 
 
 def test_status_fault_answers_with_the_gen_envelope(gen):
