@@ -259,4 +259,4 @@ if CONFIG.production:
 
 # --- Logging ------------------------------------------------------------------------------
 LOGGING = build_logging_config(log_format=CONFIG.log_format, level=CONFIG.log_level)
-configure_structlog(log_format=CONFIG.log_format)
+configure_structlog(log_format=CONFIG.log_format, level=CONFIG.log_level)
