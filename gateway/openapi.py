@@ -1,0 +1,165 @@
+"""The ``/v1`` endpoints in the project's OpenAPI schema.
+
+They are plain async Django views on the hot path (not DRF), so drf-spectacular cannot see them; a
+post-processing hook adds their description, so one schema at ``/api/schema/`` documents the
+gateway and the management API together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/GatewayError"}
+_ERRORS = {
+    status: {"description": text, "content": {"application/json": {"schema": _ERROR}}}
+    for status, text in (
+        ("400", "Invalid request; `param` names the field."),
+        ("401", "Missing or invalid API key."),
+        ("403", "The key may not use this modality or model."),
+        ("404", "Unknown model."),
+        ("429", "A rate limit was hit; see `Retry-After` and `x-ratelimit-*`."),
+        ("502", "The upstream failed or answered malformed data."),
+        ("503", "No provider can serve the model now; see `Retry-After`."),
+    )
+}
+_SECURITY = [{"apiKeyAuth": []}]
+
+
+def _json_body(schema: dict[str, Any], example: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema, "example": example}}}
+
+
+def _operation(
+    operation_id: str, summary: str, body: dict[str, Any] | None, ok: dict[str, Any], tag: str = "gateway"
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": operation_id,"tags": [tag], "summary": summary, "security": _SECURITY,
+                                 "responses": {"200": ok, **_ERRORS}}  # fmt: skip
+    if body is not None:
+        operation["requestBody"] = body
+    return operation
+
+
+_STR = {"type": "string"}
+_CHAT = {
+    "type": "object",
+    "required": ["messages"],
+    "properties": {
+        "model": {**_STR, "default": "openai"},
+        "messages": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["role"]}},
+        "stream": {"type": "boolean", "default": False},
+        "stream_options": {"type": "object"},
+        "seed": {"type": "integer", "description": "With a seed (and not `private`), the answer is cached."},
+        "tools": {"type": "array", "items": {"type": "object"}},
+        "response_format": {"type": "object"},
+        "private": {"type": "boolean", "description": "Never cache this request."},
+    },
+    "additionalProperties": True,
+}
+_IMAGE = {
+    "type": "object",
+    "required": ["prompt"],
+    "properties": {
+        "prompt": {**_STR, "maxLength": 32000},
+        "model": {**_STR, "default": "flux"},
+        "n": {"type": "integer", "enum": [1]},
+        "size": {**_STR, "pattern": r"^\d{2,4}x\d{2,4}$", "default": "1024x1024"},
+        "response_format": {"enum": ["b64_json", "url"], "default": "b64_json"},
+        "seed": {"type": "integer", "minimum": -1, "maximum": 2147483647},
+    },
+}
+_SPEECH = {
+    "type": "object",
+    "required": ["input"],
+    "properties": {
+        "input": {**_STR, "minLength": 1, "maxLength": 10000},
+        "model": {**_STR, "default": "openai-audio"},
+        "voice": {**_STR, "default": "alloy"},
+        "response_format": {"enum": ["mp3", "opus", "aac", "flac", "wav", "pcm"], "default": "mp3"},
+    },
+}
+_JSON_OK = {"description": "The upstream's answer, in OpenAI's shape.", "content": {"application/json": {}}}
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/v1/chat/completions": {
+        "post": _operation(
+            "chat_completion_create",
+            "Chat completion (JSON, or SSE when stream is true)",
+            _json_body(_CHAT, {"model": "openai", "messages": [{"role": "user", "content": "Hello"}]}),
+            {
+                "description": "A chat.completion object, or an SSE stream of chunks ending with `data: [DONE]`.",
+                "content": {"application/json": {}, "text/event-stream": {}},
+            },
+        )
+    },
+    "/v1/images/generations": {
+        "post": _operation(
+            "image_generation_create",
+            "Image generation",
+            _json_body(_IMAGE, {"prompt": "a lighthouse", "size": "512x512"}),
+            _JSON_OK,
+        )
+    },
+    "/v1/audio/speech": {
+        "post": _operation(
+            "speech_create",
+            "Text to speech",
+            _json_body(_SPEECH, {"input": "Hello", "voice": "nova"}),
+            {"description": "Audio bytes, streamed.", "content": {"audio/mpeg": {}, "audio/wav": {}}},
+        )
+    },
+    "/v1/audio/transcriptions": {
+        "post": _operation(
+            "transcription_create",
+            "Speech to text (multipart upload, 25 MB at most)",
+            {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {
+                                "file": {"type": "string", "format": "binary"},
+                                "model": {**_STR, "default": "whisper-large-v3"},
+                                "response_format": _STR,
+                                "language": _STR,
+                            },
+                        }
+                    }
+                },
+            },
+            _JSON_OK,
+        )
+    },
+    "/v1/models": {
+        "get": _operation(
+            "models_list",
+            "Models of every enabled provider (public; filtered by the key's scopes when sent)",
+            None,
+            _JSON_OK,
+        )
+    },
+}
+
+
+def add_gateway_paths(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: add the ``/v1`` operations and their shared shapes."""
+    result.setdefault("paths", {}).update(PATHS)
+    components = result.setdefault("components", {})
+    components.setdefault("schemas", {})["GatewayError"] = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["message", "type"], "properties": {
+            "message": _STR, "type": _STR, "code": {"type": "string", "nullable": True},
+            "param": {"type": "string", "nullable": True}}}},
+    }  # fmt: skip
+    components.setdefault("securitySchemes", {})["apiKeyAuth"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A gateway API key (mgw_…). Pollinations-style URLs may also send X-API-Key or ?key=.",
+    }
+    tags = result.setdefault("tags", [])
+    if not any(tag.get("name") == "gateway" for tag in tags):
+        tags.insert(0, {"name": "gateway", "description": "OpenAI-compatible endpoints (hot path)."})
+    return result
