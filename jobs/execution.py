@@ -72,6 +72,7 @@ async def _run(job: Job) -> None:
     started = time.perf_counter()
     identity = await job_identity(job)
     call = _call_for(job, await _read_input(job))
+    call.forward_headers = dict(job.forward_headers)
     routes = await resolve_routes(call)
     call.modality = routes[0].model.modality
     authorize(identity, modality=call.modality, model=call.model)

@@ -26,6 +26,7 @@ class Job(models.Model):
     kind = models.CharField(max_length=20, choices=JobKind.choices)
     model = models.CharField(max_length=200)
     params = models.JSONField(default=dict, blank=True, help_text="The request body of the synchronous endpoint.")
+    forward_headers = models.JSONField(default=dict, blank=True, help_text="MCP_FORWARD_HEADERS sent with the job.")
     input_name = models.CharField(max_length=300, blank=True, help_text="Stored upload (transcription).")
     input_content_type = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)

@@ -19,7 +19,7 @@ from accounts.types import KeyIdentity
 from gateway import validation
 from gateway.auth import authenticate, authorize
 from gateway.errors import GatewayError, invalid
-from gateway.pipeline import resolve_routes
+from gateway.pipeline import forwarded_headers, resolve_routes
 from jobs import selectors, services
 from jobs.exceptions import ApplicationError
 from jobs.netguard import url_is_acceptable
@@ -119,6 +119,7 @@ async def _job_create(request: HttpRequest) -> HttpResponse:
         input_content_type=upload[1] if upload else "", webhook_url=webhook.get("url", ""), webhook_secret=secret,
         idempotency_key=request.headers.get("Idempotency-Key") or None, priority=priority,
         max_running=max_running, public_base_url=request.build_absolute_uri("/").rstrip("/"),
+        forward_headers=forwarded_headers(request),
     )  # fmt: skip
     payload = job_payload(job)
     if created and webhook.get("url") and not webhook.get("secret"):

@@ -65,6 +65,7 @@ def job_create(
     priority: int = 0,
     max_running: int | None = None,
     public_base_url: str = "",
+    forward_headers: dict[str, str] | None = None,
 ) -> tuple[Job, bool]:
     """Record a job and queue its first attempt, atomically.
 
@@ -80,7 +81,7 @@ def job_create(
         input_content_type=input_content_type, idempotency_key=idempotency_key or None, request_hash=request_hash,
         webhook_url=webhook_url, webhook_secret=encrypt(webhook_secret), priority=priority,
         max_attempts=settings.JOBS_MAX_ATTEMPTS, max_running=max_running or settings.JOBS_MAX_RUNNING_PER_ORG,
-        public_base_url=public_base_url,
+        public_base_url=public_base_url, forward_headers=forward_headers or {},
     )  # fmt: skip
     job.full_clean(exclude=["organization", "input_name", "task_id"])
     try:

@@ -8,6 +8,7 @@ fail under ``CI=true``). Live events cross processes only through Redis (``REDIS
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -71,8 +72,13 @@ def start_worker(job_settings, upstream_url, tmp_path) -> Iterator[Callable[...,
     yield start
     for process in processes:
         if process.poll() is None:
-            process.kill()
-        process.wait(10)
+            os.killpg(process.pid, signal.SIGTERM)  # a graceful stop closes its database connections
+    for process in processes:
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
 
 
 @pytest.fixture
