@@ -6,8 +6,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.services import api_key_create, membership_add, organization_create
 from accounts.models import User
+from accounts.services import api_key_create, membership_add, organization_create
 from jobs.services import job_cancel, job_create
 from tests.jobs.conftest import communicator
 

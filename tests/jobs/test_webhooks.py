@@ -44,8 +44,14 @@ def strict(resolver=None, inner=None):
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1/x", "http://[::1]/x", "http://169.254.169.254/latest/meta-data", "http://10.0.0.1/x",
-     "http://[::ffff:127.0.0.1]/x", "http://localhost/x"],  # fmt: skip
+    [
+        "http://127.0.0.1/x",
+        "http://[::1]/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.1/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://localhost/x",
+    ],  # fmt: skip
 )
 def test_private_loopback_link_local_and_metadata_addresses_are_refused_before_connecting(settings, url):
     settings.WEBHOOKS_ALLOW_PRIVATE = False
