@@ -51,7 +51,7 @@ def strict(resolver=None, inner=None):
         "http://10.0.0.1/x",
         "http://[::ffff:127.0.0.1]/x",
         "http://localhost/x",
-    ],  # fmt: skip
+    ],
 )
 def test_private_loopback_link_local_and_metadata_addresses_are_refused_before_connecting(settings, url):
     settings.WEBHOOKS_ALLOW_PRIVATE = False

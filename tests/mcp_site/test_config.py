@@ -129,7 +129,7 @@ def test_jobs_and_webhooks_settings_have_safe_defaults_and_come_from_the_environ
         ("JOBS_LEASE_SECONDS", "1"),
         ("JOBS_CALLBACK_SECRET", "plain"),
         ("WEBHOOKS_ALLOW_PRIVATE", "maybe"),
-    ],  # fmt: skip
+    ],
 )
 def test_invalid_jobs_settings_are_refused_naming_the_variable(variable, value):
     with pytest.raises(ImproperlyConfigured, match=variable):
