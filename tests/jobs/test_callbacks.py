@@ -32,8 +32,9 @@ def running_job(organization) -> Job:
 def signed(body: dict, message_id: str = "msg_1", at: datetime | None = None) -> tuple[bytes, dict[str, str]]:
     raw = json.dumps(body)
     at = at or datetime.now(tz=UTC)
+    signature = Webhook(SECRET).sign(message_id, at, raw)
     headers = {"webhook-id": message_id, "webhook-timestamp": str(int(at.timestamp())),
-               "webhook-signature": Webhook(SECRET).sign(message_id, at, raw), "content-type": "application/json"}  # fmt: skip
+               "webhook-signature": signature, "content-type": "application/json"}  # fmt: skip
     return raw.encode(), headers
 
 
