@@ -71,8 +71,21 @@ def _run(args, env: dict[str, str]) -> int:
                           params={"messages": [{"role": "user", "content": "hi"}]}, max_running=cap)[0]  # fmt: skip
 
     workers = [
-        subprocess.Popen([sys.executable, "manage.py", "db_worker", "--interval", "0.01", "--no-startup-delay",
-                          "--no-reload", "--verbosity", "0"], cwd=ROOT, env=env)  # fmt: skip
+        subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "db_worker",
+                "--interval",
+                "0.01",
+                "--no-startup-delay",
+                "--no-reload",
+                "--verbosity",
+                "0",
+            ],
+            cwd=ROOT,
+            env=env,
+        )  # fmt: skip
         for _ in range(args.workers)
     ]
     try:
@@ -106,8 +119,11 @@ def _run(args, env: dict[str, str]) -> int:
         "database": connection.vendor,
         "workers": args.workers,
         "jobs": args.jobs,
-        "enqueue_to_running_ms": {"p50": round(statistics.median(waits), 2), "p95": round(_percentile(waits, 0.95), 2),
-                                  "samples": len(waits)},  # fmt: skip
+        "enqueue_to_running_ms": {
+            "p50": round(statistics.median(waits), 2),
+            "p95": round(_percentile(waits, 0.95), 2),
+            "samples": len(waits),
+        },  # fmt: skip
         "submit_seconds": round(submitted, 2),
         "total_seconds": round(elapsed, 2),
         "throughput_jobs_per_second": round(args.jobs / elapsed, 1),

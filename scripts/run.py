@@ -26,7 +26,7 @@ def _commands() -> dict[str, list[str]]:
             PY, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(GATEWAY_PORT),
             "--workers", "1", "--loop", "uvloop", "mcp_site.asgi:application",
         ],
-        # A short poll interval keeps enqueue → running well under 50 ms (bench/jobs.py); an idle poll is one indexed query.
+        # A short poll keeps enqueue → running well under 50 ms (bench/jobs.py); an idle poll is one indexed query.
         "worker": [PY, "manage.py", "db_worker", "--interval", "0.1"],
     }  # fmt: skip
     if os.environ.get("MCP_UPSTREAM", "simulator") == "simulator":
