@@ -41,8 +41,13 @@ def main() -> int:
     from tests.fixtures.simulator_server import run_simulator
 
     with run_simulator() as upstream:
-        env = {**os.environ, "POLLINATIONS_GEN_URL": upstream, "LOG_LEVEL": "ERROR",
-               "POLLINATIONS_IMAGE_URL": f"{upstream}/legacy/image", "POLLINATIONS_TEXT_URL": f"{upstream}/legacy/text"}  # fmt: skip
+        env = {
+            **os.environ,
+            "POLLINATIONS_GEN_URL": upstream,
+            "POLLINATIONS_IMAGE_URL": f"{upstream}/legacy/image",
+            "POLLINATIONS_TEXT_URL": f"{upstream}/legacy/text",
+            "LOG_LEVEL": "ERROR",
+        }
         os.environ.update(env)
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcp_site.settings")
         import django
