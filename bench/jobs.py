@@ -90,7 +90,7 @@ def _run(args, env: dict[str, str]) -> int:
             ],
             cwd=ROOT,
             env=env,
-        )  # fmt: skip
+        )
         for _ in range(args.workers)
     ]
     try:
