@@ -128,7 +128,7 @@ def _run(args, env: dict[str, str]) -> int:
             "p50": round(statistics.median(waits), 2),
             "p95": round(_percentile(waits, 0.95), 2),
             "samples": len(waits),
-        },  # fmt: skip
+        },
         "submit_seconds": round(submitted, 2),
         "total_seconds": round(elapsed, 2),
         "throughput_jobs_per_second": round(args.jobs / elapsed, 1),
