@@ -3,6 +3,8 @@
 from django.urls import path, re_path
 
 from gateway.views import native, openai
+from jobs import callbacks as job_callbacks
+from jobs import views as jobs
 
 HOT_PATH_PREFIXES = ("/v1/", "/image/", "/text", "/audio/", "/prompt/", "/openai", "/models")
 
@@ -13,6 +15,11 @@ urlpatterns = [
     path("v1/audio/speech", openai.audio_speech, name="v1-audio-speech"),
     path("v1/audio/transcriptions", openai.audio_transcriptions, name="v1-audio-transcriptions"),
     path("v1/models", openai.models, name="v1-models"),
+    # Async jobs (jobs/): submit, read, list, cancel, signed result downloads, provider callbacks
+    path("v1/jobs", jobs.jobs_collection, name="v1-jobs"),
+    path("v1/jobs/callbacks/<slug:provider>", job_callbacks.provider_callback, name="v1-job-callback"),
+    path("v1/jobs/<uuid:job_id>", jobs.job_detail, name="v1-job"),
+    path("v1/jobs/<uuid:job_id>/result", jobs.job_result, name="v1-job-result"),
     # Pollinations model lists (public)
     path("models", native.model_list, {"modality": "text"}, name="native-models"),
     path("text/models", native.model_list, {"modality": "text"}, name="native-text-models"),

@@ -73,6 +73,16 @@ class Config:
     oidc_client_id: str
     oidc_client_secret: str
     oidc_provider_name: str
+    # --- Jobs and webhooks ---
+    jobs_max_attempts: int
+    jobs_lease_seconds: int
+    jobs_max_running_per_org: int
+    jobs_result_url_seconds: int
+    jobs_callback_secret: str
+    storage_backend: str
+    webhooks_allow_private: bool
+    webhooks_timeout_seconds: int
+    webhooks_max_response_bytes: int
 
     @property
     def production(self) -> bool:
@@ -206,7 +216,34 @@ def load_config(environ: Mapping[str, str]) -> Config:
         log_format=env.choice("LOG_FORMAT", LOG_FORMATS, "json" if production else "console"),
         log_level=env.choice("LOG_LEVEL", LOG_LEVELS, "INFO"),
         **_accounts(env),
+        **_jobs(env),
     )
+
+
+_CALLBACK_KEY_FORMAT_HELP = (
+    "JOBS_CALLBACK_SECRET must be a Standard Webhooks key: 'whsec_' followed by base64 "
+    "(python -c 'import base64, os; print(\"whsec_\" + base64.b64encode(os.urandom(24)).decode())')."
+)
+
+
+def _jobs(env: _Env) -> dict[str, object]:
+    """Async jobs, result storage and outbound webhooks (see docs/jobs.md)."""
+    secret = env.string("JOBS_CALLBACK_SECRET", "")
+    if secret and not secret.startswith("whsec_"):
+        raise ImproperlyConfigured(_CALLBACK_KEY_FORMAT_HELP)
+    return {
+        "jobs_max_attempts": env.integer("JOBS_MAX_ATTEMPTS", 3, minimum=1, maximum=20),
+        "jobs_lease_seconds": env.integer("JOBS_LEASE_SECONDS", 30, minimum=2, maximum=3600),
+        "jobs_max_running_per_org": env.integer("JOBS_MAX_RUNNING_PER_ORG", 4, minimum=1, maximum=1000),
+        "jobs_result_url_seconds": env.integer("JOBS_RESULT_URL_SECONDS", 3600, minimum=60, maximum=7 * 86_400),
+        "jobs_callback_secret": secret,
+        "storage_backend": env.string("STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"),
+        "webhooks_allow_private": env.boolean("WEBHOOKS_ALLOW_PRIVATE", default=False),
+        "webhooks_timeout_seconds": env.integer("WEBHOOKS_TIMEOUT_SECONDS", 10, minimum=1, maximum=60),
+        "webhooks_max_response_bytes": env.integer(
+            "WEBHOOKS_MAX_RESPONSE_BYTES", 64 * 1024, minimum=0, maximum=10 * 1024 * 1024
+        ),
+    }
 
 
 def _accounts(env: _Env) -> dict[str, object]:

@@ -6,6 +6,8 @@ the raw path, so a scan of random URLs cannot blow up the number of time series.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 
@@ -30,6 +32,17 @@ def observe_request(*, route: str, method: str, status: int, seconds: float) -> 
     HTTP_LATENCY.labels(route, method).observe(seconds)
 
 
+_scrape_hooks: list[Callable[[], Awaitable[None]]] = []
+
+
+def register_scrape_hook(hook: Callable[[], Awaitable[None]]) -> None:
+    """Run ``hook`` (async, cheap, never raising) before each scrape: gauges read from shared state."""
+    if hook not in _scrape_hooks:
+        _scrape_hooks.append(hook)
+
+
 async def metrics_view(request: HttpRequest) -> HttpResponse:
     """Serve every registered metric in the Prometheus text format."""
+    for hook in _scrape_hooks:
+        await hook()
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

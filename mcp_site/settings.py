@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "accounts",
     "plugins",
     "gateway",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -220,7 +221,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = CONFIG.media_root
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # S3-compatible storage: STORAGE_BACKEND=storages.backends.s3.S3Storage (django-storages) plus its AWS_* settings.
+    "default": {"BACKEND": CONFIG.storage_backend},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if CONFIG.production
@@ -239,6 +241,21 @@ FIELD_ENCRYPTION_KEY = CONFIG.field_encryption_key
 MCP_BLOCKED_PLUGINS = list(CONFIG.blocked_plugins)
 #: Client request headers passed on to upstreams (tracing by default; tests add the simulator's X-Sim-Fault).
 MCP_FORWARD_HEADERS = list(CONFIG.forward_headers)
+
+# --- Jobs and webhooks (docs/jobs.md) ------------------------------------------------------
+JOBS_MAX_ATTEMPTS = CONFIG.jobs_max_attempts
+#: A running job whose worker has not reported for this long is handed to another worker.
+JOBS_LEASE_SECONDS = CONFIG.jobs_lease_seconds
+JOBS_MAX_RUNNING_PER_ORG = CONFIG.jobs_max_running_per_org
+JOBS_RESULT_URL_SECONDS = CONFIG.jobs_result_url_seconds
+#: Standard Webhooks secret that providers sign inbound job callbacks with (empty: callbacks refused).
+JOBS_CALLBACK_SECRET = CONFIG.jobs_callback_secret
+#: Delivery to loopback, private, link-local and metadata addresses: off unless explicitly allowed.
+WEBHOOKS_ALLOW_PRIVATE = CONFIG.webhooks_allow_private
+WEBHOOKS_TIMEOUT_SECONDS = CONFIG.webhooks_timeout_seconds
+WEBHOOKS_MAX_RESPONSE_BYTES = CONFIG.webhooks_max_response_bytes
+#: Seconds to wait before each retry of a failed delivery (Standard Webhooks' usual schedule: ~27 h in all).
+WEBHOOKS_RETRY_DELAYS = [5, 300, 1800, 7200, 18_000, 36_000, 36_000]
 
 # --- Security -----------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"

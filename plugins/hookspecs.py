@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from plugins.types import Caller, Outcome, Provider, ProviderCall
+    from plugins.types import Caller, JobCallback, Outcome, Provider, ProviderCall
 
 PROJECT = "mcp_gateway"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -60,4 +60,21 @@ def mcp_response(call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
     :param call: the request as it was sent.
     :param caller: the organisation, API key and user the request was made for.
     :param outcome: provider, final status, usage, whether the cache answered, and latency.
+    """
+
+
+# --- Async jobs (called when a provider reports a finished job) -----------------------------
+
+
+@hookspec(firstresult=True)
+def mcp_job_callback(provider: str, payload: dict) -> JobCallback | None:
+    """Translate a provider's job-finished callback into the gateway's terms.
+
+    Called for ``POST /v1/jobs/callbacks/<provider>`` after its Standard Webhooks signature and
+    freshness were verified and replays were refused. The first non-``None`` answer wins; when no
+    plugin answers, the payload is read in the gateway's own shape (see ``docs/jobs.md``).
+
+    :param provider: the ``<provider>`` path segment.
+    :param payload: the callback's JSON body.
+    :returns: a :class:`plugins.types.JobCallback`, or ``None`` to leave it to other plugins.
     """

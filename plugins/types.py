@@ -186,3 +186,15 @@ class Provider:
 
     async def aclose(self) -> None:
         """Release connections (called at shutdown and when the configuration changes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobCallback:
+    """A provider's report that an asynchronous job finished (see the ``mcp_job_callback`` hook)."""
+
+    #: The gateway job id (the provider received ``job-<id>`` as the request id).
+    job_id: str
+    succeeded: bool
+    content_type: str = "application/octet-stream"
+    result: bytes | None = None
+    error_message: str = ""

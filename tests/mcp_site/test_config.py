@@ -185,3 +185,27 @@ def test_oidc_providers_are_configured_only_when_the_url_is_set():
 def test_invalid_accounts_values_are_refused_naming_the_variable(environ, expected):
     with pytest.raises(ImproperlyConfigured, match=expected):
         load_config(environ)
+
+
+def test_jobs_and_webhooks_settings_have_safe_defaults_and_come_from_the_environment():
+    default = load_config({})
+    assert default.webhooks_allow_private is False
+    assert (default.jobs_max_attempts, default.jobs_lease_seconds, default.jobs_max_running_per_org) == (3, 30, 4)
+    config = load_config({"WEBHOOKS_ALLOW_PRIVATE": "true", "JOBS_MAX_ATTEMPTS": "5", "WEBHOOKS_TIMEOUT_SECONDS": "3",
+                          "STORAGE_BACKEND": "storages.backends.s3.S3Storage"})  # fmt: skip
+    assert config.webhooks_allow_private and config.jobs_max_attempts == 5 and config.webhooks_timeout_seconds == 3
+    assert config.storage_backend == "storages.backends.s3.S3Storage"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("JOBS_MAX_ATTEMPTS", "0"),
+        ("JOBS_LEASE_SECONDS", "1"),
+        ("JOBS_CALLBACK_SECRET", "plain"),
+        ("WEBHOOKS_ALLOW_PRIVATE", "maybe"),
+    ],
+)
+def test_invalid_jobs_settings_are_refused_naming_the_variable(variable, value):
+    with pytest.raises(ImproperlyConfigured, match=variable):
+        load_config({variable: value})

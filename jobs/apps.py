@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class JobsConfig(AppConfig):
+    name = "jobs"
+    verbose_name = "Jobs and webhooks"
+
+    def ready(self) -> None:
+        # Queue-depth gauges are read from the database when /metrics is scraped (the worker serves no HTTP).
+        from jobs.metrics import refresh_job_gauges
+        from mcp_site.metrics import register_scrape_hook
+
+        register_scrape_hook(refresh_job_gauges)

@@ -1,0 +1,88 @@
+"""Inbound provider callbacks: ``POST /v1/jobs/callbacks/<provider>`` reports a finished job.
+
+The request must carry a valid Standard Webhooks signature made with ``JOBS_CALLBACK_SECRET``
+and a timestamp within five minutes (checked by ``standardwebhooks``); each ``webhook-id`` is
+accepted once (remembered in the shared cache), so a captured callback cannot be replayed. A
+plugin's ``mcp_job_callback`` hook translates the provider's body; without one, the body is read
+in the gateway's shape: ``{"job_id", "status": "succeeded"|"failed", "content_type",
+"result_base64", "error"}``. The job then finishes exactly as if its worker had finished it, and
+the worker still waiting on the upstream notices at its next heartbeat and stops.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from gateway.errors import GatewayError, invalid
+from jobs import services
+from jobs.models import Job
+from jobs.results import result_name, store_bytes
+from jobs.types import JobStatus
+from plugins.registry import plugin_manager
+from plugins.types import JobCallback
+
+#: webhook-ids are remembered a little longer than the signature's 5-minute tolerance.
+REPLAY_WINDOW_SECONDS = 600
+
+
+def _refused() -> GatewayError:
+    return GatewayError(401, "The callback is unsigned, wrongly signed, too old or a replay; it was ignored.",
+                        type="authentication_error", code="callback_refused")  # fmt: skip
+
+
+def _default_translation(payload: dict) -> JobCallback:
+    try:
+        result = base64.b64decode(payload["result_base64"]) if payload.get("result_base64") else None
+        return JobCallback(job_id=str(payload["job_id"]).removeprefix("job-"),
+                           succeeded=payload["status"] == "succeeded",
+                           content_type=str(payload.get("content_type") or "application/octet-stream"),
+                           result=result, error_message=str(payload.get("error") or ""))  # fmt: skip
+    except (KeyError, TypeError, binascii.Error):
+        raise invalid("The callback body is not a job report: job_id and status are required.") from None
+
+
+def _finish(report: JobCallback) -> str:
+    job = Job.objects.filter(id=report.job_id).first()
+    if job is None or job.status != JobStatus.RUNNING:
+        return "ignored"
+    if not report.succeeded or report.result is None:
+        error = {"code": "provider_failed", "message": report.error_message or "The provider reported a failure."}
+        services.job_fail_or_retry(job_id=str(job.id), attempt=job.attempt, error=error, retryable=False)
+        return "failed"
+    name = result_name(organization_id=job.organization_id, job_id=job.id.hex, content_type=report.content_type)
+    stored = store_bytes(name, report.result)
+    finished, _ = services.job_succeed(job_id=str(job.id), attempt=job.attempt, result=stored,
+                                       content_type=report.content_type, size=len(report.result), usage=None,
+                                       provider="callback")  # fmt: skip
+    return "succeeded" if finished else "ignored"
+
+
+async def provider_callback(request: HttpRequest, provider: str) -> HttpResponse:
+    if request.method != "POST":
+        raise GatewayError(405, "Use POST for provider callbacks.", code="method_not_allowed")
+    secret = settings.JOBS_CALLBACK_SECRET
+    if not secret:
+        raise GatewayError(404, "Provider callbacks are not enabled (JOBS_CALLBACK_SECRET).", code="not_found")
+    headers = {name: request.headers.get(name, "") for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    try:
+        payload = Webhook(secret).verify(request.body, headers)
+    except WebhookVerificationError:
+        raise _refused() from None
+    # Accept each message once across all replicas: add() is atomic set-if-absent in the shared cache.
+    if not await sync_to_async(cache.add)(f"jobs:callback:{headers['webhook-id']}", 1, REPLAY_WINDOW_SECONDS):
+        raise _refused()
+    if not isinstance(payload, dict):
+        raise invalid("The callback body must be a JSON object.")
+    report = plugin_manager().hook.mcp_job_callback(provider=provider, payload=payload) or _default_translation(payload)
+    outcome = await sync_to_async(_finish)(report)
+    return JsonResponse({"status": outcome}, status=200)
+
+
+__all__ = ["provider_callback"]

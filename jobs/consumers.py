@@ -1,0 +1,113 @@
+"""``/ws/jobs/``: live job events for one organisation.
+
+Authentication, in ``connect`` and before joining any group:
+
+* an API key — ``Authorization: Bearer <key>``, ``X-API-Key``, or ``?api_key=`` (browsers cannot
+  set headers on a WebSocket) — selects the key's organisation;
+* a JWT access token (``Authorization: Bearer`` or ``?token=``), or the dashboard session, plus
+  ``?org=<slug>``: the user must be a member whose role allows ``view_jobs``.
+
+The connection then joins its organisation's group only (:func:`jobs.events.organization_group`)
+and first receives a ``snapshot`` of the current state, so a reconnecting client misses nothing.
+Clients may send ``{"type": "subscribe", "job": "<id>"}`` for one job's current state.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.exceptions import NotFound
+from accounts.keyauth import InvalidApiKey, extract_api_key, resolve_api_key
+from accounts.keyformat import key_is_well_formed
+from accounts.models import User
+from accounts.roles import role_allows
+from accounts.selectors import organization_get_for_member
+from jobs import selectors
+from jobs.events import job_state, organization_group
+from jobs.exceptions import JobNotFound
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_BAD_REQUEST = 4400
+
+
+class JobEventsConsumer(AsyncJsonWebsocketConsumer):
+    organization_id: int | None = None
+
+    async def connect(self) -> None:
+        query = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.scope.get("headers", [])}
+        await self.accept()  # accept first so a refusal can carry its close code to browsers
+        try:
+            self.organization_id = await self._organization(query, headers)
+        except PermissionError:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if self.organization_id is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        await self.channel_layer.group_add(organization_group(self.organization_id), self.channel_name)
+        jobs = await selectors.job_snapshot(organization_id=self.organization_id)
+        await self.send_json({"type": "snapshot", "jobs": [job_state(job) for job in jobs]})
+
+    async def _organization(self, query: dict[str, str], headers: dict[str, str]) -> int | None:
+        raw = extract_api_key(headers, query.get("api_key"))
+        if raw and key_is_well_formed(raw):
+            try:
+                return (await resolve_api_key(raw)).organization_id
+            except InvalidApiKey:
+                return None
+        user = await self._jwt_user(query.get("token") or raw)
+        if user is None:
+            session_user = self.scope.get("user")
+            user = session_user if getattr(session_user, "is_authenticated", False) else None
+        if user is None:
+            return None
+        return await _member_organization(user, query.get("org", ""))
+
+    async def _jwt_user(self, token: str | None) -> User | None:
+        if not token:
+            return None
+        try:
+            user_id = AccessToken(token)["user_id"]
+        except (TokenError, KeyError):
+            return None
+        return await User.objects.filter(id=user_id, is_active=True).afirst()
+
+    async def disconnect(self, code: int) -> None:
+        if self.organization_id is not None:
+            await self.channel_layer.group_discard(organization_group(self.organization_id), self.channel_name)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if not isinstance(content, dict) or content.get("type") != "subscribe" or not content.get("job"):
+            await self.send_json({"type": "error", "code": "unknown_message",
+                                  "message": 'Send {"type": "subscribe", "job": "<job id>"}.'})  # fmt: skip
+            return
+        try:
+            job = await selectors.job_get(organization_id=self.organization_id, job_id=str(content["job"]))
+        except JobNotFound as exc:
+            await self.send_json({"type": "error", "code": exc.code, "message": exc.message})
+            return
+        await self.send_json({"type": "job.state", "job": job_state(job)})
+
+    async def job_event(self, message: dict) -> None:
+        """A group message from :mod:`jobs.events`: forwarded as ``{"type": "job.<event>", "job": {...}}``."""
+        await self.send_json({"type": message["event"], "job": message["job"]})
+
+
+@database_sync_to_async
+def _member_organization(user: User, slug: str) -> int:
+    if not slug:
+        raise PermissionError("choose the organisation with ?org=<slug>")
+    try:
+        organization, role = organization_get_for_member(user=user, slug=slug)
+    except NotFound:
+        raise PermissionError(slug) from None
+    if not role_allows(role, "view_jobs"):
+        raise PermissionError(slug)
+    return organization.id

@@ -1,0 +1,113 @@
+"""Sending one webhook attempt: sign per Standard Webhooks, post, follow redirects by hand, log it.
+
+Headers: ``webhook-id`` (stable across retries), ``webhook-timestamp`` (this attempt) and
+``webhook-signature`` (``v1,<base64 HMAC-SHA256>`` over ``id.timestamp.body``), so receivers
+verify with the ``standardwebhooks`` library. Every hop of a redirect goes through the same
+guarded transport and URL check, timeouts bound each attempt, and at most
+``WEBHOOKS_MAX_RESPONSE_BYTES`` of the answer are read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import structlog
+from django.conf import settings
+from django.utils import timezone
+from standardwebhooks import Webhook
+
+from jobs.exceptions import UnsafeWebhookUrl
+from jobs.models import WebhookDelivery
+from jobs.netguard import BlockedDestination, guarded_transport, url_is_acceptable
+from jobs.services import webhook_attempt_record
+from plugins.crypto import decrypt
+
+log = structlog.get_logger("mcp.webhooks")
+
+MAX_REDIRECTS = 3
+USER_AGENT = "MCP-Gateway-Webhooks/1"
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    status_code: int | None
+    latency_ms: int
+    error: str = ""
+    excerpt: str = ""
+
+
+def signed_headers(*, secret: str, message_id: str, body: str, at: datetime | None = None) -> dict[str, str]:
+    """The three Standard Webhooks headers for ``body``."""
+    at = at or datetime.now(tz=UTC)
+    signature = Webhook(secret).sign(message_id, at, body)
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+
+
+def _secret_of(delivery: WebhookDelivery) -> str:
+    if delivery.endpoint_id is not None:
+        return decrypt(delivery.endpoint.secret)
+    return decrypt(delivery.job.webhook_secret) if delivery.job_id else ""
+
+
+def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    kept = b""
+    for chunk in response.iter_bytes():
+        kept += chunk[: max(0, limit - len(kept))]
+        if len(kept) >= limit:
+            break  # the rest is not read: a huge or endless answer cannot tie the worker up
+    return kept
+
+
+def post(
+    url: str, body: str, headers: dict[str, str], *, transport: httpx.BaseTransport | None = None
+) -> AttemptResult:
+    """POST ``body`` to ``url`` once (redirects included); never raises for network outcomes."""
+    started = time.perf_counter()
+    timeout = httpx.Timeout(settings.WEBHOOKS_TIMEOUT_SECONDS)
+
+    def result(status: int | None, error: str = "", excerpt: bytes = b"") -> AttemptResult:
+        elapsed = int((time.perf_counter() - started) * 1000)
+        return AttemptResult(status, elapsed, error, excerpt.decode("utf-8", "replace"))
+
+    with httpx.Client(transport=transport or guarded_transport(), timeout=timeout, follow_redirects=False) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                url_is_acceptable(url)
+                with client.stream("POST", url, content=body.encode(), headers=headers) as response:
+                    excerpt = _read_capped(response, settings.WEBHOOKS_MAX_RESPONSE_BYTES)
+                    location = response.headers.get("location") if response.is_redirect else None
+                    if location is None:
+                        return result(response.status_code, "" if response.is_success else "non-2xx", excerpt)
+                    url = str(response.url.join(location))
+            except (UnsafeWebhookUrl, BlockedDestination) as exc:
+                return result(None, f"refused: {exc}")
+            except httpx.TimeoutException:
+                return result(None, "timeout")
+            except httpx.HTTPError as exc:
+                return result(None, f"connection failed: {type(exc).__name__}")
+        return result(None, "too many redirects")
+
+
+def webhook_delivery_attempt(*, delivery_id: str, transport: httpx.BaseTransport | None = None) -> WebhookDelivery:
+    """Make the delivery's next attempt (if it is still due) and record how it went."""
+    delivery = WebhookDelivery.objects.select_related("endpoint", "job").get(id=delivery_id)
+    due = delivery.next_attempt_at is None or delivery.next_attempt_at <= timezone.now() + timedelta(seconds=1)
+    if delivery.status != WebhookDelivery.Status.PENDING or not due:
+        return delivery  # already delivered, given up, or superseded by a manual redelivery
+    body = json.dumps(delivery.payload, separators=(",", ":"))
+    headers = signed_headers(secret=_secret_of(delivery), message_id=delivery.message_id, body=body)
+    outcome = post(delivery.url, body, headers, transport=transport)
+    log.info("webhook_attempt", delivery=str(delivery.id), status=outcome.status_code, error=outcome.error,
+             latency_ms=outcome.latency_ms)  # fmt: skip
+    return webhook_attempt_record(delivery=delivery, status_code=outcome.status_code, latency_ms=outcome.latency_ms,
+                                  error=outcome.error, excerpt=outcome.excerpt)  # fmt: skip

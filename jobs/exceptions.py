@@ -1,0 +1,61 @@
+"""Errors raised by the jobs services. They subclass the accounts ``ApplicationError`` so the one
+``/api`` exception handler renders them; the ``/v1/jobs`` views turn them into ``GatewayError``.
+"""
+
+from __future__ import annotations
+
+from accounts.exceptions import ApplicationError
+
+__all__ = [
+    "ApplicationError",
+    "CallbackRefused",
+    "IdempotencyConflict",
+    "JobNotCancellable",
+    "JobNotFound",
+    "UnsafeWebhookUrl",
+    "WebhookEndpointNotFound",
+]
+
+
+class JobNotFound(ApplicationError):
+    status = 404
+    type = "not_found_error"
+    code = "job_not_found"
+    message = "No such job in this organisation. GET /v1/jobs lists them."
+
+
+class JobNotCancellable(ApplicationError):
+    status = 409
+    code = "job_not_cancellable"
+    message = "The job has already finished; only queued or running jobs can be cancelled."
+
+
+class IdempotencyConflict(ApplicationError):
+    status = 422
+    code = "idempotency_key_reused"
+    message = "This Idempotency-Key was already used with a different request. Use a new key for a new job."
+
+
+class UnsafeWebhookUrl(ApplicationError):
+    """A webhook URL that points (or resolves, or redirects) to an address the gateway will not call."""
+
+    status = 400
+    code = "unsafe_webhook_url"
+    message = (
+        "Webhook URLs must be http(s) URLs of public hosts: loopback, private, link-local and metadata "
+        "addresses are refused."
+    )
+
+
+class WebhookEndpointNotFound(ApplicationError):
+    status = 404
+    type = "not_found_error"
+    code = "webhook_not_found"
+    message = "No such webhook endpoint in this organisation."
+
+
+class CallbackRefused(ApplicationError):
+    status = 401
+    type = "authentication_error"
+    code = "callback_refused"
+    message = "The callback is unsigned, wrongly signed, too old or a replay; it was ignored."

@@ -1,0 +1,180 @@
+"""Executing one attempt of a job in the worker, through the gateway's own pipeline pieces.
+
+The call is built like the synchronous ``/v1`` views build it, then routed, authorised, shown to
+the ``mcp_request`` hooks and opened with the gateway's retries, breakers and fallback. The
+answer is read (bounded) into storage, and usage is reported once per job with the request id
+``job-<id>`` — stable across attempts, so the ledger stays idempotent even if a report repeats.
+
+While the attempt runs, a heartbeat keeps its lease; when the heartbeat finds the job cancelled
+or handed to another attempt, the work is cancelled (which closes the upstream request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import json
+import time
+
+import structlog
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from gateway import usage as usage_recorder
+from gateway.auth import authorize
+from gateway.dispatch import open_upstream
+from gateway.errors import GatewayError, from_upstream
+from gateway.pipeline import caller_of, resolve_routes
+from gateway.relay import usage_of
+from jobs import services
+from jobs.identity import job_identity
+from jobs.models import Job
+from jobs.results import result_name, store_bytes
+from jobs.types import KIND_OPERATION
+from plugins.errors import UpstreamError
+from plugins.registry import plugin_manager
+from plugins.types import Outcome, ProviderCall
+
+log = structlog.get_logger("mcp.jobs")
+
+#: Largest result kept (images and audio are far smaller; a runaway upstream is cut off).
+MAX_RESULT_BYTES = 64 * 1024 * 1024
+
+
+class _Lost(Exception):
+    """This attempt no longer owns the job (cancelled, or handed to another attempt)."""
+
+
+def _call_for(job: Job, body: bytes | None) -> ProviderCall:
+    operation = KIND_OPERATION[job.kind]
+    if body is not None:
+        return ProviderCall(operation, job.model, "audio", job.request_id, body=body,
+                            content_type=job.input_content_type)  # fmt: skip
+    modality = {"chat": "text", "image": "image"}.get(operation, "audio")
+    return ProviderCall(operation, job.model, modality, job.request_id, payload=dict(job.params))
+
+
+async def _read_input(job: Job) -> bytes | None:
+    if not job.input_name:
+        return None
+
+    def read() -> bytes:
+        with default_storage.open(job.input_name, "rb") as handle:
+            return handle.read()
+
+    return await sync_to_async(read)()
+
+
+async def _run(job: Job) -> None:
+    started = time.perf_counter()
+    identity = await job_identity(job)
+    call = _call_for(job, await _read_input(job))
+    call.forward_headers = dict(job.forward_headers)
+    routes = await resolve_routes(call)
+    call.modality = routes[0].model.modality
+    authorize(identity, modality=call.modality, model=call.model)
+    caller = caller_of(identity)
+    refusal = plugin_manager().hook.mcp_request(call=call, caller=caller)
+    if refusal:
+        raise GatewayError(400, str(refusal), code="request_refused")
+    await services.job_progress(job=job, progress=10)
+    provider, upstream = await open_upstream(call, routes)
+    await services.job_progress(job=job, progress=30)
+    declared = int({k.lower(): v for k, v in upstream.headers}.get("content-length", "0") or 0)
+    parts, size, reported = [], 0, 30
+    try:
+        async for chunk in upstream.body:
+            size += len(chunk)
+            if size > MAX_RESULT_BYTES:
+                raise GatewayError(502, "The upstream answer is too large.", type="upstream_error",
+                                   code="upstream_error")  # fmt: skip
+            parts.append(chunk)
+            step = 30 + int(60 * size / declared) if declared else reported
+            if step >= reported + 20:  # a few steps, not one event per chunk
+                reported = step
+                await services.job_progress(job=job, progress=min(step, 90))
+    except UpstreamError as exc:
+        raise from_upstream(exc) from None
+    finally:
+        await upstream.close()
+    if upstream.status >= 400:
+        raise GatewayError(upstream.status, "The upstream provider refused the job.", code="upstream_rejected",
+                           type="upstream_error" if upstream.status >= 500 else "invalid_request_error")  # fmt: skip
+    body = b"".join(parts)
+    usage = usage_of(provider, call, upstream, body[-8192:], 0)
+    result, content_type = _downloadable(job, body, upstream.content_type)
+    name = result_name(organization_id=job.organization_id, job_id=job.id.hex, content_type=content_type)
+    stored = await sync_to_async(store_bytes)(name, result)
+    finished, charge = await sync_to_async(services.job_succeed)(
+        job_id=str(job.id), attempt=job.attempt, result=stored, content_type=content_type,
+        size=len(result), usage=_usage_dict(usage), provider=provider.name,
+    )  # fmt: skip
+    if finished is None:
+        raise _Lost
+    if charge:
+        outcome = Outcome(provider.name, upstream.status, usage, latency_ms=(time.perf_counter() - started) * 1000)
+        usage_recorder.record(call=call, caller=caller, outcome=outcome)
+
+
+_IMAGE_MAGIC = ((b"\xff\xd8", "image/jpeg"), (b"\x89PNG", "image/png"), (b"RIFF", "image/webp"))
+
+
+def _downloadable(job: Job, body: bytes, content_type: str) -> tuple[bytes, str]:
+    """An image job's result is the image itself (decoded from OpenAI's ``b64_json``), not its JSON envelope."""
+    if job.kind != "image" or not content_type.startswith("application/json"):
+        return body, content_type
+    try:
+        image = base64.b64decode(json.loads(body)["data"][0]["b64_json"], validate=True)
+    except (ValueError, KeyError, IndexError, TypeError):
+        return body, content_type  # e.g. response_format=url: keep the JSON as it came
+    kind = next((name for magic, name in _IMAGE_MAGIC if image.startswith(magic)), "application/octet-stream")
+    return image, kind
+
+
+def _usage_dict(usage) -> dict | None:
+    return None if usage is None else dataclasses.asdict(usage)
+
+
+async def _heartbeat(job: Job, work: asyncio.Task) -> None:
+    interval = max(0.2, min(2.0, settings.JOBS_LEASE_SECONDS / 4))
+    while not work.done():
+        await asyncio.sleep(interval)
+        if not await services.job_heartbeat(job=job):
+            work.cancel()
+            return
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, GatewayError):
+        return exc.status >= 500 or exc.status in (408, 429)
+    return True  # unexpected failures (network, storage) are worth another attempt
+
+
+async def job_execute(*, job_id: str, attempt: int, worker_id: str) -> str:
+    """Run ``attempt`` of a job to its end; returns what happened (for the task's return value)."""
+    job = await sync_to_async(services.job_start)(job_id=job_id, attempt=attempt, worker_id=worker_id)
+    if job is None:
+        return "skipped"
+    work = asyncio.ensure_future(_run(job))
+    beat = asyncio.ensure_future(_heartbeat(job, work))
+    try:
+        await work
+        return "succeeded"
+    except (asyncio.CancelledError, _Lost):
+        log.info("job_attempt_abandoned", job=job_id, attempt=attempt)
+        return "abandoned"
+    except Exception as exc:  # noqa: BLE001 - every failure ends the attempt with a recorded error.
+        error = {"message": getattr(exc, "message", "The job failed."), "code": getattr(exc, "code", None) or
+                 "job_failed", "type": getattr(exc, "type", "server_error")}  # fmt: skip
+        if not isinstance(exc, GatewayError):
+            log.error("job_attempt_crashed", job=job_id, error_type=type(exc).__name__)
+        await sync_to_async(services.job_fail_or_retry)(job_id=job_id, attempt=attempt, error=error,
+                                                        retryable=_retryable(exc))  # fmt: skip
+        return "failed"
+    finally:
+        beat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beat

@@ -1,0 +1,55 @@
+"""Putting work on the task queue (django-tasks, database backend).
+
+Services enqueue tasks by their dotted path so that ``tasks`` (which calls the services) and the
+services (which enqueue the tasks) do not import each other. Enqueuing inside a transaction is
+atomic with it: the queue is a table of the same database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+JOB_RUN = "jobs.tasks.job_run"
+JOB_REAP = "jobs.tasks.job_reap"
+WEBHOOK_DELIVER = "jobs.tasks.webhook_deliver"
+#: How often the reaper looks for jobs whose worker died (also bounded by the lease).
+REAP_PRIORITY = 100
+
+
+def enqueue(task_path: str, *args: object, priority: int = 0, run_after: datetime | None = None) -> str:
+    """Queue ``task_path(*args)``; returns the queue entry's id."""
+    task = import_string(task_path).using(priority=max(-100, min(100, priority)), run_after=run_after)
+    return str(task.enqueue(*args).id)
+
+
+def reaper_ensure(*, delay_seconds: float, from_reaper: bool = False) -> None:
+    """Make sure a reaper run is scheduled: one waiting entry, or one that started recently.
+
+    :param from_reaper: the reaper itself is asking (its own running entry does not count).
+    """
+    entries = DBTaskResult.objects.filter(task_path=JOB_REAP)
+    if entries.filter(status=TaskResultStatus.READY).exists() or from_reaper:
+        if from_reaper and not entries.filter(status=TaskResultStatus.READY).exists():
+            enqueue(JOB_REAP, priority=REAP_PRIORITY, run_after=timezone.now() + timedelta(seconds=delay_seconds))
+        return
+    # A reaper that started long ago belonged to a worker that died; schedule a fresh one.
+    recent = timezone.now() - timedelta(minutes=5)
+    if entries.filter(status=TaskResultStatus.RUNNING, started_at__gte=recent).exists():
+        return
+    enqueue(JOB_REAP, priority=REAP_PRIORITY, run_after=timezone.now() + timedelta(seconds=delay_seconds))
+
+
+def queue_entry_abandon(entry_id: str) -> None:
+    """Mark the queue entry of a dead worker's attempt failed (it would otherwise show RUNNING forever)."""
+    if entry_id:
+        DBTaskResult.objects.filter(id=entry_id, status=TaskResultStatus.RUNNING).update(
+            status=TaskResultStatus.FAILED,
+            finished_at=timezone.now(),
+            exception_class_path="jobs.queue.WorkerLost",
+            traceback="The worker stopped reporting; the job was handed to another attempt.",
+        )

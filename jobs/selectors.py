@@ -1,0 +1,105 @@
+"""Reads of jobs and webhooks, scoped to one organisation. Job reads are async (the /v1 views and
+the WebSocket consumer run on the event loop); webhook reads serve the DRF management API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from jobs.exceptions import JobNotFound, WebhookEndpointNotFound
+from jobs.models import Job, WebhookDelivery, WebhookEndpoint
+from jobs.types import TERMINAL, JobStatus
+
+__all__ = [
+    "job_get",
+    "job_list",
+    "job_snapshot",
+    "job_with_result",
+    "webhook_delivery_get",
+    "webhook_delivery_list",
+    "webhook_endpoint_get",
+    "webhook_endpoint_list",
+]
+
+MAX_PAGE = 100
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+async def job_get(*, organization_id: int, job_id: str) -> Job:
+    """:raises JobNotFound: no such job, or it belongs to another organisation (the two look the same)."""
+    ident = _uuid(job_id)
+    job = await Job.objects.filter(id=ident, organization_id=organization_id).afirst() if ident else None
+    if job is None:
+        raise JobNotFound()
+    return job
+
+
+async def job_with_result(*, job_id: str) -> Job | None:
+    """A succeeded job with a stored result (for signed result URLs, which carry no organisation)."""
+    ident = _uuid(job_id)
+    if ident is None:
+        return None
+    return await Job.objects.filter(id=ident, status=JobStatus.SUCCEEDED).exclude(result_name="").afirst()
+
+
+async def job_list(
+    *,
+    organization_id: int,
+    status: str | None = None,
+    kind: str | None = None,
+    created_before: datetime | None = None,
+    limit: int = 20,
+) -> tuple[list[Job], bool]:
+    """Newest first; page with ``created_before`` = the last job's ``created_at``. Returns jobs, has_more."""
+    jobs = Job.objects.filter(organization_id=organization_id)
+    if status:
+        jobs = jobs.filter(status=status)
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    if created_before:
+        jobs = jobs.filter(created_at__lt=created_before)
+    limit = max(1, min(MAX_PAGE, limit))
+    page = [job async for job in jobs.order_by("-created_at")[: limit + 1]]
+    return page[:limit], len(page) > limit
+
+
+async def job_snapshot(*, organization_id: int, limit: int = 50) -> list[Job]:
+    """What a (re)connecting client is sent first: unfinished jobs, then the most recently changed."""
+    active = [j async for j in Job.objects.filter(organization_id=organization_id).exclude(status__in=TERMINAL)[:limit]]
+    recent = Job.objects.filter(organization_id=organization_id, status__in=TERMINAL).order_by("-updated_at")
+    done = [j async for j in recent[: max(0, limit - len(active))]]
+    return active + done
+
+
+def webhook_endpoint_list(*, organization_id: int) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(organization_id=organization_id).order_by("-created_at")
+
+
+def webhook_endpoint_get(*, organization_id: int, endpoint_id: int) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.objects.filter(organization_id=organization_id, id=endpoint_id).first()
+    if endpoint is None:
+        raise WebhookEndpointNotFound()
+    return endpoint
+
+
+def webhook_delivery_list(*, organization_id: int, endpoint_id: int | None = None) -> QuerySet[WebhookDelivery]:
+    deliveries = WebhookDelivery.objects.filter(organization_id=organization_id)
+    if endpoint_id is not None:
+        deliveries = deliveries.filter(endpoint_id=endpoint_id)
+    return deliveries.order_by("-created_at")
+
+
+def webhook_delivery_get(*, organization_id: int, delivery_id: str) -> WebhookDelivery:
+    ident = _uuid(delivery_id)
+    delivery = WebhookDelivery.objects.filter(organization_id=organization_id, id=ident).first() if ident else None
+    if delivery is None:
+        raise WebhookEndpointNotFound("No such webhook delivery in this organisation.", code="delivery_not_found")
+    return delivery

@@ -1,0 +1,41 @@
+"""Write operations on jobs and webhooks: the app's public surface with :mod:`jobs.selectors`."""
+
+from jobs.services.jobs import (
+    job_cancel,
+    job_create,
+    job_fail_or_retry,
+    job_heartbeat,
+    job_progress,
+    job_reap,
+    job_requeue,
+    job_start,
+    job_succeed,
+)
+from jobs.services.webhooks import (
+    webhook_attempt_record,
+    webhook_deliveries_create,
+    webhook_delivery_redeliver,
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_update,
+    webhook_secret_generate,
+)
+
+__all__ = [
+    "job_cancel",
+    "job_create",
+    "job_fail_or_retry",
+    "job_heartbeat",
+    "job_progress",
+    "job_reap",
+    "job_requeue",
+    "job_start",
+    "job_succeed",
+    "webhook_attempt_record",
+    "webhook_deliveries_create",
+    "webhook_delivery_redeliver",
+    "webhook_endpoint_create",
+    "webhook_endpoint_delete",
+    "webhook_endpoint_update",
+    "webhook_secret_generate",
+]

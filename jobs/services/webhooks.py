@@ -1,0 +1,141 @@
+"""Webhook endpoints, and the deliveries created when a job changes state.
+
+A delivery is created in the same transaction as the job's change of state and queued once that
+commits, so an event is never sent for a change that was rolled back, nor lost for one that was
+committed. Each HTTP attempt is logged; failures are retried on ``WEBHOOKS_RETRY_DELAYS``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Organization
+from jobs import queue
+from jobs.exceptions import ApplicationError
+from jobs.models import Job, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from jobs.netguard import url_is_acceptable
+from jobs.payloads import job_payload
+from jobs.types import WEBHOOK_EVENT_TYPES
+from plugins.crypto import encrypt
+
+#: Per-job webhooks (``webhook`` in POST /v1/jobs) get the final outcome only.
+JOB_WEBHOOK_EVENTS = frozenset({"job.succeeded", "job.failed", "job.cancelled"})
+
+
+def webhook_secret_generate() -> str:
+    """A new Standard Webhooks secret: ``whsec_`` and 24 random bytes in base64."""
+    return "whsec_" + base64.b64encode(os.urandom(24)).decode()
+
+
+def _check_event_types(event_types: list[str]) -> list[str]:
+    unknown = sorted(set(event_types) - set(WEBHOOK_EVENT_TYPES))
+    if unknown:
+        raise ApplicationError(
+            f"Unknown event type {unknown[0]!r}: use {', '.join(WEBHOOK_EVENT_TYPES)}.", param="event_types"
+        )
+    return sorted(set(event_types))
+
+
+def webhook_endpoint_create(
+    *, organization: Organization, url: str, event_types: list[str], description: str = ""
+) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint; returns it and its secret (shown to the caller once)."""
+    url_is_acceptable(url)
+    secret = webhook_secret_generate()
+    endpoint = WebhookEndpoint(organization=organization, url=url, description=description,
+                               event_types=_check_event_types(event_types), secret=encrypt(secret))  # fmt: skip
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint, secret
+
+
+def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:
+    """Change ``url``, ``event_types``, ``description`` or ``is_active``."""
+    if "url" in changes:
+        url_is_acceptable(changes["url"])
+    if "event_types" in changes:
+        changes["event_types"] = _check_event_types(changes["event_types"])
+    for name in ("url", "event_types", "description", "is_active"):
+        if name in changes:
+            setattr(endpoint, name, changes[name])
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()
+
+
+def webhook_deliveries_create(*, job: Job, event_type: str) -> list[WebhookDelivery]:
+    """Create the deliveries of one job event (the organisation's endpoints, and the job's own webhook)."""
+    payload = {"type": event_type, "timestamp": timezone.now().isoformat(), "data": job_payload(job)}
+    targets: list[tuple[WebhookEndpoint | None, str]] = [
+        (endpoint, endpoint.url)
+        for endpoint in WebhookEndpoint.objects.filter(organization_id=job.organization_id, is_active=True)
+        if not endpoint.event_types or event_type in endpoint.event_types
+    ]
+    if job.webhook_url and event_type in JOB_WEBHOOK_EVENTS:
+        targets.append((None, job.webhook_url))
+    deliveries = [
+        WebhookDelivery.objects.create(
+            organization_id=job.organization_id,
+            endpoint=endpoint,
+            job=job,
+            url=url,
+            event_type=event_type,
+            payload=payload,
+        )
+        for endpoint, url in targets
+    ]
+    for delivery in deliveries:
+        delivery_id = str(delivery.id)
+        transaction.on_commit(lambda delivery_id=delivery_id: queue.enqueue(queue.WEBHOOK_DELIVER, delivery_id))
+    return deliveries
+
+
+def webhook_attempt_record(
+    *, delivery: WebhookDelivery, status_code: int | None, latency_ms: int, error: str, excerpt: str
+) -> WebhookDelivery:
+    """Log one attempt; mark the delivery done, schedule the next try, or give up after the last."""
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(id=delivery.id)
+        delivery.attempts += 1
+        WebhookAttempt.objects.create(
+            delivery=delivery, number=delivery.attempts, status_code=status_code, latency_ms=latency_ms,
+            error=error[:300], response_excerpt=excerpt[:500],
+        )  # fmt: skip
+        delivery.last_status_code, delivery.last_latency_ms, delivery.last_error = status_code, latency_ms, error[:300]
+        delays = settings.WEBHOOKS_RETRY_DELAYS
+        if status_code is not None and 200 <= status_code < 300:
+            delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
+                WebhookDelivery.Status.SUCCEEDED,
+                now,
+                None,
+            )
+        elif delivery.attempts <= len(delays):
+            delivery.status = WebhookDelivery.Status.PENDING
+            delivery.next_attempt_at = now + timedelta(seconds=delays[delivery.attempts - 1])
+            queue.enqueue(queue.WEBHOOK_DELIVER, str(delivery.id), run_after=delivery.next_attempt_at)
+        else:
+            delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.FAILED, None
+        delivery.save()
+    return delivery
+
+
+def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a delivery again now (same ``webhook-id``, so receivers can still deduplicate)."""
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(id=delivery.id)
+        delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.PENDING, timezone.now()
+        delivery.save(update_fields=["status", "next_attempt_at"])
+        queue.enqueue(queue.WEBHOOK_DELIVER, str(delivery.id))
+    return delivery

@@ -1,0 +1,41 @@
+"""Queue tasks (django-tasks, database backend; run by ``manage.py db_worker``).
+
+Each task takes ids, calls one function, and never raises for an expected failure: retries are
+owned by the job and delivery services (with backoff and a maximum), not by the queue.
+"""
+
+from __future__ import annotations
+
+import structlog
+from django.conf import settings
+from django_tasks import TaskContext, task
+
+from jobs import queue, services
+from jobs.delivery import webhook_delivery_attempt
+from jobs.execution import job_execute
+
+log = structlog.get_logger("mcp.jobs")
+
+
+@task(takes_context=True)
+async def job_run(context: TaskContext, job_id: str, attempt: int) -> str:
+    """Run one attempt of a job (skipped when it was cancelled or superseded meanwhile)."""
+    worker_id = (context.task_result.worker_ids or ["?"])[-1]
+    return await job_execute(job_id=job_id, attempt=attempt, worker_id=worker_id)
+
+
+@task(priority=queue.REAP_PRIORITY)
+def job_reap() -> int:
+    """Retry the jobs of dead workers, then schedule the next sweep."""
+    reaped = services.job_reap()
+    if reaped:
+        log.warning("jobs_reaped", count=reaped)
+    # Sweep again within half a lease, so a lost job waits at most ~1.5 leases.
+    queue.reaper_ensure(delay_seconds=settings.JOBS_LEASE_SECONDS / 2, from_reaper=True)
+    return reaped
+
+
+@task()
+def webhook_deliver(delivery_id: str) -> str:
+    """Make one attempt of a webhook delivery; the service schedules the next on failure."""
+    return webhook_delivery_attempt(delivery_id=delivery_id).status

@@ -1,0 +1,36 @@
+"""Names shared by the jobs modules: job kinds, states and event types."""
+
+from __future__ import annotations
+
+from django.db import models
+
+__all__ = ["KIND_OPERATION", "TERMINAL", "WEBHOOK_EVENT_TYPES", "JobKind", "JobStatus"]
+
+
+class JobKind(models.TextChoices):
+    IMAGE = "image"
+    TEXT = "text"
+    SPEECH = "speech"
+    TRANSCRIPTION = "transcription"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+#: The gateway operation (``plugins.types.Operation``) that executes each job kind.
+KIND_OPERATION: dict[str, str] = {
+    JobKind.IMAGE: "image",
+    JobKind.TEXT: "chat",
+    JobKind.SPEECH: "speech",
+    JobKind.TRANSCRIPTION: "transcription",
+}
+
+#: Events a webhook endpoint may subscribe to (every status change is also sent over the WebSocket).
+WEBHOOK_EVENT_TYPES: tuple[str, ...] = ("job.running", "job.succeeded", "job.failed", "job.cancelled")

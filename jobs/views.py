@@ -1,0 +1,200 @@
+"""``/v1/jobs``: submit work and get a job id at once, then read, list, cancel, and fetch results.
+
+Served by the hot-path handler (no middleware): async views, the async ORM for the few queries a
+job needs, ``sync_to_async`` for the one transactional write, and errors as ``GatewayError``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.core.files.storage import default_storage
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from accounts.types import KeyIdentity
+from gateway import validation
+from gateway.auth import authenticate, authorize
+from gateway.errors import GatewayError, invalid
+from gateway.pipeline import forwarded_headers, resolve_routes
+from jobs import selectors, services
+from jobs.exceptions import ApplicationError
+from jobs.netguard import url_is_acceptable
+from jobs.payloads import job_payload
+from jobs.results import result_signature_valid
+from jobs.types import KIND_OPERATION, JobKind, JobStatus
+from plugins.types import ProviderCall
+
+MAX_TRANSCRIPTION_BYTES = 25 * 1024 * 1024
+_DEFAULT_MODELS = {"image": "flux", "text": "openai", "speech": "openai-audio", "transcription": "whisper-large-v3"}
+_VALIDATORS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    JobKind.IMAGE: validation.image_request,
+    JobKind.TEXT: validation.messages,
+    JobKind.SPEECH: validation.speech_request,
+}
+#: Key limits (set per key, or folded in from the plan by billing) that shape a job's scheduling.
+PRIORITY_LIMIT, RUNNING_LIMIT = "job_priority", "max_running_jobs"
+
+
+def _gateway_error(exc: ApplicationError) -> GatewayError:
+    return GatewayError(exc.status, exc.message, type=exc.type, code=exc.code, param=exc.param)
+
+
+def _handles(func: Callable[..., Awaitable[HttpResponse]]) -> Callable[..., Awaitable[HttpResponse]]:
+    async def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return await func(request, *args, **kwargs)
+        except ApplicationError as exc:
+            raise _gateway_error(exc) from None
+
+    view.__name__ = func.__name__
+    return view
+
+
+@_handles
+async def jobs_collection(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return await _job_create(request)
+    if request.method == "GET":
+        return await _job_list(request)
+    raise GatewayError(405, "Use POST to submit a job or GET to list them.", code="method_not_allowed")
+
+
+@_handles
+async def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    identity = await authenticate(request)
+    job = await selectors.job_get(organization_id=identity.organization_id, job_id=str(job_id))
+    if request.method == "GET":
+        return JsonResponse(job_payload(job))
+    if request.method == "DELETE":
+        job = await sync_to_async(services.job_cancel)(job=job)
+        return JsonResponse(job_payload(job))
+    raise GatewayError(405, "Use GET to read a job or DELETE to cancel it.", code="method_not_allowed")
+
+
+async def job_result(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The result file, for whoever holds an unexpired signed URL (no API key needed)."""
+    query = request.GET
+    if not result_signature_valid(job_id=str(job_id), expires=query.get("expires", ""),
+                                  signature=query.get("signature", "")):  # fmt: skip
+        raise GatewayError(403, "This result link is invalid or has expired: GET the job for a fresh one.",
+                           type="permission_error", code="result_link_invalid")  # fmt: skip
+    job = await selectors.job_with_result(job_id=str(job_id))
+    if job is None:
+        raise GatewayError(404, "This job has no result.", code="result_not_found")
+    # Results are bounded (execution.MAX_RESULT_BYTES), so one read in a thread beats a thread hop per chunk.
+    body = await sync_to_async(_read)(job.result_name)
+    response = HttpResponse(body, content_type=job.result_content_type or "application/octet-stream")
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+def _read(name: str) -> bytes:
+    with default_storage.open(name, "rb") as handle:
+        return handle.read()
+
+
+def _policy(identity: KeyIdentity) -> tuple[int, int | None]:
+    return int(identity.limits.get(PRIORITY_LIMIT, 0)), identity.limits.get(RUNNING_LIMIT)
+
+
+async def _job_create(request: HttpRequest) -> HttpResponse:
+    identity = await authenticate(request)
+    if (request.content_type or "").startswith("multipart/form-data"):
+        kind, params, upload, webhook = _multipart_job(request)
+    else:
+        kind, params, upload, webhook = _json_job(validation.json_object(request))
+    model = params.get("model") or _DEFAULT_MODELS[kind]
+    await _authorise(identity, kind, model, upload)
+    if webhook.get("url"):
+        url_is_acceptable(webhook["url"])
+    secret = webhook.get("secret") or (services.webhook_secret_generate() if webhook.get("url") else "")
+    priority, max_running = _policy(identity)
+    job, created = await sync_to_async(services.job_create)(
+        organization_id=identity.organization_id, key_id=identity.key_id, user_id=identity.user_id, kind=kind,
+        model=model, params=params, input_bytes=upload[0] if upload else None,
+        input_content_type=upload[1] if upload else "", webhook_url=webhook.get("url", ""), webhook_secret=secret,
+        idempotency_key=request.headers.get("Idempotency-Key") or None, priority=priority,
+        max_running=max_running, public_base_url=request.build_absolute_uri("/").rstrip("/"),
+        forward_headers=forwarded_headers(request),
+    )  # fmt: skip
+    payload = job_payload(job)
+    if created and webhook.get("url") and not webhook.get("secret"):
+        payload["webhook_secret"] = secret  # generated for the caller: shown once, here
+    response = JsonResponse(payload, status=202 if created else 200)
+    response["Location"] = payload["links"]["self"]
+    return response
+
+
+def _json_job(body: dict[str, Any]) -> tuple[str, dict[str, Any], None, dict[str, str]]:
+    kind = body.get("kind")
+    if kind not in (JobKind.IMAGE, JobKind.TEXT, JobKind.SPEECH):
+        hint = " Transcription jobs are sent as multipart/form-data." if kind == JobKind.TRANSCRIPTION else ""
+        raise invalid(f"'kind' must be one of image, text, speech.{hint}", param="kind")
+    params = body.get("request")
+    if not isinstance(params, dict):
+        raise invalid("'request' must be the JSON body of the synchronous endpoint.", param="request")
+    _VALIDATORS[kind](params)
+    if params.get("stream"):
+        raise invalid("Jobs do not stream: leave 'stream' out and watch the job instead.", param="request.stream")
+    return kind, params, None, _webhook(body.get("webhook"))
+
+
+def _webhook(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not isinstance(value.get("url"), str):
+        raise invalid("'webhook' must be an object with a 'url' (and optionally a 'secret').", param="webhook")
+    secret = value.get("secret")
+    if secret is not None and (not isinstance(secret, str) or not secret.startswith("whsec_")):
+        raise invalid("'webhook.secret' must be a Standard Webhooks secret (whsec_…).", param="webhook.secret")
+    return {"url": value["url"], **({"secret": secret} if secret else {})}
+
+
+def _multipart_job(request: HttpRequest) -> tuple[str, dict[str, Any], tuple[bytes, str], dict[str, str]]:
+    if len(request.body) > MAX_TRANSCRIPTION_BYTES + 64 * 1024:
+        raise GatewayError(413, "The audio file is larger than 25 MB.", param="file", code="file_too_large")
+    form = request.POST
+    if form.get("kind") != JobKind.TRANSCRIPTION:
+        raise invalid("Multipart jobs must have kind=transcription.", param="kind")
+    if request.FILES.get("file") is None:
+        raise invalid("'file' is required: the audio to transcribe.", param="file", code="missing_field")
+    webhook = _webhook({"url": form["webhook_url"], "secret": form.get("webhook_secret")}) if form.get(
+        "webhook_url") else {}  # fmt: skip
+    params = {"model": form.get("model") or _DEFAULT_MODELS["transcription"]}
+    return JobKind.TRANSCRIPTION, params, (request.body, request.META["CONTENT_TYPE"]), webhook
+
+
+async def _authorise(identity: KeyIdentity, kind: str, model: str, upload) -> None:
+    """Refuse at once what the worker would refuse: unknown model, wrong operation, key out of scope."""
+    call = ProviderCall(KIND_OPERATION[kind], model, "text", "check")  # type: ignore[arg-type]
+    routes = await resolve_routes(call)
+    authorize(identity, modality=routes[0].model.modality, model=model)
+
+
+async def _job_list(request: HttpRequest) -> HttpResponse:
+    identity = await authenticate(request)
+    query = request.GET
+    status, kind = query.get("status") or None, query.get("kind") or None
+    if status and status not in JobStatus.values:
+        raise invalid(f"'status' must be one of {', '.join(JobStatus.values)}.", param="status")
+    if kind and kind not in JobKind.values:
+        raise invalid(f"'kind' must be one of {', '.join(JobKind.values)}.", param="kind")
+    before = None
+    if query.get("before"):
+        try:
+            before = datetime.fromisoformat(query["before"])
+        except ValueError:
+            raise invalid("'before' must be an ISO 8601 time (a job's created_at).", param="before") from None
+    limit = query.get("limit", "20")
+    if not limit.isdigit():
+        raise invalid("'limit' must be a number from 1 to 100.", param="limit")
+    jobs, has_more = await selectors.job_list(organization_id=identity.organization_id, status=status, kind=kind,
+                                              created_before=before, limit=int(limit))  # fmt: skip
+    data = [job_payload(job) for job in jobs]
+    next_before = data[-1]["created_at"] if has_more and data else None
+    return HttpResponse(json.dumps({"object": "list", "data": data, "has_more": has_more, "next_before": next_before}),
+                        content_type="application/json")  # fmt: skip

@@ -1,0 +1,141 @@
+"""/v1/jobs through the real ASGI app; attempts executed in-process (the worker tests use real processes)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+
+from accounts.services import api_key_create, organization_create
+from jobs.execution import job_execute
+from jobs.models import Job
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+IMAGE = {"kind": "image", "request": {"prompt": "a red bicycle", "model": "flux", "size": "256x256"}}
+
+
+async def run_next_attempt(job_id: str) -> str:
+    job = await Job.objects.aget(id=job_id)
+    return await job_execute(job_id=job_id, attempt=job.attempt, worker_id="test")
+
+
+async def test_submitting_a_job_answers_202_with_its_id_and_links_at_once(client, job_settings):
+    response = await client.post("/v1/jobs", json=IMAGE)
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "queued" and body["object"] == "job"
+    assert body["links"]["self"] == f"http://testserver/v1/jobs/{body['id']}"
+    assert response.headers["location"] == body["links"]["self"]
+
+
+async def test_an_executed_image_job_has_a_signed_result_url_that_serves_the_image(client, job_settings):
+    job_id = (await client.post("/v1/jobs", json=IMAGE)).json()["id"]
+    assert await run_next_attempt(job_id) == "succeeded"
+    body = (await client.get(f"/v1/jobs/{job_id}")).json()
+    assert body["status"] == "succeeded" and body["progress"] == 100
+    result = body["result"]
+    assert result["content_type"].startswith("image/")
+    async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as anonymous:
+        image = await anonymous.get(result["url"])
+    assert image.status_code == 200 and image.content[:2] == b"\xff\xd8"
+    assert len(image.content) == result["bytes"]
+
+
+async def test_a_tampered_or_expired_result_url_is_refused(client, job_settings):
+    job_id = (await client.post("/v1/jobs", json=IMAGE)).json()["id"]
+    await run_next_attempt(job_id)
+    url = (await client.get(f"/v1/jobs/{job_id}")).json()["result"]["url"]
+    tampered = url.replace("expires=", "expires=9")
+    assert (await client.get(tampered)).status_code == 403
+    assert (await client.get(url.split("&signature")[0] + "&signature=x")).status_code == 403
+
+
+async def test_text_and_speech_jobs_store_the_synchronous_endpoints_answer(client, job_settings):
+    text = {"kind": "text", "request": {"messages": [{"role": "user", "content": "hi"}]}}
+    speech = {"kind": "speech", "request": {"input": "hello", "voice": "alloy"}}
+    for payload, content_type in ((text, "application/json"), (speech, "audio/")):
+        job_id = (await client.post("/v1/jobs", json=payload)).json()["id"]
+        assert await run_next_attempt(job_id) == "succeeded"
+        body = (await client.get(f"/v1/jobs/{job_id}")).json()
+        assert body["result"]["content_type"].startswith(content_type)
+        assert body["usage"] is not None or payload is speech
+
+
+async def test_the_same_idempotency_key_returns_the_same_job_and_a_different_body_is_refused(client, job_settings):
+    headers = {"Idempotency-Key": "order-42"}
+    first = await client.post("/v1/jobs", json=IMAGE, headers=headers)
+    again = await client.post("/v1/jobs", json=IMAGE, headers=headers)
+    assert first.status_code == 202 and again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    other = {**IMAGE, "request": {**IMAGE["request"], "prompt": "a blue bicycle"}}
+    conflict = await client.post("/v1/jobs", json=other, headers=headers)
+    assert conflict.status_code == 422
+    assert conflict.json()["error"]["code"] == "idempotency_key_reused"
+    assert await Job.objects.acount() == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "param"),
+    [
+        ({"kind": "video", "request": {}}, "kind"),
+        ({"kind": "image"}, "request"),
+        ({"kind": "image", "request": {"size": "1x1"}}, "prompt"),
+        ({**IMAGE, "webhook": {"url": "http://h/x", "secret": "no"}}, "webhook.secret"),  # pragma: allowlist secret
+    ],
+)
+async def test_invalid_submissions_are_refused_naming_the_field(client, job_settings, payload, param):
+    response = await client.post("/v1/jobs", json=payload)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == param
+
+
+async def test_a_key_without_the_image_scope_cannot_submit_an_image_job(client, job_settings, amake_key):
+    text_only = await amake_key(scopes=("text",))
+    response = await client.post("/v1/jobs", json=IMAGE, headers={"Authorization": f"Bearer {text_only}"})
+    assert response.status_code == 403
+
+
+async def test_a_webhook_to_a_private_address_is_refused_at_submission(client, gateway_settings):
+    gateway_settings.WEBHOOKS_ALLOW_PRIVATE = False
+    response = await client.post("/v1/jobs", json={**IMAGE, "webhook": {"url": "http://10.0.0.1/hook"}})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unsafe_webhook_url"
+
+
+async def test_jobs_are_listed_newest_first_with_filters_and_pagination(client, job_settings):
+    ids = [(await client.post("/v1/jobs", json=IMAGE)).json()["id"] for _ in range(3)]
+    await client.delete(f"/v1/jobs/{ids[0]}")
+    page = (await client.get("/v1/jobs?limit=2")).json()
+    assert [j["id"] for j in page["data"]] == [ids[2], ids[1]] and page["has_more"]
+    rest = (await client.get("/v1/jobs", params={"limit": 2, "before": page["next_before"]})).json()
+    assert [j["id"] for j in rest["data"]] == [ids[0]] and not rest["has_more"]
+    cancelled = (await client.get("/v1/jobs?status=cancelled")).json()["data"]
+    assert [j["id"] for j in cancelled] == [ids[0]]
+    assert (await client.get("/v1/jobs?status=nope")).status_code == 400
+
+
+async def test_another_organisations_job_is_not_found(client, job_settings):
+    job_id = (await client.post("/v1/jobs", json=IMAGE)).json()["id"]
+
+    def other_key() -> str:
+        other = organization_create(name="Other", slug="other")
+        return api_key_create(organization=other, name="k", scopes=("image",))[1]
+
+    headers = {"Authorization": f"Bearer {await sync_to_async(other_key)()}"}
+    assert (await client.get(f"/v1/jobs/{job_id}", headers=headers)).status_code == 404
+    assert (await client.delete(f"/v1/jobs/{job_id}", headers=headers)).status_code == 404
+    assert (await client.get("/v1/jobs", headers=headers)).json()["data"] == []
+
+
+async def test_a_cancelled_queued_job_is_never_run_and_cannot_be_cancelled_twice(client, job_settings):
+    job_id = (await client.post("/v1/jobs", json=IMAGE)).json()["id"]
+    response = await client.delete(f"/v1/jobs/{job_id}")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert await run_next_attempt(job_id) == "skipped"
+    assert (await client.delete(f"/v1/jobs/{job_id}")).status_code == 409
+
+
+async def test_jobs_need_an_api_key(anonymous):
+    assert (await anonymous.post("/v1/jobs", json=IMAGE)).status_code == 401
+    assert (await anonymous.get("/v1/jobs")).status_code == 401
