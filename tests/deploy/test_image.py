@@ -92,7 +92,7 @@ def test_entrypoint_is_executable_posix_sh(repo: Path, run: Callable) -> None:
             "web",
             "granian --interface asgi --host 0.0.0.0 --port 8000 --workers 3 --loop uvloop mcp_site.asgi:application",
         ),
-        ("worker", "python manage.py db_worker"),
+        ("worker", "python manage.py db_worker --interval 0.1"),
         ("migrate", "python manage.py migrate --noinput"),
     ],
 )
