@@ -15,6 +15,7 @@ import pluggy
 import structlog
 
 from plugins import hookspecs
+from plugins.types import Provider
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +39,10 @@ class PluginInfo:
 
 @dataclass(frozen=True, slots=True)
 class BrokenPlugin:
+    """A plugin that was skipped, and why: ``error_type`` alone is safe to show outside the admin."""
+
     name: str
+    error_type: str
     error: str
 
 
@@ -79,11 +83,28 @@ def _register(pm: pluggy.PluginManager, name: str, load) -> None:
         pm.register(plugin, name=name)
         # A misspelt hook name fails here, at start-up, not silently at call time.
         pm.check_pending()
+        _check_provider_classes(pm, plugin)
     except Exception as exc:  # noqa: BLE001 - a broken plugin is reported and skipped.
         if pm.has_plugin(name):
             pm.unregister(name=name)
-        BROKEN.append(BrokenPlugin(name=name, error=f"{type(exc).__name__}: {exc}"))
+        BROKEN.append(BrokenPlugin(name=name, error_type=type(exc).__name__, error=f"{type(exc).__name__}: {exc}"))
         log.error("plugin_broken", plugin=name, error_type=type(exc).__name__, error=str(exc))
+
+
+def _check_provider_classes(pm: pluggy.PluginManager, plugin: object) -> None:
+    """Call the plugin's ``mcp_provider_classes`` alone, so that its failure is pinned on it.
+
+    The registry later calls the hook for every plugin at once (a historic call), where one
+    plugin's exception would hide every other plugin's classes.
+    """
+    for impl in pm.hook.mcp_provider_classes.get_hookimpls():
+        if impl.plugin is not plugin or impl.hookwrapper or impl.wrapper:
+            continue
+        returned = impl.function()
+        if not isinstance(returned, list | tuple) or not all(
+            isinstance(cls, type) and issubclass(cls, Provider) and cls.kind for cls in returned
+        ):
+            raise TypeError("mcp_provider_classes must return a list of Provider subclasses, each with a kind.")
 
 
 def plugin_infos(pm: pluggy.PluginManager) -> list[PluginInfo]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -43,3 +45,13 @@ class ProviderConfig(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Only plain HTTP(S) base URLs (the installed-kind check needs the registry: see the service).
+
+        Base URLs are trusted operator input: the gateway sends requests, credential included, to
+        whatever host is set here, internal addresses too. Only staff allowed to change provider
+        configurations can set them.
+        """
+        if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
+            raise ValidationError({"base_url": "Use an http:// or https:// URL."})

@@ -15,6 +15,7 @@ import pluggy
 import structlog
 from django.conf import settings
 
+import mcp_site
 from plugins import manager
 from plugins.errors import PluginConfigurationError
 from plugins.types import ModelInfo, Provider, ProviderSettings
@@ -22,8 +23,12 @@ from plugins.types import ModelInfo, Provider, ProviderSettings
 log = structlog.get_logger(__name__)
 
 RELOAD_SECONDS = 10.0
+#: The version plugins' ``min_gateway_version``/``max_gateway_version`` are compared with.
+GATEWAY_VERSION = mcp_site.__version__
 _pm: pluggy.PluginManager | None = None
 _classes: dict[str, type[Provider]] = {}
+#: Provider kind → why its class was skipped (written for a different gateway version).
+_incompatible: dict[str, str] = {}
 
 
 def install_plugin_manager(pm: pluggy.PluginManager | None = None) -> pluggy.PluginManager:
@@ -35,13 +40,24 @@ def install_plugin_manager(pm: pluggy.PluginManager | None = None) -> pluggy.Plu
     global _pm
     _pm = pm or manager.build_plugin_manager(blocked=tuple(settings.MCP_BLOCKED_PLUGINS))
     _classes.clear()
-    _pm.hook.mcp_provider_classes.call_historic(result_callback=_collect_classes)
+    _incompatible.clear()
+    try:
+        _pm.hook.mcp_provider_classes.call_historic(result_callback=_collect_classes)
+    except Exception as exc:  # noqa: BLE001 - the manager checked each plugin's answer; this is a last resort.
+        log.error("provider_classes_failed", error_type=type(exc).__name__, error=str(exc))
     reset_registry()
     return _pm
 
 
 def _collect_classes(returned: list[type[Provider]] | None) -> None:
     for cls in returned or ():
+        if not cls.supports_gateway(GATEWAY_VERSION):
+            _incompatible[cls.kind] = (
+                f"{cls.kind} {cls.version} supports gateway {cls.min_gateway_version} to "
+                f"{cls.max_gateway_version or 'any later version'}; this gateway is {GATEWAY_VERSION}"
+            )
+            log.warning("provider_incompatible", kind=cls.kind, reason=_incompatible[cls.kind])
+            continue
         _classes[cls.kind] = cls
     # New provider kinds: the next request rebuilds the registry.
     reset_registry()
@@ -112,6 +128,17 @@ def provider_classes() -> dict[str, type[Provider]]:
     """Provider kind → class, from every registered plugin."""
     plugin_manager()
     return dict(_classes)
+
+
+def incompatible_provider_classes() -> dict[str, str]:
+    """Provider kind → why it was skipped, for classes written for another gateway version."""
+    plugin_manager()
+    return dict(_incompatible)
+
+
+def current_registry() -> ProviderRegistry | None:
+    """The registry last built in this process, without building one (admin pages, readiness)."""
+    return _current
 
 
 def environment_defaults() -> dict[str, str]:
