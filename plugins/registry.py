@@ -86,13 +86,25 @@ class ProviderRegistry:
             except Exception as exc:  # noqa: BLE001 - reported, the provider simply routes nothing.
                 errors.append(f"{provider.name}: models() failed with {type(exc).__name__}")
                 continue
+            by_id = {model.id: model for model in served}
             for model in served:
-                for name in (model.id, *model.aliases, *provider.settings.model_aliases):
+                for name in (model.id, *model.aliases):
                     self._routes.setdefault(name, []).append(Route(provider, model))
+            for alias, target in provider.settings.model_aliases.items():
+                if alias in by_id:
+                    continue  # a served id: the alias only renames it upstream, it is routed already
+                # An alias of a served model routes to that model only; of an unlisted one, to any that fits.
+                for model in [by_id[target]] if target in by_id else served:
+                    self._routes.setdefault(alias, []).append(Route(provider, model))
 
     def routes(self, model: str, operation: str) -> list[Route]:
-        """Providers serving ``model`` for ``operation``, best priority first."""
-        return [r for r in self._routes.get(model, ()) if operation in r.model.operations]
+        """Providers serving ``model`` for ``operation``, best priority first, each provider once."""
+        routes, seen = [], set()
+        for route in self._routes.get(model, ()):
+            if operation in route.model.operations and route.provider.name not in seen:
+                seen.add(route.provider.name)
+                routes.append(route)
+        return routes
 
     def knows(self, model: str) -> bool:
         return model in self._routes
