@@ -47,11 +47,14 @@ class ProviderConfig(models.Model):
         return self.name
 
     def clean(self) -> None:
-        """Only plain HTTP(S) base URLs (the installed-kind check needs the registry: see the service).
+        """Empty JSON means none; only plain HTTP(S) base URLs (the installed-kind check is the service's).
 
         Base URLs are trusted operator input: the gateway sends requests, credential included, to
         whatever host is set here, internal addresses too. Only staff allowed to change provider
         configurations can set them.
         """
+        # An emptied JSON box in a form arrives as None; the columns are NOT NULL and mean "none".
+        self.model_aliases = {} if self.model_aliases is None else self.model_aliases
+        self.served_models = {} if self.served_models is None else self.served_models
         if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
             raise ValidationError({"base_url": "Use an http:// or https:// URL."})
