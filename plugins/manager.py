@@ -78,6 +78,7 @@ def build_plugin_manager(*, load_entry_points: bool = True, blocked: tuple[str, 
 
 
 def _register(pm: pluggy.PluginManager, name: str, load) -> None:
+    plugin = None
     try:
         plugin = load()
         pm.register(plugin, name=name)
@@ -85,7 +86,8 @@ def _register(pm: pluggy.PluginManager, name: str, load) -> None:
         pm.check_pending()
         _check_provider_classes(pm, plugin)
     except Exception as exc:  # noqa: BLE001 - a broken plugin is reported and skipped.
-        if pm.has_plugin(name):
+        # Only this plugin: a name clash must not unregister the plugin that holds the name already.
+        if plugin is not None and pm.get_plugin(name) is plugin:
             pm.unregister(name=name)
         BROKEN.append(BrokenPlugin(name=name, error_type=type(exc).__name__, error=f"{type(exc).__name__}: {exc}"))
         log.error("plugin_broken", plugin=name, error_type=type(exc).__name__, error=str(exc))

@@ -124,3 +124,13 @@ def test_rebuilding_forgets_earlier_broken_plugins(installed):
     assert manager.BROKEN
     manager.build_plugin_manager(load_entry_points=False)
     assert manager.BROKEN == []
+
+
+def test_a_second_plugin_claiming_a_taken_name_is_broken_and_the_first_keeps_serving(monkeypatch, tmp_path, installed):
+    install_distribution(
+        monkeypatch, tmp_path / "site2", name="impostor", version="0.1",
+        entry_points={"plugins.builtin.pollinations": "plug_good"},
+    )  # fmt: skip
+    pm = manager.build_plugin_manager()
+    assert "plugins.builtin.pollinations" in _broken()
+    assert pm.get_plugin("plugins.builtin.pollinations").__name__ == "plugins.builtin.pollinations"
