@@ -16,7 +16,9 @@ from django.urls import path
 from gateway.dispatch import breaker_states, reset_breakers
 from plugins import manager, services
 from plugins.models import ProviderConfig
-from plugins.registry import current_registry, incompatible_provider_classes, plugin_manager, provider_classes
+from plugins.registry import build_registry, incompatible_provider_classes, plugin_manager, provider_classes
+from plugins.selectors import provider_settings_list_sync
+from plugins.types import Provider
 
 
 class ProviderConfigForm(forms.ModelForm):
@@ -43,6 +45,15 @@ class ProviderConfigForm(forms.ModelForm):
             # Keep a row whose plugin was uninstalled editable: the service still refuses to save it.
             kinds.append(current)
         self.fields["kind"].choices = [(kind, kind) for kind in kinds]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("kind"):
+            try:
+                services.provider_kind_validate(kind=cleaned["kind"])
+            except ValidationError as exc:
+                self.add_error(None, exc)  # the error names its field: shown next to "kind"
+        return cleaned
 
     def credential_to_save(self) -> str | None:
         """What to hand the service: ``None`` keeps the stored credential, ``""`` clears it."""
@@ -102,10 +113,12 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         return [path("installed-plugins/", view, name="plugins_installed_plugins"), *super().get_urls()]
 
     def installed_plugins_view(self, request: HttpRequest) -> HttpResponse:
-        """Every plugin: name, package, version, hooks and state (loaded, broken, skipped classes)."""
+        """Every plugin (name, package, version, hooks, state), skipped classes, and the providers configured now."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        current = current_registry()
+        # Built from the configuration as saved now: this process may not have loaded a registry yet.
+        configured = build_registry(provider_settings_list_sync())
+        circuits = breaker_states()
         context = {
             **self.admin_site.each_context(request),
             "title": "Installed plugins",
@@ -114,7 +127,18 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             "broken": manager.BROKEN,
             "incompatible": sorted(incompatible_provider_classes().items()),
             "kinds": sorted(provider_classes()),
-            "configuration_errors": list(current.errors) if current is not None else [],
-            "circuits": sorted(breaker_states().items()),
-        }
+            "providers": [
+                {"name": p.name, "kind": p.settings.kind, "priority": p.settings.priority,
+                 "models": _model_ids(p), "circuit": circuits.get(p.name, "closed")}
+                for p in configured.providers
+            ],
+            "configuration_errors": configured.errors,
+        }  # fmt: skip
         return TemplateResponse(request, "admin/plugins/installed_plugins.html", context)
+
+
+def _model_ids(provider: Provider) -> str:
+    try:
+        return ", ".join(model.id for model in provider.models())
+    except Exception as exc:  # noqa: BLE001 - the page shows the failure instead of failing itself.
+        return f"models() failed: {type(exc).__name__}"

@@ -9,6 +9,15 @@ from plugins.models import ProviderConfig
 from plugins.registry import provider_classes, reset_registry
 
 
+def provider_kind_validate(*, kind: str) -> None:
+    """:raises ValidationError: on ``kind`` when no installed, compatible plugin provides it."""
+    installed = provider_classes()
+    if kind not in installed:
+        raise ValidationError(
+            {"kind": f"No installed plugin provides {kind!r}; installed: {', '.join(sorted(installed))}."}
+        )
+
+
 def provider_config_save(*, config: ProviderConfig, credential: str | None = None) -> ProviderConfig:
     """Validate and save a provider configuration, then reload this process's registry.
 
@@ -18,11 +27,7 @@ def provider_config_save(*, config: ProviderConfig, credential: str | None = Non
     :param credential: the upstream credential in clear; ``None`` keeps the stored one, ``""`` clears it.
     :raises ValidationError: naming the field at fault (unknown kind, non-HTTP URL, bad JSON shape...).
     """
-    installed = provider_classes()
-    if config.kind not in installed:
-        raise ValidationError(
-            {"kind": f"No installed plugin provides {config.kind!r}; installed: {', '.join(sorted(installed))}."}
-        )
+    provider_kind_validate(kind=config.kind)
     if credential is not None:
         config.credential_encrypted = encrypt(credential)
     config.full_clean()

@@ -136,3 +136,18 @@ def test_a_refused_form_does_not_echo_the_typed_credential(admin_client):
     response = admin_client.post(ADD_URL, _form(credential=SECRET, base_url="ftp://azure.test"))
     assert response.status_code == 200
     assert SECRET not in response.content.decode()
+
+
+def test_the_installed_plugins_page_lists_configured_providers_and_their_errors(admin_client):
+    ProviderConfig.objects.create(name="azure", kind="openai-compatible", base_url="")  # needs a base URL
+    page = admin_client.get(reverse("admin:plugins_installed_plugins")).content.decode()
+    assert "pollinations-text" in page and "openai-large" in page
+    assert "needs base_url" in page
+
+
+def test_a_kind_whose_plugin_was_removed_stays_editable_but_cannot_be_saved(admin_client):
+    config = ProviderConfig.objects.create(name="old", kind="removed-kind", base_url="https://old.test")
+    assert admin_client.get(_change_url(config)).status_code == 200
+    response = admin_client.post(_change_url(config), _form(name="old", kind="removed-kind"))
+    assert response.status_code == 200
+    assert "No installed plugin provides &#x27;removed-kind&#x27;" in response.content.decode()
