@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pluggy
 import structlog
 
+import mcp_site
 from plugins import hookspecs
 from plugins.types import Provider
 
@@ -113,7 +114,7 @@ def plugin_infos(pm: pluggy.PluginManager) -> list[PluginInfo]:
     """Name, package, version and implemented hooks of every registered plugin."""
     infos = []
     for name, plugin in pm.list_name_plugin():
-        package, version = _DISTRIBUTIONS.get(name, ("mcp-gateway", "built-in"))
+        package, version = _DISTRIBUTIONS.get(name, ("mcp-gateway", mcp_site.__version__))
         infos.append(
             PluginInfo(
                 name=name,

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+import mcp_site
 from plugins import manager
-from plugins.registry import install_plugin_manager, provider_classes
+from plugins.registry import get_registry, install_plugin_manager, provider_classes
 from tests.plugins.distributions import install_distribution
 
 PLUGINS = {
@@ -71,7 +72,7 @@ def _broken() -> dict[str, str]:
 def test_builtins_are_registered_without_entry_points():
     pm = manager.build_plugin_manager(load_entry_points=False)
     assert {name for name, _ in pm.list_name_plugin()} == set(manager.BUILTIN_PLUGINS)
-    assert all(info.builtin and info.version == "built-in" for info in manager.plugin_infos(pm))
+    assert all(info.builtin and info.version == mcp_site.__version__ for info in manager.plugin_infos(pm))
 
 
 def test_each_broken_plugin_is_recorded_with_its_error_and_skipped(installed):
@@ -134,3 +135,14 @@ def test_a_second_plugin_claiming_a_taken_name_is_broken_and_the_first_keeps_ser
     pm = manager.build_plugin_manager()
     assert "plugins.builtin.pollinations" in _broken()
     assert pm.get_plugin("plugins.builtin.pollinations").__name__ == "plugins.builtin.pollinations"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_broken_plugins_are_listed_in_readyz_which_stays_ready(installed, http):
+    install_plugin_manager(manager.build_plugin_manager())
+    await get_registry()
+    response = await http.get("/readyz")
+    assert response.status_code == 200, response.text
+    broken = response.json()["checks"]["plugins"]["broken"]
+    assert {"name": "misspelt_hook", "error": "PluginValidationError"} in broken
+    assert {b["name"] for b in broken} == set(_broken())
