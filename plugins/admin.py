@@ -35,7 +35,7 @@ class ProviderConfigForm(forms.ModelForm):
     class Meta:
         model = ProviderConfig
         fields = ["name", "kind", "enabled", "priority", "base_url", "connect_timeout", "read_timeout",
-                  "model_aliases", "served_models"]  # fmt: skip
+                  "model_aliases", "served_models", "options"]  # fmt: skip
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -76,6 +76,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
                       "description": "Base URLs are trusted operator input: the gateway connects to whatever "
                                      "host is set, internal ones included."}),
         ("Models", {"fields": ("model_aliases", "served_models")}),
+        ("Provider options", {"fields": ("options",)}),
         (None, {"fields": ("updated_at",)}),
     )  # fmt: skip
     actions = ["reset_circuit_breakers"]

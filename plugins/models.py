@@ -11,6 +11,11 @@ from django.db import models
 from plugins.types import MODALITIES
 
 
+def _validate_object(value: object) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError('Use a JSON object, e.g. {"deployment": "eastus"}.')
+
+
 def _validate_mapping_of_strings(value: object) -> None:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise ValidationError('Use a JSON object of strings, e.g. {"gpt-4o": "openai"}.')
@@ -38,6 +43,9 @@ class ProviderConfig(models.Model):
     served_models = models.JSONField(
         default=dict, blank=True, validators=[_validate_models], help_text='Extra models served: {"id": "text"}.'
     )
+    options = models.JSONField(
+        default=dict, blank=True, validators=[_validate_object], help_text="The kind's own settings (see its plugin)."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -56,5 +64,6 @@ class ProviderConfig(models.Model):
         # An emptied JSON box in a form arrives as None; the columns are NOT NULL and mean "none".
         self.model_aliases = {} if self.model_aliases is None else self.model_aliases
         self.served_models = {} if self.served_models is None else self.served_models
+        self.options = {} if self.options is None else self.options
         if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
             raise ValidationError({"base_url": "Use an http:// or https:// URL."})

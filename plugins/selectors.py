@@ -19,6 +19,7 @@ def _to_settings(row: ProviderConfig) -> ProviderSettings:
         read_timeout=row.read_timeout,
         model_aliases=dict(row.model_aliases),
         extra_models=dict(row.served_models),
+        options=dict(row.options),
     )
 
 

@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from plugins import manager
+from plugins.models import ProviderConfig
 from plugins.registry import install_plugin_manager, provider_classes
+from plugins.services import provider_config_save
 from tests.conftest import ROOT
 from tests.plugins.distributions import install_distribution
 
@@ -101,3 +104,9 @@ def test_blocking_the_example_by_entry_point_name_leaves_it_out(echo_installed):
     pm = manager.build_plugin_manager(blocked=("echo",))
     assert not pm.has_plugin("echo")
     assert pm.is_blocked("echo")
+
+
+async def test_an_admin_row_named_echo_changes_its_prefix(echo_installed, http):
+    await sync_to_async(provider_config_save)(config=ProviderConfig(name="echo", kind="echo", options={"prefix": "> "}))
+    answer = (await http.post("/v1/chat/completions", json=CHAT)).json()
+    assert answer["choices"][0]["message"]["content"] == "> Hello plugin world"

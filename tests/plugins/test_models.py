@@ -43,6 +43,11 @@ def test_served_models_must_be_an_object_of_strings(served):
     assert "served_models" in _errors(_config(served_models=served))
 
 
+@pytest.mark.parametrize("options", [["prefix"], "prefix", 3])
+def test_options_must_be_an_object(options):
+    assert "options" in _errors(_config(options=options))
+
+
 def test_an_unknown_modality_is_refused_naming_the_choices():
     [message] = _errors(_config(served_models={"m": "video"}))["served_models"]
     assert "'video'" in message and "text, image, audio" in message

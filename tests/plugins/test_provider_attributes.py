@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import tomllib
 from types import MappingProxyType
 
 import pytest
+from asgiref.sync import sync_to_async
 from structlog.testing import capture_logs
 
 from plugins import registry
 from plugins.errors import PluginConfigurationError
 from plugins.hookspecs import hookimpl
+from plugins.models import ProviderConfig
 from plugins.registry import build_registry, install_plugin_manager, provider_classes
+from plugins.services import provider_config_save
 from plugins.types import ProviderSettings
+from tests.conftest import ROOT
 from tests.plugins.conftest import build_pm
 from tests.plugins.fake_plugin import FakeProvider
 
@@ -32,10 +37,6 @@ def _install(cls: type) -> list[dict]:
 
 
 def test_gateway_version_is_the_projects():
-    import tomllib
-
-    from tests.conftest import ROOT
-
     assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"] == registry.GATEWAY_VERSION
 
 
@@ -104,3 +105,12 @@ def test_validated_settings_are_a_new_frozen_copy():
         validated.model_aliases["b"] = "x"  # type: ignore[index]
     # Class-level defaults are never shared mutable state.
     assert FakeProvider.default_options == {"greeting": "hello", "punctuation": "!"}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_admin_row_sets_options_over_the_defaults_and_reaches_the_provider(fake_pm, http):
+    row = ProviderConfig(name="fake", kind="fake", options={"greeting": "bonjour"})
+    await sync_to_async(provider_config_save)(config=row)
+    body = {"model": "fake-1", "messages": [{"role": "user", "content": "Hi"}]}
+    answer = (await http.post("/v1/chat/completions", json=body)).json()
+    assert answer["choices"][0]["message"]["content"] == "bonjour!"
