@@ -216,7 +216,14 @@ async def get_registry() -> ProviderRegistry:
         if _current is None or time.monotonic() - _loaded_at >= RELOAD_SECONDS:
             from plugins.selectors import provider_settings_list
 
-            configured = await provider_settings_list()
+            try:
+                configured = await provider_settings_list()
+            except Exception as exc:
+                if _current is None:
+                    raise
+                log.error("provider_config_reload_failed", error_type=type(exc).__name__)
+                _loaded_at = time.monotonic()
+                return _current
             signature = tuple(configured)
             if _current is None or signature != getattr(_current, "signature", None):
                 previous, _current = _current, build_registry(configured)

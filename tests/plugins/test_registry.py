@@ -100,3 +100,19 @@ def test_a_provider_is_tried_once_even_when_several_of_its_models_answer_to_a_na
 def test_an_alias_of_a_served_id_does_not_add_a_second_route():
     built = build_registry([_generic("p", extra_models={"gpt-4o": "text"}, model_aliases={"gpt-4o": "gpt-4o-2024"})])
     assert _names(built.routes("gpt-4o", "chat")) == ["p"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_failed_reload_keeps_serving_the_last_good_registry(monkeypatch):
+    reset_registry()
+    loaded = await get_registry()
+
+    async def database_down():
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr("plugins.selectors.provider_settings_list", database_down)
+    monkeypatch.setattr("plugins.registry._loaded_at", 0.0)  # the reload interval has passed
+    assert await get_registry() is loaded
+    reset_registry()
+    with pytest.raises(ConnectionError):
+        await get_registry()
