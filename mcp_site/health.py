@@ -22,6 +22,7 @@ from django.http import HttpRequest, JsonResponse
 log = structlog.get_logger(__name__)
 
 #: A check returns ``None`` when healthy, or raises; the returned mapping (if any) is shown as detail.
+#: A check that wants to fail *with* detail returns a mapping holding ``"ok": False``.
 ReadinessCheck = Callable[[], Awaitable[dict | None]]
 
 CHECK_TIMEOUT_SECONDS = 2.0

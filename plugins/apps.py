@@ -6,6 +6,9 @@ class PluginsConfig(AppConfig):
     verbose_name = "Provider plugins"
 
     def ready(self) -> None:
+        from mcp_site.health import register_readiness_check
         from plugins import registry
+        from plugins.health import check_plugins
 
         registry.install_plugin_manager()
+        register_readiness_check("plugins", check_plugins)

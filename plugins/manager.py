@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import pluggy
 import structlog
 
+import mcp_site
 from plugins import hookspecs
+from plugins.types import Provider
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +40,10 @@ class PluginInfo:
 
 @dataclass(frozen=True, slots=True)
 class BrokenPlugin:
+    """A plugin that was skipped, and why: ``error_type`` alone is safe to show outside the admin."""
+
     name: str
+    error_type: str
     error: str
 
 
@@ -74,23 +79,42 @@ def build_plugin_manager(*, load_entry_points: bool = True, blocked: tuple[str, 
 
 
 def _register(pm: pluggy.PluginManager, name: str, load) -> None:
+    plugin = None
     try:
         plugin = load()
         pm.register(plugin, name=name)
         # A misspelt hook name fails here, at start-up, not silently at call time.
         pm.check_pending()
+        _check_provider_classes(pm, plugin)
     except Exception as exc:  # noqa: BLE001 - a broken plugin is reported and skipped.
-        if pm.has_plugin(name):
+        # Only this plugin: a name clash must not unregister the plugin that holds the name already.
+        if plugin is not None and pm.get_plugin(name) is plugin:
             pm.unregister(name=name)
-        BROKEN.append(BrokenPlugin(name=name, error=f"{type(exc).__name__}: {exc}"))
+        BROKEN.append(BrokenPlugin(name=name, error_type=type(exc).__name__, error=f"{type(exc).__name__}: {exc}"))
         log.error("plugin_broken", plugin=name, error_type=type(exc).__name__, error=str(exc))
+
+
+def _check_provider_classes(pm: pluggy.PluginManager, plugin: object) -> None:
+    """Call the plugin's ``mcp_provider_classes`` alone, so that its failure is pinned on it.
+
+    The registry later calls the hook for every plugin at once (a historic call), where one
+    plugin's exception would hide every other plugin's classes.
+    """
+    for impl in pm.hook.mcp_provider_classes.get_hookimpls():
+        if impl.plugin is not plugin or impl.hookwrapper or impl.wrapper:
+            continue
+        returned = impl.function()
+        if not isinstance(returned, list | tuple) or not all(
+            isinstance(cls, type) and issubclass(cls, Provider) and cls.kind for cls in returned
+        ):
+            raise TypeError("mcp_provider_classes must return a list of Provider subclasses, each with a kind.")
 
 
 def plugin_infos(pm: pluggy.PluginManager) -> list[PluginInfo]:
     """Name, package, version and implemented hooks of every registered plugin."""
     infos = []
     for name, plugin in pm.list_name_plugin():
-        package, version = _DISTRIBUTIONS.get(name, ("mcp-gateway", "built-in"))
+        package, version = _DISTRIBUTIONS.get(name, ("mcp-gateway", mcp_site.__version__))
         infos.append(
             PluginInfo(
                 name=name,

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from plugins.types import MODALITIES
+
+
+def _validate_object(value: object) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError('Use a JSON object, e.g. {"deployment": "eastus"}.')
 
 
 def _validate_mapping_of_strings(value: object) -> None:
@@ -36,6 +43,9 @@ class ProviderConfig(models.Model):
     served_models = models.JSONField(
         default=dict, blank=True, validators=[_validate_models], help_text='Extra models served: {"id": "text"}.'
     )
+    options = models.JSONField(
+        default=dict, blank=True, validators=[_validate_object], help_text="The kind's own settings (see its plugin)."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -43,3 +53,17 @@ class ProviderConfig(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Empty JSON means none; only plain HTTP(S) base URLs (the installed-kind check is the service's).
+
+        Base URLs are trusted operator input: the gateway sends requests, credential included, to
+        whatever host is set here, internal addresses too. Only staff allowed to change provider
+        configurations can set them.
+        """
+        # An emptied JSON box in a form arrives as None; the columns are NOT NULL and mean "none".
+        self.model_aliases = {} if self.model_aliases is None else self.model_aliases
+        self.served_models = {} if self.served_models is None else self.served_models
+        self.options = {} if self.options is None else self.options
+        if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
+            raise ValidationError({"base_url": "Use an http:// or https:// URL."})

@@ -15,6 +15,7 @@ import pluggy
 import structlog
 from django.conf import settings
 
+import mcp_site
 from plugins import manager
 from plugins.errors import PluginConfigurationError
 from plugins.types import ModelInfo, Provider, ProviderSettings
@@ -22,8 +23,12 @@ from plugins.types import ModelInfo, Provider, ProviderSettings
 log = structlog.get_logger(__name__)
 
 RELOAD_SECONDS = 10.0
+#: The version plugins' ``min_gateway_version``/``max_gateway_version`` are compared with.
+GATEWAY_VERSION = mcp_site.__version__
 _pm: pluggy.PluginManager | None = None
 _classes: dict[str, type[Provider]] = {}
+#: Provider kind → why its class was skipped (written for a different gateway version).
+_incompatible: dict[str, str] = {}
 
 
 def install_plugin_manager(pm: pluggy.PluginManager | None = None) -> pluggy.PluginManager:
@@ -35,13 +40,24 @@ def install_plugin_manager(pm: pluggy.PluginManager | None = None) -> pluggy.Plu
     global _pm
     _pm = pm or manager.build_plugin_manager(blocked=tuple(settings.MCP_BLOCKED_PLUGINS))
     _classes.clear()
-    _pm.hook.mcp_provider_classes.call_historic(result_callback=_collect_classes)
+    _incompatible.clear()
+    try:
+        _pm.hook.mcp_provider_classes.call_historic(result_callback=_collect_classes)
+    except Exception as exc:  # noqa: BLE001 - the manager checked each plugin's answer; this is a last resort.
+        log.error("provider_classes_failed", error_type=type(exc).__name__, error=str(exc))
     reset_registry()
     return _pm
 
 
 def _collect_classes(returned: list[type[Provider]] | None) -> None:
     for cls in returned or ():
+        if not cls.supports_gateway(GATEWAY_VERSION):
+            _incompatible[cls.kind] = (
+                f"{cls.kind} {cls.version} supports gateway {cls.min_gateway_version} to "
+                f"{cls.max_gateway_version or 'any later version'}; this gateway is {GATEWAY_VERSION}"
+            )
+            log.warning("provider_incompatible", kind=cls.kind, reason=_incompatible[cls.kind])
+            continue
         _classes[cls.kind] = cls
     # New provider kinds: the next request rebuilds the registry.
     reset_registry()
@@ -70,13 +86,25 @@ class ProviderRegistry:
             except Exception as exc:  # noqa: BLE001 - reported, the provider simply routes nothing.
                 errors.append(f"{provider.name}: models() failed with {type(exc).__name__}")
                 continue
+            by_id = {model.id: model for model in served}
             for model in served:
-                for name in (model.id, *model.aliases, *provider.settings.model_aliases):
+                for name in (model.id, *model.aliases):
                     self._routes.setdefault(name, []).append(Route(provider, model))
+            for alias, target in provider.settings.model_aliases.items():
+                if alias in by_id:
+                    continue  # a served id: the alias only renames it upstream, it is routed already
+                # An alias of a served model routes to that model only; of an unlisted one, to any that fits.
+                for model in [by_id[target]] if target in by_id else served:
+                    self._routes.setdefault(alias, []).append(Route(provider, model))
 
     def routes(self, model: str, operation: str) -> list[Route]:
-        """Providers serving ``model`` for ``operation``, best priority first."""
-        return [r for r in self._routes.get(model, ()) if operation in r.model.operations]
+        """Providers serving ``model`` for ``operation``, best priority first, each provider once."""
+        routes, seen = [], set()
+        for route in self._routes.get(model, ()):
+            if operation in route.model.operations and route.provider.name not in seen:
+                seen.add(route.provider.name)
+                routes.append(route)
+        return routes
 
     def knows(self, model: str) -> bool:
         return model in self._routes
@@ -112,6 +140,17 @@ def provider_classes() -> dict[str, type[Provider]]:
     """Provider kind → class, from every registered plugin."""
     plugin_manager()
     return dict(_classes)
+
+
+def incompatible_provider_classes() -> dict[str, str]:
+    """Provider kind → why it was skipped, for classes written for another gateway version."""
+    plugin_manager()
+    return dict(_incompatible)
+
+
+def current_registry() -> ProviderRegistry | None:
+    """The registry last built in this process, without building one (admin pages, readiness)."""
+    return _current
 
 
 def environment_defaults() -> dict[str, str]:
@@ -177,7 +216,14 @@ async def get_registry() -> ProviderRegistry:
         if _current is None or time.monotonic() - _loaded_at >= RELOAD_SECONDS:
             from plugins.selectors import provider_settings_list
 
-            configured = await provider_settings_list()
+            try:
+                configured = await provider_settings_list()
+            except Exception as exc:
+                if _current is None:
+                    raise
+                log.error("provider_config_reload_failed", error_type=type(exc).__name__)
+                _loaded_at = time.monotonic()
+                return _current
             signature = tuple(configured)
             if _current is None or signature != getattr(_current, "signature", None):
                 previous, _current = _current, build_registry(configured)

@@ -19,9 +19,15 @@ def _to_settings(row: ProviderConfig) -> ProviderSettings:
         read_timeout=row.read_timeout,
         model_aliases=dict(row.model_aliases),
         extra_models=dict(row.served_models),
+        options=dict(row.options),
     )
 
 
 async def provider_settings_list() -> list[ProviderSettings]:
     """Every provider row, as provider settings with the credential decrypted."""
     return [_to_settings(row) async for row in ProviderConfig.objects.order_by("priority", "name")]
+
+
+def provider_settings_list_sync() -> list[ProviderSettings]:
+    """:func:`provider_settings_list` for sync code (the admin)."""
+    return [_to_settings(row) for row in ProviderConfig.objects.order_by("priority", "name")]

@@ -6,9 +6,13 @@ Plugins know nothing of Django: they receive a :class:`ProviderCall`, answer wit
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal
+
+from plugins.errors import PluginConfigurationError
 
 Modality = Literal["text", "image", "audio"]
 MODALITIES: tuple[Modality, ...] = ("text", "image", "audio")
@@ -65,6 +69,9 @@ class ProviderSettings:
     #: extra models served (for generic providers): id → modality
     extra_models: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+
+
+_SETTINGS_FIELDS = frozenset(f.name for f in fields(ProviderSettings))
 
 
 @dataclass(slots=True)
@@ -153,8 +160,45 @@ class Provider:
     default_options: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, settings: ProviderSettings) -> None:
-        self.settings = settings
+        self.settings = type(self).validate(settings)
         self.name = settings.name
+
+    @classmethod
+    def supports_gateway(cls, gateway_version: str) -> bool:
+        """Whether ``gateway_version`` lies in ``[min_gateway_version, max_gateway_version]``.
+
+        Versions compare by their first three numbers, missing ones read as 0: a maximum of
+        ``"0.1"`` admits ``0.1.0`` but not ``0.1.1``.
+        """
+        version = version_tuple(gateway_version)
+        if version < version_tuple(cls.min_gateway_version):
+            return False
+        return cls.max_gateway_version is None or version <= version_tuple(cls.max_gateway_version)
+
+    @classmethod
+    def validate(cls, settings: ProviderSettings) -> ProviderSettings:
+        """A new, frozen copy of ``settings`` with :attr:`default_options` applied under its options.
+
+        :raises plugins.errors.PluginConfigurationError: naming every required setting that is empty. A
+            required setting is a :class:`ProviderSettings` field (``base_url``, ``credential``) or a key
+            of its ``options``.
+        """
+        options = {**cls.default_options, **settings.options}
+        missing = [
+            name
+            for name in cls.required_settings
+            if not (getattr(settings, name) if name in _SETTINGS_FIELDS else options.get(name))
+        ]
+        if missing:
+            raise PluginConfigurationError(
+                f"Provider {settings.name!r} ({cls.kind}) needs {', '.join(missing)}: set it in the admin."
+            )
+        return replace(
+            settings,
+            options=MappingProxyType(options),
+            model_aliases=MappingProxyType(dict(settings.model_aliases)),
+            extra_models=MappingProxyType(dict(settings.extra_models)),
+        )
 
     @classmethod
     def default_instances(cls, env: Mapping[str, Any]) -> list[ProviderSettings]:
@@ -198,3 +242,9 @@ class JobCallback:
     content_type: str = "application/octet-stream"
     result: bytes | None = None
     error_message: str = ""
+
+
+def version_tuple(version: str) -> tuple[int, int, int]:
+    """``"0.1"`` → ``(0, 1, 0)``; anything after the numbers (``rc1``, ``.dev0``) is ignored."""
+    numbers = [int(n) for n in re.findall(r"\d+", version.split("+")[0])[:3]]
+    return tuple([*numbers, 0, 0, 0][:3])  # type: ignore[return-value]

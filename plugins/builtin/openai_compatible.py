@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from plugins.errors import PluginConfigurationError, UpstreamError
+from plugins.errors import UpstreamError
 from plugins.hookspecs import hookimpl
 from plugins.http import SessionPool, send
 from plugins.types import (
@@ -52,11 +52,6 @@ class OpenAICompatibleProvider(Provider):
 
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
-        missing = [name for name in self.required_settings if not getattr(settings, name, None)]
-        if missing:
-            raise PluginConfigurationError(
-                f"Provider {settings.name!r} ({self.kind}) needs {', '.join(missing)}: set it in the admin."
-            )
         self.base_url = settings.base_url.rstrip("/")
         self.pool = SessionPool(settings.connect_timeout, settings.read_timeout)
 

@@ -1,0 +1,42 @@
+"""Writes of provider configuration: every change is validated, encrypted and reloaded here."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from plugins.crypto import encrypt
+from plugins.models import ProviderConfig
+from plugins.registry import provider_classes, reset_registry
+
+
+def provider_kind_validate(*, kind: str) -> None:
+    """:raises ValidationError: on ``kind`` when no installed, compatible plugin provides it."""
+    installed = provider_classes()
+    if kind not in installed:
+        raise ValidationError(
+            {"kind": f"No installed plugin provides {kind!r}; installed: {', '.join(sorted(installed))}."}
+        )
+
+
+def provider_config_save(*, config: ProviderConfig, credential: str | None = None) -> ProviderConfig:
+    """Validate and save a provider configuration, then reload this process's registry.
+
+    Other processes pick the change up within ``plugins.registry.RELOAD_SECONDS``.
+
+    :param config: the new or changed row (not saved yet).
+    :param credential: the upstream credential in clear; ``None`` keeps the stored one, ``""`` clears it.
+    :raises ValidationError: naming the field at fault (unknown kind, non-HTTP URL, bad JSON shape...).
+    """
+    provider_kind_validate(kind=config.kind)
+    if credential is not None:
+        config.credential_encrypted = encrypt(credential)
+    config.full_clean()
+    config.save()
+    reset_registry()
+    return config
+
+
+def provider_config_delete(*, config: ProviderConfig) -> None:
+    """Delete a provider configuration (a built-in's row: back to its defaults) and reload."""
+    config.delete()
+    reset_registry()
