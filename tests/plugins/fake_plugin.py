@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from plugins.hookspecs import hookimpl
 from plugins.types import (
     Caller,
+    JobCallback,
     ModelInfo,
     Outcome,
     Provider,
@@ -76,3 +77,13 @@ def mcp_request(call: ProviderCall, caller: Caller) -> str | None:
 @hookimpl
 def mcp_response(call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
     OUTCOMES.append((call, caller, outcome))
+
+
+@hookimpl
+def mcp_job_callback(provider: str, payload: dict) -> JobCallback | None:
+    # The fake provider reports {"fake_job": <id>, "ok": <bool>}; other providers are not its business.
+    if provider != "fake":
+        return None
+    return JobCallback(
+        job_id=str(payload["fake_job"]), succeeded=bool(payload["ok"]), error_message=payload.get("why", "")
+    )

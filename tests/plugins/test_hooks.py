@@ -36,3 +36,10 @@ async def test_hook_mcp_response_sees_each_answer_once_with_provider_status_and_
     assert caller.key_id is not None
     assert (outcome.provider, outcome.status) == ("fake", 200)
     assert (outcome.usage.input_tokens, outcome.usage.output_tokens) == (3, 1)
+
+
+def test_hook_mcp_job_callback_translates_the_providers_report_and_leaves_others_alone(fake_pm):
+    hook = fake_pm.hook.mcp_job_callback
+    report = hook(provider="fake", payload={"fake_job": 42, "ok": False, "why": "upstream crashed"})
+    assert (report.job_id, report.succeeded, report.error_message) == ("42", False, "upstream crashed")
+    assert hook(provider="pollinations", payload={"job_id": "job-1", "status": "succeeded"}) is None
