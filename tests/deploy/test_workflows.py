@@ -121,6 +121,12 @@ def test_each_environment_deploys_smoke_tests_and_rolls_back_on_failure(repo: Pa
 
 
 @pytest.mark.parametrize("job", ["staging", "production"])
+def test_smoke_test_authenticates_with_the_environments_smoke_key(repo: Path, job: str) -> None:
+    (step,) = [s for s in load(repo, "deploy.yml")["jobs"][job]["steps"] if s.get("name") == "Smoke test"]
+    assert step["env"] == {"API_KEY": "${{ secrets.SMOKE_API_KEY }}"}
+
+
+@pytest.mark.parametrize("job", ["staging", "production"])
 def test_two_deploys_to_one_environment_never_overlap(repo: Path, job: str) -> None:
     concurrency = load(repo, "deploy.yml")["jobs"][job]["concurrency"]
     assert concurrency["group"] == f"deploy-{job}"
