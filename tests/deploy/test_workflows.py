@@ -137,3 +137,8 @@ def test_only_the_build_job_may_write_packages(repo: Path) -> None:
     jobs = load(repo, "deploy.yml")["jobs"]
     writers = {name for name, job in jobs.items() if "write" in job.get("permissions", {}).values()}
     assert writers == {"build"}
+
+
+def test_ci_installs_nginx_for_the_local_cluster_tests_before_testing(repo: Path) -> None:
+    runs = [step.get("run") for step in load(repo, "ci.yml")["jobs"]["test"]["steps"]]
+    assert runs.index(".venv/bin/python -m scripts.cluster_nginx") < runs.index("make test")
