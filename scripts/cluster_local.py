@@ -243,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="start, run the smoke test through nginx, stop")
     args = parser.parse_args(argv)
+    # Ctrl-C and SIGTERM both stop everything, even when started with SIGINT ignored (in the background).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
         with run_cluster() as cluster:
