@@ -107,7 +107,8 @@ def check_image(client: httpx.Client) -> str:
     if item.get("b64_json"):
         raw = base64.b64decode(item["b64_json"])
     elif item.get("url"):
-        fetched = client.get(item["url"])
+        # A plain client: the image may live on another host, which must not see the API key.
+        fetched = httpx.get(item["url"], timeout=client.timeout, follow_redirects=True)
         _expect_status(fetched)
         raw = fetched.content
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -9,7 +10,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from PIL import Image
 
 from scripts import smoke
 from scripts.local_processes import ProcessGroup, free_port, gateway_command, manage
@@ -135,3 +138,16 @@ def test_smoke_script_imports_nothing_from_django_or_the_project() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_an_image_given_by_url_is_fetched_without_the_api_key(respx_mock) -> None:
+    png = io.BytesIO()
+    Image.new("RGB", smoke.IMAGE_SIZE).save(png, format="PNG")
+    respx_mock.post("https://gw.example/v1/images/generations").respond(
+        json={"data": [{"url": "https://cdn.example/fox.png"}]}
+    )
+    cdn = respx_mock.get("https://cdn.example/fox.png").respond(content=png.getvalue())
+    auth = {"Authorization": "Bearer mgw_secret"}  # pragma: allowlist secret
+    with httpx.Client(base_url="https://gw.example", headers=auth) as client:
+        assert smoke.check_image(client).startswith("PNG 256x256")
+    assert "authorization" not in cdn.calls.last.request.headers
