@@ -27,7 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from scripts import cluster_nginx
+import psycopg
+import redis
+from psycopg import sql
+
+from scripts import cluster_nginx, smoke
 from scripts.local_processes import (
     PYTHON,
     ROOT,
@@ -127,9 +131,6 @@ def cluster_env(
 
 def ensure_database(database_url: str) -> None:
     """Create the PostgreSQL database ``DATABASE_URL`` names if it does not exist yet."""
-    import psycopg  # only the cluster needs it; the module stays importable without a database
-    from psycopg import sql
-
     name = unquote(urlsplit(database_url).path.lstrip("/"))
     if not name:
         raise ClusterError("DATABASE_URL names no database: add one, e.g. …:5432/cluster")
@@ -140,6 +141,14 @@ def ensure_database(database_url: str) -> None:
                 print(f"[cluster] created database {name}", flush=True)
     except psycopg.OperationalError as exc:
         raise ClusterError(f"PostgreSQL at DATABASE_URL is unreachable: {exc}".strip()) from None
+
+
+def ensure_redis(redis_url: str) -> None:
+    """Fail early, and say so, when Redis does not answer (the replicas would never become ready)."""
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=3).ping()
+    except redis.RedisError as exc:
+        raise ClusterError(f"Redis at REDIS_URL does not answer: {exc}") from None
 
 
 def _check_ports_free(ports: ClusterPorts) -> None:
@@ -179,6 +188,7 @@ def run_cluster(
     state_dir.mkdir(parents=True, exist_ok=True)
     simulator_url = f"http://127.0.0.1:{ports.simulator}"
     env = cluster_env(database_url=database_url, redis_url=redis_url, simulator_url=simulator_url, environ=environ)
+    ensure_redis(redis_url)
     ensure_database(database_url)
     manage(["migrate", "--noinput"], env)
     config = cluster_nginx.write_config(
@@ -250,11 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         with run_cluster() as cluster:
             key_file = create_demo_key(cluster)
             if args.check:
-                from scripts import smoke
-
                 return 0 if smoke.run(cluster.url, key_file.read_text().strip()) else 1
             return _serve(cluster, key_file)
-    except (ClusterError, cluster_nginx.NginxMissing) as exc:
+    except RuntimeError as exc:  # ClusterError, NginxMissing, a failed migration, a replica that never got ready
         print(f"[cluster] {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

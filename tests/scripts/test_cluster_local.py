@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from scripts import cluster_nginx
-from scripts.cluster_local import ROOT, ClusterError, cluster_env, required_urls
+from scripts.cluster_local import ROOT, ClusterError, cluster_env, ensure_database, ensure_redis, required_urls
+from scripts.local_processes import free_port
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/cluster"
 REDIS_URL = "redis://127.0.0.1:6379/8"
@@ -92,3 +93,13 @@ def test_nginx_accepts_the_generated_configuration(tmp_path: Path) -> None:
         pytest.skip("nginx is not installed (make cluster-local installs it)")
     config = cluster_nginx.write_config(state_dir=tmp_path, port=8080, upstream_ports=(8081, 8082))
     cluster_nginx.check_config(binary, config)
+
+
+def test_an_unreachable_redis_is_reported_before_anything_starts() -> None:
+    with pytest.raises(ClusterError, match="Redis at REDIS_URL does not answer"):
+        ensure_redis(f"redis://127.0.0.1:{free_port()}/0")
+
+
+def test_an_unreachable_postgres_is_reported_before_anything_starts() -> None:
+    with pytest.raises(ClusterError, match="PostgreSQL at DATABASE_URL is unreachable"):
+        ensure_database(f"postgres://postgres@127.0.0.1:{free_port()}/cluster")
