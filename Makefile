@@ -11,10 +11,10 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	&& { echo $$p; break; }; done)
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-fast lint format migrate bench smoke clean
+.PHONY: help install run test test-fast lint format migrate bench smoke cluster-local clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (none found on PATH)"; exit 1; }
@@ -49,3 +49,12 @@ test-fast: install ## the quick tests only (no lint, no slow multi-process suite
 bench: install ## the gateway benchmark against LiteLLM (needs PostgreSQL, Redis and wrk; QUICK=1 for a short run)
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/auth.py
+
+# The deploy pipeline runs this after every rollout. API_KEY is read from the environment (set on
+# the command line, it is exported to the script) so the key never appears in the echoed command.
+smoke: install ## smoke-test a running gateway: make smoke URL=https://… [API_KEY=…]
+	@test -n "$(URL)" || { echo "usage: make smoke URL=https://gateway.example.com [API_KEY=...]" >&2; exit 2; }
+	$(BIN)/python scripts/smoke.py "$(URL)"
+
+cluster-local: install ## 3 gateway replicas + 2 workers behind nginx on :8080 (needs DATABASE_URL, REDIS_URL)
+	$(BIN)/python -m scripts.cluster_local

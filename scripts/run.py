@@ -50,6 +50,9 @@ def _stop(processes: dict[str, subprocess.Popen]) -> None:
 
 def main() -> int:
     processes: dict[str, subprocess.Popen] = {}
+    if os.environ.get("MCP_UPSTREAM", "simulator") == "simulator":
+        # Pass the simulator's fault header through: `make smoke` paces its streamed check with it.
+        os.environ.setdefault("MCP_FORWARD_HEADERS", "traceparent,tracestate,x-sim-fault")
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
         for name, command in _commands().items():

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
+
+from scripts import check_k8s
 
 REPO = Path(__file__).resolve().parents[2]
-OVERLAYS = ("dev", "staging", "prod")
+OVERLAYS = check_k8s.overlays()
 BIN_DIR = Path(sys.executable).parent
 
 
@@ -56,14 +57,13 @@ def run() -> Callable[..., subprocess.CompletedProcess[str]]:
 
 @functools.cache
 def _render(overlay: str) -> tuple[dict, ...]:
-    result = _run([_tool_path("kubectl"), "kustomize", REPO / "k8s" / "overlays" / overlay])
-    assert result.returncode == 0, f"kubectl kustomize k8s/overlays/{overlay} failed:\n{result.stderr}"
-    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+    _tool_path("kubectl")
+    return check_k8s.render(overlay)
 
 
 @pytest.fixture(scope="session")
 def render() -> Callable[[str], tuple[dict, ...]]:
-    """Render an overlay with ``kubectl kustomize``: each overlay once per session."""
+    """Render an overlay with ``kubectl kustomize`` (as the pre-commit hook does): once per session."""
     return _render
 
 

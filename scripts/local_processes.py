@@ -1,0 +1,134 @@
+"""Start, watch and stop local server processes: used by ``scripts.cluster_local`` and the tests.
+
+Each process runs in its own session (process group), so stopping or killing it also stops any
+children it forked (granian's worker, for one). Output goes to one log file per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+STARTUP_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gateway_command(port: int) -> list[str]:
+    """One gateway replica: granian, one worker, on loopback (the image's ``web`` role, scaled down)."""
+    return [
+        PYTHON, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", "1", "--loop", "uvloop", "mcp_site.asgi:application",
+    ]  # fmt: skip
+
+
+def simulator_command(port: int) -> list[str]:
+    return [PYTHON, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def manage(args: Sequence[str], env: Mapping[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``manage.py`` with the given environment; raise with its output if it fails."""
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=dict(env), capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-2000:]}")
+    return result
+
+
+class ProcessGroup:
+    """Named processes started together and always stopped together (use it as a context manager)."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        log_dir.mkdir(parents=True, exist_ok=True)
+
+    def __enter__(self) -> ProcessGroup:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop_all()
+
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def start(self, name: str, command: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+        """Start ``command`` as ``name`` (replacing a stopped process of that name), logging to a file."""
+        if name in self.processes and self.processes[name].poll() is None:
+            raise RuntimeError(f"{name} is already running (pid {self.processes[name].pid})")
+        with self.log_path(name).open("ab") as log:
+            process = subprocess.Popen(
+                list(command), cwd=ROOT, env=dict(env), stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        self.processes[name] = process
+        return process
+
+    def wait_http(self, name: str, url: str, timeout: float = STARTUP_TIMEOUT_SECONDS) -> None:
+        """Poll ``url`` until it answers 200; fail early, quoting the log, if ``name`` exits."""
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.processes[name].poll() is not None:
+                raise RuntimeError(f"{name} exited with {self.processes[name].returncode}:\n{self.tail(name)}")
+            try:
+                response = httpx.get(url, timeout=2)
+                if response.status_code == 200:
+                    return
+                last = f"HTTP {response.status_code}: {response.text[:200]}"
+            except httpx.TransportError as exc:
+                last = type(exc).__name__
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} not ready at {url} after {timeout:.0f} s ({last}):\n{self.tail(name)}")
+
+    def tail(self, name: str, lines: int = 20) -> str:
+        path = self.log_path(name)
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def exited(self) -> dict[str, int]:
+        """The processes that have stopped, with their exit codes."""
+        return {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the process group of ``name`` and reap it."""
+        process = self.processes[name]
+        if process.poll() is None:
+            os.killpg(process.pid, sig)
+        process.wait(STOP_TIMEOUT_SECONDS)
+
+    def stop_all(self) -> None:
+        """SIGTERM every process group, then SIGKILL what is still running after the grace period."""
+        running = [p for p in self.processes.values() if p.poll() is None]
+        for process in running:
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for process in running:
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait(STOP_TIMEOUT_SECONDS)
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    # It may have exited between the check and the signal.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
