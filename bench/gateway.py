@@ -41,7 +41,7 @@ LITELLM_VERSION = (
 )
 SIM_KEY = "sk_simulatorsimulatorsimulator12345"  # pragma: allowlist secret
 LITELLM_KEY = "sk-bench-master-key-1234"  # pragma: allowlist secret
-PORTS = {"sim": 9201, "mcp": 9202, "litellm": 9203, "mcp2": 9204}
+PORTS = {"sim": 9201, "mcp": 9202, "litellm": 9203, "mcp2": 9204, "uvicorn": 9205}
 RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "var" / "bench"
 BODY = {
@@ -337,6 +337,29 @@ def main() -> int:
         url = f"http://127.0.0.1:{PORTS['mcp2']}/v1/chat/completions"
         wrk(url, key=key, conc=64, seconds=WARMUP)
         results["mcp"]["two_workers_rps"] = wrk(url, key=key, conc=64, seconds=DURATION)["rps"]
+        log("the same gateway under uvicorn (httptools, uvloop), to confirm the server choice")
+        uvicorn = [
+            PY,
+            "-m",
+            "uvicorn",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(PORTS["uvicorn"]),
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "mcp_site.asgi:application",
+        ]
+        with started(
+            "uvicorn", uvicorn, env=gw_env, health_url=f"http://127.0.0.1:{PORTS['uvicorn']}/healthz", log_dir=WORK
+        ) as uv_pid:
+            url = f"http://127.0.0.1:{PORTS['uvicorn']}/v1/chat/completions"
+            results["mcp"]["uvicorn_c32"] = measured(url, uv_pid, key=key, conc=32, seconds=DURATION)
     return report(results)
 
 
@@ -462,6 +485,24 @@ def report(results: dict[str, dict]) -> int:
             mem["download_rss_growth_mb"] < 64 and mem["downloaded_bytes"] >= 32 * 8 * 2**20,
         ),
         ("throughput, 2 workers c=64 (req/s)", "-", f"{m['two_workers_rps']:.0f}", "-", 0.0, "reported", True),
+        (
+            "same gateway on uvicorn, c=32 (req/s)",
+            "-",
+            f"{m['uvicorn_c32']['rps']:.0f}",
+            "-",
+            m["uvicorn_c32"]["rps"] / rps["mcp"],
+            "reported (ratio to granian)",
+            True,
+        ),
+        (
+            "same gateway on uvicorn, CPU per request (ms)",
+            "-",
+            f"{m['uvicorn_c32']['cpu_ms_per_request']:.3f}",
+            "-",
+            m["uvicorn_c32"]["cpu_ms_per_request"] / cpu["mcp"],
+            "reported (ratio to granian)",
+            True,
+        ),
     ]
     lines = [
         f"MCP Gateway vs LiteLLM {LITELLM_VERSION}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
