@@ -137,8 +137,11 @@ class WebhookEndpointCollectionApi(OrganizationApi):
         examples=[
             OpenApiExample(
                 "create",
-                value={"url": "https://example.com/hooks/mcp", "event_types": ["job.succeeded", "job.failed"],
-                       "description": "orders service"},  # fmt: skip
+                value={
+                    "url": "https://example.com/hooks/mcp",
+                    "event_types": ["job.succeeded", "job.failed"],
+                    "description": "orders service",
+                },
                 request_only=True,
             ),
             OpenApiExample("created", value=SECRET_EXAMPLE, response_only=True),
@@ -248,8 +251,9 @@ class WebhookDeliveryRedeliverApi(OrganizationApi):
         request=None,
         responses={202: WebhookDeliveryOutput, **OBJECT_ERRORS},
         examples=[
-            OpenApiExample("queued", value={**DELIVERY_EXAMPLE, "status": "pending"}, response_only=True,
-                           status_codes=["202"]),  # fmt: skip
+            OpenApiExample(
+                "queued", value={**DELIVERY_EXAMPLE, "status": "pending"}, response_only=True, status_codes=["202"]
+            ),
         ],
     )
     def post(self, request, endpoint_id: int, delivery_id: str, org_slug: str | None = None):

@@ -19,8 +19,9 @@ def endpoint_with_delivery(organization: Organization) -> tuple[WebhookEndpoint,
     """An endpoint of ``organization`` with one delivery that failed once and then succeeded."""
     endpoint, _ = services.webhook_endpoint_create(organization=organization, url="https://example.com/hook",
                                                    event_types=[])  # fmt: skip
-    delivery = WebhookDelivery.objects.create(organization=organization, endpoint=endpoint, url=endpoint.url,
-                                              event_type="job.succeeded", payload={"type": "job.succeeded"})  # fmt: skip
+    delivery = WebhookDelivery.objects.create(
+        organization=organization, endpoint=endpoint, url=endpoint.url, event_type="job.succeeded", payload={}
+    )
     services.webhook_attempt_record(delivery=delivery, status_code=503, latency_ms=120, error="non-2xx", excerpt="")
     services.webhook_attempt_record(delivery=delivery, status_code=200, latency_ms=84, error="", excerpt="ok")
     delivery.refresh_from_db()
