@@ -13,6 +13,7 @@ from jobs.models import Job, WebhookDelivery, WebhookEndpoint
 from jobs.types import TERMINAL, JobStatus
 
 __all__ = [
+    "job_changes",
     "job_get",
     "job_list",
     "job_snapshot",
@@ -77,6 +78,12 @@ async def job_snapshot(*, organization_id: int, limit: int = 50) -> list[Job]:
     recent = Job.objects.filter(organization_id=organization_id, status__in=TERMINAL).order_by("-updated_at")
     done = [j async for j in recent[: max(0, limit - len(active))]]
     return active + done
+
+
+async def job_changes(*, organization_id: int, since: datetime, limit: int = 200) -> list[Job]:
+    """The organisation's jobs changed at or after ``since``, oldest change first (the no-Redis live feed)."""
+    changed = Job.objects.filter(organization_id=organization_id, updated_at__gte=since).order_by("updated_at")
+    return [job async for job in changed[:limit]]
 
 
 def webhook_endpoint_list(*, organization_id: int) -> QuerySet[WebhookEndpoint]:
