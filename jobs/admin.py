@@ -5,11 +5,14 @@ Actions go through the services and report each refusal with ``message_user``.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 
 from jobs import services
-from jobs.exceptions import ApplicationError
+from jobs.exceptions import ApplicationError, UnsafeWebhookUrl
 from jobs.models import Job, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from jobs.netguard import url_is_acceptable
+from jobs.types import WEBHOOK_EVENT_TYPES
 
 
 def _each(modeladmin, request, queryset, service, done: str) -> None:
@@ -47,16 +50,56 @@ class JobAdmin(admin.ModelAdmin):
         _each(self, request, queryset, lambda job: services.job_cancel(job=job), "job(s) cancelled")
 
 
+class WebhookEndpointForm(forms.ModelForm):
+    """The endpoint's editable fields; the URL is checked as the API checks it (connections are checked again)."""
+
+    url = forms.URLField(max_length=2000, assume_scheme="https")
+
+    event_types = forms.MultipleChoiceField(
+        choices=[(t, t) for t in WEBHOOK_EVENT_TYPES], required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="None selected: every event.",
+    )  # fmt: skip
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("organization", "url", "description", "event_types", "is_active")
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        try:
+            url_is_acceptable(url)
+        except UnsafeWebhookUrl as exc:
+            raise forms.ValidationError(exc.message) from None
+        return url
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Created and changed through the services; a new endpoint's secret is shown once, in a message."""
+
+    form = WebhookEndpointForm
     list_display = ("url", "organization", "event_types", "is_active", "created_at")
     list_filter = ("is_active", "organization")
     search_fields = ("url", "description")
-    exclude = ("secret",)
-    readonly_fields = ("organization", "created_at")
 
-    def has_add_permission(self, request) -> bool:
-        return False  # created through the API, which shows the secret once
+    def get_readonly_fields(self, request, obj=None) -> tuple[str, ...]:
+        return ("organization", "created_at") if obj is not None else ("created_at",)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            changes = {name: form.cleaned_data[name] for name in form.changed_data if name in services.UPDATABLE_FIELDS}
+            services.webhook_endpoint_update(endpoint=obj, **changes)
+            return
+        endpoint, secret = services.webhook_endpoint_create(
+            organization=obj.organization, url=obj.url, description=obj.description,
+            event_types=list(obj.event_types), is_active=obj.is_active,
+        )  # fmt: skip
+        obj.pk, obj.secret, obj.created_at = endpoint.pk, endpoint.secret, endpoint.created_at
+        self.message_user(
+            request,
+            f"Signing secret of {endpoint.url}: {secret} — copy it now, it will not be shown again.",
+            messages.WARNING,
+        )
 
 
 class WebhookAttemptInline(admin.TabularInline):

@@ -10,10 +10,15 @@ Authentication, in ``connect`` and before joining any group:
 The connection then joins its organisation's group only (:func:`jobs.events.organization_group`)
 and first receives a ``snapshot`` of the current state, so a reconnecting client misses nothing.
 Clients may send ``{"type": "subscribe", "job": "<id>"}`` for one job's current state.
+
+With the in-memory channel layer (embedded, no Redis) the worker's events cannot arrive, so the
+connection also polls its organisation's job changes from the database (:mod:`jobs.fallback`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -27,7 +32,7 @@ from accounts.keyformat import key_is_well_formed
 from accounts.models import User
 from accounts.roles import role_allows
 from accounts.selectors import organization_get_for_member
-from jobs import selectors
+from jobs import fallback, selectors
 from jobs.events import job_state, organization_group
 from jobs.exceptions import JobNotFound
 
@@ -38,6 +43,8 @@ CLOSE_BAD_REQUEST = 4400
 
 class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     organization_id: int | None = None
+    _poller: asyncio.Task | None = None
+    _sent: fallback.SentStates | None = None  # set only while polling: events are then deduplicated
 
     async def connect(self) -> None:
         query = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
@@ -52,8 +59,16 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         await self.channel_layer.group_add(organization_group(self.organization_id), self.channel_name)
+        if fallback.layer_is_in_process(self.channel_layer):
+            self._sent = fallback.SentStates()
         jobs = await selectors.job_snapshot(organization_id=self.organization_id)
-        await self.send_json({"type": "snapshot", "jobs": [job_state(job) for job in jobs]})
+        states = [job_state(job) for job in jobs]
+        await self.send_json({"type": "snapshot", "jobs": states})
+        if self._sent is not None:
+            for state in states:
+                self._sent.event_for(state)
+            poll = fallback.poll_changes(organization_id=self.organization_id, sent=self._sent, send=self.send_json)
+            self._poller = asyncio.ensure_future(poll)
 
     async def _organization(self, query: dict[str, str], headers: dict[str, str]) -> int | None:
         raw = extract_api_key(headers, query.get("api_key"))
@@ -80,6 +95,10 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         return await User.objects.filter(id=user_id, is_active=True).afirst()
 
     async def disconnect(self, code: int) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
         if self.organization_id is not None:
             await self.channel_layer.group_discard(organization_group(self.organization_id), self.channel_name)
 
@@ -97,6 +116,8 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def job_event(self, message: dict) -> None:
         """A group message from :mod:`jobs.events`: forwarded as ``{"type": "job.<event>", "job": {...}}``."""
+        if self._sent is not None and self._sent.event_for(message["job"]) is None:
+            return  # the poll already sent this state
         await self.send_json({"type": message["event"], "job": message["job"]})
 
 

@@ -10,9 +10,11 @@ __all__ = [
     "ApplicationError",
     "CallbackRefused",
     "IdempotencyConflict",
+    "InvalidWebhookEndpoint",
     "JobNotCancellable",
     "JobNotFound",
     "UnsafeWebhookUrl",
+    "WebhookDeliveryNotFound",
     "WebhookEndpointNotFound",
 ]
 
@@ -52,6 +54,20 @@ class WebhookEndpointNotFound(ApplicationError):
     type = "not_found_error"
     code = "webhook_not_found"
     message = "No such webhook endpoint in this organisation."
+
+
+class WebhookDeliveryNotFound(ApplicationError):
+    status = 404
+    type = "not_found_error"
+    code = "delivery_not_found"
+    message = "No such delivery for this webhook endpoint. GET …/webhooks/<id>/deliveries lists them."
+
+
+class InvalidWebhookEndpoint(ApplicationError):
+    """A field of a webhook endpoint the model refuses (``param`` names it)."""
+
+    status = 400
+    code = "invalid_value"
 
 
 class CallbackRefused(ApplicationError):

@@ -62,6 +62,7 @@ class Job(models.Model):
             models.Index(fields=["organization", "-created_at"], name="job_org_created"),
             models.Index(fields=["organization", "status"], name="job_org_status"),
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
+            models.Index(fields=["organization", "updated_at"], name="job_org_updated"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -8,11 +8,12 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from jobs.exceptions import JobNotFound, WebhookEndpointNotFound
+from jobs.exceptions import JobNotFound, WebhookDeliveryNotFound, WebhookEndpointNotFound
 from jobs.models import Job, WebhookDelivery, WebhookEndpoint
 from jobs.types import TERMINAL, JobStatus
 
 __all__ = [
+    "job_changes",
     "job_get",
     "job_list",
     "job_snapshot",
@@ -79,27 +80,44 @@ async def job_snapshot(*, organization_id: int, limit: int = 50) -> list[Job]:
     return active + done
 
 
+async def job_changes(*, organization_id: int, since: datetime, limit: int = 200) -> list[Job]:
+    """The organisation's jobs changed at or after ``since``, oldest change first (the no-Redis live feed)."""
+    changed = Job.objects.filter(organization_id=organization_id, updated_at__gte=since).order_by("updated_at")
+    return [job async for job in changed[:limit]]
+
+
 def webhook_endpoint_list(*, organization_id: int) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(organization_id=organization_id).order_by("-created_at")
 
 
 def webhook_endpoint_get(*, organization_id: int, endpoint_id: int) -> WebhookEndpoint:
+    """:raises WebhookEndpointNotFound: no such endpoint, or another organisation's (they look the same)."""
     endpoint = WebhookEndpoint.objects.filter(organization_id=organization_id, id=endpoint_id).first()
     if endpoint is None:
         raise WebhookEndpointNotFound()
     return endpoint
 
 
-def webhook_delivery_list(*, organization_id: int, endpoint_id: int | None = None) -> QuerySet[WebhookDelivery]:
+def webhook_delivery_list(
+    *, organization_id: int, endpoint_id: int | None = None, status: str | None = None, limit: int = 20
+) -> list[WebhookDelivery]:
+    """The newest deliveries (at most ``limit``, capped at 100), each with its attempts prefetched."""
     deliveries = WebhookDelivery.objects.filter(organization_id=organization_id)
     if endpoint_id is not None:
         deliveries = deliveries.filter(endpoint_id=endpoint_id)
-    return deliveries.order_by("-created_at")
+    if status:
+        deliveries = deliveries.filter(status=status)
+    limit = max(1, min(MAX_PAGE, limit))
+    return list(deliveries.prefetch_related("attempt_log").order_by("-created_at")[:limit])
 
 
-def webhook_delivery_get(*, organization_id: int, delivery_id: str) -> WebhookDelivery:
+def webhook_delivery_get(*, organization_id: int, delivery_id: str, endpoint_id: int | None = None) -> WebhookDelivery:
+    """:raises WebhookDeliveryNotFound: no such delivery (of that endpoint) in this organisation."""
     ident = _uuid(delivery_id)
-    delivery = WebhookDelivery.objects.filter(organization_id=organization_id, id=ident).first() if ident else None
+    deliveries = WebhookDelivery.objects.filter(organization_id=organization_id, id=ident)
+    if endpoint_id is not None:
+        deliveries = deliveries.filter(endpoint_id=endpoint_id)
+    delivery = deliveries.first() if ident else None
     if delivery is None:
-        raise WebhookEndpointNotFound("No such webhook delivery in this organisation.", code="delivery_not_found")
+        raise WebhookDeliveryNotFound()
     return delivery

@@ -70,10 +70,12 @@ class Simulator:
             request.fault_spec,
         )
         watcher = Disconnect(receive)
+        callback = None
         try:
             if oversized:
                 raise SimError(413, f"Request body exceeds the simulator's {MAX_BODY} byte limit")
             request.faults = parse_faults(request.fault_spec)
+            callback = self.state.callbacks.target(request.headers, request.wants_stream)
             response = await self._respond(request, record, watcher)
         except SimError as err:
             response = render_error(err, profile, request.query, f"sim-{record.seq}")
@@ -83,6 +85,8 @@ class Simulator:
             else:
                 outcome = await send_response(send, response, request.faults, watcher)
                 record.finish(response.status, outcome=outcome)
+                if callback is not None:  # reported once the answer is out, as an async provider would
+                    self.state.callbacks.schedule(callback, response)
         finally:
             watcher.close()
 
@@ -153,13 +157,15 @@ class Simulator:
         return response
 
     def _admin(self, request: Request) -> Response:
-        """``/_sim/health`` and ``/_sim/requests`` (GET reads, DELETE clears)."""
+        """``/_sim/health``, ``/_sim/requests`` (GET reads, DELETE clears) and ``/_sim/callbacks`` (GET)."""
         recorder = self.state.recorder
         if request.path == "/health":
             return _HEALTH
         if request.path == "/requests" and request.method == "GET":
             since = request.query.get("since", "0")
             return json_response(recorder.dump(int(since) if since.isdigit() else 0))
+        if request.path == "/callbacks" and request.method == "GET":
+            return json_response(self.state.callbacks.dump())
         if request.path == "/requests" and request.method == "DELETE":
             recorder.clear()
             return json_response(b'{"cleared":true}')

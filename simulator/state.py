@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from simulator.auth import ApiKey, load_keys
+from simulator.callbacks import Callbacks
 from simulator.feeds import Feed
 from simulator.legacy_queue import IpQueues
 from simulator.recorder import Recorder
@@ -27,6 +28,7 @@ class State:
     image_feed: Feed = field(default_factory=Feed)
     text_feed: Feed = field(default_factory=lambda: Feed(pretty=True))
     recorder: Recorder = field(default_factory=Recorder)
+    callbacks: Callbacks = field(default_factory=Callbacks)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "State":
@@ -36,4 +38,5 @@ class State:
             keys=load_keys(environ.get(ENV_KEYS)),
             legacy_queue=environ.get(ENV_LEGACY_QUEUE, "") == "1",
             queues=IpQueues(interval_ms / 1000),
+            callbacks=Callbacks.from_env(environ),
         )

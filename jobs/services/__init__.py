@@ -12,6 +12,7 @@ from jobs.services.jobs import (
     job_succeed,
 )
 from jobs.services.webhooks import (
+    UPDATABLE_FIELDS,
     webhook_attempt_record,
     webhook_deliveries_create,
     webhook_delivery_redeliver,
@@ -22,6 +23,7 @@ from jobs.services.webhooks import (
 )
 
 __all__ = [
+    "UPDATABLE_FIELDS",
     "job_cancel",
     "job_create",
     "job_fail_or_retry",

@@ -13,12 +13,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organization
 from jobs import queue
-from jobs.exceptions import ApplicationError
+from jobs.exceptions import InvalidWebhookEndpoint
 from jobs.models import Job, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from jobs.netguard import url_is_acceptable
 from jobs.payloads import job_payload
@@ -37,40 +38,63 @@ def webhook_secret_generate() -> str:
 def _check_event_types(event_types: list[str]) -> list[str]:
     unknown = sorted(set(event_types) - set(WEBHOOK_EVENT_TYPES))
     if unknown:
-        raise ApplicationError(
+        raise InvalidWebhookEndpoint(
             f"Unknown event type {unknown[0]!r}: use {', '.join(WEBHOOK_EVENT_TYPES)}.", param="event_types"
         )
     return sorted(set(event_types))
 
 
+def _validated(endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """``full_clean``, its first complaint turned into an error naming the field."""
+    try:
+        endpoint.full_clean()
+    except ValidationError as exc:
+        field, problems = next(iter(exc.message_dict.items()))
+        raise InvalidWebhookEndpoint(" ".join(problems), param=field) from exc
+    return endpoint
+
+
 def webhook_endpoint_create(
-    *, organization: Organization, url: str, event_types: list[str], description: str = ""
+    *, organization: Organization, url: str, event_types: list[str], description: str = "", is_active: bool = True
 ) -> tuple[WebhookEndpoint, str]:
-    """Register an endpoint; returns it and its secret (shown to the caller once)."""
+    """Register an endpoint; returns it and its secret (shown to the caller once, stored encrypted).
+
+    :raises UnsafeWebhookUrl: not http(s), or a refused address literal (connections are checked again).
+    :raises InvalidWebhookEndpoint: another field is invalid; nothing is saved.
+    """
     url_is_acceptable(url)
     secret = webhook_secret_generate()
-    endpoint = WebhookEndpoint(organization=organization, url=url, description=description,
+    endpoint = WebhookEndpoint(organization=organization, url=url, description=description, is_active=is_active,
                                event_types=_check_event_types(event_types), secret=encrypt(secret))  # fmt: skip
-    endpoint.full_clean()
-    endpoint.save()
+    _validated(endpoint).save()
     return endpoint, secret
 
 
+#: What :func:`webhook_endpoint_update` may change (never the organisation or the secret).
+UPDATABLE_FIELDS = ("url", "event_types", "description", "is_active")
+
+
 def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:
-    """Change ``url``, ``event_types``, ``description`` or ``is_active``."""
+    """Change ``url``, ``event_types``, ``description`` or ``is_active``; all or nothing.
+
+    :raises UnsafeWebhookUrl, InvalidWebhookEndpoint: as for :func:`webhook_endpoint_create`.
+    """
+    unknown = sorted(set(changes) - set(UPDATABLE_FIELDS))
+    if unknown:
+        raise InvalidWebhookEndpoint(f"{unknown[0]} cannot be changed.", param=unknown[0])
     if "url" in changes:
         url_is_acceptable(changes["url"])
     if "event_types" in changes:
         changes["event_types"] = _check_event_types(changes["event_types"])
-    for name in ("url", "event_types", "description", "is_active"):
-        if name in changes:
-            setattr(endpoint, name, changes[name])
-    endpoint.full_clean()
-    endpoint.save()
-    return endpoint
+    updated = WebhookEndpoint.objects.get(pk=endpoint.pk)  # a refused change leaves the caller's object as it was
+    for name, value in changes.items():
+        setattr(updated, name, value)
+    _validated(updated).save(update_fields=list(changes) or None)
+    return updated
 
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Delete the endpoint; its past deliveries stay in the log (their ``endpoint`` becomes empty)."""
     endpoint.delete()
 
 

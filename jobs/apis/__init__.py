@@ -1,0 +1,1 @@
+"""Management API views of the jobs app (``/api/orgs/<slug>/webhooks…``)."""
