@@ -13,6 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
 from accounts.keyauth import KeyIdentity
+from billing import hotpath as billing
 from gateway import result_cache
 from gateway import usage as usage_recorder
 from gateway.auth import authorize
@@ -70,6 +71,23 @@ async def proxy(
     if refusal:
         raise GatewayError(400, str(refusal), code="request_refused")
 
+    # Limits and credits, before anything reaches an upstream; usage_recorder.record() settles it.
+    admission = await billing.admit(call=call, identity=identity, provider=routes[0].provider)
+    try:
+        response = await _proxy_admitted(call, caller, routes, started, private)
+    except GatewayError as exc:
+        billing.abandon(call)
+        exc.headers = {**admission.headers, **exc.headers}
+        raise
+    except BaseException:
+        billing.abandon(call)
+        raise
+    for name, value in admission.headers.items():
+        response[name] = value
+    return response
+
+
+async def _proxy_admitted(call, caller, routes, started, private) -> HttpResponseBase:
     key = result_cache.cache_key(call, routes[0].provider.name, private_header=private)
     if key is not None:
         cached = await result_cache.lookup(key)

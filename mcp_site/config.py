@@ -73,6 +73,12 @@ class Config:
     oidc_client_id: str
     oidc_client_secret: str
     oidc_provider_name: str
+    # --- Billing ---
+    billing_policy_ttl_seconds: int = 5
+    billing_ledger_flush_ms: int = 1000
+    billing_default_max_tokens: int = 1024
+    billing_concurrency_lease_seconds: int = 900
+    billing_hold_stale_seconds: int = 1200
 
     @property
     def production(self) -> bool:
@@ -206,7 +212,21 @@ def load_config(environ: Mapping[str, str]) -> Config:
         log_format=env.choice("LOG_FORMAT", LOG_FORMATS, "json" if production else "console"),
         log_level=env.choice("LOG_LEVEL", LOG_LEVELS, "INFO"),
         **_accounts(env),
+        **_billing(env),
     )
+
+
+def _billing(env: _Env) -> dict[str, object]:
+    """Billing and limits: cache lifetimes, ledger flush interval, reservation defaults."""
+    return {
+        "billing_policy_ttl_seconds": env.integer("BILLING_POLICY_TTL_SECONDS", 5, minimum=0, maximum=300),
+        "billing_ledger_flush_ms": env.integer("BILLING_LEDGER_FLUSH_MS", 1000, minimum=10, maximum=3_600_000),
+        "billing_default_max_tokens": env.integer("BILLING_DEFAULT_MAX_TOKENS", 1024, minimum=1, maximum=10_000_000),
+        "billing_concurrency_lease_seconds": env.integer(
+            "BILLING_CONCURRENCY_LEASE_SECONDS", 900, minimum=10, maximum=86_400
+        ),
+        "billing_hold_stale_seconds": env.integer("BILLING_HOLD_STALE_SECONDS", 1200, minimum=10, maximum=604_800),
+    }
 
 
 def _accounts(env: _Env) -> dict[str, object]:

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "accounts",
     "plugins",
     "gateway",
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -233,6 +234,16 @@ FIELD_ENCRYPTION_KEY = CONFIG.field_encryption_key
 MCP_BLOCKED_PLUGINS = list(CONFIG.blocked_plugins)
 #: Client request headers passed on to upstreams (tracing by default; tests add the simulator's X-Sim-Fault).
 MCP_FORWARD_HEADERS = list(CONFIG.forward_headers)
+
+# --- Billing and limits (docs/billing.md) --------------------------------------------------
+BILLING_POLICY_TTL_SECONDS = CONFIG.billing_policy_ttl_seconds
+BILLING_LEDGER_FLUSH_SECONDS = CONFIG.billing_ledger_flush_ms / 1000
+BILLING_DEFAULT_MAX_TOKENS = CONFIG.billing_default_max_tokens
+BILLING_CONCURRENCY_LEASE_SECONDS = CONFIG.billing_concurrency_lease_seconds
+BILLING_HOLD_STALE_SECONDS = CONFIG.billing_hold_stale_seconds
+#: A Redis call slower than this counts as "Redis down"; Redis is then retried after BILLING_REDIS_RETRY_SECONDS.
+BILLING_REDIS_TIMEOUT_SECONDS = 1.0
+BILLING_REDIS_RETRY_SECONDS = 2.0
 
 # --- Security -----------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
