@@ -58,6 +58,10 @@ def _close_database_pools(django_db_setup, django_db_blocker):
     from django.db import connections
 
     with django_db_blocker.unblock():
+        # Async ORM calls ran in asgiref's one sync thread: its connections hold the test database open.
+        from asgiref.sync import SyncToAsync
+
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
         for conn in connections.all():
             if hasattr(conn, "close_pool"):
                 conn.close_pool()

@@ -70,4 +70,4 @@ async def settle_and_flush() -> int:
 
 
 async def ledger_events(**filters) -> list[UsageEvent]:
-    return await sync_to_async(lambda: list(UsageEvent.objects.filter(**filters).order_by("id")))()
+    return await sync_to_async(lambda: list(UsageEvent.objects.filter(**filters).order_by("created_at")))()
