@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from billing import services
+from billing.analytics import analytics_view
 from billing.exceptions import ApplicationError
 from billing.models import (
     CreditAccount,
@@ -180,12 +181,17 @@ class UsageEventAdmin(admin.ModelAdmin):
     search_fields = ["request_id", "client_request_id", "model"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+    change_list_template = "billing/usageevent_change_list.html"
 
     def has_add_permission(self, request) -> bool:
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_urls(self):
+        analytics = self.admin_site.admin_view(lambda request: analytics_view(self.admin_site, request))
+        return [path("analytics/", analytics, name="billing_analytics"), *super().get_urls()]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -139,7 +139,10 @@ class UsageEvent(models.Model):
     request_id = models.CharField(max_length=64, unique=True, help_text="Assigned by the gateway at admission.")
     client_request_id = models.CharField(max_length=128, blank=True, help_text="X-Request-ID of the request.")
     created_at = models.DateTimeField(default=timezone.now)
-    organization = models.ForeignKey(Organization, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    # No separate index: usage_org_time below starts with it.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
     key_id = models.BigIntegerField(null=True, blank=True)
     user_id = models.BigIntegerField(null=True, blank=True)
     provider = models.CharField(max_length=64, blank=True)
@@ -160,8 +163,9 @@ class UsageEvent(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            # Per-organisation analytics and invoices scan one organisation's time range.
-            models.Index(fields=["organization", "created_at"], name="usage_org_time"),
+            # Invoices and per-organisation latency percentiles scan one organisation's time range;
+            # latency_ms is included so percentiles are an index-only scan (PostgreSQL).
+            models.Index(fields=["organization", "created_at"], include=["latency_ms"], name="usage_org_time"),
             models.Index(fields=["created_at"], name="usage_time"),
             models.Index(fields=["key_id", "created_at"], name="usage_key_time"),
         ]
@@ -238,3 +242,36 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} by {self.method}"
+
+
+class UsageDaily(models.Model):
+    """Daily roll-up of the ledger, kept in the same transaction as the ledger insert (analytics read it).
+
+    One row per organisation, UTC day, provider, model, modality and key (0: no key).
+    """
+
+    organization_id = models.BigIntegerField()
+    day = models.DateField()
+    provider = models.CharField(max_length=64)
+    model = models.CharField(max_length=200)
+    modality = models.CharField(max_length=10)
+    key_id = models.BigIntegerField(default=0)
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    cost = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    images = models.BigIntegerField(default=0)
+    latency_ms_sum = models.BigIntegerField(default=0)
+    latency_ms_max = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization_id", "day", "provider", "model", "modality", "key_id"], name="usage_daily_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["day"], name="usage_daily_day")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day} {self.model}"

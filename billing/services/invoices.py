@@ -10,12 +10,14 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from billing.exceptions import BillingInputError, InvoiceStateError
-from billing.models import Invoice, InvoiceLine, Payment, Subscription
+from billing.models import Invoice, InvoiceLine, Payment, Plan, Subscription
 from billing.selectors import usage_by_model
 
 
 @transaction.atomic
-def invoice_issue(*, organization: Organization, period_start: dt.datetime, period_end: dt.datetime) -> Invoice:
+def invoice_issue(
+    *, organization: Organization, period_start: dt.datetime, period_end: dt.datetime, plan: Plan | None = None
+) -> Invoice:
     """An open invoice for the period: the plan's fee, one usage line per model, credits applied.
 
     The usage lines sum to exactly the ledger's cost over the period (``usage_total``). Usage covered
@@ -36,7 +38,9 @@ def invoice_issue(*, organization: Organization, period_start: dt.datetime, peri
         period_end=period_end,
     )
     lines: list[InvoiceLine] = []
-    plan = getattr(Subscription.objects.filter(organization=organization).select_related("plan").first(), "plan", None)
+    if plan is None:
+        subscription = Subscription.objects.filter(organization=organization).select_related("plan").first()
+        plan = subscription.plan if subscription is not None else None
     if plan is not None and plan.monthly_price:
         lines.append(
             InvoiceLine(

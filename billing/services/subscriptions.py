@@ -130,6 +130,7 @@ def subscriptions_renew_due(*, now: dt.datetime | None = None) -> int:
                     organization=sub.organization,
                     period_start=sub.current_period_start,
                     period_end=sub.current_period_end,
+                    plan=sub.plan,
                 )
                 if sub.cancel_at_period_end:
                     sub.status = Subscription.Status.CANCELLED
