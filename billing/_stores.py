@@ -54,7 +54,10 @@ def _split(rules: tuple[Rule, ...]) -> tuple[list[Rule], list[Rule], list[Rule]]
 
 def hold_record(admission: Admission) -> str:
     """What the reconciler needs to settle a request whose process died: who, how much, since when."""
-    return json.dumps([admission.organization_id, admission.estimate, int(admission.credit_enforced), time.time()])
+    slots = [r.key for r in admission.rules if r.kind == "conc"]
+    return json.dumps(
+        [admission.organization_id, admission.estimate, int(admission.credit_enforced), time.time(), slots]
+    )
 
 
 class RedisStore:

@@ -276,3 +276,12 @@ async def drain() -> None:
     """Wait for the settlements this process has scheduled (tests; graceful shutdown)."""
     while _background:
         await asyncio.gather(*list(_background), return_exceptions=True)
+
+
+async def shutdown() -> None:
+    """On a graceful stop: finish the settlements in flight and write the events queued in this process."""
+    try:
+        await asyncio.wait_for(drain(), timeout=10)
+        await asyncio.wait_for(ledger.flush_buffer(), timeout=10)
+    except Exception as exc:  # noqa: BLE001 - what is left is reconciled from the holds.
+        log.error("billing.shutdown_incomplete", error_type=type(exc).__name__)

@@ -12,7 +12,9 @@ from billing._stores import HOLDS_KEY, credit_key
 from billing.models import UsageEvent
 from billing.services.ledger import usage_events_insert
 
+#: KEYS: credit hash, holds hash, concurrency keys…; ARGV: ledger id, estimate, cost, credit mode.
 RELEASE = """
+for i = 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
 if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 then
   if ARGV[4] == '1' then
     redis.call('HINCRBY', KEYS[1], 'held', -tonumber(ARGV[2]))
@@ -45,7 +47,8 @@ def holds_reconcile(*, older_than: float | None = None) -> int:
     try:
         for raw_id, raw in client.hscan_iter(HOLDS_KEY, count=500):
             ledger_id = raw_id.decode()
-            organization_id, estimate, enforced, since = json.loads(raw)
+            organization_id, estimate, enforced, since, *rest = json.loads(raw)
+            slots = rest[0] if rest else []
             if since > cutoff:
                 continue
             cost = UsageEvent.objects.filter(request_id=ledger_id).values_list("cost", flat=True).first()
@@ -77,9 +80,8 @@ def holds_reconcile(*, older_than: float | None = None) -> int:
                         }
                     ]
                 )
-            settled += release(
-                keys=[credit_key(organization_id), HOLDS_KEY], args=[ledger_id, estimate, cost, enforced]
-            )
+            keys = [credit_key(organization_id), HOLDS_KEY, *slots]
+            settled += release(keys=keys, args=[ledger_id, estimate, cost, enforced])
     finally:
         client.close()
     return settled

@@ -106,7 +106,8 @@ def _prepaid_org():
     organization = organization_create(name="Dies", slug="dies")
     _, key = api_key_create(organization=organization, name="k", scopes=("image", "text"))
     Price.objects.create(model="flux", per_image=1_000_000)
-    subscription_create(organization=organization, plan=Plan.objects.create(slug="pre", name="Pre"))
+    plan = Plan.objects.create(slug="pre", name="Pre", concurrent_requests=20)
+    subscription_create(organization=organization, plan=plan)
     credits_grant(organization=organization, amount=100_000_000, reason="top-up")
     return organization, key
 
@@ -149,5 +150,6 @@ async def test_a_gateway_killed_mid_flight_loses_no_event_and_counts_none_twice(
     spent = sum(e.cost for e in events)
     assert int(sync.hget(credit_key(organization.pk), "used")) == spent == 15_000_000
     assert int(sync.hget(credit_key(organization.pk), "held")) == 0
+    assert sync.zcard(f"mcp:bill:conc:org:{organization.pk}:concurrent:900") == 0  # the dead process's slots
     account = await sync_to_async(CreditAccount.objects.get)(organization=organization)
     assert account.balance == 100_000_000 - spent

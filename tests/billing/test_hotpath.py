@@ -101,3 +101,48 @@ async def test_concurrent_requests_over_the_limit_are_refused(client, make_plan,
     await settle_and_flush()
     # The slots were released: the next request gets in.
     assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 200
+
+
+async def test_a_provider_limit_protects_the_upstream_across_organisations(client, amake_key, transactional_db):
+    from billing.models import ProviderLimit
+    from plugins.registry import get_registry
+
+    provider = (await get_registry()).routes("openai", "chat")[0].provider.name
+    await sync_to_async(ProviderLimit.objects.create)(provider=provider, requests_per_minute=2)
+    other = {"Authorization": f"Bearer {await amake_key()}"}
+    assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 200
+    assert (await client.post("/v1/chat/completions", json=CHAT, headers=other)).status_code == 200
+    refused = await client.post("/v1/chat/completions", json=CHAT, headers=other)
+    assert refused.status_code == 429
+    assert "provider allows 2 requests" in refused.json()["error"]["message"]
+
+
+async def test_the_plan_limits_each_member_separately(client, amake_key, make_plan, subscribe, organization):
+    from accounts.models import User
+    from accounts.services import membership_add
+
+    def member(email: str):
+        user = User.objects.create_user(email=email, password="a long enough password")
+        membership_add(organization=organization, user=user, role="developer")
+        return user
+
+    ada, bob = [await sync_to_async(member)(e) for e in ("ada@example.com", "bob@example.com")]
+    await sync_to_async(subscribe)(await sync_to_async(make_plan)(user_requests_per_minute=1, overage_policy="bill"))
+    ada_key = {"Authorization": f"Bearer {await amake_key(created_by=ada, enforce_role=False)}"}
+    bob_key = {"Authorization": f"Bearer {await amake_key(created_by=bob, enforce_role=False)}"}
+    assert (await client.post("/v1/chat/completions", json=CHAT, headers=ada_key)).status_code == 200
+    assert (await client.post("/v1/chat/completions", json=CHAT, headers=ada_key)).status_code == 429
+    assert (await client.post("/v1/chat/completions", json=CHAT, headers=bob_key)).status_code == 200
+
+
+async def test_a_stream_whose_upstream_reports_no_usage_is_counted_not_free(client, make_plan, subscribe):
+    await sync_to_async(subscribe)(await sync_to_async(make_plan)(overage_policy="bill"))
+    # The upstream breaks off after two content events: its usage chunk never comes.
+    broken = {"X-Sim-Fault": "drop-mid-stream"}
+    answer = await client.post("/v1/chat/completions", json={**CHAT, "stream": True}, headers=broken)
+    assert answer.status_code == 200
+    await settle_and_flush()
+    event = (await ledger_events())[0]
+    # The relay's own count (~4 characters per token) is billed, and marked as counted.
+    assert (event.status, event.usage_source) == (502, "counted")
+    assert event.input_tokens > 0 and event.output_tokens > 0 and event.cost > 0
