@@ -88,7 +88,8 @@ async def admit(*, call: ProviderCall, identity: KeyIdentity, provider: Provider
         ledger_id=uuid.uuid4().hex,
         organization_id=identity.organization_id,
         rules=tuple(await rules_for(identity, policy, name, call.modality)),
-        estimate=estimate if policy.credit_enforced else 0,
+        # Reserved only where credits are enforced, recorded either way for the reconciler (hold_record).
+        estimate=estimate,
         credit_enforced=policy.credit_enforced,
         provider=name,
         prices=prices,
@@ -170,7 +171,6 @@ def _refusal(admission: Admission, result: AdmitResult) -> GatewayError:
         )
     rule = [r for r in admission.rules if r.kind == result.kind][result.index]
     retry = _seconds(result.retry_after_ms)[:-1]
-    what = {"rate": "requests per", "conc": "concurrent requests", "quota": "quota"}[result.kind]
     scope = rule.scope.split(":", 1)[0]
     if result.kind == "rate":
         what = f"{rule.limit} requests per {rule.window} s"

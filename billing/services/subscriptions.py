@@ -20,22 +20,18 @@ def add_month(moment: dt.datetime) -> dt.datetime:
     return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
 
 
-def known_models() -> set[str]:
-    """Every model id and alias some configured provider serves (built without opening connections)."""
-    from plugins.models import ProviderConfig
-    from plugins.registry import build_registry
-    from plugins.selectors import _to_settings
+def _registry():
+    """The providers as configured now, built without opening any connection (admin validation)."""
+    from asgiref.sync import async_to_sync
 
-    registry = build_registry([_to_settings(row) for row in ProviderConfig.objects.all()])
-    return set(registry._routes)
+    from plugins.registry import build_registry
+    from plugins.selectors import provider_settings_list
+
+    return build_registry(async_to_sync(provider_settings_list)())
 
 
 def known_providers() -> set[str]:
-    from plugins.models import ProviderConfig
-    from plugins.registry import build_registry
-    from plugins.selectors import _to_settings
-
-    return {p.name for p in build_registry([_to_settings(row) for row in ProviderConfig.objects.all()]).providers}
+    return {provider.name for provider in _registry().providers}
 
 
 def plan_validate(*, plan: Plan) -> None:
@@ -43,13 +39,14 @@ def plan_validate(*, plan: Plan) -> None:
     models = plan.allowed_models
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         raise ValidationError({"allowed_models": 'Use a JSON list of model ids, e.g. ["openai", "flux"].'})
-    unknown = sorted(set(models) - known_models())
+    registry = _registry()
+    unknown = sorted(m for m in set(models) if not registry.knows(m))
     if unknown:
         raise ValidationError({"allowed_models": f"Unknown model {unknown[0]!r}: no configured provider serves it."})
 
 
 def price_validate(*, price: Price) -> None:
-    if price.model not in known_models():
+    if not _registry().knows(price.model):
         raise ValidationError({"model": f"Unknown model {price.model!r}: no configured provider serves it."})
     if price.provider and price.provider not in known_providers():
         raise ValidationError({"provider": f"Unknown provider {price.provider!r}."})

@@ -1,4 +1,6 @@
-"""When Redis stops: requests/minute degrade to a per-process limit, credits fail closed; then recovery.
+"""Billing against a private Redis: what each request costs in round trips, and what happens when Redis stops.
+
+When Redis stops, requests/minute degrade to a per-process limit and credits fail closed; then recovery.
 
 A private ``redis-server`` (its own port and directory) is started and stopped by the test, so the
 shared Redis other engineers use is never touched.
@@ -8,15 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from asgiref.sync import sync_to_async
 from django.db import connection
 
@@ -26,44 +23,11 @@ from billing.services import credits_grant, subscription_create
 from tests.billing.conftest import CHAT
 from tests.conftest import require_env
 from tests.fixtures.gateway_server import gateway_env, run_gateway
+from tests.fixtures.redis_server import private_redis
 from tests.fixtures.simulator_server import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 IMAGE = {"model": "flux", "prompt": "a boat"}
-
-
-@contextmanager
-def private_redis(port: int, directory: Path) -> Iterator[subprocess.Popen]:
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if redis.Redis(port=port, socket_timeout=0.5).ping():
-                    break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield process
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def _setup():
@@ -141,3 +105,41 @@ async def test_redis_down_degrades_rate_limits_per_process_fails_credits_closed_
                 back = await http.post("/v1/chat/completions", json=CHAT, headers=metered_auth)
                 assert back.status_code == 200
                 assert back.headers["x-ratelimit-remaining-requests"] == "4"  # the shared window again
+
+
+async def test_each_request_costs_two_redis_round_trips(transactional_db, upstream_url, tmp_path):
+    """Admission and settlement are one Lua script each; nothing else touches Redis per request."""
+    import redis as redis_client
+
+    require_env("DATABASE_URL")
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    _, metered_key, _ = await sync_to_async(_setup)()
+    port = free_port()
+    env = gateway_env(
+        database_name=connection.settings_dict["NAME"],
+        upstream_url=upstream_url,
+        REDIS_URL=f"redis://127.0.0.1:{port}/0",
+        BILLING_LEDGER_FLUSH_MS="3600000",
+    )
+    auth = {"Authorization": f"Bearer {metered_key}"}
+    with private_redis(port, tmp_path), run_gateway(env) as url:
+        stats = redis_client.Redis(port=port)
+        async with httpx.AsyncClient(base_url=url, timeout=30, headers=auth) as http:
+            assert (await http.post("/v1/chat/completions", json=CHAT)).status_code == 200  # warm: scripts, key
+            await asyncio.sleep(0.3)
+            stats.config_resetstat()
+            for _ in range(4):
+                assert (await http.post("/v1/chat/completions", json=CHAT)).status_code == 200
+            await asyncio.sleep(0.3)
+        commands = stats.info("commandstats")
+    per_request = {
+        name.removeprefix("cmdstat_"): value["calls"] / 4
+        for name, value in commands.items()
+        if not name.startswith(("cmdstat_config", "cmdstat_info"))
+    }
+    # Redis counts the commands run inside scripts too: these are the two scripts' own steps.
+    assert per_request.pop("evalsha") == 2.0
+    admit = {"time", "zremrangebyscore", "zcard", "zrange", "zadd", "pexpire", "hset"}
+    settle = {"hdel", "xadd"}
+    assert per_request == dict.fromkeys(admit | settle, 1.0)
