@@ -96,6 +96,15 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_display = ["organization", "plan", "status", "current_period_start", "current_period_end", "next_plan"]
     list_filter = ["status", "plan"]
     autocomplete_fields = ["organization"]
+    actions = ["close_period"]
+
+    @admin.action(description="End the current period now and issue its invoice")
+    def close_period(self, request, queryset):
+        for subscription in queryset:
+            try:
+                services.subscription_close_period(subscription=subscription)
+            except ApplicationError as exc:
+                self.message_user(request, f"{subscription}: {exc.message}", messages.ERROR)
 
     def get_readonly_fields(self, request, obj=None):
         return ["current_period_start", "current_period_end"] if obj else []

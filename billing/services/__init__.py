@@ -8,6 +8,7 @@ from billing.services.subscriptions import (
     plan_validate,
     price_validate,
     subscription_change_plan,
+    subscription_close_period,
     subscription_create,
     subscriptions_renew_due,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "plan_validate",
     "price_validate",
     "subscription_change_plan",
+    "subscription_close_period",
     "subscription_create",
     "subscriptions_renew_due",
     "usage_events_insert",

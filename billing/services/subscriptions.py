@@ -111,13 +111,29 @@ def subscription_change_plan(
     return subscription
 
 
-def subscriptions_renew_due(*, now: dt.datetime | None = None) -> int:
+def subscription_close_period(*, subscription: Subscription, now: dt.datetime | None = None) -> Subscription:
+    """End the current period now: its invoice is issued and the next period starts (an operator's action)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        if locked.current_period_start >= now:
+            raise BillingInputError("The current period has just started: there is nothing to invoice yet.")
+        locked.current_period_end = now
+        locked.save(update_fields=["current_period_end", "updated_at"])
+    subscriptions_renew_due(now=now, subscription_ids=[subscription.pk])
+    return Subscription.objects.get(pk=subscription.pk)
+
+
+def subscriptions_renew_due(*, now: dt.datetime | None = None, subscription_ids: list[int] | None = None) -> int:
     """Start the next period of every subscription whose period ended (the periodic job); returns how many."""
     from billing.services.invoices import invoice_issue
 
     now = now or timezone.now()
     renewed = 0
-    for subscription_id in Subscription.objects.filter(current_period_end__lte=now).values_list("pk", flat=True):
+    due = Subscription.objects.filter(current_period_end__lte=now)
+    if subscription_ids is not None:
+        due = due.filter(pk__in=subscription_ids)
+    for subscription_id in due.values_list("pk", flat=True):
         with transaction.atomic():
             sub = (
                 Subscription.objects.select_for_update().select_related("plan", "organization").get(pk=subscription_id)
