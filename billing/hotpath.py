@@ -28,6 +28,7 @@ from django.conf import settings
 from accounts.types import KeyIdentity
 from billing import ledger
 from billing._stores import AdmitResult, LocalStore, RedisStore
+from billing.metrics import DEGRADED, REFUSALS, SETTLE_FAILURES
 from billing.policy import org_policy, prices_for, rules_for
 from billing.policy import reset as policy_reset
 from billing.pricing import cost_of, estimate_usage
@@ -73,6 +74,7 @@ async def admit(*, call: ProviderCall, identity: KeyIdentity, provider: Provider
     """
     policy = await org_policy(identity.organization_id)
     if policy.status == "cancelled":
+        REFUSALS.labels("subscription").inc()
         raise GatewayError(
             402,
             "This organisation's subscription is cancelled: renew it to use the gateway.",
@@ -96,6 +98,7 @@ async def admit(*, call: ProviderCall, identity: KeyIdentity, provider: Provider
     )
     result = await _admit_in_store(admission)
     if not result.ok:
+        REFUSALS.labels(result.kind).inc()
         raise _refusal(admission, result)
     admission.headers = _headers(admission.rules, result)
     call.admission = admission
@@ -118,6 +121,7 @@ async def _admit_in_store(admission: Admission) -> AdmitResult:
     if store is not None:
         # Degraded: requests/minute and concurrency per process, no period quotas, credits fail closed.
         if admission.credit_enforced:
+            REFUSALS.labels("unavailable").inc()
             raise GatewayError(
                 503,
                 "Credits cannot be checked right now. Retry in a few seconds.",
@@ -126,6 +130,7 @@ async def _admit_in_store(admission: Admission) -> AdmitResult:
                 headers={"Retry-After": str(math.ceil(settings.BILLING_REDIS_RETRY_SECONDS))},
             )
         admission.rules = tuple(r for r in admission.rules if r.kind != "quota")
+        DEGRADED.inc()
     admission.store = "local"
     result = await _local.admit(admission)
     if result.kind == "init":
@@ -259,6 +264,7 @@ async def _settle(admission: Admission, units: list[int], cost: int, event: dict
             return
         except (redis.RedisError, OSError) as exc:
             # The reservation stays held in Redis; the reconciler settles it from the ledger later.
+            SETTLE_FAILURES.inc()
             log.error("billing.settle_failed", error=str(exc)[:200], request_id=admission.ledger_id)
     else:
         await _local.settle(admission, units, cost, "")

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connection
 
 from billing._stores import LEDGER_STREAM
+from billing.metrics import LEDGER_WRITTEN
 from billing.services import usage_events_insert
 
 log = structlog.get_logger("mcp.billing")
@@ -100,12 +101,23 @@ async def _ensure_group(client) -> None:
             raise
 
 
+async def _autoclaim(client, consumer: str, claim_idle_ms: int) -> list:
+    """Entries pending for longer than ``claim_idle_ms`` (their flusher died), now ours; creates the group once."""
+    try:
+        reply = await client.xautoclaim(LEDGER_STREAM, GROUP, consumer, claim_idle_ms, "0-0", count=BATCH)
+    except redis.ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        await _ensure_group(client)
+        reply = await client.xautoclaim(LEDGER_STREAM, GROUP, consumer, claim_idle_ms, "0-0", count=BATCH)
+    return reply[1]
+
+
 async def flush_stream(client, *, consumer: str = CONSUMER, claim_idle_ms: int = CLAIM_IDLE_MS) -> int:
     """Move the stream's events into the database; returns how many were read (inserted or duplicate)."""
-    await _ensure_group(client)
     total = 0
-    # First the entries of flushers that died mid-batch, then new ones.
-    _, claimed, *_ = await client.xautoclaim(LEDGER_STREAM, GROUP, consumer, claim_idle_ms, "0-0", count=BATCH)
+    # First the entries of flushers that died mid-batch, then new ones: two round trips when idle.
+    claimed = await _autoclaim(client, consumer, claim_idle_ms)
     batches = [claimed] if claimed else []
     while True:
         for entries in batches:
@@ -129,7 +141,9 @@ async def insert_entries(entries: list) -> int:
 
 
 async def _insert_and_ack(client, entries: list) -> int:
-    await insert_entries(entries)
+    inserted = await insert_entries(entries)
+    LEDGER_WRITTEN.labels("inserted").inc(inserted)
+    LEDGER_WRITTEN.labels("duplicate").inc(len(entries) - inserted)
     ids = [entry_id for entry_id, _ in entries]
     async with client.pipeline(transaction=True) as pipe:
         pipe.xack(LEDGER_STREAM, GROUP, *ids).xdel(LEDGER_STREAM, *ids)
