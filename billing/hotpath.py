@@ -89,6 +89,8 @@ async def admit(*, call: ProviderCall, identity: KeyIdentity, provider: Provider
     admission = Admission(
         ledger_id=uuid.uuid4().hex,
         organization_id=identity.organization_id,
+        key_id=identity.key_id,
+        user_id=identity.user_id,
         rules=tuple(await rules_for(identity, policy, name, call.modality)),
         # Reserved only where credits are enforced, recorded either way for the reconciler (hold_record).
         estimate=estimate,
@@ -271,11 +273,12 @@ async def _settle(admission: Admission, units: list[int], cost: int, event: dict
     ledger.append_local(event)
 
 
-def abandon(call: ProviderCall) -> None:
-    """Settle a request that failed before it reached the usage recorder (an unexpected exception)."""
+def abandon(call: ProviderCall, *, status: int = 500) -> None:
+    """Settle a request that ended before it reached the usage recorder (an unexpected error, a disconnect)."""
     admission: Admission | None = getattr(call, "admission", None)
     if admission is not None and not admission.settled:
-        settle(call=call, caller=Caller(admission.organization_id), outcome=Outcome(admission.provider, 500, None))
+        caller = Caller(admission.organization_id, admission.key_id, admission.user_id)
+        settle(call=call, caller=caller, outcome=Outcome(admission.provider, status, None))
 
 
 async def drain() -> None:

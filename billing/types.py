@@ -47,6 +47,8 @@ class Admission:
     estimate: int
     credit_enforced: bool
     provider: str
+    key_id: int | None = None
+    user_id: int | None = None
     #: Unit prices of the model at admission (settlement bills at the same prices).
     prices: UnitPrices = FREE
     headers: dict[str, str] = field(default_factory=dict)
