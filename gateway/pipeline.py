@@ -6,6 +6,7 @@ the rest and is the same for every endpoint.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -13,12 +14,13 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
 from accounts.keyauth import KeyIdentity
+from billing import hotpath as billing
 from gateway import result_cache
 from gateway import usage as usage_recorder
 from gateway.auth import authorize
 from gateway.dispatch import open_upstream
 from gateway.errors import GatewayError, from_upstream, invalid, model_not_found
-from gateway.relay import relay, usage_of
+from gateway.relay import STATUS_CLIENT_CLOSED, relay, usage_of
 from plugins.errors import UpstreamError
 from plugins.registry import Route, get_registry, plugin_manager
 from plugins.types import Caller, Outcome, ProviderCall
@@ -70,6 +72,25 @@ async def proxy(
     if refusal:
         raise GatewayError(400, str(refusal), code="request_refused")
 
+    # Limits and credits, before anything reaches an upstream; usage_recorder.record() settles it.
+    admission = await billing.admit(call=call, identity=identity, provider=routes[0].provider)
+    try:
+        response = await _proxy_admitted(call, caller, routes, started, private)
+    except GatewayError as exc:
+        billing.abandon(call)
+        exc.headers = {**admission.headers, **exc.headers}
+        raise
+    except BaseException as exc:
+        billing.abandon(call, status=STATUS_CLIENT_CLOSED if isinstance(exc, asyncio.CancelledError) else 500)
+        raise
+    for name, value in admission.headers.items():
+        response[name] = value
+    return response
+
+
+async def _proxy_admitted(
+    call: ProviderCall, caller: Caller, routes: list[Route], started: float, private: bool
+) -> HttpResponseBase:
     key = result_cache.cache_key(call, routes[0].provider.name, private_header=private)
     if key is not None:
         cached = await result_cache.lookup(key)
@@ -179,8 +200,6 @@ _background: set = set()
 
 def _spawn(coroutine) -> None:
     """Run a fire-and-forget coroutine, keeping a reference so it is not garbage-collected mid-way."""
-    import asyncio
-
     task = asyncio.ensure_future(coroutine)
     _background.add(task)
     task.add_done_callback(_background.discard)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 from prometheus_client import Counter
 
+from billing import hotpath as billing
 from plugins.registry import plugin_manager
 from plugins.types import Caller, Outcome, ProviderCall
 
@@ -22,7 +23,11 @@ GATEWAY_REQUESTS = Counter(
 
 
 def record(*, call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
-    """Count the outcome and hand it to every ``mcp_response`` hook; never raises into the request."""
+    """Settle billing, count the outcome and hand it to every ``mcp_response`` hook; never raises."""
+    try:
+        billing.settle(call=call, caller=caller, outcome=outcome)
+    except Exception as exc:  # noqa: BLE001 - the reservation is reconciled later; the answer stands.
+        log.error("billing_settle_failed", error_type=type(exc).__name__)
     provider, usage = outcome.provider, outcome.usage
     GATEWAY_REQUESTS.labels(call.operation, provider or "-", str(outcome.status)).inc()
     if usage is not None and provider and not outcome.cache_hit:

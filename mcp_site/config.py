@@ -83,6 +83,12 @@ class Config:
     webhooks_allow_private: bool
     webhooks_timeout_seconds: int
     webhooks_max_response_bytes: int
+    # --- Billing ---
+    billing_policy_ttl_seconds: int = 5
+    billing_ledger_flush_ms: int = 1000
+    billing_default_max_tokens: int = 1024
+    billing_concurrency_lease_seconds: int = 900
+    billing_hold_stale_seconds: int = 1200
 
     @property
     def production(self) -> bool:
@@ -217,6 +223,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         log_level=env.choice("LOG_LEVEL", LOG_LEVELS, "INFO"),
         **_accounts(env),
         **_jobs(env),
+        **_billing(env),
     )
 
 
@@ -243,6 +250,19 @@ def _jobs(env: _Env) -> dict[str, object]:
         "webhooks_max_response_bytes": env.integer(
             "WEBHOOKS_MAX_RESPONSE_BYTES", 64 * 1024, minimum=0, maximum=10 * 1024 * 1024
         ),
+    }
+
+
+def _billing(env: _Env) -> dict[str, object]:
+    """Billing and limits: cache lifetimes, ledger flush interval, reservation defaults."""
+    return {
+        "billing_policy_ttl_seconds": env.integer("BILLING_POLICY_TTL_SECONDS", 5, minimum=0, maximum=300),
+        "billing_ledger_flush_ms": env.integer("BILLING_LEDGER_FLUSH_MS", 1000, minimum=10, maximum=3_600_000),
+        "billing_default_max_tokens": env.integer("BILLING_DEFAULT_MAX_TOKENS", 1024, minimum=1, maximum=10_000_000),
+        "billing_concurrency_lease_seconds": env.integer(
+            "BILLING_CONCURRENCY_LEASE_SECONDS", 900, minimum=10, maximum=86_400
+        ),
+        "billing_hold_stale_seconds": env.integer("BILLING_HOLD_STALE_SECONDS", 1200, minimum=10, maximum=604_800),
     }
 
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "plugins",
     "gateway",
     "jobs",
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -256,6 +257,15 @@ WEBHOOKS_TIMEOUT_SECONDS = CONFIG.webhooks_timeout_seconds
 WEBHOOKS_MAX_RESPONSE_BYTES = CONFIG.webhooks_max_response_bytes
 #: Seconds to wait before each retry of a failed delivery (Standard Webhooks' usual schedule: ~27 h in all).
 WEBHOOKS_RETRY_DELAYS = [5, 300, 1800, 7200, 18_000, 36_000, 36_000]
+# --- Billing and limits (docs/billing.md) --------------------------------------------------
+BILLING_POLICY_TTL_SECONDS = CONFIG.billing_policy_ttl_seconds
+BILLING_LEDGER_FLUSH_SECONDS = CONFIG.billing_ledger_flush_ms / 1000
+BILLING_DEFAULT_MAX_TOKENS = CONFIG.billing_default_max_tokens
+BILLING_CONCURRENCY_LEASE_SECONDS = CONFIG.billing_concurrency_lease_seconds
+BILLING_HOLD_STALE_SECONDS = CONFIG.billing_hold_stale_seconds
+#: A Redis call slower than this counts as "Redis down"; Redis is then retried after BILLING_REDIS_RETRY_SECONDS.
+BILLING_REDIS_TIMEOUT_SECONDS = 1.0
+BILLING_REDIS_RETRY_SECONDS = 2.0
 
 # --- Security -----------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("accounts.urls")),
     path("api/", include("jobs.urls")),
+    path("api/", include("billing.urls")),
     # django-allauth: dashboard sign-in, and OpenID Connect when OIDC_PROVIDER_URL is set.
     path("accounts/", include("allauth.urls")),
     # Last: the legacy text host answered GET /{prompt} at its root. Only paths nothing else claims get here.

@@ -96,6 +96,8 @@ class ProviderCall:
     host: str = "gen"
     #: Client headers the operator chose to forward upstream (``MCP_FORWARD_HEADERS``), e.g. tracing.
     forward_headers: dict[str, str] = field(default_factory=dict)
+    #: Set by the gateway's billing admission: what the request holds until its usage is recorded.
+    admission: Any = None
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.core.cache import cache
 
 from accounts.services import api_key_create, organization_create
+from billing.hotpath import reset as billing_reset
 from gateway.dispatch import reset_breakers
 from mcp_site.config import SIMULATOR_API_KEY
 from plugins.registry import reset_registry
@@ -47,6 +48,7 @@ def gateway_settings(settings, upstream_url: str):
     settings.MCP_FORWARD_HEADERS = ["x-sim-fault"]
     reset_registry()
     reset_breakers()
+    billing_reset()
     cache.clear()
     yield settings
     reset_registry()

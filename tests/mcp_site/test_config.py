@@ -209,3 +209,30 @@ def test_jobs_and_webhooks_settings_have_safe_defaults_and_come_from_the_environ
 def test_invalid_jobs_settings_are_refused_naming_the_variable(variable, value):
     with pytest.raises(ImproperlyConfigured, match=variable):
         load_config({variable: value})
+
+
+def test_billing_settings_have_defaults_and_come_from_the_environment():
+    defaults = load_config({})
+    assert (defaults.billing_policy_ttl_seconds, defaults.billing_ledger_flush_ms) == (5, 1000)
+    assert (defaults.billing_default_max_tokens, defaults.billing_concurrency_lease_seconds) == (1024, 900)
+    assert defaults.billing_hold_stale_seconds == 1200
+    config = load_config(
+        {
+            "BILLING_POLICY_TTL_SECONDS": "0",
+            "BILLING_LEDGER_FLUSH_MS": "250",
+            "BILLING_DEFAULT_MAX_TOKENS": "4096",
+            "BILLING_CONCURRENCY_LEASE_SECONDS": "60",
+            "BILLING_HOLD_STALE_SECONDS": "600",
+        }
+    )
+    assert (config.billing_policy_ttl_seconds, config.billing_ledger_flush_ms) == (0, 250)
+    assert (config.billing_default_max_tokens, config.billing_concurrency_lease_seconds) == (4096, 60)
+    assert config.billing_hold_stale_seconds == 600
+
+
+@pytest.mark.parametrize(
+    "name", ["BILLING_POLICY_TTL_SECONDS", "BILLING_LEDGER_FLUSH_MS", "BILLING_HOLD_STALE_SECONDS"]
+)
+def test_a_bad_billing_setting_stops_start_up_naming_it(name):
+    with pytest.raises(ImproperlyConfigured, match=name):
+        load_config({name: "-3"})

@@ -1,0 +1,229 @@
+"""Where limits, slots and reservations live: Redis (shared by replicas) or this process (embedded/degraded).
+
+Both stores answer the same two questions with the same semantics: :meth:`admit` checks every
+rule and the credit reservation and takes all of them or none; :meth:`settle` releases what the
+request held, adds what it consumed, and appends its ledger event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import weakref
+from dataclasses import dataclass, field
+
+import redis
+import redis.asyncio
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from billing import _scripts
+from billing.types import Admission, Rule
+
+HOLDS_KEY = "mcp:bill:holds"
+LEDGER_STREAM = "mcp:bill:ledger"
+
+
+def credit_key(organization_id: int) -> str:
+    return f"mcp:bill:credit:org:{organization_id}"
+
+
+@dataclass(slots=True)
+class AdmitResult:
+    ok: bool
+    #: on refusal: ``rate``, ``conc``, ``quota``, ``credit`` or ``init`` (balance not loaded yet)
+    kind: str = ""
+    #: on refusal: index of the refusing rule among the rules of its kind
+    index: int = 0
+    retry_after_ms: int = 0
+    #: on success, per rule of each kind in order: rate (remaining, reset_ms); conc and quota: remaining
+    rate: list[tuple[int, int]] = field(default_factory=list)
+    conc: list[int] = field(default_factory=list)
+    quota: list[int] = field(default_factory=list)
+
+
+def _split(rules: tuple[Rule, ...]) -> tuple[list[Rule], list[Rule], list[Rule]]:
+    return (
+        [r for r in rules if r.kind == "rate"],
+        [r for r in rules if r.kind == "conc"],
+        [r for r in rules if r.kind == "quota"],
+    )
+
+
+def hold_record(admission: Admission) -> str:
+    """What the reconciler needs to settle a request whose process died: who, how much, since when."""
+    slots = [r.key for r in admission.rules if r.kind == "conc"]
+    return json.dumps(
+        [admission.organization_id, admission.estimate, int(admission.credit_enforced), time.time(), slots]
+    )
+
+
+class RedisStore:
+    """One Lua script per admission and per settlement: two round trips per request."""
+
+    name = "redis"
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url, self.timeout = url, timeout
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple] = weakref.WeakKeyDictionary()
+
+    def client(self) -> tuple[redis.asyncio.Redis, object, object]:
+        loop = asyncio.get_running_loop()
+        entry = self._clients.get(loop)
+        if entry is None:
+            client = redis.asyncio.Redis.from_url(
+                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
+            )
+            entry = (client, client.register_script(_scripts.ADMIT), client.register_script(_scripts.SETTLE))
+            self._clients[loop] = entry
+        return entry
+
+    async def admit(self, admission: Admission) -> AdmitResult:
+        _, admit, _ = self.client()
+        rate, conc, quota = _split(admission.rules)
+        now = time.time()
+        keys = [r.key for r in (*rate, *conc, *quota)] + [credit_key(admission.organization_id), HOLDS_KEY]
+        args: list[object] = [admission.ledger_id, len(rate), len(conc), len(quota)]
+        for r in (*rate, *conc):
+            args += [r.limit, r.window * 1000]
+        for r in quota:
+            args += [r.limit, max(1, int((r.reset_at - now) * 1000))]
+        args += [int(admission.credit_enforced), admission.estimate, hold_record(admission)]
+        reply = await admit(keys=keys, args=args)
+        if int(reply[0]) == 0:
+            kind = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+            return AdmitResult(False, kind, int(reply[2]) - 1, int(reply[3]))
+        values = [int(v) for v in reply[1:]]
+        result = AdmitResult(True)
+        result.rate = [(values[2 * i], values[2 * i + 1]) for i in range(len(rate))]
+        offset = 2 * len(rate)
+        result.conc = values[offset : offset + len(conc)]
+        result.quota = values[offset + len(conc) :]
+        return result
+
+    async def load_credits(self, organization_id: int, cap: int) -> None:
+        client, *_ = self.client()
+        key = credit_key(organization_id)
+        # HSETNX: a replica that loaded the balance first wins; nothing already spent is forgotten.
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, "cap", cap).hsetnx(key, "used", 0).hsetnx(key, "held", 0)
+            await pipe.execute()
+
+    async def settle(self, admission: Admission, units: list[int], cost: int, event: str) -> bool:
+        _, _, settle = self.client()
+        _, conc, quota = _split(admission.rules)
+        now = time.time()
+        keys = [r.key for r in (*conc, *quota)] + [credit_key(admission.organization_id), HOLDS_KEY, LEDGER_STREAM]
+        args: list[object] = [admission.ledger_id, len(conc), len(quota)]
+        for rule, used in zip(quota, units, strict=True):
+            args += [used, max(1, int((rule.reset_at - now) * 1000))]
+        args += [int(admission.credit_enforced), admission.estimate, cost, event]
+        return bool(await settle(keys=keys, args=args))
+
+
+class LocalStore:
+    """The same semantics in this process: the embedded setup, and the fallback while Redis is down.
+
+    Rate limits use the ``limits`` library's moving window on its memory storage. Every method runs
+    without awaiting in the middle, so on one event loop a check-then-take is atomic.
+    """
+
+    name = "local"
+
+    def __init__(self) -> None:
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.slots: dict[str, dict[str, float]] = {}
+        self.counters: dict[str, tuple[float, int]] = {}
+        self.credits: dict[int, list[int]] = {}
+        self.holds: dict[str, str] = {}
+
+    @staticmethod
+    def _item(rule: Rule) -> RateLimitItemPerSecond:
+        return RateLimitItemPerSecond(rule.limit, rule.window)
+
+    async def admit(self, admission: Admission) -> AdmitResult:
+        rate, conc, quota = _split(admission.rules)
+        now = time.time()
+        for i, rule in enumerate(rate):
+            if not self.limiter.test(self._item(rule), rule.key):
+                reset = self.limiter.get_window_stats(self._item(rule), rule.key).reset_time
+                return AdmitResult(False, "rate", i, max(1, int((reset - now) * 1000)))
+        for i, rule in enumerate(conc):
+            held = {k: v for k, v in self.slots.get(rule.key, {}).items() if v > now}
+            self.slots[rule.key] = held
+            if len(held) >= rule.limit:
+                return AdmitResult(False, "conc", i, 1000)
+        for i, rule in enumerate(quota):
+            if self._counter(rule.key, now) >= rule.limit:
+                return AdmitResult(False, "quota", i, max(1, int((rule.reset_at - now) * 1000)))
+        if admission.credit_enforced:
+            account = self.credits.get(admission.organization_id)
+            if account is None:
+                return AdmitResult(False, "init")
+            cap, used, held_credit = account
+            if used + held_credit + admission.estimate > cap:
+                return AdmitResult(False, "credit")
+            account[2] += admission.estimate
+        result = AdmitResult(True)
+        for rule in rate:
+            self.limiter.hit(self._item(rule), rule.key)
+            stats = self.limiter.get_window_stats(self._item(rule), rule.key)
+            result.rate.append((stats.remaining, max(0, int((stats.reset_time - now) * 1000))))
+        for rule in conc:
+            self.slots[rule.key][admission.ledger_id] = now + rule.window
+            result.conc.append(rule.limit - len(self.slots[rule.key]))
+        result.quota = [rule.limit - self._counter(rule.key, now) for rule in quota]
+        self.holds[admission.ledger_id] = hold_record(admission)
+        return result
+
+    def _counter(self, key: str, now: float) -> int:
+        expires, value = self.counters.get(key, (0.0, 0))
+        return value if expires > now else 0
+
+    async def load_credits(self, organization_id: int, cap: int) -> None:
+        self.credits.setdefault(organization_id, [cap, 0, 0])
+
+    async def settle(self, admission: Admission, units: list[int], cost: int, event: str) -> bool:
+        _, conc, quota = _split(admission.rules)
+        now = time.time()
+        for rule in conc:
+            self.slots.get(rule.key, {}).pop(admission.ledger_id, None)
+        if self.holds.pop(admission.ledger_id, None) is None:
+            return False
+        for rule, used in zip(quota, units, strict=True):
+            self.counters[rule.key] = (rule.reset_at, self._counter(rule.key, now) + used)
+        account = self.credits.get(admission.organization_id)
+        if admission.credit_enforced and account is not None:
+            account[2] -= admission.estimate
+            account[1] += cost
+        return True
+
+
+_sync_clients: dict[str, redis.Redis] = {}
+
+
+def shared_credits_adjust(organization_id: int, amount: int) -> None:
+    """Move an organisation's spending cap in the hot-path store (after a grant or an overdraft change).
+
+    A cap not loaded yet needs nothing: it is read from the database on first use.
+    """
+    from django.conf import settings
+
+    from billing.hotpath import local_store
+
+    url = settings.CONFIG.redis_url
+    if not url:
+        account = local_store().credits.get(organization_id)
+        if account is not None:
+            account[0] += amount
+        return
+    client = _sync_clients.get(url)
+    if client is None:
+        client = _sync_clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    key = credit_key(organization_id)
+    # HINCRBY only on an existing hash: creating a partial one would skip the load from the database.
+    client.eval(
+        "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'cap', ARGV[1]) end", 1, key, amount
+    )

@@ -1,0 +1,118 @@
+"""``GET /api/usage``: the organisation's usage from the ledger, filtered, grouped, as JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from accounts.apis._base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi
+from billing.selectors import GROUPS, latency_percentiles, usage_summary
+
+MAX_RANGE_DAYS = 400
+
+
+class UsageSummaryApi(OrganizationApi):
+    """Requests, errors, tokens, images and cost per day, model, provider, key, modality or status."""
+
+    required_actions = {"GET": "view_usage"}
+
+    class InputSerializer(serializers.Serializer):
+        start = serializers.DateField(required=False, help_text="First day (UTC); default 30 days ago.")
+        end = serializers.DateField(required=False, help_text="Last day included (UTC); default today.")
+        group_by = serializers.ChoiceField(choices=sorted(GROUPS), default="day")
+        model = serializers.CharField(required=False, max_length=200)
+        key_id = serializers.IntegerField(required=False, min_value=1)
+        export = serializers.ChoiceField(choices=["json", "csv"], default="json")
+
+        def validate(self, attrs):
+            today = timezone.now().date()
+            attrs.setdefault("end", today)
+            attrs.setdefault("start", attrs["end"] - dt.timedelta(days=29))
+            if attrs["start"] > attrs["end"]:
+                raise serializers.ValidationError({"start": "start must not be after end."})
+            if (attrs["end"] - attrs["start"]).days > MAX_RANGE_DAYS:
+                raise serializers.ValidationError({"start": f"Ask for at most {MAX_RANGE_DAYS} days at a time."})
+            return attrs
+
+    class RowSerializer(serializers.Serializer):
+        group = serializers.JSONField()
+        requests = serializers.IntegerField()
+        errors = serializers.IntegerField()
+        cost = serializers.IntegerField(help_text="Credit micro-units.")
+        input_tokens = serializers.IntegerField()
+        output_tokens = serializers.IntegerField()
+        images = serializers.IntegerField()
+        max_latency_ms = serializers.IntegerField()
+        mean_latency_ms = serializers.FloatField()
+
+    class OutputSerializer(serializers.Serializer):
+        start = serializers.DateField()
+        end = serializers.DateField()
+        group_by = serializers.CharField()
+        latency_ms = serializers.DictField(child=serializers.FloatField())
+        rows = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(
+        parameters=[
+            ORG_HEADER_PARAMETER,
+            *(OpenApiParameter(n, str) for n in ("start", "end", "group_by", "model", "key_id", "export")),
+        ],
+        responses={200: OutputSerializer, **ORG_ERRORS},
+    )
+    def get(self, request, org_slug: str | None = None):
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        p = params.validated_data
+        start = dt.datetime.combine(p["start"], dt.time.min, dt.UTC)
+        end = dt.datetime.combine(p["end"] + dt.timedelta(days=1), dt.time.min, dt.UTC)
+        organization_id = request.organization.pk
+        rows = usage_summary(
+            organization_id=organization_id,
+            start=start,
+            end=end,
+            group_by=p["group_by"],
+            model=p.get("model"),
+            key_id=p.get("key_id"),
+        )
+        rows = [{k: (v or 0) if k != "group" else v for k, v in row.items()} for row in rows]
+        if p["export"] == "csv":
+            return _csv(rows, p["group_by"])
+        latency = latency_percentiles(organization_id=organization_id, start=start, end=end)
+        return Response(
+            {
+                "start": p["start"],
+                "end": p["end"],
+                "group_by": p["group_by"],
+                "latency_ms": latency,
+                "rows": self.RowSerializer(rows, many=True).data,
+            }
+        )
+
+
+def _csv(rows: list[dict], group_by: str) -> HttpResponse:
+    out = io.StringIO()
+    columns = [
+        "group",
+        "requests",
+        "errors",
+        "cost",
+        "input_tokens",
+        "output_tokens",
+        "images",
+        "max_latency_ms",
+        "mean_latency_ms",
+    ]
+    writer = csv.writer(out)
+    writer.writerow([group_by, *columns[1:]])
+    for row in rows:
+        writer.writerow([row[c] for c in columns])
+    response = HttpResponse(out.getvalue(), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="usage.csv"'
+    return response

@@ -1,0 +1,296 @@
+"""Billing on the gateway's hot path: :func:`admit` before the upstream call, :func:`settle` after it.
+
+``admit`` checks every limit that applies (key, user, organisation, provider; requests per minute,
+concurrent requests, period quotas) and reserves the request's estimated cost — one Redis round
+trip, or none in the embedded setup. ``settle`` is called exactly once however the request ended;
+it releases the concurrency slots and the reservation, adds the actual usage to the quotas and the
+actual cost to the credits, and appends the ledger event — one more round trip, in a background
+task so the response never waits for it.
+
+When Redis is unreachable (see docs/billing.md, "Redis down"): rate and concurrency limits fall
+back to this process's own counters, period quotas are not checked, and an organisation whose
+plan blocks on credits is refused with 503 — credits fail closed. Redis is retried every
+``BILLING_REDIS_RETRY_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+import uuid
+
+import redis
+import structlog
+from django.conf import settings
+
+from accounts.types import KeyIdentity
+from billing import ledger
+from billing._stores import AdmitResult, LocalStore, RedisStore
+from billing.metrics import DEGRADED, REFUSALS, SETTLE_FAILURES
+from billing.policy import org_policy, prices_for, rules_for
+from billing.policy import reset as policy_reset
+from billing.pricing import cost_of, estimate_usage
+from billing.selectors import credit_cap_get
+from billing.types import Admission, Rule
+from gateway.errors import GatewayError, not_permitted
+from plugins.types import Caller, Outcome, Provider, ProviderCall, Usage
+
+log = structlog.get_logger("mcp.billing")
+
+_local = LocalStore()
+_redis: RedisStore | None = None
+_redis_down_until = 0.0
+_background: set[asyncio.Task] = set()
+
+
+def redis_store() -> RedisStore | None:
+    global _redis
+    url = settings.CONFIG.redis_url
+    if not url:
+        return None
+    if _redis is None or _redis.url != url:
+        _redis = RedisStore(url, settings.BILLING_REDIS_TIMEOUT_SECONDS)
+    return _redis
+
+
+def local_store() -> LocalStore:
+    return _local
+
+
+def reset() -> None:
+    """Forget process state: stores, cached policies, queued ledger events (tests)."""
+    global _local, _redis, _redis_down_until
+    _local, _redis, _redis_down_until = LocalStore(), None, 0.0
+    policy_reset()
+    ledger.reset()
+
+
+async def admit(*, call: ProviderCall, identity: KeyIdentity, provider: Provider | None) -> Admission:
+    """Let the request in, holding a slot of every limit and its estimated cost, or refuse it.
+
+    :raises GatewayError: 429 over a limit, 402 out of credits, 503 when credits cannot be checked.
+    """
+    policy = await org_policy(identity.organization_id)
+    if policy.status == "cancelled":
+        REFUSALS.labels("subscription").inc()
+        raise GatewayError(
+            402,
+            "This organisation's subscription is cancelled: renew it to use the gateway.",
+            type="insufficient_quota",
+            code="subscription_inactive",
+        )
+    if policy.allowed_models and call.model not in policy.allowed_models:
+        raise not_permitted(f"Model {call.model!r} is not included in the {policy.plan!r} plan.", param="model")
+    name = provider.name if provider is not None else ""
+    prices = await prices_for(provider, call.model)
+    estimate = cost_of(prices, call, estimate_usage(call, settings.BILLING_DEFAULT_MAX_TOKENS))
+    admission = Admission(
+        ledger_id=uuid.uuid4().hex,
+        organization_id=identity.organization_id,
+        key_id=identity.key_id,
+        user_id=identity.user_id,
+        rules=tuple(await rules_for(identity, policy, name, call.modality)),
+        # Reserved only where credits are enforced, recorded either way for the reconciler (hold_record).
+        estimate=estimate,
+        credit_enforced=policy.credit_enforced,
+        provider=name,
+        prices=prices,
+    )
+    result = await _admit_in_store(admission)
+    if not result.ok:
+        REFUSALS.labels(result.kind).inc()
+        raise _refusal(admission, result)
+    admission.headers = _headers(admission.rules, result)
+    call.admission = admission
+    return admission
+
+
+async def _admit_in_store(admission: Admission) -> AdmitResult:
+    global _redis_down_until
+    store = redis_store()
+    if store is not None and time.monotonic() >= _redis_down_until:
+        try:
+            result = await store.admit(admission)
+            if result.kind == "init":
+                await store.load_credits(admission.organization_id, await credit_cap_get(admission.organization_id))
+                result = await store.admit(admission)
+            return result
+        except (redis.RedisError, OSError) as exc:
+            _redis_down_until = time.monotonic() + settings.BILLING_REDIS_RETRY_SECONDS
+            log.error("billing.redis_unavailable", error=str(exc)[:200])
+    if store is not None:
+        # Degraded: requests/minute and concurrency per process, no period quotas, credits fail closed.
+        if admission.credit_enforced:
+            REFUSALS.labels("unavailable").inc()
+            raise GatewayError(
+                503,
+                "Credits cannot be checked right now. Retry in a few seconds.",
+                type="service_unavailable",
+                code="billing_unavailable",
+                headers={"Retry-After": str(math.ceil(settings.BILLING_REDIS_RETRY_SECONDS))},
+            )
+        admission.rules = tuple(r for r in admission.rules if r.kind != "quota")
+        DEGRADED.inc()
+    admission.store = "local"
+    result = await _local.admit(admission)
+    if result.kind == "init":
+        await _local.load_credits(admission.organization_id, await credit_cap_get(admission.organization_id))
+        result = await _local.admit(admission)
+    return result
+
+
+def _seconds(ms: int) -> str:
+    return f"{max(1, math.ceil(ms / 1000))}s"
+
+
+def _headers(rules: tuple[Rule, ...], result: AdmitResult) -> dict[str, str]:
+    """The tightest limit of each family: ``x-ratelimit-{limit,remaining,reset}-<family>``."""
+    best: dict[str, tuple[int, int, int]] = {}
+    rates = iter(result.rate)
+    concs, quotas = iter(result.conc), iter(result.quota)
+    for rule in rules:
+        if rule.kind == "rate":
+            remaining, reset_ms = next(rates)
+        elif rule.kind == "conc":
+            remaining, reset_ms = next(concs), 0
+        else:
+            remaining, reset_ms = next(quotas), int(max(0.0, rule.reset_at - time.time()) * 1000)
+        if rule.family not in best or remaining < best[rule.family][1]:
+            best[rule.family] = (rule.limit, remaining, reset_ms)
+    headers = {}
+    for family, (limit, remaining, reset_ms) in best.items():
+        headers[f"x-ratelimit-limit-{family}"] = str(limit)
+        headers[f"x-ratelimit-remaining-{family}"] = str(max(0, remaining))
+        if family != "concurrent":
+            headers[f"x-ratelimit-reset-{family}"] = _seconds(reset_ms)
+    return headers
+
+
+def _refusal(admission: Admission, result: AdmitResult) -> GatewayError:
+    if result.kind == "credit":
+        return GatewayError(
+            402,
+            "This organisation has run out of credits: add credits or change plan, then retry.",
+            type="insufficient_quota",
+            code="insufficient_credits",
+        )
+    rule = [r for r in admission.rules if r.kind == result.kind][result.index]
+    retry = _seconds(result.retry_after_ms)[:-1]
+    scope = rule.scope.split(":", 1)[0]
+    if result.kind == "rate":
+        what = f"{rule.limit} requests per {rule.window} s"
+    elif result.kind == "conc":
+        what = f"{rule.limit} concurrent requests"
+    else:
+        what = f"the {rule.family} quota of {rule.limit}"
+    headers = {
+        "Retry-After": retry,
+        f"x-ratelimit-limit-{rule.family}": str(rule.limit),
+        f"x-ratelimit-remaining-{rule.family}": "0",
+        f"x-ratelimit-reset-{rule.family}": f"{retry}s",
+    }
+    return GatewayError(
+        429,
+        f"Rate limit reached: this {scope} allows {what}. Retry in {retry} s.",
+        type="rate_limit_error",
+        code="rate_limit_exceeded",
+        headers=headers,
+    )
+
+
+def _units(rule: Rule, usage: Usage | None, cost: int) -> int:
+    if usage is None:
+        return 0
+    return {
+        "tokens": usage.input_tokens + usage.output_tokens,
+        "images": usage.images,
+        "audio_ms": int(usage.audio_seconds * 1000),
+        "cost": cost,
+        "requests": 1,
+    }[rule.unit]
+
+
+def event_of(admission: Admission, call: ProviderCall, caller: Caller, outcome: Outcome, cost: int) -> dict:
+    usage = outcome.usage
+    return {
+        "request_id": admission.ledger_id,
+        "client_request_id": call.request_id[:128],
+        "created_at": time.time(),
+        "organization_id": caller.organization_id,
+        "key_id": caller.key_id,
+        "user_id": caller.user_id,
+        "provider": outcome.provider or admission.provider,
+        "model": call.model[:200],
+        "operation": call.operation,
+        "modality": call.modality,
+        "input_tokens": usage.input_tokens if usage else 0,
+        "output_tokens": usage.output_tokens if usage else 0,
+        "images": usage.images if usage else 0,
+        "audio_seconds": usage.audio_seconds if usage else 0.0,
+        "characters": usage.characters if usage else 0,
+        "usage_source": usage.source if usage else "none",
+        "cost": cost,
+        "status": outcome.status,
+        "latency_ms": int(outcome.latency_ms),
+        "cache_hit": outcome.cache_hit,
+    }
+
+
+def settle(*, call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
+    """Release what the request held, bill what it consumed, append its ledger event; never blocks.
+
+    Idempotent per admission: only the first call does anything. Cache hits cost nothing (the
+    upstream was not called); failed requests cost what the upstream reported, usually nothing.
+    """
+    admission: Admission | None = getattr(call, "admission", None)
+    if admission is None or admission.settled:
+        return
+    admission.settled = True
+    usage = None if outcome.cache_hit else outcome.usage
+    cost = cost_of(admission.prices, call, usage)
+    units = [_units(r, usage, cost) for r in admission.rules if r.kind == "quota"]
+    event = event_of(admission, call, caller, outcome, cost)
+    task = asyncio.get_running_loop().create_task(_settle(admission, units, cost, event))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def _settle(admission: Admission, units: list[int], cost: int, event: dict) -> None:
+    store = redis_store()
+    if admission.store == "redis" and store is not None:
+        try:
+            await store.settle(admission, units, cost, json.dumps(event))
+            ledger.ensure_flusher()
+            return
+        except (redis.RedisError, OSError) as exc:
+            # The reservation stays held in Redis; the reconciler settles it from the ledger later.
+            SETTLE_FAILURES.inc()
+            log.error("billing.settle_failed", error=str(exc)[:200], request_id=admission.ledger_id)
+    else:
+        await _local.settle(admission, units, cost, "")
+    ledger.append_local(event)
+
+
+def abandon(call: ProviderCall, *, status: int = 500) -> None:
+    """Settle a request that ended before it reached the usage recorder (an unexpected error, a disconnect)."""
+    admission: Admission | None = getattr(call, "admission", None)
+    if admission is not None and not admission.settled:
+        caller = Caller(admission.organization_id, admission.key_id, admission.user_id)
+        settle(call=call, caller=caller, outcome=Outcome(admission.provider, status, None))
+
+
+async def drain() -> None:
+    """Wait for the settlements this process has scheduled (tests; graceful shutdown)."""
+    while _background:
+        await asyncio.gather(*list(_background), return_exceptions=True)
+
+
+async def shutdown() -> None:
+    """On a graceful stop: finish the settlements in flight and write the events queued in this process."""
+    try:
+        await asyncio.wait_for(drain(), timeout=10)
+        await asyncio.wait_for(ledger.flush_buffer(), timeout=10)
+    except Exception as exc:  # noqa: BLE001 - what is left is reconciled from the holds.
+        log.error("billing.shutdown_incomplete", error_type=type(exc).__name__)

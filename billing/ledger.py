@@ -1,0 +1,151 @@
+"""The usage ledger's write path: an outbox the hot path appends to, and a flusher that empties it.
+
+With Redis, the outbox is a stream (``mcp:bill:ledger``) appended by the settlement script in the
+same atomic step that releases the request's reservation. A flusher — a background task in every
+gateway process, and the ``billing_flush_ledger`` command for a worker — reads it through a
+consumer group, inserts the batch with ``ON CONFLICT (request_id) DO NOTHING`` and only then
+acknowledges it. A flusher that dies after the insert and before the acknowledgement leaves the
+entries pending; another flusher claims them after :data:`CLAIM_IDLE_MS` and inserts them again,
+which the unique ``request_id`` turns into a no-op. Nothing is lost, nothing is counted twice.
+
+Without Redis (embedded, or while Redis is down) events wait in a process-local buffer that the
+same task flushes every ``BILLING_LEDGER_FLUSH_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+
+import redis
+import structlog
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection
+
+from billing._stores import LEDGER_STREAM
+from billing.metrics import LEDGER_WRITTEN
+from billing.services import usage_events_insert
+
+log = structlog.get_logger("mcp.billing")
+
+GROUP = "ledger"
+BATCH = 1000
+CLAIM_IDLE_MS = 30_000
+CONSUMER = f"{socket.gethostname()}-{os.getpid()}"
+
+_buffer: list[dict] = []
+_tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+
+
+def _insert(events: list[dict]) -> int:
+    try:
+        return usage_events_insert(events=events)
+    finally:
+        # Hand the connection back to the pool: this thread may not run again for a while.
+        connection.close()
+
+
+def reset() -> None:
+    """Drop queued events and forget flusher tasks (tests)."""
+    _buffer.clear()
+    _tasks.clear()
+
+
+def append_local(event: dict) -> None:
+    """Queue an event in this process (no Redis); the flusher task writes it to the database."""
+    _buffer.append(event)
+    ensure_flusher()
+
+
+def ensure_flusher() -> None:
+    """Start this event loop's flusher task if it is not running."""
+    loop = asyncio.get_running_loop()
+    task = _tasks.get(loop)
+    if task is None or task.done():
+        _tasks[loop] = loop.create_task(_flush_forever())
+
+
+async def _flush_forever() -> None:
+    from billing.hotpath import redis_store
+
+    while True:
+        await asyncio.sleep(settings.BILLING_LEDGER_FLUSH_SECONDS)
+        try:
+            await flush_buffer()
+            store = redis_store()
+            if store is not None:
+                client, *_ = store.client()
+                await flush_stream(client)
+        except Exception as exc:  # noqa: BLE001 - retried at the next tick; the outbox keeps the events.
+            log.warning("ledger.flush_failed", error_type=type(exc).__name__, error=str(exc)[:200])
+
+
+async def flush_buffer() -> int:
+    """Write the process-local events to the database; on failure they stay queued."""
+    if not _buffer:
+        return 0
+    batch = _buffer[:BATCH]
+    inserted = await sync_to_async(_insert)(batch)
+    del _buffer[: len(batch)]
+    return inserted
+
+
+async def _ensure_group(client) -> None:
+    try:
+        await client.xgroup_create(LEDGER_STREAM, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+async def _autoclaim(client, consumer: str, claim_idle_ms: int) -> list:
+    """Entries pending for longer than ``claim_idle_ms`` (their flusher died), now ours; creates the group once."""
+    try:
+        reply = await client.xautoclaim(LEDGER_STREAM, GROUP, consumer, claim_idle_ms, "0-0", count=BATCH)
+    except redis.ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        await _ensure_group(client)
+        reply = await client.xautoclaim(LEDGER_STREAM, GROUP, consumer, claim_idle_ms, "0-0", count=BATCH)
+    return reply[1]
+
+
+async def flush_stream(client, *, consumer: str = CONSUMER, claim_idle_ms: int = CLAIM_IDLE_MS) -> int:
+    """Move the stream's events into the database; returns how many were read (inserted or duplicate)."""
+    total = 0
+    # First the entries of flushers that died mid-batch, then new ones: two round trips when idle.
+    claimed = await _autoclaim(client, consumer, claim_idle_ms)
+    batches = [claimed] if claimed else []
+    while True:
+        for entries in batches:
+            total += await _insert_and_ack(client, entries)
+        reply = await client.xreadgroup(GROUP, consumer, {LEDGER_STREAM: ">"}, count=BATCH)
+        if not reply or not reply[0][1]:
+            return total
+        batches = [reply[0][1]]
+
+
+async def read_pending_without_ack(client, *, consumer: str) -> list:
+    """Read a batch as a flusher would, and do not acknowledge it (tests of a flusher dying)."""
+    await _ensure_group(client)
+    reply = await client.xreadgroup(GROUP, consumer, {LEDGER_STREAM: ">"}, count=BATCH)
+    return reply[0][1] if reply else []
+
+
+async def insert_entries(entries: list) -> int:
+    events = [json.loads(fields[b"e"]) for _, fields in entries if fields]
+    return await sync_to_async(_insert)(events)
+
+
+async def _insert_and_ack(client, entries: list) -> int:
+    inserted = await insert_entries(entries)
+    LEDGER_WRITTEN.labels("inserted").inc(inserted)
+    LEDGER_WRITTEN.labels("duplicate").inc(len(entries) - inserted)
+    ids = [entry_id for entry_id, _ in entries]
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.xack(LEDGER_STREAM, GROUP, *ids).xdel(LEDGER_STREAM, *ids)
+        await pipe.execute()
+    return len(ids)

@@ -1,0 +1,200 @@
+"""What applies to a request: the organisation's plan, per-key overrides, provider limits, prices.
+
+Read on the hot path, so cached in the process for :data:`settings.BILLING_POLICY_TTL_SECONDS`; a
+miss costs one async ORM query. An admin edit therefore reaches every replica within that TTL.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from accounts.types import KeyIdentity
+from billing.models import Price, ProviderLimit, Subscription
+from billing.pricing import FREE, UnitPrices
+from billing.types import Rule
+from plugins.types import Provider
+
+QUOTA_FAMILIES = {"text": ("tokens", "tokens"), "image": ("images", "images"), "audio": ("audio-seconds", "audio_ms")}
+
+
+@dataclass(frozen=True, slots=True)
+class OrgPolicy:
+    plan: str | None = None
+    status: str | None = None
+    requests_per_minute: int | None = None
+    user_requests_per_minute: int | None = None
+    concurrent: int | None = None
+    #: modality → limit in the unit of :data:`QUOTA_FAMILIES` (audio in milliseconds)
+    quotas: dict[str, int] = field(default_factory=dict)
+    period_start: float = 0.0
+    period_end: float = 0.0
+    allowed_models: frozenset[str] = frozenset()
+    credit_enforced: bool = False
+
+
+NO_PLAN = OrgPolicy()
+_orgs: dict[int, tuple[float, OrgPolicy]] = {}
+_shared: dict[str, tuple[float, object]] = {}
+
+
+def reset() -> None:
+    """Forget every cached policy (tests; admin edits in this process)."""
+    _orgs.clear()
+    _shared.clear()
+
+
+def _ttl() -> float:
+    return settings.BILLING_POLICY_TTL_SECONDS
+
+
+def policy_from_subscription(subscription: Subscription | None) -> OrgPolicy:
+    if subscription is None:
+        return NO_PLAN
+    plan = subscription.plan
+    quotas = {}
+    if plan.token_quota is not None:
+        quotas["text"] = plan.token_quota
+    if plan.image_quota is not None:
+        quotas["image"] = plan.image_quota
+    if plan.audio_seconds_quota is not None:
+        quotas["audio"] = plan.audio_seconds_quota * 1000
+    return OrgPolicy(
+        plan=plan.slug,
+        status=subscription.status,
+        requests_per_minute=plan.requests_per_minute,
+        user_requests_per_minute=plan.user_requests_per_minute,
+        concurrent=plan.concurrent_requests,
+        quotas=quotas,
+        period_start=subscription.current_period_start.timestamp(),
+        period_end=subscription.current_period_end.timestamp(),
+        allowed_models=frozenset(plan.allowed_models or ()),
+        credit_enforced=plan.overage_policy == plan.Overage.BLOCK,
+    )
+
+
+async def org_policy(organization_id: int) -> OrgPolicy:
+    now = time.monotonic()
+    cached = _orgs.get(organization_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    subscription = await Subscription.objects.select_related("plan").filter(organization_id=organization_id).afirst()
+    policy = policy_from_subscription(subscription)
+    _orgs[organization_id] = (now + _ttl(), policy)
+    return policy
+
+
+async def _table(name: str, load) -> object:
+    now = time.monotonic()
+    cached = _shared.get(name)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    value = await load()
+    _shared[name] = (now + _ttl(), value)
+    return value
+
+
+async def _load_provider_limits() -> dict[str, tuple[int | None, int | None]]:
+    return {
+        row.provider: (row.requests_per_minute, row.concurrent_requests) async for row in ProviderLimit.objects.all()
+    }
+
+
+async def _load_prices() -> dict[tuple[str, str], UnitPrices]:
+    return {(row.provider, row.model): unit_prices(row) async for row in Price.objects.all()}
+
+
+def unit_prices(row: Price) -> UnitPrices:
+    return UnitPrices(
+        per_1k_input_tokens=row.per_1k_input_tokens,
+        per_1k_output_tokens=row.per_1k_output_tokens,
+        per_image=row.per_image,
+        per_image_by_size=tuple(sorted((str(k), int(v)) for k, v in (row.per_image_by_size or {}).items())),
+        per_audio_second=row.per_audio_second,
+        per_1k_characters=row.per_1k_characters,
+    )
+
+
+async def prices_for(provider: Provider | None, model: str) -> UnitPrices:
+    """Admin price for (provider, model), then (any provider, model), then the plugin's default, else free."""
+    table = await _table("prices", _load_prices)
+    name = provider.name if provider is not None else ""
+    found = table.get((name, model)) or table.get(("", model))  # type: ignore[union-attr]
+    if found is not None:
+        return found
+    if provider is not None:
+        for rule in provider.prices():
+            if rule.model == model:
+                return UnitPrices(
+                    rule.per_1k_input_tokens,
+                    rule.per_1k_output_tokens,
+                    rule.per_image,
+                    (),
+                    rule.per_audio_second,
+                    rule.per_1k_characters,
+                )
+    return FREE
+
+
+def _month_window(now: float) -> tuple[int, float]:
+    day = dt.datetime.fromtimestamp(now, dt.UTC)
+    start = day.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = start + dt.timedelta(days=calendar.monthrange(start.year, start.month)[1])
+    return int(start.timestamp()), end.timestamp()
+
+
+async def rules_for(identity: KeyIdentity, policy: OrgPolicy, provider: str, modality: str) -> list[Rule]:
+    """Every limit that applies to this request, most specific first."""
+    now = time.time()
+    rules: list[Rule] = []
+    key, overrides = f"key:{identity.key_id}", identity.limits
+    if "requests_per_minute" in overrides:
+        rules.append(Rule("rate", key, "requests", overrides["requests_per_minute"], 60))
+    if "requests_per_day" in overrides:
+        rules.append(Rule("rate", key, "requests-day", overrides["requests_per_day"], 86_400))
+    if "concurrent" in overrides:
+        rules.append(
+            Rule("conc", key, "concurrent", overrides["concurrent"], settings.BILLING_CONCURRENCY_LEASE_SECONDS)
+        )
+    if "tokens_per_minute" in overrides and modality == "text":
+        minute = int(now // 60) * 60
+        rules.append(
+            Rule("quota", key, "tokens-minute", overrides["tokens_per_minute"], 60, "tokens", minute, minute + 60)
+        )
+    if "credits_per_month" in overrides:
+        start, end = _month_window(now)
+        rules.append(Rule("quota", key, "credits", overrides["credits_per_month"], 31 * 86_400, "cost", start, end))
+    org = f"org:{identity.organization_id}"
+    if policy.user_requests_per_minute and identity.user_id is not None:
+        rules.append(Rule("rate", f"user:{identity.user_id}", "requests", policy.user_requests_per_minute, 60))
+    if policy.requests_per_minute:
+        rules.append(Rule("rate", org, "requests", policy.requests_per_minute, 60))
+    if policy.concurrent:
+        rules.append(Rule("conc", org, "concurrent", policy.concurrent, settings.BILLING_CONCURRENCY_LEASE_SECONDS))
+    if modality in policy.quotas and policy.period_end > now:
+        family, unit = QUOTA_FAMILIES[modality]
+        length = int(policy.period_end - policy.period_start)
+        rules.append(
+            Rule(
+                "quota",
+                org,
+                family,
+                policy.quotas[modality],
+                length,
+                unit,  # type: ignore[arg-type]
+                int(policy.period_start),
+                policy.period_end,
+            )
+        )
+    limits = await _table("provider_limits", _load_provider_limits)
+    rpm, concurrent = limits.get(provider, (None, None))  # type: ignore[union-attr]
+    if rpm:
+        rules.append(Rule("rate", f"provider:{provider}", "requests", rpm, 60))
+    if concurrent:
+        lease = settings.BILLING_CONCURRENCY_LEASE_SECONDS
+        rules.append(Rule("conc", f"provider:{provider}", "concurrent", concurrent, lease))
+    return rules

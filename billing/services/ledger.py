@@ -1,0 +1,118 @@
+"""Writing the usage ledger: idempotent bulk inserts, with the credit balance kept equal to it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db import connection, transaction
+from django.db.models import F
+
+from billing.models import CreditAccount, UsageDaily, UsageEvent
+
+COLUMNS = (
+    "request_id",
+    "client_request_id",
+    "created_at",
+    "organization_id",
+    "key_id",
+    "user_id",
+    "provider",
+    "model",
+    "operation",
+    "modality",
+    "input_tokens",
+    "output_tokens",
+    "images",
+    "audio_seconds",
+    "characters",
+    "usage_source",
+    "cost",
+    "status",
+    "latency_ms",
+    "cache_hit",
+)
+
+
+def _row(event: dict) -> tuple:
+    created = dt.datetime.fromtimestamp(float(event["created_at"]), dt.UTC)
+    values = {**event, "created_at": created if connection.vendor == "postgresql" else created.isoformat(" ")}
+    values["status"] = max(0, min(int(values["status"]), 32767))
+    values["latency_ms"] = max(0, int(values["latency_ms"]))
+    return tuple(values.get(name) for name in COLUMNS)
+
+
+#: What each new row contributes to the daily roll-up (``RETURNING`` these).
+ROLLUP_SOURCE = (
+    "organization_id",
+    "cost",
+    "created_at",
+    "provider",
+    "model",
+    "modality",
+    "key_id",
+    "status",
+    "input_tokens",
+    "output_tokens",
+    "images",
+    "latency_ms",
+)
+_SUMS = ("requests", "errors", "cost", "input_tokens", "output_tokens", "images", "latency_ms_sum")
+
+
+def _roll_up(inserted: list[tuple]) -> None:
+    """Add the new events to ``UsageDaily`` with one upsert per group, in key order (no deadlocks)."""
+    groups: dict[tuple, list[int]] = {}
+    for org, cost, created, provider, model, modality, key_id, status, tin, tout, images, latency in inserted:
+        if isinstance(created, str):
+            created = dt.datetime.fromisoformat(created)
+        key = (org, created.astimezone(dt.UTC).date(), provider, model, modality, key_id or 0)
+        sums = groups.setdefault(key, [0, 0, 0, 0, 0, 0, 0, 0])
+        for i, value in enumerate((1, int(status >= 400), cost, tin, tout, images, latency)):
+            sums[i] += value
+        sums[7] = max(sums[7], latency)
+    table = UsageDaily._meta.db_table
+    columns = ("organization_id", "day", "provider", "model", "modality", "key_id", *_SUMS, "latency_ms_max")
+    updates = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in _SUMS)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "  # noqa: S608 - constant names
+        "ON CONFLICT (organization_id, day, provider, model, modality, key_id) DO UPDATE SET "
+        f"{updates}, latency_ms_max = GREATEST({table}.latency_ms_max, EXCLUDED.latency_ms_max)"
+    )
+    if connection.vendor == "sqlite":
+        sql = sql.replace("GREATEST(", "MAX(")
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(*key, *sums) for key, sums in sorted(groups.items())])
+
+
+@transaction.atomic
+def usage_events_insert(*, events: Iterable[dict]) -> int:
+    """Insert ledger events, ignoring request ids already recorded; returns how many were new.
+
+    The organisations' credit balances go down by the cost of the new events in the same
+    transaction, so a balance always equals its grants minus its ledger.
+    """
+    rows = [_row(e) for e in events]
+    if not rows:
+        return 0
+    table = UsageEvent._meta.db_table
+    placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
+    inserted: list[tuple] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            sql = (
+                f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES {', '.join([placeholders] * len(chunk))} "  # noqa: S608 - constant names
+                "ON CONFLICT (request_id) DO NOTHING RETURNING " + ", ".join(ROLLUP_SOURCE)
+            )
+            cursor.execute(sql, [value for row in chunk for value in row])
+            inserted += cursor.fetchall()
+    spent: dict[int, int] = defaultdict(int)
+    for row in inserted:
+        spent[row[0]] += row[1]
+    _roll_up(inserted)
+    for organization_id, cost in spent.items():
+        if cost:
+            CreditAccount.objects.filter(organization_id=organization_id).update(balance=F("balance") - cost)
+    return len(inserted)

@@ -1,0 +1,133 @@
+"""The billing back-office: validation in forms, a read-only ledger, invoice documents, analytics charts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from billing.models import Invoice, Plan, Price, Subscription, UsageEvent
+from billing.services import invoice_issue, usage_events_insert
+
+
+@pytest.fixture
+def staff(db) -> Client:
+    user = User.objects.create_superuser(email="ops@example.com", password="a long enough password")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _plan_form(**overrides) -> dict:
+    return {
+        "slug": "team",
+        "name": "Team",
+        "monthly_price": 0,
+        "included_credits": 0,
+        "allowed_models": "[]",
+        "overage_policy": "block",
+        "overage_rate_percent": 100,
+        "is_active": "on",
+        **overrides,
+    }
+
+
+def test_an_operator_creates_a_plan_in_the_admin(staff):
+    answer = staff.post(reverse("admin:billing_plan_add"), _plan_form(requests_per_minute=60))
+    assert answer.status_code == 302
+    assert Plan.objects.get(slug="team").requests_per_minute == 60
+
+
+def test_a_plan_with_an_unknown_model_is_a_form_error_not_a_crash(staff):
+    answer = staff.post(reverse("admin:billing_plan_add"), _plan_form(allowed_models='["no-such-model"]'))
+    assert answer.status_code == 200
+    assert "no-such-model" in answer.content.decode()
+    assert not Plan.objects.exists()
+
+
+def test_a_negative_price_is_a_form_error(staff):
+    form = {
+        "provider": "",
+        "model": "openai",
+        "per_1k_input_tokens": -1,
+        "per_1k_output_tokens": 0,
+        "per_image": 0,
+        "per_image_by_size": "{}",
+        "per_audio_second": 0,
+        "per_1k_characters": 0,
+    }
+    answer = staff.post(reverse("admin:billing_price_add"), form)
+    assert answer.status_code == 200 and not Price.objects.exists()
+
+
+def test_an_operator_subscribes_an_organisation_in_the_admin(staff, organization):
+    plan = Plan.objects.create(slug="pro", name="Pro", included_credits=5_000_000)
+    answer = staff.post(
+        reverse("admin:billing_subscription_add"),
+        {"organization": organization.pk, "plan": plan.pk, "status": "active"},
+    )
+    assert answer.status_code == 302
+    subscription = Subscription.objects.get(organization=organization)
+    assert subscription.current_period_end > timezone.now()
+    assert organization.credit_account.balance == 5_000_000
+
+
+def _event(organization) -> dict:
+    return {
+        "request_id": "r1",
+        "client_request_id": "",
+        "created_at": timezone.now().timestamp(),
+        "organization_id": organization.pk,
+        "key_id": 3,
+        "user_id": None,
+        "provider": "pollinations-text",
+        "model": "openai",
+        "operation": "chat",
+        "modality": "text",
+        "input_tokens": 5,
+        "output_tokens": 7,
+        "images": 0,
+        "audio_seconds": 0.0,
+        "characters": 0,
+        "usage_source": "upstream",
+        "cost": 42,
+        "status": 200,
+        "latency_ms": 12,
+        "cache_hit": False,
+    }
+
+
+def test_the_ledger_cannot_be_edited_or_deleted_in_the_admin(staff, organization):
+    usage_events_insert(events=[_event(organization)])
+    event = UsageEvent.objects.get()
+    assert staff.get(reverse("admin:billing_usageevent_changelist")).status_code == 200
+    assert staff.get(reverse("admin:billing_usageevent_add")).status_code == 403
+    assert staff.post(reverse("admin:billing_usageevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+    staff.post(reverse("admin:billing_usageevent_change", args=[event.pk]), {"cost": 0})
+    assert UsageEvent.objects.get().cost == 42
+
+
+def test_the_analytics_page_draws_charts_from_the_ledger(staff, organization):
+    usage_events_insert(events=[_event(organization)])
+    page = staff.get(reverse("admin:billing_analytics"), {"organization": organization.pk})
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert body.count('<svg role="img"') == 3 and "Requests per day" in body and "openai" in body
+
+
+def test_invoice_documents_download_from_the_admin(staff, organization):
+    usage_events_insert(events=[_event(organization)])
+    now = timezone.now()
+    invoice = invoice_issue(
+        organization=organization, period_start=now - dt.timedelta(days=1), period_end=now + dt.timedelta(days=1)
+    )
+    pdf = staff.get(reverse("admin:billing_invoice_pdf", args=[invoice.pk]))
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert b"openai" in staff.get(reverse("admin:billing_invoice_csv", args=[invoice.pk])).content
+    assert invoice.number in staff.get(reverse("admin:billing_invoice_html", args=[invoice.pk])).content.decode()
+    staff.post(reverse("admin:billing_invoice_changelist"), {"action": "mark_paid", "_selected_action": [invoice.pk]})
+    assert Invoice.objects.get().status == "paid"
