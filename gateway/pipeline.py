@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 
+import structlog
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
@@ -24,6 +25,8 @@ from gateway.relay import STATUS_CLIENT_CLOSED, relay, usage_of
 from plugins.errors import UpstreamError
 from plugins.registry import Route, get_registry, plugin_manager
 from plugins.types import Caller, Outcome, ProviderCall
+
+log = structlog.get_logger("mcp.gateway")
 
 #: Non-streaming JSON answers are read whole (bounded) so usage and caching need no second pass.
 MAX_BUFFERED_JSON = 16 * 1024 * 1024
@@ -66,14 +69,17 @@ async def proxy(
     call.forward_headers = forwarded_headers(request)
     routes = await resolve_routes(call)
     call.modality = routes[0].model.modality
-    authorize(identity, modality=call.modality, model=call.model)
     caller = caller_of(identity)
-    refusal = plugin_manager().hook.mcp_request(call=call, caller=caller)
-    if refusal:
-        raise GatewayError(400, str(refusal), code="request_refused")
-
-    # Limits and credits, before anything reaches an upstream; usage_recorder.record() settles it.
-    admission = await billing.admit(call=call, identity=identity, provider=routes[0].provider)
+    try:
+        authorize(identity, modality=call.modality, model=call.model)
+        _ask_request_hooks(call, caller)
+        # Limits and credits, before anything reaches an upstream; usage_recorder.record() settles it.
+        admission = await billing.admit(call=call, identity=identity, provider=routes[0].provider)
+    except GatewayError as exc:
+        # Refused after routing (scopes, a plugin, limits, credits): still reported, exactly once.
+        outcome = Outcome("", exc.status, None, latency_ms=(time.perf_counter() - started) * 1000)
+        usage_recorder.record(call=call, caller=caller, outcome=outcome)
+        raise
     try:
         response = await _proxy_admitted(call, caller, routes, started, private)
     except GatewayError as exc:
@@ -86,6 +92,18 @@ async def proxy(
     for name, value in admission.headers.items():
         response[name] = value
     return response
+
+
+def _ask_request_hooks(call: ProviderCall, caller: Caller) -> None:
+    """Let plugins inspect, amend or refuse the call; a plugin that crashes refuses it (fail closed)."""
+    try:
+        refusal = plugin_manager().hook.mcp_request(call=call, caller=caller)
+    except Exception as exc:  # noqa: BLE001 - a guardrail that cannot decide must not wave requests through.
+        log.error("request_hook_failed", error_type=type(exc).__name__)
+        raise GatewayError(500, "A request plugin failed; the request was not sent.", type="server_error",
+                           code="plugin_error") from None  # fmt: skip
+    if refusal:
+        raise GatewayError(400, str(refusal), code="request_refused")
 
 
 async def _proxy_admitted(

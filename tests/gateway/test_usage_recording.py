@@ -108,3 +108,30 @@ async def test_a_request_hook_can_amend_the_payload(client, upstream):
     await client.post("/v1/chat/completions", json={**BODY, "seed": 2})
     assert plain.status_code == 200
     assert amended_size > upstream.get("/_sim/requests").json()["requests"][-1]["body_size"]
+
+
+async def test_a_request_refused_after_routing_is_still_reported_once(client, observer, amake_key):
+    image_only = await amake_key(scopes=("image",))
+    response = await client.post("/v1/chat/completions", json=BODY, headers={"Authorization": f"Bearer {image_only}"})
+    assert response.status_code == 403
+    [(_, _, outcome)] = observer.outcomes
+    assert (outcome.provider, outcome.status, outcome.usage) == ("", 403, None)
+
+
+async def test_a_request_hook_that_crashes_refuses_the_request_and_nothing_is_sent(client, observer, upstream):
+    class Broken:
+        @hookimpl
+        def mcp_request(self, call, caller):
+            raise RuntimeError("guardrail backend down")
+
+    plugin_manager().register(Broken(), name="test-broken-guard")
+    try:
+        response = await client.post("/v1/chat/completions", json=BODY)
+    finally:
+        plugin_manager().unregister(name="test-broken-guard")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "plugin_error"
+    assert "guardrail backend" not in response.text
+    assert upstream.get("/_sim/requests").json()["requests"] == []
+    [(_, _, outcome)] = observer.outcomes
+    assert outcome.status == 500
