@@ -66,3 +66,15 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+@contextmanager
+def background(name: str, command: list[str], *, env: dict[str, str], log_dir: Path) -> Iterator[int]:
+    """Run a helper process that serves no HTTP (e.g. the ledger writer) for the duration of a block."""
+    log = (log_dir / f"{name}.log").open("w")
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield process.pid
+    finally:
+        _stop(process)
+        log.close()

@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import ROOT, cpu_seconds, rss_mb, started
+from _procs import ROOT, background, cpu_seconds, rss_mb, started
 
 QUICK = os.environ.get("QUICK") == "1"
 DURATION = 4 if QUICK else 15
@@ -226,6 +226,8 @@ def main() -> int:
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
         "MCP_FORWARD_HEADERS": "x-sim-fault",
+        # As deployed (k8s/base): the ledger writer runs beside the job worker, not in the web process.
+        "BILLING_LEDGER_FLUSHER": "worker",
     }
     key = prepare_database(gw_env)
     (WORK / "litellm.yaml").write_text(LITELLM_CONFIG.format(upstream=sim))
@@ -282,6 +284,7 @@ def main() -> int:
             health_url=f"http://127.0.0.1:{PORTS['litellm']}/health/liveliness",
             log_dir=WORK,
         ) as ll_pid,
+        background("ledger", [PY, "manage.py", "billing_flush_ledger"], env=gw_env, log_dir=WORK),
     ):
         pids = {"direct": sim_pid, "mcp": mcp_pid, "litellm": ll_pid}
         for name, (url, k) in targets.items():

@@ -69,18 +69,25 @@ def ensure_flusher() -> None:
 
 
 async def _flush_forever() -> None:
-    from billing.hotpath import redis_store
-
     while True:
         await asyncio.sleep(settings.BILLING_LEDGER_FLUSH_SECONDS)
         try:
-            await flush_buffer()
-            store = redis_store()
-            if store is not None:
-                client, *_ = store.client()
-                await flush_stream(client)
+            await flush_tick()
         except Exception as exc:  # noqa: BLE001 - retried at the next tick; the outbox keeps the events.
             log.warning("ledger.flush_failed", error_type=type(exc).__name__, error=str(exc)[:200])
+
+
+async def flush_tick() -> int:
+    """One pass of a gateway process's flusher: its own queued events, and the Redis outbox unless a
+    worker owns that (``BILLING_LEDGER_FLUSHER=worker``)."""
+    from billing.hotpath import redis_store
+
+    count = await flush_buffer()
+    store = redis_store() if settings.BILLING_LEDGER_FLUSHER == "web" else None
+    if store is not None:
+        client, *_ = store.client()
+        count += await flush_stream(client)
+    return count
 
 
 async def flush_buffer() -> int:

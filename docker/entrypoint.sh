@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run one role of the MCP Gateway image: web, worker or migrate.
+# Run one role of the MCP Gateway image: web, worker, billing or migrate.
 # Extra arguments after the role are passed on to the command.
 set -eu
 
@@ -15,11 +15,15 @@ case "$role" in
     # A short poll interval keeps a queued job's wait well under 50 ms (one indexed query per tick).
     exec python manage.py db_worker --interval "${WORKER_POLL_SECONDS:-0.1}" "$@"
     ;;
+  billing)
+    # Usage ledger writer (Redis outbox -> PostgreSQL) and billing's periodic jobs.
+    exec python manage.py billing_flush_ledger --periodic-every "${BILLING_PERIODIC_SECONDS:-60}" "$@"
+    ;;
   migrate)
     exec python manage.py migrate --noinput "$@"
     ;;
   *)
-    echo "entrypoint: unknown role '$role'; expected one of: web, worker, migrate" >&2
+    echo "entrypoint: unknown role '$role'; expected one of: web, worker, billing, migrate" >&2
     exit 64
     ;;
 esac

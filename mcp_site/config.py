@@ -89,6 +89,7 @@ class Config:
     billing_default_max_tokens: int = 1024
     billing_concurrency_lease_seconds: int = 900
     billing_hold_stale_seconds: int = 1200
+    billing_ledger_flusher: str = "web"
 
     @property
     def production(self) -> bool:
@@ -263,6 +264,7 @@ def _billing(env: _Env) -> dict[str, object]:
             "BILLING_CONCURRENCY_LEASE_SECONDS", 900, minimum=10, maximum=86_400
         ),
         "billing_hold_stale_seconds": env.integer("BILLING_HOLD_STALE_SECONDS", 1200, minimum=10, maximum=604_800),
+        "billing_ledger_flusher": env.choice("BILLING_LEDGER_FLUSHER", ("web", "worker"), "web"),
     }
 
 

@@ -263,6 +263,10 @@ BILLING_LEDGER_FLUSH_SECONDS = CONFIG.billing_ledger_flush_ms / 1000
 BILLING_DEFAULT_MAX_TOKENS = CONFIG.billing_default_max_tokens
 BILLING_CONCURRENCY_LEASE_SECONDS = CONFIG.billing_concurrency_lease_seconds
 BILLING_HOLD_STALE_SECONDS = CONFIG.billing_hold_stale_seconds
+#: Who moves usage events from the Redis outbox into PostgreSQL: every gateway process ("web"), or
+#: only `manage.py billing_flush_ledger` ("worker"), which keeps the ORM work and its GIL time off
+#: the processes that serve requests (measured: p99 +110 ms at concurrency 1 when flushing in-process).
+BILLING_LEDGER_FLUSHER = CONFIG.billing_ledger_flusher
 #: A Redis call slower than this counts as "Redis down"; Redis is then retried after BILLING_REDIS_RETRY_SECONDS.
 BILLING_REDIS_TIMEOUT_SECONDS = 1.0
 BILLING_REDIS_RETRY_SECONDS = 2.0
