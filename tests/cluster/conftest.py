@@ -72,13 +72,18 @@ def cluster_organization(cluster: Cluster) -> str:
 def make_cluster_key(cluster: Cluster, cluster_organization: str) -> Callable[..., dict]:
     """Create an API key with ``manage.py create_api_key``: ``make_cluster_key(scopes="text")``.
 
+    ``limits`` are the key's own (``{"requests_per_minute": 20}``), as ``--limit NAME=NUMBER``.
+
     :returns: the command's JSON (``key`` is the secret, ``id`` the row for ``revoke_api_key``).
     """
 
-    def make(*, scopes: str = "text,image,audio", name: str | None = None) -> dict:
+    def make(
+        *, scopes: str = "text,image,audio", name: str | None = None, limits: dict[str, int] | None = None
+    ) -> dict:
         name = name or f"key-{secrets.token_hex(4)}"
+        limit_args = [arg for limit, number in (limits or {}).items() for arg in ("--limit", f"{limit}={number}")]
         created = cluster.manage(
-            "create_api_key", "--org", cluster_organization, "--name", name, "--scopes", scopes, "--json"
+            "create_api_key", "--org", cluster_organization, "--name", name, "--scopes", scopes, *limit_args, "--json"
         )
         return json.loads(created)
 
