@@ -19,6 +19,8 @@ from plugins.types import UpstreamResponse
 #: Connections kept per provider; enough for one worker's concurrency without exhausting the upstream.
 POOL_SIZE = 256
 KEEPALIVE_SECONDS = 30
+#: Per-connection read buffer; aiohttp pauses reading at twice this, which bounds a slow client's backlog.
+READ_BUFFER_BYTES = 16 * 1024
 #: Relayed as they are; hop-by-hop and encoding headers are the gateway's own business.
 _DROPPED_HEADERS = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "server", "date",
@@ -45,7 +47,11 @@ class SessionPool:
         if self._session is None or self._loop is not loop or self._session.closed:
             connector = aiohttp.TCPConnector(limit=POOL_SIZE, keepalive_timeout=KEEPALIVE_SECONDS, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, auto_decompress=False, skip_auto_headers=("User-Agent",)
+                connector=connector,
+                timeout=self._timeout,
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent",),
+                read_bufsize=READ_BUFFER_BYTES,
             )
             self._loop = loop
         return self._session
