@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.dispatch import BREAKER_THRESHOLD, breakers, reset_breakers
+from gateway.dispatch import reset_breakers
+from tests.fixtures.breakers import trip_breaker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def _trip(name: str) -> None:
-    breaker = await breakers.get_breaker(name)
-    for _ in range(BREAKER_THRESHOLD):
-        try:
-            async with breaker:
-                raise ConnectionError("upstream down")
-        except ConnectionError:
-            pass
-
-
 async def test_readyz_shows_open_circuits_and_stays_ready(anonymous):
     reset_breakers()
-    await _trip("pollinations-text")
+    await trip_breaker("pollinations-text")
     response = await anonymous.get("/readyz")
     assert response.status_code == 200, response.text
     check = response.json()["checks"]["circuit_breakers"]

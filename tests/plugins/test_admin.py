@@ -8,12 +8,13 @@ import re
 import pytest
 from django.urls import reverse
 
-from gateway.dispatch import BREAKER_THRESHOLD, breaker_states, breakers, reset_breakers
+from gateway.dispatch import breaker_states, reset_breakers
 from plugins import manager
 from plugins.crypto import decrypt
 from plugins.manager import BrokenPlugin
 from plugins.models import ProviderConfig
 from plugins.services import provider_config_save
+from tests.fixtures.breakers import trip_breaker
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +88,7 @@ def test_a_bad_json_shape_is_refused_by_the_form(admin_client):
 def test_the_list_shows_each_providers_circuit_state(admin_client):
     provider_config_save(config=ProviderConfig(name="azure", kind="openai-compatible", base_url="https://a.test"))
     reset_breakers()
-    asyncio.run(_trip("azure"))
+    asyncio.run(trip_breaker("azure"))
     listing = admin_client.get(reverse("admin:plugins_providerconfig_changelist")).content.decode()
     assert "opened" in listing
     reset_breakers()
@@ -96,7 +97,7 @@ def test_the_list_shows_each_providers_circuit_state(admin_client):
 def test_the_reset_action_closes_every_circuit(admin_client):
     config = provider_config_save(config=ProviderConfig(name="azure", kind="openai-compatible"))
     reset_breakers()
-    asyncio.run(_trip("azure"))
+    asyncio.run(trip_breaker("azure"))
     assert breaker_states() == {"azure": "opened"}
     response = admin_client.post(
         reverse("admin:plugins_providerconfig_changelist"),
@@ -121,16 +122,6 @@ def test_the_installed_plugins_page_needs_staff(client):
     response = client.get(reverse("admin:plugins_installed_plugins"))
     assert response.status_code == 302
     assert "/login/" in response["Location"]
-
-
-async def _trip(name: str) -> None:
-    breaker = await breakers.get_breaker(name)
-    for _ in range(BREAKER_THRESHOLD):
-        try:
-            async with breaker:
-                raise ConnectionError("upstream down")
-        except ConnectionError:
-            pass
 
 
 def test_a_refused_form_does_not_echo_the_typed_credential(admin_client):
