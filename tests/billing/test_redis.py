@@ -136,7 +136,9 @@ async def test_each_request_costs_two_redis_round_trips(transactional_db, upstre
     per_request = {
         name.removeprefix("cmdstat_"): value["calls"] / 4
         for name, value in commands.items()
-        if not name.startswith(("cmdstat_config", "cmdstat_info"))
+        # Opening a pooled connection (HELLO, CLIENT SETINFO) is not a per-request round trip: the
+        # pool may open one more when a settlement overlaps the next admission.
+        if not name.startswith(("cmdstat_config", "cmdstat_info", "cmdstat_hello", "cmdstat_client"))
     }
     # Redis counts the commands run inside scripts too: these are the two scripts' own steps.
     assert per_request.pop("evalsha") == 2.0
