@@ -67,9 +67,12 @@ def reset() -> None:
     ledger.reset()
 
 
-async def admit(*, call: ProviderCall, identity: KeyIdentity, provider: Provider | None) -> Admission:
+async def admit(
+    *, call: ProviderCall, identity: KeyIdentity, provider: Provider | None, ledger_id: str | None = None
+) -> Admission:
     """Let the request in, holding a slot of every limit and its estimated cost, or refuse it.
 
+    :param ledger_id: the id its slots, reservation and ledger event go by (default: a fresh one).
     :raises GatewayError: 429 over a limit, 402 out of credits, 503 when credits cannot be checked.
     """
     policy = await org_policy(identity.organization_id)
@@ -87,7 +90,7 @@ async def admit(*, call: ProviderCall, identity: KeyIdentity, provider: Provider
     prices = await prices_for(provider, call.model)
     estimate = cost_of(prices, call, estimate_usage(call, settings.BILLING_DEFAULT_MAX_TOKENS))
     admission = Admission(
-        ledger_id=uuid.uuid4().hex,
+        ledger_id=ledger_id or uuid.uuid4().hex,
         organization_id=identity.organization_id,
         key_id=identity.key_id,
         user_id=identity.user_id,
@@ -215,7 +218,7 @@ def _units(rule: Rule, usage: Usage | None, cost: int) -> int:
 def event_of(admission: Admission, call: ProviderCall, caller: Caller, outcome: Outcome, cost: int) -> dict:
     usage = outcome.usage
     return {
-        "request_id": admission.ledger_id,
+        "request_id": admission.event_id or admission.ledger_id,
         "client_request_id": call.request_id[:128],
         "created_at": time.time(),
         "organization_id": caller.organization_id,
@@ -281,10 +284,46 @@ def abandon(call: ProviderCall, *, status: int = 500) -> None:
         settle(call=call, caller=caller, outcome=Outcome(admission.provider, status, None))
 
 
+async def admit_done(*, call: ProviderCall, caller: Caller, provider: Provider | None, ledger_id: str) -> Admission:
+    """Admit work that was already done without an admission of its own (a job a provider finished by
+    callback), so that ``usage.record`` bills it like any other request.
+
+    No limit applies (the work is done); its cost goes to the credits even past the balance, and
+    its ledger event is ``ledger_id`` — idempotent, so a repeated report is not billed twice.
+    """
+    policy = await org_policy(caller.organization_id)
+    admission = Admission(
+        ledger_id=ledger_id,
+        organization_id=caller.organization_id,
+        key_id=caller.key_id,
+        user_id=caller.user_id,
+        rules=(),
+        estimate=0,
+        credit_enforced=policy.credit_enforced,
+        provider=provider.name if provider is not None else "",
+        prices=await prices_for(provider, call.model),
+    )
+    if not (await _admit_in_store(admission)).ok:
+        # Out of credits: hold nothing, then bill the cost anyway at settlement.
+        admission.credit_enforced = False
+        await _admit_in_store(admission)
+        admission.credit_enforced = policy.credit_enforced
+    call.admission = admission
+    return admission
+
+
 async def drain() -> None:
     """Wait for the settlements this process has scheduled (tests; graceful shutdown)."""
     while _background:
         await asyncio.gather(*list(_background), return_exceptions=True)
+
+
+async def settle_pending() -> None:
+    """Finish this event loop's settlements and write the events it queued, before the loop ends
+    (a worker runs each job on a loop of its own)."""
+    await drain()
+    await ledger.flush_buffer()
+    ledger.flusher_stop()
 
 
 async def shutdown() -> None:
