@@ -27,6 +27,7 @@ from django.conf import settings
 
 from accounts.types import KeyIdentity
 from billing import ledger
+from billing._answers import headers_of, refusal_of
 from billing._stores import AdmitResult, LocalStore, RedisStore
 from billing.metrics import DEGRADED, REFUSALS, SETTLE_FAILURES
 from billing.policy import org_policy, prices_for, rules_for
@@ -104,8 +105,8 @@ async def admit(
     result = await _admit_in_store(admission)
     if not result.ok:
         REFUSALS.labels(result.kind).inc()
-        raise _refusal(admission, result)
-    admission.headers = _headers(admission.rules, result)
+        raise refusal_of(admission, result)
+    admission.headers = headers_of(admission.rules, result)
     call.admission = admission
     return admission
 
@@ -142,65 +143,6 @@ async def _admit_in_store(admission: Admission) -> AdmitResult:
         await _local.load_credits(admission.organization_id, await credit_cap_get(admission.organization_id))
         result = await _local.admit(admission)
     return result
-
-
-def _seconds(ms: int) -> str:
-    return f"{max(1, math.ceil(ms / 1000))}s"
-
-
-def _headers(rules: tuple[Rule, ...], result: AdmitResult) -> dict[str, str]:
-    """The tightest limit of each family: ``x-ratelimit-{limit,remaining,reset}-<family>``."""
-    best: dict[str, tuple[int, int, int]] = {}
-    rates = iter(result.rate)
-    concs, quotas = iter(result.conc), iter(result.quota)
-    for rule in rules:
-        if rule.kind == "rate":
-            remaining, reset_ms = next(rates)
-        elif rule.kind == "conc":
-            remaining, reset_ms = next(concs), 0
-        else:
-            remaining, reset_ms = next(quotas), int(max(0.0, rule.reset_at - time.time()) * 1000)
-        if rule.family not in best or remaining < best[rule.family][1]:
-            best[rule.family] = (rule.limit, remaining, reset_ms)
-    headers = {}
-    for family, (limit, remaining, reset_ms) in best.items():
-        headers[f"x-ratelimit-limit-{family}"] = str(limit)
-        headers[f"x-ratelimit-remaining-{family}"] = str(max(0, remaining))
-        if family != "concurrent":
-            headers[f"x-ratelimit-reset-{family}"] = _seconds(reset_ms)
-    return headers
-
-
-def _refusal(admission: Admission, result: AdmitResult) -> GatewayError:
-    if result.kind == "credit":
-        return GatewayError(
-            402,
-            "This organisation has run out of credits: add credits or change plan, then retry.",
-            type="insufficient_quota",
-            code="insufficient_credits",
-        )
-    rule = [r for r in admission.rules if r.kind == result.kind][result.index]
-    retry = _seconds(result.retry_after_ms)[:-1]
-    scope = rule.scope.split(":", 1)[0]
-    if result.kind == "rate":
-        what = f"{rule.limit} requests per {rule.window} s"
-    elif result.kind == "conc":
-        what = f"{rule.limit} concurrent requests"
-    else:
-        what = f"the {rule.family} quota of {rule.limit}"
-    headers = {
-        "Retry-After": retry,
-        f"x-ratelimit-limit-{rule.family}": str(rule.limit),
-        f"x-ratelimit-remaining-{rule.family}": "0",
-        f"x-ratelimit-reset-{rule.family}": f"{retry}s",
-    }
-    return GatewayError(
-        429,
-        f"Rate limit reached: this {scope} allows {what}. Retry in {retry} s.",
-        type="rate_limit_error",
-        code="rate_limit_exceeded",
-        headers=headers,
-    )
 
 
 def _units(rule: Rule, usage: Usage | None, cost: int) -> int:

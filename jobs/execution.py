@@ -202,7 +202,10 @@ async def job_execute(*, job_id: str, attempt: int, worker_id: str) -> str:
         with contextlib.suppress(asyncio.CancelledError):
             await beat
         # The task's event loop ends with the task: settle and write the ledger events before it does.
-        await billing.settle_pending()
+        try:
+            await billing.settle_pending()
+        except Exception as exc:  # noqa: BLE001 - unwritten events stay queued for the next job's flush.
+            log.error("job_settlement_incomplete", job=job_id, error_type=type(exc).__name__)
 
 
 def _error_of(exc: BaseException) -> dict:

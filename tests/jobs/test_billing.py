@@ -16,13 +16,7 @@ from billing.models import CreditAccount, Price
 from jobs import services
 from jobs.execution import job_execute
 from jobs.models import Job
-from tests.billing.conftest import (  # noqa: F401 - fixtures
-    _clean_billing_state,
-    ledger_events,
-    make_plan,
-    settle_and_flush,
-    subscribe,
-)
+from tests.billing.conftest import _clean_billing_state, ledger_events, settle_and_flush  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,6 @@ from django_tasks_db.models import DBTaskResult
 from accounts.services import api_key_create, organization_create
 from jobs import queue, services
 from jobs.models import Job
-from tests.billing.conftest import make_plan, subscribe  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,9 +23,9 @@ async def submit(client, api_key: str | None = None) -> Job:
     return await Job.objects.aget(id=response.json()["id"])
 
 
-def other_organization_key(subscribe, plan) -> str:
+def other_organization_key(subscribe_to, plan) -> str:
     organization = organization_create(name="Globex", slug="globex")
-    subscribe(plan, organization)
+    subscribe_to(plan, organization)
     return api_key_create(organization=organization, name="k", scopes=("image",), enforce_role=False)[1]
 
 
