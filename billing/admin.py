@@ -36,6 +36,8 @@ class PlanAdmin(admin.ModelAdmin):
         "requests_per_minute",
         "concurrent_requests",
         "overage_policy",
+        "job_priority",
+        "max_running_jobs",
         "is_active",
     ]
     prepopulated_fields = {"slug": ("name",)}

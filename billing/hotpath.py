@@ -27,6 +27,7 @@ from django.conf import settings
 
 from accounts.types import KeyIdentity
 from billing import ledger
+from billing._answers import headers_of, refusal_of
 from billing._stores import AdmitResult, LocalStore, RedisStore
 from billing.metrics import DEGRADED, REFUSALS, SETTLE_FAILURES
 from billing.policy import org_policy, prices_for, rules_for
@@ -67,9 +68,12 @@ def reset() -> None:
     ledger.reset()
 
 
-async def admit(*, call: ProviderCall, identity: KeyIdentity, provider: Provider | None) -> Admission:
+async def admit(
+    *, call: ProviderCall, identity: KeyIdentity, provider: Provider | None, ledger_id: str | None = None
+) -> Admission:
     """Let the request in, holding a slot of every limit and its estimated cost, or refuse it.
 
+    :param ledger_id: the id its slots, reservation and ledger event go by (default: a fresh one).
     :raises GatewayError: 429 over a limit, 402 out of credits, 503 when credits cannot be checked.
     """
     policy = await org_policy(identity.organization_id)
@@ -87,7 +91,7 @@ async def admit(*, call: ProviderCall, identity: KeyIdentity, provider: Provider
     prices = await prices_for(provider, call.model)
     estimate = cost_of(prices, call, estimate_usage(call, settings.BILLING_DEFAULT_MAX_TOKENS))
     admission = Admission(
-        ledger_id=uuid.uuid4().hex,
+        ledger_id=ledger_id or uuid.uuid4().hex,
         organization_id=identity.organization_id,
         key_id=identity.key_id,
         user_id=identity.user_id,
@@ -101,8 +105,8 @@ async def admit(*, call: ProviderCall, identity: KeyIdentity, provider: Provider
     result = await _admit_in_store(admission)
     if not result.ok:
         REFUSALS.labels(result.kind).inc()
-        raise _refusal(admission, result)
-    admission.headers = _headers(admission.rules, result)
+        raise refusal_of(admission, result)
+    admission.headers = headers_of(admission.rules, result)
     call.admission = admission
     return admission
 
@@ -141,65 +145,6 @@ async def _admit_in_store(admission: Admission) -> AdmitResult:
     return result
 
 
-def _seconds(ms: int) -> str:
-    return f"{max(1, math.ceil(ms / 1000))}s"
-
-
-def _headers(rules: tuple[Rule, ...], result: AdmitResult) -> dict[str, str]:
-    """The tightest limit of each family: ``x-ratelimit-{limit,remaining,reset}-<family>``."""
-    best: dict[str, tuple[int, int, int]] = {}
-    rates = iter(result.rate)
-    concs, quotas = iter(result.conc), iter(result.quota)
-    for rule in rules:
-        if rule.kind == "rate":
-            remaining, reset_ms = next(rates)
-        elif rule.kind == "conc":
-            remaining, reset_ms = next(concs), 0
-        else:
-            remaining, reset_ms = next(quotas), int(max(0.0, rule.reset_at - time.time()) * 1000)
-        if rule.family not in best or remaining < best[rule.family][1]:
-            best[rule.family] = (rule.limit, remaining, reset_ms)
-    headers = {}
-    for family, (limit, remaining, reset_ms) in best.items():
-        headers[f"x-ratelimit-limit-{family}"] = str(limit)
-        headers[f"x-ratelimit-remaining-{family}"] = str(max(0, remaining))
-        if family != "concurrent":
-            headers[f"x-ratelimit-reset-{family}"] = _seconds(reset_ms)
-    return headers
-
-
-def _refusal(admission: Admission, result: AdmitResult) -> GatewayError:
-    if result.kind == "credit":
-        return GatewayError(
-            402,
-            "This organisation has run out of credits: add credits or change plan, then retry.",
-            type="insufficient_quota",
-            code="insufficient_credits",
-        )
-    rule = [r for r in admission.rules if r.kind == result.kind][result.index]
-    retry = _seconds(result.retry_after_ms)[:-1]
-    scope = rule.scope.split(":", 1)[0]
-    if result.kind == "rate":
-        what = f"{rule.limit} requests per {rule.window} s"
-    elif result.kind == "conc":
-        what = f"{rule.limit} concurrent requests"
-    else:
-        what = f"the {rule.family} quota of {rule.limit}"
-    headers = {
-        "Retry-After": retry,
-        f"x-ratelimit-limit-{rule.family}": str(rule.limit),
-        f"x-ratelimit-remaining-{rule.family}": "0",
-        f"x-ratelimit-reset-{rule.family}": f"{retry}s",
-    }
-    return GatewayError(
-        429,
-        f"Rate limit reached: this {scope} allows {what}. Retry in {retry} s.",
-        type="rate_limit_error",
-        code="rate_limit_exceeded",
-        headers=headers,
-    )
-
-
 def _units(rule: Rule, usage: Usage | None, cost: int) -> int:
     if usage is None:
         return 0
@@ -215,7 +160,7 @@ def _units(rule: Rule, usage: Usage | None, cost: int) -> int:
 def event_of(admission: Admission, call: ProviderCall, caller: Caller, outcome: Outcome, cost: int) -> dict:
     usage = outcome.usage
     return {
-        "request_id": admission.ledger_id,
+        "request_id": admission.event_id or admission.ledger_id,
         "client_request_id": call.request_id[:128],
         "created_at": time.time(),
         "organization_id": caller.organization_id,
@@ -281,10 +226,46 @@ def abandon(call: ProviderCall, *, status: int = 500) -> None:
         settle(call=call, caller=caller, outcome=Outcome(admission.provider, status, None))
 
 
+async def admit_done(*, call: ProviderCall, caller: Caller, provider: Provider | None, ledger_id: str) -> Admission:
+    """Admit work that was already done without an admission of its own (a job a provider finished by
+    callback), so that ``usage.record`` bills it like any other request.
+
+    No limit applies (the work is done); its cost goes to the credits even past the balance, and
+    its ledger event is ``ledger_id`` — idempotent, so a repeated report is not billed twice.
+    """
+    policy = await org_policy(caller.organization_id)
+    admission = Admission(
+        ledger_id=ledger_id,
+        organization_id=caller.organization_id,
+        key_id=caller.key_id,
+        user_id=caller.user_id,
+        rules=(),
+        estimate=0,
+        credit_enforced=policy.credit_enforced,
+        provider=provider.name if provider is not None else "",
+        prices=await prices_for(provider, call.model),
+    )
+    if not (await _admit_in_store(admission)).ok:
+        # Out of credits: hold nothing, then bill the cost anyway at settlement.
+        admission.credit_enforced = False
+        await _admit_in_store(admission)
+        admission.credit_enforced = policy.credit_enforced
+    call.admission = admission
+    return admission
+
+
 async def drain() -> None:
     """Wait for the settlements this process has scheduled (tests; graceful shutdown)."""
     while _background:
         await asyncio.gather(*list(_background), return_exceptions=True)
+
+
+async def settle_pending() -> None:
+    """Finish this event loop's settlements and write the events it queued, before the loop ends
+    (a worker runs each job on a loop of its own)."""
+    await drain()
+    await ledger.flush_buffer()
+    ledger.flusher_stop()
 
 
 async def shutdown() -> None:

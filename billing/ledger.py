@@ -68,6 +68,13 @@ def ensure_flusher() -> None:
         _tasks[loop] = loop.create_task(_flush_forever())
 
 
+def flusher_stop() -> None:
+    """Stop this event loop's flusher task (a loop about to close; its events were flushed)."""
+    task = _tasks.pop(asyncio.get_running_loop(), None)
+    if task is not None:
+        task.cancel()
+
+
 async def _flush_forever() -> None:
     while True:
         await asyncio.sleep(settings.BILLING_LEDGER_FLUSH_SECONDS)

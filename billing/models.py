@@ -40,6 +40,15 @@ class Plan(models.Model):
     overage_rate_percent = models.PositiveIntegerField(
         default=100, validators=[MaxValueValidator(10_000)], help_text="Overage billed at this % of list price."
     )
+    job_priority = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(100)], help_text="Async jobs: 0–100, higher runs first."
+    )
+    max_running_jobs = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Async jobs running at once per organisation; empty: JOBS_MAX_RUNNING_PER_ORG.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:

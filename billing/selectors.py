@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.db.models import Count, Max, Sum
 
-from billing.models import CreditAccount, UsageDaily, UsageEvent
+from billing.models import CreditAccount, Plan, Subscription, UsageDaily, UsageEvent
 
 #: GET /api/usage ``group_by`` values → ledger columns.
 GROUPS = {
@@ -24,6 +24,12 @@ async def credit_cap_get(organization_id: int) -> int:
     """How much the organisation may still spend: balance plus overdraft (0 without an account)."""
     account = await CreditAccount.objects.filter(organization_id=organization_id).afirst()
     return 0 if account is None else account.balance + account.overdraft
+
+
+async def plan_get_for_org(*, organization_id: int) -> Plan | None:
+    """The organisation's current plan (``None`` without a subscription)."""
+    subscription = await Subscription.objects.select_related("plan").filter(organization_id=organization_id).afirst()
+    return None if subscription is None else subscription.plan
 
 
 def usage_events_between(*, organization_id: int | None, start: dt.datetime, end: dt.datetime):

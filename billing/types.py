@@ -55,3 +55,5 @@ class Admission:
     #: Which store admitted it: ``redis``, or ``local`` (embedded, or Redis down).
     store: str = "redis"
     settled: bool = False
+    #: The ledger event's request id when it differs from ``ledger_id`` (a job's stable ``job-<id>``).
+    event_id: str = ""

@@ -5,14 +5,16 @@ and a timestamp within five minutes (checked by ``standardwebhooks``); each ``we
 accepted once (remembered in the shared cache), so a captured callback cannot be replayed. A
 plugin's ``mcp_job_callback`` hook translates the provider's body; without one, the body is read
 in the gateway's shape: ``{"job_id", "status": "succeeded"|"failed", "content_type",
-"result_base64", "error"}``. The job then finishes exactly as if its worker had finished it, and
-the worker still waiting on the upstream notices at its next heartbeat and stops.
+"result_base64", "error"}``. The job then finishes exactly as if its worker had finished it (an
+image job's ``b64_json`` answer is stored as the image), it is billed once under its request id
+``job-<id>``, and the worker still waiting on the upstream notices at its next heartbeat and stops.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -20,13 +22,17 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from billing import hotpath as billing
+from billing.pricing import estimate_usage
+from gateway import usage as usage_recorder
 from gateway.errors import GatewayError, invalid
+from gateway.pipeline import resolve_routes
 from jobs import services
 from jobs.models import Job
-from jobs.results import result_name, store_bytes
-from jobs.types import JobStatus
+from jobs.results import result_downloadable, result_name, store_bytes
+from jobs.types import KIND_OPERATION, JobStatus
 from plugins.registry import plugin_manager
-from plugins.types import JobCallback
+from plugins.types import Caller, JobCallback, Outcome, ProviderCall
 
 #: webhook-ids are remembered a little longer than the signature's 5-minute tolerance.
 REPLAY_WINDOW_SECONDS = 600
@@ -48,20 +54,37 @@ def _default_translation(payload: dict) -> JobCallback:
         raise invalid("The callback body is not a job report: job_id and status are required.") from None
 
 
-def _finish(report: JobCallback) -> str:
+def _finish(report: JobCallback) -> tuple[str, Job | None]:
+    """Finish the job as reported; returns the outcome and the job when it is now to be charged."""
     job = Job.objects.filter(id=report.job_id).first()
     if job is None or job.status != JobStatus.RUNNING:
-        return "ignored"
+        return "ignored", None
     if not report.succeeded or report.result is None:
         error = {"code": "provider_failed", "message": report.error_message or "The provider reported a failure."}
         services.job_fail_or_retry(job_id=str(job.id), attempt=job.attempt, error=error, retryable=False)
-        return "failed"
-    name = result_name(organization_id=job.organization_id, job_id=job.id.hex, content_type=report.content_type)
-    stored = store_bytes(name, report.result)
-    finished, _ = services.job_succeed(job_id=str(job.id), attempt=job.attempt, result=stored,
-                                       content_type=report.content_type, size=len(report.result), usage=None,
-                                       provider="callback")  # fmt: skip
-    return "succeeded" if finished else "ignored"
+        return "failed", None
+    result, content_type = result_downloadable(kind=job.kind, body=report.result, content_type=report.content_type)
+    name = result_name(organization_id=job.organization_id, job_id=job.id.hex, content_type=content_type)
+    stored = store_bytes(name, result)
+    finished, charge = services.job_succeed(job_id=str(job.id), attempt=job.attempt, result=stored,
+                                            content_type=content_type, size=len(result), usage=None,
+                                            provider="callback")  # fmt: skip
+    if finished is None:
+        return "ignored", None
+    return "succeeded", finished if charge else None
+
+
+async def _charge(job: Job) -> None:
+    """Bill a job the provider finished, once, under its stable request id (the worker's attempt that
+    was waiting releases its own admission when it notices). The callback reports no usage, so the
+    job is billed what the request bounds: its estimate (e.g. ``n`` images)."""
+    call = ProviderCall(KIND_OPERATION[job.kind], job.model, "text", job.request_id, payload=dict(job.params))
+    routes = await resolve_routes(call)
+    call.modality = routes[0].model.modality
+    caller = Caller(job.organization_id, job.key_id, job.user_id)
+    await billing.admit_done(call=call, caller=caller, provider=routes[0].provider, ledger_id=job.request_id)
+    usage = dataclasses.replace(estimate_usage(call, settings.BILLING_DEFAULT_MAX_TOKENS), source="estimated")
+    usage_recorder.record(call=call, caller=caller, outcome=Outcome(routes[0].provider.name, 200, usage))
 
 
 async def provider_callback(request: HttpRequest, provider: str) -> HttpResponse:
@@ -81,7 +104,9 @@ async def provider_callback(request: HttpRequest, provider: str) -> HttpResponse
     if not isinstance(payload, dict):
         raise invalid("The callback body must be a JSON object.")
     report = plugin_manager().hook.mcp_job_callback(provider=provider, payload=payload) or _default_translation(payload)
-    outcome = await sync_to_async(_finish)(report)
+    outcome, charged = await sync_to_async(_finish)(report)
+    if charged is not None:
+        await _charge(charged)
     return JsonResponse({"status": outcome}, status=200)
 
 

@@ -4,6 +4,9 @@ The call is built like the synchronous ``/v1`` views build it, then routed, auth
 the ``mcp_request`` hooks and opened with the gateway's retries, breakers and fallback. The
 answer is read (bounded) into storage, and usage is reported once per job with the request id
 ``job-<id>`` — stable across attempts, so the ledger stays idempotent even if a report repeats.
+Before the upstream call the attempt is admitted by billing like a synchronous call (limits,
+credits); a rate limit puts it back in the queue without spending an attempt, and whatever
+ends an admitted attempt other than success releases its admission (``billing.abandon``).
 
 While the attempt runs, a heartbeat keeps its lease; when the heartbeat finds the job cancelled
 or handed to another attempt, the work is cancelled (which closes the upstream request).
@@ -12,10 +15,8 @@ or handed to another attempt, the work is cancelled (which closes the upstream r
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import dataclasses
-import json
 import time
 
 import structlog
@@ -23,20 +24,21 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.storage import default_storage
 
+from billing import hotpath as billing
 from gateway import usage as usage_recorder
 from gateway.auth import authorize
 from gateway.dispatch import open_upstream
 from gateway.errors import GatewayError, from_upstream
 from gateway.pipeline import caller_of, resolve_routes
-from gateway.relay import usage_of
+from gateway.relay import STATUS_CLIENT_CLOSED, usage_of
 from jobs import services
 from jobs.identity import job_identity
 from jobs.models import Job
-from jobs.results import result_name, store_bytes
+from jobs.results import result_downloadable, result_name, store_bytes
 from jobs.types import KIND_OPERATION
 from plugins.errors import UpstreamError
 from plugins.registry import plugin_manager
-from plugins.types import Outcome, ProviderCall
+from plugins.types import Caller, Outcome, ProviderCall
 
 log = structlog.get_logger("mcp.jobs")
 
@@ -46,6 +48,15 @@ MAX_RESULT_BYTES = 64 * 1024 * 1024
 
 class _Lost(Exception):
     """This attempt no longer owns the job (cancelled, or handed to another attempt)."""
+
+
+class _RateLimited(Exception):
+    """A limit refused the attempt for now: it waits ``Retry-After`` and runs again, attempt unspent."""
+
+    def __init__(self, refusal: GatewayError) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+        self.delay_seconds = float(refusal.headers.get("Retry-After", "1"))
 
 
 def _call_for(job: Job, body: bytes | None) -> ProviderCall:
@@ -80,6 +91,27 @@ async def _run(job: Job) -> None:
     refusal = plugin_manager().hook.mcp_request(call=call, caller=caller)
     if refusal:
         raise GatewayError(400, str(refusal), code="request_refused")
+    # Limits and credits, as for a synchronous call. Each attempt holds under an id of its own (a
+    # reaped attempt may still be running); a success is billed under the job's stable request id.
+    try:
+        await billing.admit(call=call, identity=identity, provider=routes[0].provider,
+                            ledger_id=f"{job.request_id}-{job.attempt}")  # fmt: skip
+    except GatewayError as exc:
+        if exc.status == 429:
+            raise _RateLimited(exc) from None
+        raise
+    try:
+        await _run_admitted(job, call, caller, routes, started)
+    except GatewayError as exc:
+        billing.abandon(call, status=exc.status)
+        raise
+    except BaseException as exc:
+        lost = isinstance(exc, asyncio.CancelledError | _Lost)
+        billing.abandon(call, status=STATUS_CLIENT_CLOSED if lost else 500)
+        raise
+
+
+async def _run_admitted(job: Job, call: ProviderCall, caller: Caller, routes: list, started: float) -> None:
     await services.job_progress(job=job, progress=10)
     provider, upstream = await open_upstream(call, routes)
     await services.job_progress(job=job, progress=30)
@@ -105,7 +137,7 @@ async def _run(job: Job) -> None:
                            type="upstream_error" if upstream.status >= 500 else "invalid_request_error")  # fmt: skip
     body = b"".join(parts)
     usage = usage_of(provider, call, upstream, body[-8192:], 0)
-    result, content_type = _downloadable(job, body, upstream.content_type)
+    result, content_type = result_downloadable(kind=job.kind, body=body, content_type=upstream.content_type)
     name = result_name(organization_id=job.organization_id, job_id=job.id.hex, content_type=content_type)
     stored = await sync_to_async(store_bytes)(name, result)
     finished, charge = await sync_to_async(services.job_succeed)(
@@ -114,24 +146,12 @@ async def _run(job: Job) -> None:
     )  # fmt: skip
     if finished is None:
         raise _Lost
-    if charge:
-        outcome = Outcome(provider.name, upstream.status, usage, latency_ms=(time.perf_counter() - started) * 1000)
-        usage_recorder.record(call=call, caller=caller, outcome=outcome)
-
-
-_IMAGE_MAGIC = ((b"\xff\xd8", "image/jpeg"), (b"\x89PNG", "image/png"), (b"RIFF", "image/webp"))
-
-
-def _downloadable(job: Job, body: bytes, content_type: str) -> tuple[bytes, str]:
-    """An image job's result is the image itself (decoded from OpenAI's ``b64_json``), not its JSON envelope."""
-    if job.kind != "image" or not content_type.startswith("application/json"):
-        return body, content_type
-    try:
-        image = base64.b64decode(json.loads(body)["data"][0]["b64_json"], validate=True)
-    except (ValueError, KeyError, IndexError, TypeError):
-        return body, content_type  # e.g. response_format=url: keep the JSON as it came
-    kind = next((name for magic, name in _IMAGE_MAGIC if image.startswith(magic)), "application/octet-stream")
-    return image, kind
+    if not charge:
+        billing.abandon(call, status=upstream.status)  # billed once already: release, charge nothing
+        return
+    call.admission.event_id = job.request_id
+    outcome = Outcome(provider.name, upstream.status, usage, latency_ms=(time.perf_counter() - started) * 1000)
+    usage_recorder.record(call=call, caller=caller, outcome=outcome)
 
 
 def _usage_dict(usage) -> dict | None:
@@ -166,9 +186,12 @@ async def job_execute(*, job_id: str, attempt: int, worker_id: str) -> str:
     except (asyncio.CancelledError, _Lost):
         log.info("job_attempt_abandoned", job=job_id, attempt=attempt)
         return "abandoned"
+    except _RateLimited as exc:
+        await sync_to_async(services.job_defer)(job_id=job_id, attempt=attempt, delay_seconds=exc.delay_seconds,
+                                                error=_error_of(exc.refusal))  # fmt: skip
+        return "deferred"
     except Exception as exc:  # noqa: BLE001 - every failure ends the attempt with a recorded error.
-        error = {"message": getattr(exc, "message", "The job failed."), "code": getattr(exc, "code", None) or
-                 "job_failed", "type": getattr(exc, "type", "server_error")}  # fmt: skip
+        error = _error_of(exc)
         if not isinstance(exc, GatewayError):
             log.error("job_attempt_crashed", job=job_id, error_type=type(exc).__name__)
         await sync_to_async(services.job_fail_or_retry)(job_id=job_id, attempt=attempt, error=error,
@@ -178,3 +201,13 @@ async def job_execute(*, job_id: str, attempt: int, worker_id: str) -> str:
         beat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beat
+        # The task's event loop ends with the task: settle and write the ledger events before it does.
+        try:
+            await billing.settle_pending()
+        except Exception as exc:  # noqa: BLE001 - unwritten events stay queued for the next job's flush.
+            log.error("job_settlement_incomplete", job=job_id, error_type=type(exc).__name__)
+
+
+def _error_of(exc: BaseException) -> dict:
+    return {"message": getattr(exc, "message", "The job failed."), "code": getattr(exc, "code", None) or "job_failed",
+            "type": getattr(exc, "type", "server_error")}  # fmt: skip

@@ -9,6 +9,8 @@ stops working when it expires.
 
 from __future__ import annotations
 
+import base64
+import json
 import mimetypes
 import time
 
@@ -17,7 +19,7 @@ from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-__all__ = ["result_name", "result_signature_valid", "result_url", "store_bytes"]
+__all__ = ["result_downloadable", "result_name", "result_signature_valid", "result_url", "store_bytes"]
 
 _SALT = "jobs.result-url"
 _EXTENSIONS = {"application/json": ".json", "audio/mpeg": ".mp3", "text/plain": ".txt", "image/jpeg": ".jpg"}
@@ -57,3 +59,18 @@ def result_signature_valid(*, job_id: str, expires: str, signature: str) -> bool
     except signing.BadSignature:
         return False
     return True
+
+
+_IMAGE_MAGIC = ((b"\xff\xd8", "image/jpeg"), (b"\x89PNG", "image/png"), (b"RIFF", "image/webp"))
+
+
+def result_downloadable(*, kind: str, body: bytes, content_type: str) -> tuple[bytes, str]:
+    """An image job's result is the image itself (decoded from OpenAI's ``b64_json``), not its JSON envelope."""
+    if kind != "image" or not content_type.startswith("application/json"):
+        return body, content_type
+    try:
+        image = base64.b64decode(json.loads(body)["data"][0]["b64_json"], validate=True)
+    except (ValueError, KeyError, IndexError, TypeError):
+        return body, content_type  # e.g. response_format=url: keep the JSON as it came
+    found = next((name for magic, name in _IMAGE_MAGIC if image.startswith(magic)), "application/octet-stream")
+    return image, found

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
+from accounts.types import KeyIdentity
+from billing.selectors import plan_get_for_org
 from jobs.exceptions import JobNotFound, WebhookDeliveryNotFound, WebhookEndpointNotFound
 from jobs.models import Job, WebhookDelivery, WebhookEndpoint
 from jobs.types import TERMINAL, JobStatus
@@ -16,6 +18,7 @@ __all__ = [
     "job_changes",
     "job_get",
     "job_list",
+    "job_scheduling_get",
     "job_snapshot",
     "job_with_result",
     "webhook_delivery_get",
@@ -25,6 +28,17 @@ __all__ = [
 ]
 
 MAX_PAGE = 100
+#: Key limits that override the plan's job scheduling for one key.
+PRIORITY_LIMIT, RUNNING_LIMIT = "job_priority", "max_running_jobs"
+
+
+async def job_scheduling_get(*, identity: KeyIdentity) -> tuple[int, int | None]:
+    """A new job's queue priority and its organisation's running cap: the key's ``limits`` first,
+    then the organisation's plan; ``None`` for the cap means ``JOBS_MAX_RUNNING_PER_ORG``."""
+    plan = await plan_get_for_org(organization_id=identity.organization_id)
+    priority = identity.limits.get(PRIORITY_LIMIT, plan.job_priority if plan else 0)
+    max_running = identity.limits.get(RUNNING_LIMIT, plan.max_running_jobs if plan else None)
+    return int(priority), max_running
 
 
 def _uuid(value: str) -> uuid.UUID | None:

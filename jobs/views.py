@@ -35,8 +35,6 @@ _VALIDATORS: dict[str, Callable[[dict[str, Any]], Any]] = {
     JobKind.TEXT: validation.messages,
     JobKind.SPEECH: validation.speech_request,
 }
-#: Key limits (set per key, or folded in from the plan by billing) that shape a job's scheduling.
-PRIORITY_LIMIT, RUNNING_LIMIT = "job_priority", "max_running_jobs"
 
 
 def _gateway_error(exc: ApplicationError) -> GatewayError:
@@ -97,10 +95,6 @@ def _read(name: str) -> bytes:
         return handle.read()
 
 
-def _policy(identity: KeyIdentity) -> tuple[int, int | None]:
-    return int(identity.limits.get(PRIORITY_LIMIT, 0)), identity.limits.get(RUNNING_LIMIT)
-
-
 async def _job_create(request: HttpRequest) -> HttpResponse:
     identity = await authenticate(request)
     if (request.content_type or "").startswith("multipart/form-data"):
@@ -112,7 +106,7 @@ async def _job_create(request: HttpRequest) -> HttpResponse:
     if webhook.get("url"):
         url_is_acceptable(webhook["url"])
     secret = webhook.get("secret") or (services.webhook_secret_generate() if webhook.get("url") else "")
-    priority, max_running = _policy(identity)
+    priority, max_running = await selectors.job_scheduling_get(identity=identity)
     job, created = await sync_to_async(services.job_create)(
         organization_id=identity.organization_id, key_id=identity.key_id, user_id=identity.user_id, kind=kind,
         model=model, params=params, input_bytes=upload[0] if upload else None,

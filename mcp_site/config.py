@@ -77,6 +77,7 @@ class Config:
     jobs_max_attempts: int
     jobs_lease_seconds: int
     jobs_max_running_per_org: int
+    jobs_rate_limit_max_wait_seconds: int
     jobs_result_url_seconds: int
     jobs_callback_secret: str
     storage_backend: str
@@ -243,6 +244,9 @@ def _jobs(env: _Env) -> dict[str, object]:
         "jobs_max_attempts": env.integer("JOBS_MAX_ATTEMPTS", 3, minimum=1, maximum=20),
         "jobs_lease_seconds": env.integer("JOBS_LEASE_SECONDS", 30, minimum=2, maximum=3600),
         "jobs_max_running_per_org": env.integer("JOBS_MAX_RUNNING_PER_ORG", 4, minimum=1, maximum=1000),
+        "jobs_rate_limit_max_wait_seconds": env.integer(
+            "JOBS_RATE_LIMIT_MAX_WAIT_SECONDS", 3600, minimum=0, maximum=7 * 86_400
+        ),
         "jobs_result_url_seconds": env.integer("JOBS_RESULT_URL_SECONDS", 3600, minimum=60, maximum=7 * 86_400),
         "jobs_callback_secret": secret,
         "storage_backend": env.string("STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"),

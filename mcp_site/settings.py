@@ -248,6 +248,7 @@ JOBS_MAX_ATTEMPTS = CONFIG.jobs_max_attempts
 #: A running job whose worker has not reported for this long is handed to another worker.
 JOBS_LEASE_SECONDS = CONFIG.jobs_lease_seconds
 JOBS_MAX_RUNNING_PER_ORG = CONFIG.jobs_max_running_per_org
+JOBS_RATE_LIMIT_MAX_WAIT_SECONDS = CONFIG.jobs_rate_limit_max_wait_seconds
 JOBS_RESULT_URL_SECONDS = CONFIG.jobs_result_url_seconds
 #: Standard Webhooks secret that providers sign inbound job callbacks with (empty: callbacks refused).
 JOBS_CALLBACK_SECRET = CONFIG.jobs_callback_secret

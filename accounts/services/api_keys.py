@@ -16,8 +16,11 @@ from accounts.roles import MODALITIES
 from accounts.services._checks import require_action
 from accounts.services.audit import audit_event_record
 
-#: Per-key limits the billing/limits code understands; anything else is refused at creation.
-KNOWN_LIMITS = ("requests_per_minute", "requests_per_day", "concurrent", "tokens_per_minute", "credits_per_month")
+#: Per-key limits the billing/limits code and the job scheduler understand; anything else is refused at creation.
+KNOWN_LIMITS = ("requests_per_minute", "requests_per_day", "concurrent", "tokens_per_minute", "credits_per_month",
+                "job_priority", "max_running_jobs")  # fmt: skip
+#: Limits bounded tighter than the default 10**12 (the job scheduler's ranges, as on a billing plan).
+LIMIT_MAXIMUM = {"job_priority": 100, "max_running_jobs": 1000}
 MAX_ALLOWED_MODELS = 100
 
 
@@ -43,8 +46,9 @@ def _clean_limits(limits: Mapping[str, int] | None) -> dict[str, int]:
     for name, value in (limits or {}).items():
         if name not in KNOWN_LIMITS:
             raise InvalidInput(f"Unknown limit {name!r}: use {', '.join(KNOWN_LIMITS)}.", param="limits")
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 10**12:
-            raise InvalidInput(f"Limit {name!r} must be a positive whole number.", param="limits")
+        maximum = LIMIT_MAXIMUM.get(name, 10**12)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= maximum:
+            raise InvalidInput(f"Limit {name!r} must be a whole number from 1 to {maximum}.", param="limits")
         cleaned[name] = value
     return cleaned
 

@@ -3,6 +3,7 @@
 from jobs.services.jobs import (
     job_cancel,
     job_create,
+    job_defer,
     job_fail_or_retry,
     job_heartbeat,
     job_progress,
@@ -26,6 +27,7 @@ __all__ = [
     "UPDATABLE_FIELDS",
     "job_cancel",
     "job_create",
+    "job_defer",
     "job_fail_or_retry",
     "job_heartbeat",
     "job_progress",

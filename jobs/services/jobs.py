@@ -212,6 +212,31 @@ def job_fail_or_retry(
     return job
 
 
+def job_defer(*, job_id: str, attempt: int, delay_seconds: float, error: dict[str, Any]) -> Job | None:
+    """Put ``attempt`` back in the queue for ``delay_seconds`` without spending one of the job's attempts
+    (a rate limit said "later"), or fail the job once it has waited ``JOBS_RATE_LIMIT_MAX_WAIT_SECONDS``
+    since it was submitted, so that a job cannot wait forever."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = _locked(job_id)
+        if job is None or job.status != JobStatus.RUNNING or job.attempt != attempt:
+            return None
+        run_after = now + timedelta(seconds=delay_seconds)
+        waited_too_long = (run_after - job.created_at).total_seconds() > settings.JOBS_RATE_LIMIT_MAX_WAIT_SECONDS
+        job.error, job.updated_at, job.worker_id = error, now, ""
+        if waited_too_long:
+            job.status, job.finished_at = JobStatus.FAILED, now
+            job.save()
+            publish_on_commit(job, "job.failed")
+            webhook_deliveries_create(job=job, event_type="job.failed")
+            return job
+        job.status, job.progress, job.run_after = JobStatus.QUEUED, 0, run_after
+        job.task_id = queue.enqueue(queue.JOB_RUN, str(job.id), attempt, priority=job.priority, run_after=run_after)
+        job.save()
+        publish_on_commit(job, "job.queued")  # with the rate limit as its error
+    return job
+
+
 def job_reap() -> int:
     """Hand the jobs of workers that stopped reporting (killed, lost) to a new attempt; returns how many."""
     deadline = timezone.now() - timedelta(seconds=settings.JOBS_LEASE_SECONDS)

@@ -31,6 +31,7 @@ def _plan_form(**overrides) -> dict:
         "allowed_models": "[]",
         "overage_policy": "block",
         "overage_rate_percent": 100,
+        "job_priority": 0,
         "is_active": "on",
         **overrides,
     }
@@ -40,6 +41,21 @@ def test_an_operator_creates_a_plan_in_the_admin(staff):
     answer = staff.post(reverse("admin:billing_plan_add"), _plan_form(requests_per_minute=60))
     assert answer.status_code == 302
     assert Plan.objects.get(slug="team").requests_per_minute == 60
+
+
+def test_a_plan_sets_job_priority_and_running_cap_within_bounds(staff):
+    for bad in ({"job_priority": 101}, {"max_running_jobs": 0}, {"max_running_jobs": 1001}):
+        answer = staff.post(reverse("admin:billing_plan_add"), _plan_form(**bad))
+        assert answer.status_code == 200 and not Plan.objects.exists()
+    answer = staff.post(reverse("admin:billing_plan_add"), _plan_form(job_priority=50, max_running_jobs=2))
+    assert answer.status_code == 302
+    plan = Plan.objects.get(slug="team")
+    assert (plan.job_priority, plan.max_running_jobs) == (50, 2)
+
+
+def test_a_plan_without_a_running_cap_uses_the_gateway_default(staff):
+    assert staff.post(reverse("admin:billing_plan_add"), _plan_form()).status_code == 302
+    assert (Plan.objects.get(slug="team").job_priority, Plan.objects.get(slug="team").max_running_jobs) == (0, None)
 
 
 def test_a_plan_with_an_unknown_model_is_a_form_error_not_a_crash(staff):

@@ -50,6 +50,7 @@ async def test_an_operator_plans_subscribes_watches_refuses_and_invoices(client,
         "user_requests_per_minute": 2,
         "allowed_models": "[]",
         "overage_policy": "block",
+        "job_priority": 0,
         "overage_rate_percent": 100,
         "is_active": "on",
     }

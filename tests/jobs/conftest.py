@@ -21,6 +21,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.db import connection
 
+from tests.billing import conftest as billing_fixtures
 from tests.conftest import ROOT, require_env
 from tests.gateway import conftest as gateway_fixtures
 
@@ -28,6 +29,9 @@ from tests.gateway import conftest as gateway_fixtures
 for _name in ("amake_key", "anonymous", "api_key", "client", "gateway_settings", "make_key", "organization",
               "upstream", "upstream_url"):  # fmt: skip
     globals()[_name] = getattr(gateway_fixtures, _name)
+# Billing's plans and subscriptions, for jobs scheduled and charged by plan.
+for _name in ("make_plan", "subscribe"):
+    globals()[_name] = getattr(billing_fixtures, _name)
 
 HARNESS = Path(__file__).with_name("worker_harness.py")
 

@@ -10,8 +10,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from standardwebhooks import Webhook
 
+from billing.models import Price
 from jobs.models import Job
 from jobs.services import job_create, job_start, webhook_secret_generate
+from tests.billing.conftest import _clean_billing_state, ledger_events, settle_and_flush  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SECRET = webhook_secret_generate()
@@ -63,3 +65,22 @@ async def test_unsigned_wrongly_signed_or_stale_callbacks_are_refused(anonymous,
     response = await anonymous.post("/v1/jobs/callbacks/simulator", content=body, headers=headers)
     assert response.status_code == 401
     assert (await Job.objects.aget(id=job.id)).status == "running"
+
+
+async def test_a_callback_finished_image_job_is_stored_decoded_and_billed_once(anonymous, callbacks, organization):
+    await sync_to_async(Price.objects.create)(model="flux", per_image=1_000_000)
+    job = await sync_to_async(running_job)(organization)
+    envelope = json.dumps({"data": [{"b64_json": base64.b64encode(b"\xff\xd8 a jpeg").decode()}]}).encode()
+    report = {"job_id": f"job-{job.id}", "status": "succeeded", "content_type": "application/json",
+              "result_base64": base64.b64encode(envelope).decode()}  # fmt: skip
+    for message_id in ("msg_a", "msg_b"):  # the provider reports twice (two deliveries of one result)
+        body, headers = signed(report, message_id=message_id)
+        assert (await anonymous.post("/v1/jobs/callbacks/simulator", content=body, headers=headers)).status_code == 200
+    finished = await Job.objects.aget(id=job.id)
+    assert (finished.result_content_type, finished.result_bytes) == ("image/jpeg", len(b"\xff\xd8 a jpeg"))
+    assert finished.charged_at is not None
+    await settle_and_flush()
+    events = await ledger_events()
+    assert [(e.request_id, e.images, e.cost, e.usage_source) for e in events] == [
+        (job.request_id, 1, 1_000_000, "estimated")
+    ]

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from django.core.files.storage import default_storage
 
+from billing.models import UsageEvent
 from jobs.models import Job
 from jobs.services import job_create, job_start, webhook_secret_generate
 from simulator.callbacks import signed_headers
@@ -64,9 +65,13 @@ def test_the_simulators_callback_finishes_the_running_job_in_the_gateway(gateway
     )
     assert answer.status_code == 200
     finished = wait_for(lambda: Job.objects.filter(id=job.id, status="succeeded").first(), timeout=15)
-    assert (finished.provider, finished.result_bytes, finished.progress) == ("callback", len(answer.content), 100)
+    image = base64.b64decode(answer.json()["data"][0]["b64_json"])  # stored as the image, like the worker does
+    assert (finished.provider, finished.result_bytes, finished.progress) == ("callback", len(image), 100)
+    assert finished.result_content_type == "image/jpeg" and finished.charged_at is not None
     with default_storage.open(finished.result_name, "rb") as stored:
-        assert stored.read() == answer.content
+        assert stored.read() == image
+    charged = wait_for(lambda: list(UsageEvent.objects.filter(organization_id=job.organization_id)), timeout=15)
+    assert [(e.request_id, e.images, e.status) for e in charged] == [(job.request_id, 1, 200)]
     sent = wait_for(lambda: simulator.get("/_sim/callbacks").json()["callbacks"])
     assert (sent[0]["job_id"], sent[0]["response_status"]) == (job.request_id, 200)
 

@@ -106,3 +106,22 @@ async def test_an_upstream_failure_is_retried_with_backoff_then_fails_at_the_max
     assert job.attempt == 2 and job.error["type"] == "service_unavailable"
     assert (job.finished_at - job.created_at).total_seconds() >= 2  # the backoff before attempt 2
     assert usage_lines(tmp_path) == []
+
+
+async def test_a_job_over_its_keys_rate_limit_is_deferred_by_the_worker_not_failed(
+    client, amake_key, start_worker, tmp_path
+):
+    limited = {"Authorization": f"Bearer {await amake_key(limits={'requests_per_minute': 1})}"}
+    first = (await client.post("/v1/jobs", json=IMAGE, headers=limited)).json()["id"]
+    second = (await client.post("/v1/jobs", json=IMAGE, headers=limited)).json()["id"]
+    start_worker()
+
+    async def deferred() -> bool:
+        job = await Job.objects.aget(id=second)
+        return job.status == "queued" and (job.error or {}).get("code") == "rate_limit_exceeded"
+
+    await until(lambda: _is(first, "succeeded"))
+    await until(deferred)
+    job = await Job.objects.aget(id=second)
+    assert job.attempt == 1 and (job.run_after - job.updated_at).total_seconds() >= 1
+    assert usage_lines(tmp_path) == [f"job-{first} 200"]

@@ -1,0 +1,73 @@
+"""A job's queue priority and its organisation's running cap come from the plan, a key may override them,
+and ``JOBS_MAX_RUNNING_PER_ORG`` applies without either."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from django_tasks_db.models import DBTaskResult
+
+from accounts.services import api_key_create, organization_create
+from jobs import queue, services
+from jobs.models import Job
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+IMAGE = {"kind": "image", "request": {"prompt": "a red bicycle", "model": "flux", "size": "256x256"}}
+
+
+async def submit(client, api_key: str | None = None) -> Job:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    response = await client.post("/v1/jobs", json=IMAGE, headers=headers)
+    assert response.status_code == 202
+    return await Job.objects.aget(id=response.json()["id"])
+
+
+def other_organization_key(subscribe_to, plan) -> str:
+    organization = organization_create(name="Globex", slug="globex")
+    subscribe_to(plan, organization)
+    return api_key_create(organization=organization, name="k", scopes=("image",), enforce_role=False)[1]
+
+
+async def next_job_to_run() -> str:
+    entry = await DBTaskResult.objects.ready().filter(task_path=queue.JOB_RUN).afirst()
+    return entry.args_kwargs["args"][0]
+
+
+async def test_the_plan_with_the_higher_job_priority_runs_first_across_organisations(
+    client, job_settings, make_plan, subscribe
+):
+    await sync_to_async(subscribe)(await sync_to_async(make_plan)("basic"))
+    priority = await sync_to_async(make_plan)("priority", job_priority=50)
+    other = await sync_to_async(other_organization_key)(subscribe, priority)
+    earlier = await submit(client)
+    later = await submit(client, other)
+    assert (earlier.priority, later.priority) == (0, 50)
+    assert await next_job_to_run() == str(later.id)
+
+
+async def test_a_keys_job_priority_overrides_its_plan(client, job_settings, amake_key, make_plan, subscribe):
+    await sync_to_async(subscribe)(await sync_to_async(make_plan)(job_priority=50))
+    urgent = await amake_key(limits={"job_priority": 90})
+    assert (await submit(client)).priority == 50
+    assert (await submit(client, urgent)).priority == 90
+
+
+async def test_the_plans_running_cap_holds_and_a_key_may_override_it(
+    client, job_settings, amake_key, make_plan, subscribe
+):
+    await sync_to_async(subscribe)(await sync_to_async(make_plan)(max_running_jobs=1))
+    first, second = await submit(client), await submit(client)
+    assert (first.max_running, second.max_running) == (1, 1)
+    assert await sync_to_async(services.job_start)(job_id=str(first.id), attempt=1, worker_id="w1") is not None
+    assert await sync_to_async(services.job_start)(job_id=str(second.id), attempt=1, worker_id="w2") is None
+    waiting = await Job.objects.aget(id=second.id)
+    assert waiting.status == "queued" and waiting.run_after is not None
+    wide = await amake_key(limits={"max_running_jobs": 3})
+    assert (await submit(client, wide)).max_running == 3
+
+
+async def test_without_a_plan_the_gateway_default_cap_applies(client, job_settings):
+    job_settings.JOBS_MAX_RUNNING_PER_ORG = 7
+    job = await submit(client)
+    assert (job.priority, job.max_running) == (0, 7)
