@@ -34,6 +34,8 @@ LIVE_GEN_URL = "https://gen.pollinations.ai"
 LIVE_IMAGE_URL = "https://image.pollinations.ai"
 LIVE_TEXT_URL = "https://text.pollinations.ai"
 
+#: django-storages' S3 backend: any S3-compatible object store (AWS, MinIO, R2, GCS interop…).
+S3_STORAGE_BACKEND = "storages.backends.s3.S3Storage"
 _INSECURE_KEY_PREFIX = "django-insecure-"
 _MIN_SECRET_KEY_LENGTH = 50
 _TRUE = {"1", "true", "yes", "on"}
@@ -81,6 +83,9 @@ class Config:
     jobs_result_url_seconds: int
     jobs_callback_secret: str
     storage_backend: str
+    s3_bucket: str
+    s3_endpoint_url: str | None
+    s3_region: str
     webhooks_allow_private: bool
     webhooks_timeout_seconds: int
     webhooks_max_response_bytes: int
@@ -240,6 +245,13 @@ def _jobs(env: _Env) -> dict[str, object]:
     secret = env.string("JOBS_CALLBACK_SECRET", "")
     if secret and not secret.startswith("whsec_"):
         raise ImproperlyConfigured(_CALLBACK_KEY_FORMAT_HELP)
+    backend = env.string("STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
+    bucket = env.string("S3_BUCKET", "")
+    if backend == S3_STORAGE_BACKEND and not bucket:
+        raise ImproperlyConfigured(
+            f"STORAGE_BACKEND={S3_STORAGE_BACKEND} needs S3_BUCKET (and S3_ENDPOINT_URL for a non-AWS "
+            "S3-compatible service; credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)."
+        )
     return {
         "jobs_max_attempts": env.integer("JOBS_MAX_ATTEMPTS", 3, minimum=1, maximum=20),
         "jobs_lease_seconds": env.integer("JOBS_LEASE_SECONDS", 30, minimum=2, maximum=3600),
@@ -249,7 +261,10 @@ def _jobs(env: _Env) -> dict[str, object]:
         ),
         "jobs_result_url_seconds": env.integer("JOBS_RESULT_URL_SECONDS", 3600, minimum=60, maximum=7 * 86_400),
         "jobs_callback_secret": secret,
-        "storage_backend": env.string("STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"),
+        "storage_backend": backend,
+        "s3_bucket": bucket,
+        "s3_endpoint_url": env.url("S3_ENDPOINT_URL", None, ("http", "https")),
+        "s3_region": env.string("S3_REGION", ""),
         "webhooks_allow_private": env.boolean("WEBHOOKS_ALLOW_PRIVATE", default=False),
         "webhooks_timeout_seconds": env.integer("WEBHOOKS_TIMEOUT_SECONDS", 10, minimum=1, maximum=60),
         "webhooks_max_response_bytes": env.integer(

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import dj_database_url
 
-from mcp_site.config import BASE_DIR, email_settings, load_config, oidc_providers
+from mcp_site.config import BASE_DIR, S3_STORAGE_BACKEND, email_settings, load_config, oidc_providers
 from mcp_site.logging import build_logging_config, configure_structlog
 
 CONFIG = load_config(os.environ)
@@ -213,7 +213,26 @@ SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_PROVIDERS = oidc_providers(CONFIG)
 LOGIN_REDIRECT_URL = "/"
 
-# --- Internationalisation and static files ------------------------------------------------
+
+# --- Internationalisation, static files and storage -----------------------------------------
+def _storage_options(config) -> dict:
+    if config.storage_backend != S3_STORAGE_BACKEND:
+        return {}
+    options = {
+        "bucket_name": config.s3_bucket,
+        "querystring_auth": True,
+        "querystring_expire": config.jobs_result_url_seconds,
+        "default_acl": None,
+        "file_overwrite": False,
+        "signature_version": "s3v4",
+    }
+    if config.s3_endpoint_url:
+        options["endpoint_url"] = config.s3_endpoint_url
+    if config.s3_region:
+        options["region_name"] = config.s3_region
+    return options
+
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -222,8 +241,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = CONFIG.media_root
 STORAGES = {
-    # S3-compatible storage: STORAGE_BACKEND=storages.backends.s3.S3Storage (django-storages) plus its AWS_* settings.
-    "default": {"BACKEND": CONFIG.storage_backend},
+    # Job inputs and results. S3-compatible with STORAGE_BACKEND=storages.backends.s3.S3Storage (bucket
+    # private; any URL the storage hands out is presigned and expires; credentials from AWS_* env).
+    "default": {"BACKEND": CONFIG.storage_backend, "OPTIONS": _storage_options(CONFIG)},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if CONFIG.production

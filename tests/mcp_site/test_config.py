@@ -194,7 +194,7 @@ def test_jobs_and_webhooks_settings_have_safe_defaults_and_come_from_the_environ
     assert default.jobs_rate_limit_max_wait_seconds == 3600
     assert load_config({"JOBS_RATE_LIMIT_MAX_WAIT_SECONDS": "0"}).jobs_rate_limit_max_wait_seconds == 0
     config = load_config({"WEBHOOKS_ALLOW_PRIVATE": "true", "JOBS_MAX_ATTEMPTS": "5", "WEBHOOKS_TIMEOUT_SECONDS": "3",
-                          "STORAGE_BACKEND": "storages.backends.s3.S3Storage"})  # fmt: skip
+                          "STORAGE_BACKEND": "storages.backends.s3.S3Storage", "S3_BUCKET": "results"})  # fmt: skip
     assert config.webhooks_allow_private and config.jobs_max_attempts == 5 and config.webhooks_timeout_seconds == 3
     assert config.storage_backend == "storages.backends.s3.S3Storage"
 
@@ -238,3 +238,30 @@ def test_billing_settings_have_defaults_and_come_from_the_environment():
 def test_a_bad_billing_setting_stops_start_up_naming_it(name):
     with pytest.raises(ImproperlyConfigured, match=name):
         load_config({name: "-3"})
+
+
+def test_s3_storage_needs_a_bucket():
+    with pytest.raises(ImproperlyConfigured, match="needs S3_BUCKET"):
+        load_config({"STORAGE_BACKEND": "storages.backends.s3.S3Storage"})
+
+
+def test_s3_compatible_storage_signs_expiring_result_urls_without_calling_the_store():
+    from tests.conftest import run_django
+
+    result = run_django(
+        "from django.core.files.storage import default_storage\nprint(default_storage.url('results/job-1.jpg'))\n",
+        env={
+            "STORAGE_BACKEND": "storages.backends.s3.S3Storage",
+            "S3_BUCKET": "mcp-results",
+            "S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+            "S3_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "test-access-key",
+            "AWS_SECRET_ACCESS_KEY": "test-secret-key",  # pragma: allowlist secret
+            "JOBS_RESULT_URL_SECONDS": "600",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    url = result.stdout.strip().splitlines()[-1]
+    assert url.startswith("http://127.0.0.1:9000/mcp-results/results/job-1.jpg?")
+    assert "X-Amz-Signature=" in url
+    assert "X-Amz-Expires=600" in url
