@@ -37,7 +37,7 @@ from jobs.models import Job
 from jobs.results import result_downloadable, result_name, store_bytes
 from jobs.types import KIND_OPERATION
 from plugins.errors import UpstreamError
-from plugins.registry import plugin_manager
+from plugins.registry import close_loop_sessions, plugin_manager
 from plugins.types import Caller, Outcome, ProviderCall
 
 log = structlog.get_logger("mcp.jobs")
@@ -206,6 +206,8 @@ async def job_execute(*, job_id: str, attempt: int, worker_id: str) -> str:
             await billing.settle_pending()
         except Exception as exc:  # noqa: BLE001 - unwritten events stay queued for the next job's flush.
             log.error("job_settlement_incomplete", job=job_id, error_type=type(exc).__name__)
+        # Upstream sessions are bound to this event loop, which ends with the task: close them with it.
+        await close_loop_sessions()
 
 
 def _error_of(exc: BaseException) -> dict:

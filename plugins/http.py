@@ -56,6 +56,11 @@ class SessionPool:
             self._loop = loop
         return self._session
 
+    async def aclose_in_running_loop(self) -> None:
+        """Close the session if it belongs to the running event loop (which is about to end)."""
+        if self._session is not None and self._loop is asyncio.get_running_loop():
+            await self.aclose()
+
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()

@@ -247,3 +247,9 @@ async def close_registry() -> None:
     reset_registry()
     if current is not None:
         await current.aclose()
+
+
+async def close_loop_sessions() -> None:
+    """Close the upstream sessions opened in the running event loop (a worker runs each job in its own)."""
+    if _current is not None:
+        await asyncio.gather(*(p.close_loop_sessions() for p in _current.providers), return_exceptions=True)

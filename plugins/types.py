@@ -233,6 +233,9 @@ class Provider:
     async def aclose(self) -> None:
         """Release connections (called at shutdown and when the configuration changes)."""
 
+    async def close_loop_sessions(self) -> None:
+        """Release connections bound to the running event loop (called when that loop is about to end)."""
+
 
 @dataclass(frozen=True, slots=True)
 class JobCallback:

@@ -95,6 +95,9 @@ class OpenAICompatibleProvider(Provider):
     async def aclose(self) -> None:
         await self.pool.aclose()
 
+    async def close_loop_sessions(self) -> None:
+        await self.pool.aclose_in_running_loop()
+
 
 def usage_from_answer(call: ProviderCall, headers: list[tuple[str, str]], body_tail: bytes) -> Usage | None:
     """Usage reported by the upstream, from Pollinations' ``x-usage-*`` headers or an OpenAI ``usage`` object."""
