@@ -76,9 +76,11 @@ class Route:
 class ProviderRegistry:
     """Which provider instances exist and which models each serves."""
 
-    def __init__(self, instances: list[Provider], errors: list[str]) -> None:
+    def __init__(self, instances: list[Provider], errors: list[str], signature: tuple = ()) -> None:
         self.providers = sorted(instances, key=lambda p: (p.settings.priority, p.name))
         self.errors = errors
+        #: The configuration it was built from; an equal one found at reload keeps this registry.
+        self.signature = signature
         self._routes: dict[str, list[Route]] = {}
         for provider in self.providers:
             try:
@@ -164,10 +166,12 @@ def environment_defaults() -> dict[str, str]:
 
 def build_registry(configured: Iterable[ProviderSettings]) -> ProviderRegistry:
     """Instantiate every enabled provider: class defaults, overridden or extended by admin rows."""
+    configured = tuple(configured)
     classes = provider_classes()
+    defaults = environment_defaults()
     by_name: dict[str, ProviderSettings] = {}
     for cls in classes.values():
-        for instance in cls.default_instances(environment_defaults()):
+        for instance in cls.default_instances(defaults):
             by_name[instance.name] = instance
     for row in configured:
         default = by_name.get(row.name)
@@ -196,7 +200,7 @@ def build_registry(configured: Iterable[ProviderSettings]) -> ProviderRegistry:
             errors.append(f"{instance.name}: {type(exc).__name__}")
     for error in errors:
         log.error("provider_skipped", reason=error)
-    return ProviderRegistry(instances, errors)
+    return ProviderRegistry(instances, errors, signature=configured)
 
 
 _current: ProviderRegistry | None = None
@@ -224,10 +228,8 @@ async def get_registry() -> ProviderRegistry:
                 log.error("provider_config_reload_failed", error_type=type(exc).__name__)
                 _loaded_at = time.monotonic()
                 return _current
-            signature = tuple(configured)
-            if _current is None or signature != getattr(_current, "signature", None):
+            if _current is None or tuple(configured) != _current.signature:
                 previous, _current = _current, build_registry(configured)
-                _current.signature = signature  # type: ignore[attr-defined]
                 if previous is not None:
                     # Let in-flight requests on the old providers finish; close their pools shortly after.
                     asyncio.get_running_loop().call_later(60, lambda p=previous: asyncio.ensure_future(p.aclose()))
