@@ -18,6 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+#: ``browser``, ``page`` and ``console_problems`` for tests in a real Chromium.
+pytest_plugins = ["tests.fixtures.browser"]
+
 
 def require_env(name: str) -> str:
     """Return the variable, or skip (fail under CI) saying why the test cannot run."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import subprocess
 import sys
@@ -15,8 +14,8 @@ import pytest
 from PIL import Image
 
 from scripts import smoke
-from scripts.local_processes import ProcessGroup, free_port, gateway_command, manage
-from tests.fixtures.simulator_server import run_simulator
+from tests.fixtures.gateway_server import embedded_gateway
+from tests.fixtures.simulator_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE = REPO / "scripts" / "smoke.py"
@@ -50,26 +49,8 @@ def outcomes(stdout: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A real gateway process (granian) on SQLite with the simulator upstream; yields (URL, API key)."""
-    state = tmp_path_factory.mktemp("smoke")
-    with run_simulator() as upstream:
-        env = {
-            **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ENV")},
-            "PYTHONPATH": str(REPO),
-            "DATABASE_URL": f"sqlite:///{state / 'db.sqlite3'}",
-            "MCP_UPSTREAM": "simulator",
-            "POLLINATIONS_GEN_URL": upstream,
-            "POLLINATIONS_IMAGE_URL": f"{upstream}/legacy/image",
-            "POLLINATIONS_TEXT_URL": f"{upstream}/legacy/text",
-            "MCP_FORWARD_HEADERS": "x-sim-fault",
-        }
-        manage(["migrate", "--noinput"], env)
-        manage(["create_organization", "--slug", "smoke"], env)
-        key = json.loads(manage(["create_api_key", "--org", "smoke", "--name", "smoke", "--json"], env).stdout)["key"]
-        port = free_port()
-        with ProcessGroup(state / "logs") as group:
-            group.start("gateway", gateway_command(port), env)
-            group.wait_http("gateway", f"http://127.0.0.1:{port}/readyz")
-            yield f"http://127.0.0.1:{port}", key
+    with embedded_gateway(tmp_path_factory.mktemp("smoke"), org="smoke") as (url, key, _env):
+        yield url, key
 
 
 @pytest.mark.slow
