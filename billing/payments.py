@@ -9,39 +9,13 @@ bank transfers and other manual payments with :func:`billing.services.payment_re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
-import pluggy
-
 from billing.exceptions import BillingInputError
 from billing.models import Invoice, Payment
 from billing.services import payment_record
-from plugins.hookspecs import PROJECT
 from plugins.registry import plugin_manager
+from plugins.types import Collected, PaymentCollector
 
-hookspec = pluggy.HookspecMarker(PROJECT)
-
-
-@dataclass(frozen=True, slots=True)
-class Collected:
-    """What a collector obtained: an amount (micro-credits) and the payment provider's reference."""
-
-    amount: int
-    reference: str
-
-
-class PaymentCollector(Protocol):
-    name: str
-
-    def collect(self, invoice: Invoice) -> Collected | None:
-        """Charge the invoice's outstanding total; ``None`` if nothing was collected (e.g. awaiting a transfer)."""
-
-
-class PaymentHookSpecs:
-    @hookspec
-    def mcp_payment_collectors(self) -> list[PaymentCollector]:
-        """Declare payment collectors (name + ``collect(invoice)``); the operator picks one per invoice."""
+__all__ = ["Collected", "ManualCollector", "PaymentCollector", "invoice_collect", "payment_collectors"]
 
 
 class ManualCollector:
@@ -55,11 +29,8 @@ class ManualCollector:
 
 def payment_collectors() -> dict[str, PaymentCollector]:
     """Every collector: the built-in ``manual`` one and those of installed plugins (which may replace it)."""
-    pm = plugin_manager()
-    if "mcp_payment_collectors" not in {name for name, caller in vars(pm.hook).items() if caller.spec}:
-        pm.add_hookspecs(PaymentHookSpecs)
     found: dict[str, PaymentCollector] = {"manual": ManualCollector()}
-    for returned in pm.hook.mcp_payment_collectors():
+    for returned in plugin_manager().hook.mcp_payment_collectors():
         for collector in returned or ():
             found[collector.name] = collector
     return found

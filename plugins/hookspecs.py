@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from plugins.types import Caller, JobCallback, Outcome, Provider, ProviderCall
+    from plugins.types import Caller, JobCallback, Outcome, PaymentCollector, Provider, ProviderCall
 
 PROJECT = "mcp_gateway"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -77,4 +77,18 @@ def mcp_job_callback(provider: str, payload: dict) -> JobCallback | None:
     :param provider: the ``<provider>`` path segment.
     :param payload: the callback's JSON body.
     :returns: a :class:`plugins.types.JobCallback`, or ``None`` to leave it to other plugins.
+    """
+
+
+# --- Billing (called when an operator collects an invoice) ----------------------------------
+
+
+@hookspec
+def mcp_payment_collectors() -> list[PaymentCollector]:
+    """Declare payment collectors: objects with a ``name`` and ``collect(invoice)``.
+
+    Called each time collectors are listed (``billing.payments.payment_collectors``); the operator
+    picks one by name per invoice. A collector named like the built-in ``manual`` one replaces it.
+
+    :returns: a list of :class:`plugins.types.PaymentCollector` objects.
     """

@@ -10,7 +10,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from plugins.errors import PluginConfigurationError
 
@@ -247,6 +247,27 @@ class JobCallback:
     content_type: str = "application/octet-stream"
     result: bytes | None = None
     error_message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """What a payment collector obtained: an amount (micro-credits) and the payment provider's reference."""
+
+    amount: int
+    reference: str
+
+
+class PaymentCollector(Protocol):
+    """A way to charge invoices (see the ``mcp_payment_collectors`` hook)."""
+
+    #: The name operators choose it by (``manual`` is built in; a plugin's may replace it).
+    name: str
+
+    def collect(self, invoice: Any) -> Collected | None:
+        """Charge ``invoice``'s outstanding total (a ``billing.models.Invoice``).
+
+        :returns: what was collected, or ``None`` when nothing was (e.g. awaiting a transfer).
+        """
 
 
 def version_tuple(version: str) -> tuple[int, int, int]:
