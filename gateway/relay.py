@@ -19,6 +19,7 @@ import structlog
 
 from gateway import usage as usage_recorder
 from gateway.errors import GatewayError, sse_error_event
+from gateway.sse import UsageEventFilter
 from plugins.errors import UpstreamError
 from plugins.types import Caller, Outcome, Provider, ProviderCall, UpstreamResponse, Usage
 
@@ -30,20 +31,6 @@ TAIL_BYTES = 8 * 1024
 CHARS_PER_TOKEN = 4
 _CONTENT_RE = re.compile(rb'"content"\s*:\s*"((?:[^"\\]|\\.)*)"')
 STATUS_CLIENT_CLOSED = 499
-
-
-def _strip_usage_events(chunk: bytes) -> bytes:
-    """Drop the usage-only SSE event the gateway asked for but the client did not."""
-    kept = []
-    for event in chunk.split(b"\n\n"):
-        if b'"usage"' in event and event.startswith(b"data: {"):
-            try:
-                if json.loads(event[6:]).get("choices") == []:
-                    continue
-            except ValueError:
-                pass
-        kept.append(event)
-    return b"\n\n".join(kept)
 
 
 async def relay(
@@ -69,6 +56,7 @@ async def relay(
     kept: list[bytes] | None = [] if keep_body_up_to else None
     kept_size = 0
     status = upstream.status
+    usage_filter = UsageEventFilter() if strip_usage_event else None
     try:
         async for chunk in upstream.body:
             if sse:
@@ -80,9 +68,13 @@ async def relay(
                     kept.append(chunk)
                 else:
                     kept = None
-            if strip_usage_event and b'"usage"' in chunk:
-                chunk = _strip_usage_events(chunk)
+            if usage_filter is not None:
+                chunk = usage_filter.feed(chunk)
+                if not chunk:
+                    continue
             yield chunk
+        if usage_filter is not None and (rest := usage_filter.end()):
+            yield rest
     except UpstreamError as exc:
         status = 502
         log.warning("upstream_broke_mid_stream", provider=provider.name, sse=sse)

@@ -30,6 +30,7 @@ BUDGET = "budget"  # 402, key budget exhausted
 PK_LIMIT = "pk-limit"  # 429 in the publishable-key limiter's flat shape
 EDGE_LIMIT = "edge-limit"  # 429 RATE_LIMITED envelope from the edge limiter
 LEGACY_QUEUE = "legacy-queue"  # turn the legacy per-IP queue on for this request
+CHUNK_BYTES = "chunk-bytes"  # re-cut a stream into N-byte writes (events split across reads)
 
 KNOBS = (
     LATENCY,
@@ -47,6 +48,7 @@ KNOBS = (
     PK_LIMIT,
     EDGE_LIMIT,
     LEGACY_QUEUE,
+    CHUNK_BYTES,
 )
 MID_STREAM_EVENTS = 2
 MAX_SIZE = 1 << 30
@@ -76,6 +78,7 @@ class Faults:
     pk_limit: bool = False
     edge_limit: bool = False
     legacy_queue: bool = False
+    chunk_bytes: int = 0
 
     @property
     def drops(self) -> bool:
@@ -138,7 +141,7 @@ def _knob_value(name: str, value: str) -> object:
             raise ValueError("expected a duration like 200ms or 2s")
         number = float(match.group(1))
         return number if match.group(2) == "s" else number / 1000
-    if name in (STATUS, RETRY_AFTER, DROP_AFTER):
+    if name in (STATUS, RETRY_AFTER, DROP_AFTER, CHUNK_BYTES):
         if not value.isdigit():
             raise ValueError("expected an integer")
         if name == STATUS and not 400 <= int(value) <= 599:

@@ -82,6 +82,8 @@ async def send_response(send: Send, response: Response, faults: Faults, watcher:
     if response.stream is not None:
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         events = _malformed_events(response.stream) if faults.malformed else response.stream
+        if faults.chunk_bytes:
+            events = _rechunked(events, faults.chunk_bytes)
         drop_at = faults.drop_after or (MID_STREAM_EVENTS if faults.drop_mid_stream else 0)
         watcher.start()
         return await _send_chunks(send, events, faults, watcher, drop_at)
@@ -139,6 +141,13 @@ async def _iterate(pieces: Iterable[bytes]) -> AsyncIterator[bytes]:
     """Adapt a plain iterable to the async chunk loop."""
     for piece in pieces:
         yield piece
+
+
+async def _rechunked(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
+    """The same bytes in ``size``-byte pieces, so events straddle the reader's reads."""
+    async for chunk in chunks:
+        for start in range(0, len(chunk), size):
+            yield chunk[start : start + size]
 
 
 async def _malformed_events(events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

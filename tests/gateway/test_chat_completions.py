@@ -66,6 +66,21 @@ async def test_the_usage_chunk_is_relayed_when_the_client_asked_for_it(client):
     assert chunks[-1]["usage"]["completion_tokens"] > 0
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 7, 13, 64, 101])
+async def test_the_usage_chunk_stays_hidden_when_the_upstream_splits_events_across_reads(client, chunk_bytes):
+    body = {"messages": BODY["messages"], "stream": True, "private": True}
+    fault = {"x-sim-fault": f"chunk-bytes={chunk_bytes}"}
+    response = await client.post("/v1/chat/completions", json=body, headers=fault)
+    events = _sse_events(response.text)
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert all(c["choices"] for c in chunks), "no usage-only chunk reaches a client that did not ask"
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    asked = await client.post("/v1/chat/completions", json={**body, "stream_options": {"include_usage": True}},
+                              headers=fault)  # fmt: skip
+    assert json.loads(_sse_events(asked.text)[-2])["usage"]["completion_tokens"] > 0
+
+
 @pytest.mark.parametrize(
     ("body", "param"),
     [
