@@ -14,7 +14,7 @@ from accounts.exceptions import AuthenticationFailed
 from accounts.throttling import attempt_check, attempt_failed
 
 _PASSWORD = {"write_only": True, "max_length": 128, "style": {"input_type": "password"}, "trim_whitespace": False}
-EXAMPLE_PASSWORD = "correct horse battery staple"  # noqa: S105  # pragma: allowlist secret
+EXAMPLE_PASSWORD = "correct horse battery staple"  # noqa: S105 - the OpenAPI example, not a credential  # pragma: allowlist secret
 
 
 class TokenPairSerializer(serializers.Serializer):

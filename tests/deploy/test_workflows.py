@@ -73,7 +73,7 @@ def test_the_structure_check_reports_each_kind_of_mistake(repo: Path, path: tupl
 
 def test_ci_lints_tests_against_postgres_and_redis_and_scans_the_image(repo: Path) -> None:
     jobs = load(repo, "ci.yml")["jobs"]
-    assert set(jobs) == {"lint", "test", "image"}
+    assert set(jobs) == {"lint", "test", "audit", "image"}
     assert "pre-commit run --all-files" in " ".join(step.get("run", "") for step in jobs["lint"]["steps"])
     services = {name: service["image"] for name, service in jobs["test"]["services"].items()}
     assert services == {"postgres": "postgres:15", "redis": "redis:7"}
@@ -86,6 +86,16 @@ def test_ci_lints_tests_against_postgres_and_redis_and_scans_the_image(repo: Pat
     assert scan["with"]["severity"] == "HIGH,CRITICAL"
     assert scan["with"]["ignore-unfixed"] is True
     assert scan["with"]["exit-code"] == "1"
+
+
+def test_ci_audits_the_pinned_dependencies_and_runs_weekly(repo: Path) -> None:
+    workflow = load(repo, "ci.yml")
+    assert workflow["on"]["schedule"][0]["cron"].split()[2:] == ["*", "*", "1"]
+    commands = [step.get("run", "") for step in workflow["jobs"]["audit"]["steps"]]
+    assert "pip install pip-audit==2.10.1" in commands
+    (audit,) = [command for command in commands if command.startswith("pip-audit ")]
+    assert "--strict" in audit
+    assert "--requirement constraints.txt" in audit
 
 
 def test_ci_can_be_called_by_the_deploy_workflow(repo: Path) -> None:
