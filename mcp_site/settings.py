@@ -22,8 +22,16 @@ SECRET_KEY = CONFIG.secret_key
 ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
 CSRF_TRUSTED_ORIGINS = list(CONFIG.csrf_trusted_origins)
 
+# daphne makes `manage.py runserver` serve ASGI (WebSockets); it is a development dependency only.
+try:
+    import daphne  # noqa: F401
+except ImportError:
+    _RUNSERVER_APPS: list[str] = []
+else:
+    _RUNSERVER_APPS = ["daphne"]
+
 INSTALLED_APPS = [
-    "daphne",
+    *_RUNSERVER_APPS,
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

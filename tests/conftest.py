@@ -33,18 +33,22 @@ def require_env(name: str) -> str:
     pytest.skip(reason)
 
 
-def run_django(code: str, env: Mapping[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_django(
+    code: str, env: Mapping[str, str], timeout: float = 60, *, before_setup: str = ""
+) -> subprocess.CompletedProcess[str]:
     """Run Python code in a fresh interpreter with Django set up under the given environment.
 
     Settings are read once per process, so behaviour that depends on the environment at start-up is
     tested in a child process rather than by patching a live one.
+
+    :param before_setup: code run before ``django.setup()`` (e.g. to make a package unimportable).
     """
     base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_ENV", "DEBUG"}}
     prelude = (
         "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mcp_site.settings'); django.setup()\n"
     )
     return subprocess.run(
-        [sys.executable, "-c", prelude + code],
+        [sys.executable, "-c", before_setup + prelude + code],
         cwd=ROOT,
         env={**base, **env},
         capture_output=True,

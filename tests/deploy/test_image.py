@@ -112,3 +112,13 @@ def test_entrypoint_refuses_an_unknown_role(repo: Path, run: Callable, stub_comm
     assert result.returncode != 0
     assert "unknown role 'shell'" in result.stderr
     assert stubs.calls() == []
+
+
+def requirement_names(path: Path) -> set[str]:
+    """The distribution names a requirements file pins (lower case, extras dropped)."""
+    lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    return {re.split(r"[\[=<>~ ]", line, maxsplit=1)[0].lower() for line in lines if line and not line.startswith("-")}
+
+
+def test_the_runtime_requirements_hold_no_development_server(repo: Path) -> None:
+    assert requirement_names(repo / "requirements.txt").isdisjoint({"daphne", "uvicorn", "httptools"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_django
 from tests.mcp_site.test_config import PRODUCTION
 
 
@@ -25,6 +25,21 @@ def test_production_settings_pass_check_deploy_without_warnings():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_production_settings_pass_check_deploy_without_the_development_servers():
+    # The image installs only requirements.txt: daphne and uvicorn are development tools.
+    blocker = (
+        "import sys, importlib.abc\n"
+        "class NoDevelopmentServers(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in {'daphne', 'uvicorn'}:\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, NoDevelopmentServers())\n"
+    )
+    code = "from django.core.management import call_command as c; c('check', '--deploy', '--fail-level', 'WARNING')"
+    result = run_django(code, env=PRODUCTION, before_setup=blocker)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_production_without_secret_key_stops_with_a_message_naming_it():
