@@ -10,8 +10,7 @@ import os
 from collections import Counter
 
 from mcp_gateway_echo.provider import EchoProvider
-from plugins.hookspecs import hookimpl
-from plugins.types import Caller, Outcome, Provider, ProviderCall
+from plugins import Caller, Outcome, Provider, ProviderCall, hookimpl
 
 __all__ = ["ANSWERS", "EchoProvider", "mcp_provider_classes", "mcp_request", "mcp_response"]
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-from plugins.types import ModelInfo, Provider, ProviderCall, ProviderSettings, UpstreamResponse, Usage
+from plugins import ModelInfo, Provider, ProviderCall, ProviderSettings, UpstreamResponse, Usage
 
 MODEL = ModelInfo("echo-1", "text", frozenset({"chat"}), owned_by="echo", capabilities=("stream",))
 
