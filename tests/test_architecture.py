@@ -33,6 +33,7 @@ ISOLATED = ("simulator",)
 
 #: (importing package, imported package) pairs still pointing up or sideways, to be removed.
 KNOWN_UPWARD = {
+    ("accounts", "mcp_site"),
     # X
     ("billing", "gateway"),
     ("gateway", "jobs"),
