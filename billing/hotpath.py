@@ -29,7 +29,7 @@ from accounts.types import KeyIdentity
 from billing import ledger
 from billing._answers import headers_of, refusal_of
 from billing._stores import AdmitResult, LocalStore, RedisStore
-from billing.metrics import DEGRADED, REFUSALS, SETTLE_FAILURES
+from billing.metrics import ADMISSIONS, DEGRADED, REDIS_DEGRADED, REFUSALS, SETTLE_FAILURES, observe_credits_spent
 from billing.policy import org_policy, prices_for, rules_for
 from billing.policy import reset as policy_reset
 from billing.pricing import cost_of, estimate_usage
@@ -54,6 +54,14 @@ def redis_store() -> RedisStore | None:
     if _redis is None or _redis.url != url:
         _redis = RedisStore(url, settings.BILLING_REDIS_TIMEOUT_SECONDS)
     return _redis
+
+
+def redis_degraded() -> bool:
+    """Whether billing is running without Redis right now (it failed within the retry interval)."""
+    return time.monotonic() < _redis_down_until
+
+
+REDIS_DEGRADED.set_function(lambda: float(redis_degraded()))
 
 
 def local_store() -> LocalStore:
@@ -108,6 +116,7 @@ async def admit(
         raise refusal_of(admission, result)
     admission.headers = headers_of(admission.rules, result)
     call.admission = admission
+    ADMISSIONS.labels(admission.store).inc()
     return admission
 
 
@@ -197,6 +206,7 @@ def settle(*, call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
     cost = cost_of(admission.prices, call, usage)
     units = [_units(r, usage, cost) for r in admission.rules if r.kind == "quota"]
     event = event_of(admission, call, caller, outcome, cost)
+    observe_credits_spent(caller.organization_id, cost)
     task = asyncio.get_running_loop().create_task(_settle(admission, units, cost, event))
     _background.add(task)
     task.add_done_callback(_background.discard)

@@ -21,6 +21,7 @@ from gateway import usage as usage_recorder
 from gateway.auth import authorize
 from gateway.dispatch import open_upstream
 from gateway.errors import GatewayError, from_upstream, invalid, model_not_found
+from gateway.metrics import observe_first_byte
 from gateway.relay import STATUS_CLIENT_CLOSED, relay, usage_of
 from plugins.errors import UpstreamError
 from plugins.registry import Route, get_registry, plugin_manager
@@ -163,6 +164,8 @@ async def _buffered(call, caller, provider, upstream, key, started) -> HttpRespo
     parts, size, status = [], 0, upstream.status
     try:
         async for chunk in upstream.body:
+            if not parts:
+                observe_first_byte(provider=provider.name, model=call.model, seconds=time.perf_counter() - started)
             size += len(chunk)
             if size > MAX_BUFFERED_JSON:
                 raise UpstreamError("The upstream answer is too large.", retryable=False)

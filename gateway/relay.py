@@ -19,6 +19,7 @@ import structlog
 
 from gateway import usage as usage_recorder
 from gateway.errors import GatewayError, sse_error_event
+from gateway.metrics import observe_first_byte
 from gateway.sse import UsageEventFilter
 from plugins.errors import UpstreamError
 from plugins.types import Caller, Outcome, Provider, ProviderCall, UpstreamResponse, Usage
@@ -57,8 +58,12 @@ async def relay(
     kept_size = 0
     status = upstream.status
     usage_filter = UsageEventFilter() if strip_usage_event else None
+    first = True
     try:
         async for chunk in upstream.body:
+            if first:
+                first = False
+                observe_first_byte(provider=provider.name, model=call.model, seconds=time.perf_counter() - started)
             if sse:
                 counted_chars += sum(len(m) for m in _CONTENT_RE.findall(chunk))
             tail = (tail + chunk)[-TAIL_BYTES:]

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import structlog
-from prometheus_client import Counter
 
 from billing import hotpath as billing
+from gateway.metrics import GATEWAY_REQUESTS, IMAGES, TOKENS, observe_provider_answer
 from plugins.registry import plugin_manager
 from plugins.types import Caller, Outcome, ProviderCall
 
 log = structlog.get_logger("mcp.gateway")
-
-TOKENS = Counter(
-    "mcp_usage_tokens_total", "Tokens relayed, by provider, model and direction.", ["provider", "model", "direction"]
-)
-IMAGES = Counter("mcp_usage_images_total", "Images relayed, by provider and model.", ["provider", "model"])
-GATEWAY_REQUESTS = Counter(
-    "mcp_gateway_requests_total",
-    "Proxied requests by operation, provider and outcome status.",
-    ["operation", "provider", "status"],
-)
 
 
 def record(*, call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
@@ -30,6 +20,9 @@ def record(*, call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
         log.error("billing_settle_failed", error_type=type(exc).__name__)
     provider, usage = outcome.provider, outcome.usage
     GATEWAY_REQUESTS.labels(call.operation, provider or "-", str(outcome.status)).inc()
+    if provider and not outcome.cache_hit:
+        observe_provider_answer(provider=provider, model=call.model, status=outcome.status,
+                                seconds=outcome.latency_ms / 1000)  # fmt: skip
     if usage is not None and provider and not outcome.cache_hit:
         if usage.input_tokens:
             TOKENS.labels(provider, call.model, "input").inc(usage.input_tokens)

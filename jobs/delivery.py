@@ -21,6 +21,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from jobs.exceptions import UnsafeWebhookUrl
+from jobs.metrics import observe_webhook_attempt
 from jobs.models import WebhookDelivery
 from jobs.netguard import BlockedDestination, guarded_transport, url_is_acceptable
 from jobs.services import webhook_attempt_record
@@ -109,5 +110,10 @@ def webhook_delivery_attempt(*, delivery_id: str, transport: httpx.BaseTransport
     outcome = post(delivery.url, body, headers, transport=transport)
     log.info("webhook_attempt", delivery=str(delivery.id), status=outcome.status_code, error=outcome.error,
              latency_ms=outcome.latency_ms)  # fmt: skip
-    return webhook_attempt_record(delivery=delivery, status_code=outcome.status_code, latency_ms=outcome.latency_ms,
-                                  error=outcome.error, excerpt=outcome.excerpt)  # fmt: skip
+    recorded = webhook_attempt_record(delivery=delivery, status_code=outcome.status_code,
+                                      latency_ms=outcome.latency_ms, error=outcome.error,
+                                      excerpt=outcome.excerpt)  # fmt: skip
+    observe_webhook_attempt(delivered=recorded.status == WebhookDelivery.Status.SUCCEEDED,
+                            gave_up=recorded.status == WebhookDelivery.Status.FAILED,
+                            created=recorded.created_at)  # fmt: skip
+    return recorded

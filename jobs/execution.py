@@ -33,6 +33,7 @@ from gateway.pipeline import caller_of, resolve_routes
 from gateway.relay import STATUS_CLIENT_CLOSED, usage_of
 from jobs import services
 from jobs.identity import job_identity
+from jobs.metrics import observe_attempt_end, observe_attempt_start
 from jobs.models import Job
 from jobs.results import result_downloadable, result_name, store_bytes
 from jobs.types import KIND_OPERATION
@@ -178,6 +179,17 @@ async def job_execute(*, job_id: str, attempt: int, worker_id: str) -> str:
     job = await sync_to_async(services.job_start)(job_id=job_id, attempt=attempt, worker_id=worker_id)
     if job is None:
         return "skipped"
+    observe_attempt_start(kind=job.kind, due=max(job.created_at, job.run_after or job.created_at),
+                          started=job.started_at)  # fmt: skip
+    begun, result = time.perf_counter(), "crashed"
+    try:
+        result = await _execute(job, job_id, attempt)
+        return result
+    finally:
+        observe_attempt_end(kind=job.kind, result=result, seconds=time.perf_counter() - begun)
+
+
+async def _execute(job: Job, job_id: str, attempt: int) -> str:
     work = asyncio.ensure_future(_run(job))
     beat = asyncio.ensure_future(_heartbeat(job, work))
     try:

@@ -64,6 +64,7 @@ class Config:
     forward_headers: tuple[str, ...]
     log_format: str
     log_level: str
+    metrics_port: int
     # --- Accounts ---
     registration_mode: str
     access_token_minutes: int
@@ -228,6 +229,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
         forward_headers=tuple(h.lower() for h in env.csv("MCP_FORWARD_HEADERS", ("traceparent", "tracestate"))),
         log_format=env.choice("LOG_FORMAT", LOG_FORMATS, "json" if production else "console"),
         log_level=env.choice("LOG_LEVEL", LOG_LEVELS, "INFO"),
+        # Processes without HTTP (job worker, ledger writer) serve /metrics on this port; 0: not at all.
+        metrics_port=env.integer("METRICS_PORT", 0, minimum=0, maximum=65535),
         **_accounts(env),
         **_jobs(env),
         **_billing(env),

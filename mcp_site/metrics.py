@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import structlog
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest, start_http_server
 
 UNMATCHED_ROUTE = "<unmatched>"
+log = structlog.get_logger("mcp.metrics")
 
 HTTP_REQUESTS = Counter(
     "mcp_http_requests_total",
@@ -46,3 +48,15 @@ async def metrics_view(request: HttpRequest) -> HttpResponse:
     for hook in _scrape_hooks:
         await hook()
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+
+
+def serve_metrics_port(port: int) -> None:
+    """Serve this process's metrics on ``port`` (all interfaces) from a daemon thread.
+
+    For processes without HTTP of their own: the job worker and the ledger writer. A port already
+    taken (a second ``manage.py`` command in the same container) is logged, not fatal.
+    """
+    try:
+        start_http_server(port)
+    except OSError as exc:
+        log.warning("metrics_port_unavailable", port=port, error=str(exc)[:200])

@@ -31,6 +31,7 @@ else:
     _RUNSERVER_APPS = ["daphne"]
 
 INSTALLED_APPS = [
+    "mcp_site.apps.SiteConfig",
     *_RUNSERVER_APPS,
     "django.contrib.admin",
     "django.contrib.auth",
