@@ -9,9 +9,9 @@ from django import forms
 from django.contrib import admin, messages
 
 from jobs import services
-from jobs.exceptions import ApplicationError, UnsafeWebhookUrl
+from jobs.exceptions import ApplicationError
 from jobs.models import Job, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from jobs.netguard import url_is_acceptable
+from jobs.netguard import webhook_url_validate
 from jobs.types import WEBHOOK_EVENT_TYPES
 
 
@@ -67,8 +67,8 @@ class WebhookEndpointForm(forms.ModelForm):
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
         try:
-            url_is_acceptable(url)
-        except UnsafeWebhookUrl as exc:
+            webhook_url_validate(url)
+        except ApplicationError as exc:
             raise forms.ValidationError(exc.message) from None
         return url
 

@@ -20,10 +20,10 @@ from django.conf import settings
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from jobs.exceptions import UnsafeWebhookUrl
+from jobs.exceptions import ApplicationError
 from jobs.metrics import observe_webhook_attempt
 from jobs.models import WebhookDelivery
-from jobs.netguard import BlockedDestination, guarded_transport, url_is_acceptable
+from jobs.netguard import BlockedDestination, guarded_transport, webhook_url_validate
 from jobs.services import webhook_attempt_record
 from plugins.crypto import decrypt
 
@@ -83,14 +83,14 @@ def post(
     with httpx.Client(transport=transport or guarded_transport(), timeout=timeout, follow_redirects=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                url_is_acceptable(url)
+                webhook_url_validate(url)
                 with client.stream("POST", url, content=body.encode(), headers=headers) as response:
                     excerpt = _read_capped(response, settings.WEBHOOKS_MAX_RESPONSE_BYTES)
                     location = response.headers.get("location") if response.is_redirect else None
                     if location is None:
                         return result(response.status_code, "" if response.is_success else "non-2xx", excerpt)
                     url = str(response.url.join(location))
-            except (UnsafeWebhookUrl, BlockedDestination) as exc:
+            except (ApplicationError, BlockedDestination) as exc:
                 return result(None, f"refused: {exc}")
             except httpx.TimeoutException:
                 return result(None, "timeout")

@@ -11,6 +11,7 @@ __all__ = [
     "CallbackRefused",
     "IdempotencyConflict",
     "InvalidWebhookEndpoint",
+    "InvalidWebhookUrl",
     "JobNotCancellable",
     "JobNotFound",
     "UnsafeWebhookUrl",
@@ -47,6 +48,14 @@ class UnsafeWebhookUrl(ApplicationError):
         "Webhook URLs must be http(s) URLs of public hosts: loopback, private, link-local and metadata "
         "addresses are refused."
     )
+
+
+class InvalidWebhookUrl(ApplicationError):
+    """A webhook URL that is not a well-formed http(s) URL (``param`` names the field)."""
+
+    status = 400
+    code = "invalid_value"
+    message = "Webhook URLs must be well-formed http(s) URLs."
 
 
 class WebhookEndpointNotFound(ApplicationError):

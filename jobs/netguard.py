@@ -3,8 +3,10 @@
 The host of every connection is resolved *once*, here; every resolved address is checked, and
 the socket is opened to that exact address (TLS still verifies the host name). There is no
 second DNS lookup between check and connect, so DNS rebinding cannot slip a private address in.
-Loopback, private, link-local, shared, reserved and multicast addresses are refused unless
-``WEBHOOKS_ALLOW_PRIVATE`` is on; cloud metadata addresses are refused even then.
+Every address that is not globally reachable (loopback, private, link-local, shared, reserved,
+documentation, benchmarking, multicast; :mod:`jobs.addresses` holds the tables) is refused unless
+``WEBHOOKS_ALLOW_PRIVATE`` is on; cloud metadata addresses are refused even then. An IPv6 address
+is judged by every IPv4 address it carries (NAT64, 6to4, Teredo, IPv4-mapped and -compatible).
 """
 
 from __future__ import annotations
@@ -12,24 +14,21 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 
-from jobs.exceptions import UnsafeWebhookUrl
+from jobs.addresses import METADATA_ADDRESSES, WRAPPERS, IPAddress, embedded_ipv4, is_global, numeric_host, parse_address
+from jobs.exceptions import InvalidWebhookUrl, UnsafeWebhookUrl
 
-__all__ = ["BlockedDestination", "GuardedBackend", "address_allowed", "guarded_transport", "url_is_acceptable"]
+__all__ = ["BlockedDestination", "GuardedBackend", "address_allowed", "guarded_transport", "webhook_url_validate"]
 
 Resolver = Callable[[str, int], list[str]]
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-#: Instance metadata services (AWS/GCP/Azure/OpenStack, AWS IPv6, Alibaba): never called.
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "169.254.170.2")
-)
-
 
 class BlockedDestination(Exception):
     """A connection the policy refused before any packet was sent to it."""
@@ -40,21 +39,26 @@ class BlockedDestination(Exception):
         self.address = address
 
 
-def _normalised(address: str) -> IPAddress:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
+def _refused(ip: IPAddress, *, allow_private: bool) -> bool:
+    if ip in METADATA_ADDRESSES or ip.is_multicast or ip.is_unspecified:
+        return True
+    return not allow_private and not is_global(ip)
 
 
 def address_allowed(address: str, *, allow_private: bool) -> bool:
-    """Whether a webhook may connect to ``address`` (an IP literal)."""
-    ip = _normalised(address)
-    if ip in METADATA_ADDRESSES:
-        return False
-    if allow_private:
-        return not ip.is_multicast and not ip.is_unspecified
-    return ip.is_global and not ip.is_multicast
+    """Whether a webhook may connect to ``address`` (an IP literal).
+
+    An IPv6 address is refused when any IPv4 address it carries is (NAT64, 6to4, Teredo, mapped…);
+    one that only carries an IPv4 address to the same host (mapped, NAT64) is judged by it alone.
+    """
+    ip = parse_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = embedded_ipv4(ip)
+        if any(_refused(v4, allow_private=allow_private) for v4 in inner):
+            return False
+        if inner and any(ip in wrapper for wrapper in WRAPPERS):
+            return True
+    return not _refused(ip, allow_private=allow_private)
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -65,27 +69,64 @@ def resolve(host: str, port: int) -> list[str]:
 
 def _ip_literal(host: str) -> str | None:
     try:
-        return str(ipaddress.ip_address(host.strip("[]")))
+        return str(parse_address(host))
     except ValueError:
         return None
 
 
-def url_is_acceptable(url: str, *, allow_private: bool | None = None) -> None:
-    """Refuse, without any network access, a URL that can never be delivered to.
+_validate_form = URLValidator(schemes=("http", "https"))
+MAX_URL_LENGTH = 2000
 
-    Host names are checked again, resolved, when connecting; this catches what needs no lookup.
 
-    :raises UnsafeWebhookUrl: not http(s), no host, credentials in the URL, or a refused IP literal.
+def webhook_url_validate(url: Any, *, param: str = "url", allow_private: bool | None = None) -> str:
+    """The one check of every webhook URL (job webhooks, endpoints, the admin, each redirect), made
+    without any network access; host names are resolved and checked again when connecting.
+
+    :param param: the request field the URL came from, named in the error.
+    :returns: the URL, unchanged.
+    :raises InvalidWebhookUrl: not a well-formed URL, or a host written as numbers in a form other
+        than ``a.b.c.d`` (``127.1``, ``2130706433``, ``0x7f000001``…) that means a callable address.
+    :raises UnsafeWebhookUrl: not http(s), credentials in it, or a host that is, or means, an address
+        webhooks may not call.
     """
     allow = settings.WEBHOOKS_ALLOW_PRIVATE if allow_private is None else allow_private
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
-        raise UnsafeWebhookUrl(param="url")
-    literal = _ip_literal(parts.hostname)
+    if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
+        raise InvalidWebhookUrl(f"'{param}' must be an http(s) URL of at most {MAX_URL_LENGTH} characters.",
+                                param=param)  # fmt: skip
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+    except ValueError:
+        raise InvalidWebhookUrl(f"'{param}' is not a valid URL.", param=param) from None
+    if parts.scheme and parts.scheme not in ("http", "https"):
+        raise UnsafeWebhookUrl(f"'{param}' must be an http:// or https:// URL.", param=param)
+    if not parts.scheme or not parts.hostname:
+        raise InvalidWebhookUrl(f"'{param}' is not a valid URL: use https://host/path.", param=param)
+    if parts.username is not None or parts.password is not None:
+        raise UnsafeWebhookUrl(f"'{param}' may not carry credentials: sign with the webhook secret instead.",
+                               param=param)  # fmt: skip
+    host = parts.hostname
+    literal = _ip_literal(host)
+    if literal is None:
+        try:
+            numeric = numeric_host(host)
+        except ValueError:
+            raise InvalidWebhookUrl(f"'{param}' has a host that is neither a name nor an IP address.",
+                                    param=param) from None  # fmt: skip
+        if numeric is not None:
+            if not address_allowed(str(numeric), allow_private=allow):
+                raise UnsafeWebhookUrl(param=param)
+            raise InvalidWebhookUrl(f"'{param}': write the IPv4 address as four decimal numbers ({numeric}).",
+                                    param=param)  # fmt: skip
     if literal is not None and not address_allowed(literal, allow_private=allow):
-        raise UnsafeWebhookUrl(param="url")
-    if literal is None and not allow and parts.hostname.rstrip(".").lower().endswith(("localhost", ".internal")):
-        raise UnsafeWebhookUrl(param="url")
+        raise UnsafeWebhookUrl(param=param)
+    if literal is None and not allow and host.rstrip(".").lower().endswith(("localhost", ".internal")):
+        raise UnsafeWebhookUrl(param=param)
+    try:
+        _validate_form(url)
+    except ValidationError:
+        raise InvalidWebhookUrl(f"'{param}' is not a valid URL.", param=param) from None
+    return url
 
 
 class GuardedBackend(httpcore.NetworkBackend):

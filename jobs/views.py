@@ -22,7 +22,7 @@ from gateway.errors import GatewayError, invalid
 from gateway.pipeline import forwarded_headers, resolve_routes
 from jobs import selectors, services
 from jobs.exceptions import ApplicationError
-from jobs.netguard import url_is_acceptable
+from jobs.netguard import webhook_url_validate
 from jobs.payloads import job_payload
 from jobs.results import result_signature_valid
 from jobs.types import KIND_OPERATION, JobKind, JobStatus
@@ -103,8 +103,6 @@ async def _job_create(request: HttpRequest) -> HttpResponse:
         kind, params, upload, webhook = _json_job(validation.json_object(request))
     model = params.get("model") or _DEFAULT_MODELS[kind]
     await _authorise(identity, kind, model, upload)
-    if webhook.get("url"):
-        url_is_acceptable(webhook["url"])
     secret = webhook.get("secret") or (services.webhook_secret_generate() if webhook.get("url") else "")
     priority, max_running = await selectors.job_scheduling_get(identity=identity)
     job, created = await sync_to_async(services.job_create)(
@@ -137,14 +135,15 @@ def _json_job(body: dict[str, Any]) -> tuple[str, dict[str, Any], None, dict[str
     return kind, params, None, _webhook(body.get("webhook"))
 
 
-def _webhook(value: Any) -> dict[str, str]:
+def _webhook(value: Any, *, url_param: str = "webhook.url", secret_param: str = "webhook.secret") -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict) or not isinstance(value.get("url"), str):
         raise invalid("'webhook' must be an object with a 'url' (and optionally a 'secret').", param="webhook")
     secret = value.get("secret")
     if secret is not None and (not isinstance(secret, str) or not secret.startswith("whsec_")):
-        raise invalid("'webhook.secret' must be a Standard Webhooks secret (whsec_…).", param="webhook.secret")
+        raise invalid(f"'{secret_param}' must be a Standard Webhooks secret (whsec_…).", param=secret_param)
+    webhook_url_validate(value["url"], param=url_param)
     return {"url": value["url"], **({"secret": secret} if secret else {})}
 
 
@@ -156,8 +155,8 @@ def _multipart_job(request: HttpRequest) -> tuple[str, dict[str, Any], tuple[byt
         raise invalid("Multipart jobs must have kind=transcription.", param="kind")
     if request.FILES.get("file") is None:
         raise invalid("'file' is required: the audio to transcribe.", param="file", code="missing_field")
-    webhook = _webhook({"url": form["webhook_url"], "secret": form.get("webhook_secret")}) if form.get(
-        "webhook_url") else {}  # fmt: skip
+    webhook = _webhook({"url": form["webhook_url"], "secret": form.get("webhook_secret")}, url_param="webhook_url",
+                       secret_param="webhook_secret") if form.get("webhook_url") else {}  # fmt: skip
     params = {"model": form.get("model") or _DEFAULT_MODELS["transcription"]}
     return JobKind.TRANSCRIPTION, params, (request.body, request.META["CONTENT_TYPE"]), webhook
 

@@ -7,7 +7,8 @@ organisation's endpoint or delivery is a 404, exactly like one that does not exi
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -57,6 +58,14 @@ DELIVERY_EXAMPLE = {
         {"number": 2, "status_code": 200, "latency_ms": 84, "error": "", "created_at": "2026-01-01T12:00:05Z"},
     ],
 }
+
+
+@extend_schema_field(OpenApiTypes.URI)
+class WebhookUrlField(serializers.CharField):
+    """A webhook URL: checked by the services with the one validator job webhooks use too."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=2000, trim_whitespace=False, **kwargs)
 
 
 class EventTypesField(serializers.ListField):
@@ -112,7 +121,7 @@ class WebhookEndpointCollectionApi(OrganizationApi):
     required_actions = {"GET": "view_jobs", "POST": "manage_webhooks"}
 
     class CreateInputSerializer(serializers.Serializer):
-        url = serializers.URLField(max_length=2000)
+        url = WebhookUrlField()
         event_types = EventTypesField(required=False, default=list)
         description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         is_active = serializers.BooleanField(required=False, default=True)
@@ -162,7 +171,7 @@ class WebhookEndpointDetailApi(OrganizationApi):
     required_actions = {"GET": "view_jobs", "PATCH": "manage_webhooks", "DELETE": "manage_webhooks"}
 
     class UpdateInputSerializer(serializers.Serializer):
-        url = serializers.URLField(max_length=2000, required=False)
+        url = WebhookUrlField(required=False)
         event_types = EventTypesField(required=False)
         description = serializers.CharField(max_length=200, required=False, allow_blank=True)
         is_active = serializers.BooleanField(required=False, help_text="false: no new deliveries are created.")

@@ -21,7 +21,7 @@ from accounts.models import Organization
 from jobs import queue
 from jobs.exceptions import InvalidWebhookEndpoint
 from jobs.models import Job, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from jobs.netguard import url_is_acceptable
+from jobs.netguard import webhook_url_validate
 from jobs.payloads import job_payload
 from jobs.types import WEBHOOK_EVENT_TYPES
 from plugins.crypto import encrypt
@@ -62,7 +62,7 @@ def webhook_endpoint_create(
     :raises UnsafeWebhookUrl: not http(s), or a refused address literal (connections are checked again).
     :raises InvalidWebhookEndpoint: another field is invalid; nothing is saved.
     """
-    url_is_acceptable(url)
+    webhook_url_validate(url)
     secret = webhook_secret_generate()
     endpoint = WebhookEndpoint(organization=organization, url=url, description=description, is_active=is_active,
                                event_types=_check_event_types(event_types), secret=encrypt(secret))  # fmt: skip
@@ -83,7 +83,7 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> Web
     if unknown:
         raise InvalidWebhookEndpoint(f"{unknown[0]} cannot be changed.", param=unknown[0])
     if "url" in changes:
-        url_is_acceptable(changes["url"])
+        webhook_url_validate(changes["url"])
     if "event_types" in changes:
         changes["event_types"] = _check_event_types(changes["event_types"])
     updated = WebhookEndpoint.objects.get(pk=endpoint.pk)  # a refused change leaves the caller's object as it was

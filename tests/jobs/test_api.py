@@ -9,6 +9,7 @@ from asgiref.sync import sync_to_async
 from accounts.services import api_key_create, organization_create
 from jobs.execution import job_execute
 from jobs.models import Job
+from tests.jobs.test_netguard import PROBED_URLS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -101,6 +102,31 @@ async def test_a_webhook_to_a_private_address_is_refused_at_submission(client, g
     response = await client.post("/v1/jobs", json={**IMAGE, "webhook": {"url": "http://10.0.0.1/hook"}})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "unsafe_webhook_url"
+
+
+@pytest.mark.parametrize("url", PROBED_URLS)
+async def test_a_webhook_url_that_means_a_private_address_is_a_400_naming_the_field(client, job_settings, url):
+    job_settings.WEBHOOKS_ALLOW_PRIVATE = False
+    response = await client.post("/v1/jobs", json={**IMAGE, "webhook": {"url": url}})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "webhook.url"
+    assert response.json()["error"]["code"] == "unsafe_webhook_url"
+    assert not await Job.objects.aexists()
+
+
+async def test_a_multipart_job_webhook_url_is_checked_by_the_same_validator(client, job_settings):
+    job_settings.WEBHOOKS_ALLOW_PRIVATE = False
+    form = {"kind": "transcription", "webhook_url": "http://0x7f000001/x"}
+    response = await client.post("/v1/jobs", data=form, files={"file": ("a.wav", b"RIFF0000WAVE", "audio/wav")})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "webhook_url"
+    assert response.json()["error"]["code"] == "unsafe_webhook_url"
+
+
+async def test_a_malformed_webhook_url_is_a_400_not_a_500(client, job_settings):
+    response = await client.post("/v1/jobs", json={**IMAGE, "webhook": {"url": "http://exa mple.com:x/"}})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "webhook.url"
 
 
 async def test_jobs_are_listed_newest_first_with_filters_and_pagination(client, job_settings):

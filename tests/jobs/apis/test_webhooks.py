@@ -13,6 +13,7 @@ from standardwebhooks import Webhook
 from jobs.delivery import signed_headers
 from jobs.models import WebhookDelivery, WebhookEndpoint
 from plugins.crypto import decrypt
+from tests.jobs.test_netguard import PROBED_URLS
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +40,16 @@ def test_the_shown_secret_verifies_what_the_gateway_signs_for_that_endpoint(owne
     body = '{"type":"job.succeeded"}'
     headers = signed_headers(secret=decrypt(stored.secret), message_id="msg_1", body=body)
     assert Webhook(created["secret"]).verify(body, headers) == {"type": "job.succeeded"}
+
+
+@pytest.mark.parametrize("url", PROBED_URLS)
+def test_endpoint_urls_are_checked_by_the_validator_job_webhooks_use(url, owner, jwt_client, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    response = jwt_client(owner).post(BASE, {"url": url}, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] | {"message": ""} == {
+        "message": "", "type": "invalid_request_error", "code": "unsafe_webhook_url", "param": "url"}  # fmt: skip
+    assert not WebhookEndpoint.objects.exists()
 
 
 @pytest.mark.parametrize(
