@@ -84,9 +84,12 @@ def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...
     value = int(ip)
     low32 = ipaddress.IPv4Address(value & 0xFFFFFFFF)
     found: list[ipaddress.IPv4Address] = []
-    if ip in _IPV4_MAPPED or ip in _IPV4_TRANSLATED or ip in _NAT64_WELL_KNOWN:
-        found.append(low32)
-    elif ip in _IPV4_COMPATIBLE and value > 1:
+    if (
+        ip in _IPV4_MAPPED
+        or ip in _IPV4_TRANSLATED
+        or ip in _NAT64_WELL_KNOWN
+        or (ip in _IPV4_COMPATIBLE and value > 1)
+    ):
         found.append(low32)
     elif ip in _NAT64_LOCAL:
         found.extend(_rfc6052(value, length) for length in (48, 56, 64, 96))

@@ -23,12 +23,21 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from jobs.addresses import METADATA_ADDRESSES, WRAPPERS, IPAddress, embedded_ipv4, is_global, numeric_host, parse_address
+from jobs.addresses import (
+    METADATA_ADDRESSES,
+    WRAPPERS,
+    IPAddress,
+    embedded_ipv4,
+    is_global,
+    numeric_host,
+    parse_address,
+)
 from jobs.exceptions import InvalidWebhookUrl, UnsafeWebhookUrl
 
 __all__ = ["BlockedDestination", "GuardedBackend", "address_allowed", "guarded_transport", "webhook_url_validate"]
 
 Resolver = Callable[[str, int], list[str]]
+
 
 class BlockedDestination(Exception):
     """A connection the policy refused before any packet was sent to it."""

@@ -135,7 +135,9 @@ def _json_job(body: dict[str, Any]) -> tuple[str, dict[str, Any], None, dict[str
     return kind, params, None, _webhook(body.get("webhook"))
 
 
-def _webhook(value: Any, *, url_param: str = "webhook.url", secret_param: str = "webhook.secret") -> dict[str, str]:
+def _webhook(value: Any, *, names: tuple[str, str] = ("webhook.url", "webhook.secret")) -> dict[str, str]:
+    """The job's webhook; ``names`` are the request fields of its URL and secret, named in errors."""
+    url_param, secret_param = names
     if value is None:
         return {}
     if not isinstance(value, dict) or not isinstance(value.get("url"), str):
@@ -155,8 +157,10 @@ def _multipart_job(request: HttpRequest) -> tuple[str, dict[str, Any], tuple[byt
         raise invalid("Multipart jobs must have kind=transcription.", param="kind")
     if request.FILES.get("file") is None:
         raise invalid("'file' is required: the audio to transcribe.", param="file", code="missing_field")
-    webhook = _webhook({"url": form["webhook_url"], "secret": form.get("webhook_secret")}, url_param="webhook_url",
-                       secret_param="webhook_secret") if form.get("webhook_url") else {}  # fmt: skip
+    webhook = {}
+    if form.get("webhook_url"):
+        value = {"url": form["webhook_url"], "secret": form.get("webhook_secret")}
+        webhook = _webhook(value, names=("webhook_url", "webhook_secret"))
     params = {"model": form.get("model") or _DEFAULT_MODELS["transcription"]}
     return JobKind.TRANSCRIPTION, params, (request.body, request.META["CONTENT_TYPE"]), webhook
 
