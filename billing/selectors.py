@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, F, Max, Sum
+from django.utils import timezone
 
 from billing.models import CreditAccount, Plan, Subscription, UsageDaily, UsageEvent
 
@@ -144,3 +145,61 @@ def _sampled(sql: str) -> str:
         return sql
     percent = max(0.01, min(100.0, 100.0 * PERCENTILE_SAMPLE_ROWS / estimate))
     return sql.replace(f'FROM "{table}"', f'FROM "{table}" TABLESAMPLE SYSTEM ({percent:.4f})', 1)
+
+
+def usage_overview(*, organization_id: int, now: dt.datetime | None = None) -> dict:
+    """Today and the current period at a glance (the dashboard's home): three queries, from the roll-up.
+
+    :returns: ``plan`` (or ``None``), ``period_start``/``period_end``, ``today`` and ``period`` totals
+        (requests, errors, cost, tokens, images), ``balance`` (``None`` without a credit account) and
+        ``quotas``: one ``{"name", "used", "limit"}`` per quota the plan sets.
+    """
+    now = now or timezone.now()
+    subscription = Subscription.objects.select_related("plan").filter(organization_id=organization_id).first()
+    if subscription is not None:
+        period_start, period_end = subscription.current_period_start, subscription.current_period_end
+    else:
+        period_start = now.astimezone(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        period_end = None
+    today = now.astimezone(dt.UTC).date()
+    days = (
+        UsageDaily.objects.filter(
+            organization_id=organization_id, day__gte=period_start.astimezone(dt.UTC).date(), day__lte=today
+        )
+        .values("day")
+        .annotate(
+            requests=Sum("requests"),
+            errors=Sum("errors"),
+            cost=Sum("cost"),
+            tokens=Sum(F("input_tokens") + F("output_tokens")),
+            images=Sum("images"),
+        )
+    )
+    fields = ("requests", "errors", "cost", "tokens", "images")
+    period = dict.fromkeys(fields, 0)
+    today_totals = dict.fromkeys(fields, 0)
+    for row in days:
+        for name in fields:
+            period[name] += row[name] or 0
+            if row["day"] == today:
+                today_totals[name] += row[name] or 0
+    account = CreditAccount.objects.filter(organization_id=organization_id).first()
+    plan = None if subscription is None else subscription.plan
+    quotas = []
+    if plan is not None:
+        if plan.token_quota is not None:
+            quotas.append({"name": "Tokens", "used": period["tokens"], "limit": plan.token_quota})
+        if plan.image_quota is not None:
+            quotas.append({"name": "Images", "used": period["images"], "limit": plan.image_quota})
+        if plan.included_credits:
+            spent = min(period["cost"], plan.included_credits)
+            quotas.append({"name": "Included credits", "used": spent, "limit": plan.included_credits, "money": True})
+    return {
+        "plan": plan,
+        "period_start": period_start,
+        "period_end": period_end,
+        "today": today_totals,
+        "period": period,
+        "balance": None if account is None else account.balance,
+        "quotas": quotas,
+    }

@@ -18,6 +18,7 @@ __all__ = [
     "job_changes",
     "job_get",
     "job_list",
+    "job_recent",
     "job_scheduling_get",
     "job_snapshot",
     "job_with_result",
@@ -84,6 +85,11 @@ async def job_list(
     limit = max(1, min(MAX_PAGE, limit))
     page = [job async for job in jobs.order_by("-created_at")[: limit + 1]]
     return page[:limit], len(page) > limit
+
+
+def job_recent(*, organization_id: int, limit: int = 5) -> list[Job]:
+    """The organisation's newest jobs, for pages rendered on the server (the dashboard's home)."""
+    return list(Job.objects.filter(organization_id=organization_id).order_by("-created_at")[:limit])
 
 
 async def job_snapshot(*, organization_id: int, limit: int = 50) -> list[Job]:

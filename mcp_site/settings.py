@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "django_ratelimit",
     "rest_framework_simplejwt.token_blacklist",
+    # Before allauth: its page layout is overridden by the dashboard's.
+    "dashboard",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
@@ -86,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dashboard.navigation.navigation",
             ],
         },
     },
@@ -221,6 +224,8 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_PROVIDERS = oidc_providers(CONFIG)
 LOGIN_REDIRECT_URL = "/"
+LOGIN_URL = "account_login"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 
 # --- Internationalisation, static files and storage -----------------------------------------

@@ -21,6 +21,8 @@ urlpatterns = [
     path("api/", include("billing.urls")),
     # django-allauth: dashboard sign-in, and OpenID Connect when OIDC_PROVIDER_URL is set.
     path("accounts/", include("allauth.urls")),
+    # The dashboard, at the root.
+    path("", include("dashboard.urls")),
     # Last: the legacy text host answered GET /{prompt} at its root. Only paths nothing else claims get here.
     re_path(r"^(?P<prompt>[^/].*)$", legacy_text, name="legacy-text"),
 ]

@@ -1,0 +1,18 @@
+"""Formatting for the dashboard's templates."""
+
+from __future__ import annotations
+
+from django import template
+
+from billing.models import MICRO
+
+register = template.Library()
+
+
+@register.filter
+def credits(micro: int | None) -> str:
+    """Credit micro-units as credits: ``1234500`` → ``1.2345``; ``None`` → an em dash."""
+    if micro is None:
+        return "—"
+    text = f"{micro / MICRO:,.4f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
