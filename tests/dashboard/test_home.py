@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from accounts.services import membership_add
 from billing.models import Plan
 from billing.services import credits_grant, subscription_create
 from jobs.models import Job
+from tests.accounts.factories import PASSWORD, organization_create_for_tests, user_create_for_tests
 
 
 def test_a_signed_out_visitor_is_sent_to_the_sign_in_page(db):
@@ -19,9 +21,7 @@ def test_a_signed_out_visitor_is_sent_to_the_sign_in_page(db):
 def test_signing_in_with_e_mail_and_password_lands_on_home(member, org):
     user = member("developer")
     client = Client()
-    response = client.post(
-        "/accounts/login/", {"login": user.email, "password": "a-Long-test-passw0rd"}
-    )  # pragma: allowlist secret
+    response = client.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
     assert response.status_code == 302
     assert response["Location"] == "/"
     assert client.get("/").status_code == 200
@@ -51,8 +51,6 @@ def test_a_billing_member_sees_usage_but_not_the_organisations_jobs(signed_in, o
 
 
 def test_someone_in_no_organisation_is_told_how_to_join_one(db):
-    from tests.accounts.factories import user_create_for_tests
-
     client = Client()
     client.force_login(user_create_for_tests())
     page = client.get("/").content.decode()
@@ -66,9 +64,6 @@ def test_the_navigation_offers_only_what_the_role_may_open(signed_in):
 
 
 def test_the_organisation_switcher_changes_the_current_organisation(member, org):
-    from accounts.services import membership_add
-    from tests.accounts.factories import organization_create_for_tests
-
     user = member("owner")
     other = organization_create_for_tests(slug="globex")
     membership_add(organization=other, user=user, role="viewer")
@@ -82,8 +77,6 @@ def test_the_organisation_switcher_changes_the_current_organisation(member, org)
 
 
 def test_switching_to_an_organisation_one_is_not_a_member_of_changes_nothing(member, org):
-    from tests.accounts.factories import organization_create_for_tests
-
     organization_create_for_tests(slug="globex")
     client = Client()
     client.force_login(member("owner"))

@@ -8,6 +8,8 @@ from accounts.models import Membership
 from accounts.services import invitation_create
 from tests.accounts.factories import user_create_for_tests
 
+NEW_PASSWORD = "a-Long-new-passw0rd"  # pragma: allowlist secret
+
 
 def _invite(org, inviter, email: str, role: str = "developer") -> str:
     _invitation, token = invitation_create(organization=org, email=email, role=role, invited_by=inviter)
@@ -29,9 +31,7 @@ def test_an_invitee_without_an_account_registers_even_when_sign_up_is_invite_onl
     settings.REGISTRATION_MODE = "invite"
     token = _invite(org, member("admin"), "fresh@example.com", role="viewer")
     client = Client()
-    response = client.post(
-        f"/invitations/{token}/", {"full_name": "Fresh", "password": "a-Long-new-passw0rd"}
-    )  # pragma: allowlist secret
+    response = client.post(f"/invitations/{token}/", {"full_name": "Fresh", "password": NEW_PASSWORD})
     assert response.status_code == 302
     membership = Membership.objects.select_related("user").get(organization=org, user__email="fresh@example.com")
     assert membership.role == "viewer"
