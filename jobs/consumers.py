@@ -9,7 +9,11 @@ Authentication, in ``connect`` and before joining any group:
 
 The connection then joins its organisation's group only (:func:`jobs.events.organization_group`)
 and first receives a ``snapshot`` of the current state, so a reconnecting client misses nothing.
-Clients may send ``{"type": "subscribe", "job": "<id>"}`` for one job's current state.
+Clients may send ``{"type": "subscribe", "job": "<id>"}`` for one job's current state. Any other
+text frame is answered with ``{"type": "error", ...}`` (``invalid_json`` when it is not JSON or
+nests too deeply, ``unknown_message`` otherwise) and the connection stays open; a binary frame
+closes it with 1003 (unsupported data), a text frame over :data:`MAX_MESSAGE_CHARS` with 1009
+(message too big).
 
 With the in-memory channel layer (embedded, no Redis) the worker's events cannot arrive, so the
 connection also polls its organisation's job changes from the database (:mod:`jobs.fallback`).
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -39,6 +44,11 @@ from jobs.exceptions import JobNotFound
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_MESSAGE_TOO_BIG = 1009
+#: The largest frame a client needs is a subscribe message; anything far larger is refused unread.
+MAX_MESSAGE_CHARS = 4096
+SUBSCRIBE_HINT = 'Send {"type": "subscribe", "job": "<job id>"}.'
 
 
 class JobEventsConsumer(AsyncJsonWebsocketConsumer):
@@ -102,15 +112,34 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         if self.organization_id is not None:
             await self.channel_layer.group_discard(organization_group(self.organization_id), self.channel_name)
 
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+        """Decode one client frame; garbage is answered or closes the socket, never raises."""
+        if self.organization_id is None:
+            return  # a frame that raced the refusal of an unauthenticated connection
+        if text_data is None:
+            await self.close(code=CLOSE_UNSUPPORTED_DATA)
+            return
+        if len(text_data) > MAX_MESSAGE_CHARS:
+            await self.close(code=CLOSE_MESSAGE_TOO_BIG)
+            return
+        try:
+            content = json.loads(text_data)
+        except (ValueError, RecursionError):
+            await self._error("invalid_json", f"Frames are JSON text. {SUBSCRIBE_HINT}")
+            return
+        await self.receive_json(content)
+
+    async def _error(self, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message})
+
     async def receive_json(self, content, **kwargs) -> None:
         if not isinstance(content, dict) or content.get("type") != "subscribe" or not content.get("job"):
-            await self.send_json({"type": "error", "code": "unknown_message",
-                                  "message": 'Send {"type": "subscribe", "job": "<job id>"}.'})  # fmt: skip
+            await self._error("unknown_message", SUBSCRIBE_HINT)
             return
         try:
             job = await selectors.job_get(organization_id=self.organization_id, job_id=str(content["job"]))
         except JobNotFound as exc:
-            await self.send_json({"type": "error", "code": exc.code, "message": exc.message})
+            await self._error(exc.code, exc.message)
             return
         await self.send_json({"type": "job.state", "job": job_state(job)})
 

@@ -20,12 +20,12 @@ django_http = get_asgi_application()
 # These imports need configured settings, hence after get_asgi_application().
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from gateway.handler import HotPathHandler  # noqa: E402
 from gateway.urls import HOT_PATH_PREFIXES  # noqa: E402
 from jobs.routing import websocket_urlpatterns as job_websockets  # noqa: E402
 from mcp_site.lifespan import lifespan  # noqa: E402
+from mcp_site.websocket import CookiesFromAllowedOrigins  # noqa: E402
 
 OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 gateway_http = HotPathHandler("gateway.urls")
@@ -45,8 +45,9 @@ async def http_router(scope, receive, send) -> None:
 application = ProtocolTypeRouter(
     {
         "http": http_router,
-        # The session (dashboard) is one of the ways a job socket authenticates; API keys and JWTs are the others.
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([*job_websockets]))),
+        # The session (dashboard) is one of the ways a job socket authenticates, from an allowed Origin only;
+        # API keys and JWTs are the others, from any origin or none (scripts send no Origin).
+        "websocket": CookiesFromAllowedOrigins(AuthMiddlewareStack(URLRouter([*job_websockets]))),
         "lifespan": lifespan,
     }
 )

@@ -154,8 +154,11 @@ def receiver() -> Iterator[Receiver]:
     server.close()
 
 
-def communicator(path: str) -> WebsocketCommunicator:
+BROWSER_HEADERS = ((b"origin", b"http://testserver"), (b"host", b"testserver"))
+
+
+def communicator(path: str, headers: tuple[tuple[bytes, bytes], ...] = BROWSER_HEADERS) -> WebsocketCommunicator:
+    """A client of the real ASGI application; by default it sends what a page of the gateway's would."""
     from mcp_site.asgi import application
 
-    return WebsocketCommunicator(application, path, headers=[(b"origin", b"http://testserver"),
-                                                             (b"host", b"testserver")])  # fmt: skip
+    return WebsocketCommunicator(application, path, headers=list(headers))

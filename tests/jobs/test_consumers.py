@@ -65,3 +65,92 @@ async def test_a_reconnecting_member_first_gets_the_current_state_with_a_jwt(job
     refused = communicator(f"/ws/jobs/?token={token}&org=other")
     await refused.connect()
     assert (await refused.receive_output(timeout=5))["code"] == 4403
+
+
+async def test_a_machine_client_with_an_api_key_and_no_origin_is_accepted(job_settings, api_key):
+    socket = communicator(
+        "/ws/jobs/", headers=((b"host", b"testserver"), (b"authorization", f"Bearer {api_key}".encode()))
+    )
+    assert (await socket.connect())[0]
+    assert (await socket.receive_json_from(timeout=5)) == {"type": "snapshot", "jobs": []}
+    await socket.disconnect()
+
+
+async def test_a_page_of_another_origin_may_use_an_api_key(job_settings, api_key):
+    socket = communicator(f"/ws/jobs/?api_key={api_key}", headers=((b"origin", b"https://elsewhere.example"),))
+    assert (await socket.connect())[0]
+    assert (await socket.receive_json_from(timeout=5))["type"] == "snapshot"
+    await socket.disconnect()
+
+
+def _session_cookie(organization) -> bytes:
+    from django.test import Client
+
+    user = User.objects.create_user(email="viewer@example.com", password="x" * 12)
+    membership_add(organization=organization, user=user, role="viewer")
+    browser = Client()
+    browser.force_login(user)
+    return f"sessionid={browser.cookies['sessionid'].value}".encode()
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"), [(b"http://testserver", True), (b"https://evil.example", False), (None, False)]
+)
+async def test_the_session_cookie_is_honoured_only_from_an_allowed_origin(job_settings, organization, origin, accepted):
+    cookie = await sync_to_async(_session_cookie)(organization)
+    headers = ((b"host", b"testserver"), (b"cookie", cookie), *(((b"origin", origin),) if origin else ()))
+    socket = communicator("/ws/jobs/?org=acme", headers=headers)
+    await socket.connect()
+    if accepted:
+        assert (await socket.receive_json_from(timeout=5))["type"] == "snapshot"
+        await socket.disconnect()
+    else:
+        assert (await socket.receive_output(timeout=5))["code"] == 4401
+
+
+#: Text frames that are not a message of the protocol: each is answered with an error, the socket stays open.
+GARBAGE_TEXT = [
+    ("not json", "invalid_json"),
+    ("", "invalid_json"),
+    ("{", "invalid_json"),
+    ("[" * 2000 + "]" * 2000, "invalid_json"),  # nested deeper than the parser's recursion limit
+    ('{"a":' * 600 + "1" + "}" * 600, "unknown_message"),
+    ("\ud800", "invalid_json"),
+    ("NaN", "unknown_message"),
+    ("[1, 2]", "unknown_message"),
+    ('"subscribe"', "unknown_message"),
+    ('{"type": "subscribe"}', "unknown_message"),
+    ('{"type": "subscribe", "job": {"$ne": null}}', "job_not_found"),
+    ('{"type": "subscribe", "job": "\\ud800"}', "job_not_found"),
+    ('{"type": "subscribe", "job": 1e400}', "job_not_found"),
+]
+
+
+@pytest.mark.parametrize(("frame", "code"), GARBAGE_TEXT)
+async def test_a_garbage_text_frame_is_answered_with_an_error_and_the_socket_stays_open(
+    job_settings, api_key, frame, code
+):
+    socket = communicator(f"/ws/jobs/?api_key={api_key}")
+    assert (await socket.connect())[0]
+    await socket.receive_json_from(timeout=5)
+    await socket.send_input({"type": "websocket.receive", "text": frame})
+    answer = await socket.receive_json_from(timeout=5)
+    assert answer["type"] == "error" and answer["code"] == code
+    await socket.send_json_to({"type": "subscribe", "job": "00000000-0000-0000-0000-000000000000"})
+    assert (await socket.receive_json_from(timeout=5))["code"] == "job_not_found"
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "close_code"),
+    [({"bytes": b"\x00\xff binary"}, 1003), ({"bytes": b""}, 1003), ({"text": "x" * 5000}, 1009),
+     ({"text": "[" * 100_000}, 1009)],
+)  # fmt: skip
+async def test_binary_and_oversized_frames_close_the_socket_with_an_explicit_code(
+    job_settings, api_key, frame, close_code
+):
+    socket = communicator(f"/ws/jobs/?api_key={api_key}")
+    assert (await socket.connect())[0]
+    await socket.receive_json_from(timeout=5)
+    await socket.send_input({"type": "websocket.receive", **frame})
+    assert (await socket.receive_output(timeout=5)) == {"type": "websocket.close", "code": close_code}
