@@ -30,7 +30,7 @@ migrate: install ## apply database migrations
 
 run: migrate ## set up and run gateway, simulator and worker on http://127.0.0.1:8000
 	$(BIN)/python manage.py dev_bootstrap
-	$(BIN)/python scripts/run.py
+	$(BIN)/python -m scripts.run
 
 lint: install ## run every pre-commit hook on all files
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure

@@ -26,8 +26,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 REGISTRATION_MODES = ("open", "invite")
 EMAIL_SCHEMES = ("console", "smtp", "smtps", "locmem")
 
-#: Where the bundled simulator listens in development (``make run`` starts it there).
-SIMULATOR_URL = "http://127.0.0.1:8001"
+#: Where the bundled simulator listens in development (``make run`` starts it there; ``SIMULATOR_PORT`` moves it).
+SIMULATOR_HOST = "127.0.0.1"
+DEFAULT_SIMULATOR_PORT = 8001
 #: The simulator's built-in secret key (public, for offline development only).
 SIMULATOR_API_KEY = "sk_simulatorsimulatorsimulator12345"  # pragma: allowlist secret
 LIVE_GEN_URL = "https://gen.pollinations.ai"
@@ -54,6 +55,7 @@ class Config:
     database_url: str
     redis_url: str | None
     upstream: str
+    simulator_port: int
     pollinations_gen_url: str
     pollinations_image_url: str
     pollinations_text_url: str
@@ -202,6 +204,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
 
     upstream = env.choice("MCP_UPSTREAM", UPSTREAM_MODES, "simulator")
     live = upstream == "live"
+    port = simulator_port(environ)
+    simulator = simulator_url(port)
     http = ("http", "https")
     sqlite_default = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
     return Config(
@@ -213,13 +217,14 @@ def load_config(environ: Mapping[str, str]) -> Config:
         database_url=env.url("DATABASE_URL", sqlite_default, ("postgres", "postgresql", "sqlite")) or "",
         redis_url=env.url("REDIS_URL", None, ("redis", "rediss", "unix")),
         upstream=upstream,
-        pollinations_gen_url=env.url("POLLINATIONS_GEN_URL", LIVE_GEN_URL if live else SIMULATOR_URL, http) or "",
+        simulator_port=port,
+        pollinations_gen_url=env.url("POLLINATIONS_GEN_URL", LIVE_GEN_URL if live else simulator, http) or "",
         pollinations_image_url=env.url(
-            "POLLINATIONS_IMAGE_URL", LIVE_IMAGE_URL if live else f"{SIMULATOR_URL}/legacy/image", http
+            "POLLINATIONS_IMAGE_URL", LIVE_IMAGE_URL if live else f"{simulator}/legacy/image", http
         )
         or "",
         pollinations_text_url=env.url(
-            "POLLINATIONS_TEXT_URL", LIVE_TEXT_URL if live else f"{SIMULATOR_URL}/legacy/text", http
+            "POLLINATIONS_TEXT_URL", LIVE_TEXT_URL if live else f"{simulator}/legacy/text", http
         )
         or "",
         pollinations_api_key=env.string("POLLINATIONS_API_KEY", "" if live else SIMULATOR_API_KEY),
@@ -235,6 +240,19 @@ def load_config(environ: Mapping[str, str]) -> Config:
         **_jobs(env),
         **_billing(env),
     )
+
+
+def simulator_port(environ: Mapping[str, str]) -> int:
+    """``SIMULATOR_PORT``: where ``make run`` starts the simulator and where the default upstream URLs point.
+
+    The one reading of the variable: ``scripts/run.py`` calls it too, so the two never disagree.
+    """
+    return _Env(environ).integer("SIMULATOR_PORT", DEFAULT_SIMULATOR_PORT, minimum=1, maximum=65_535)
+
+
+def simulator_url(port: int = DEFAULT_SIMULATOR_PORT) -> str:
+    """The bundled simulator's base URL on loopback."""
+    return f"http://{SIMULATOR_HOST}:{port}"
 
 
 _CALLBACK_KEY_FORMAT_HELP = (

@@ -14,10 +14,13 @@ import sys
 import time
 from pathlib import Path
 
+from mcp_site.config import simulator_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 GATEWAY_PORT = int(os.environ.get("PORT", "8000"))
-SIMULATOR_PORT = int(os.environ.get("SIMULATOR_PORT", "8001"))
+# The gateway reads the same variable (mcp_site.config) for its default upstream URLs.
+SIMULATOR_PORT = simulator_port(os.environ)
 
 
 def _commands() -> dict[str, list[str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -72,3 +72,21 @@ def _close_database_pools(django_db_setup, django_db_blocker):
         for conn in connections.all():
             if hasattr(conn, "close_pool"):
                 conn.close_pool()
+
+
+@pytest.fixture(scope="session")
+def upstream_url() -> Iterator[str]:
+    """One simulator process, the gateway's upstream for the whole session."""
+    from tests.fixtures.simulator_server import run_simulator
+
+    with run_simulator() as url:
+        yield url
+
+
+@pytest.fixture
+def default_upstream(settings, upstream_url: str):
+    """The built-in Pollinations providers pointed at the session's simulator (so ``/readyz`` finds it)."""
+    settings.POLLINATIONS_GEN_URL = upstream_url
+    settings.POLLINATIONS_IMAGE_URL = f"{upstream_url}/legacy/image"
+    settings.POLLINATIONS_TEXT_URL = f"{upstream_url}/legacy/text"
+    return settings

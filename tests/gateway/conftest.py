@@ -19,16 +19,8 @@ from billing.hotpath import reset as billing_reset
 from gateway.dispatch import reset_breakers
 from mcp_site.config import SIMULATOR_API_KEY
 from plugins.registry import reset_registry
-from tests.fixtures.simulator_server import run_simulator
 
 ALL_SCOPES = ("text", "image", "audio")
-
-
-@pytest.fixture(scope="session")
-def upstream_url() -> Iterator[str]:
-    """One simulator process, the gateway's upstream for the whole session."""
-    with run_simulator() as url:
-        yield url
 
 
 @pytest.fixture
@@ -40,10 +32,8 @@ def upstream(upstream_url: str) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def gateway_settings(settings, upstream_url: str):
-    settings.POLLINATIONS_GEN_URL = upstream_url
-    settings.POLLINATIONS_IMAGE_URL = f"{upstream_url}/legacy/image"
-    settings.POLLINATIONS_TEXT_URL = f"{upstream_url}/legacy/text"
+def gateway_settings(default_upstream):
+    settings = default_upstream
     settings.POLLINATIONS_API_KEY = SIMULATOR_API_KEY
     settings.MCP_FORWARD_HEADERS = ["x-sim-fault"]
     reset_registry()

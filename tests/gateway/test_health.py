@@ -1,11 +1,13 @@
-"""The ``circuit_breakers`` readiness check: each provider's circuit state, never a reason to be unready."""
+"""The gateway's readiness checks: circuit states (never a reason to be unready) and the simulator upstream."""
 
 from __future__ import annotations
 
 import pytest
 
 from gateway.dispatch import reset_breakers
+from gateway.health import UPSTREAM_UNREADY_AFTER
 from tests.fixtures.breakers import trip_breaker
+from tests.fixtures.simulator_server import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,3 +21,37 @@ async def test_readyz_shows_open_circuits_and_stays_ready(anonymous):
     assert check == {"ok": True, "circuits": {"pollinations-text": "opened"}, "open": ["pollinations-text"]}
     reset_breakers()
     assert (await anonymous.get("/readyz")).json()["checks"]["circuit_breakers"]["circuits"] == {}
+
+
+async def test_readyz_fails_after_several_probes_when_the_simulator_upstream_is_unreachable(anonymous, settings):
+    assert (await anonymous.get("/readyz")).status_code == 200  # the simulator answers: no failure counted
+    settings.POLLINATIONS_GEN_URL = f"http://127.0.0.1:{free_port()}"
+    first = [await anonymous.get("/readyz") for _ in range(UPSTREAM_UNREADY_AFTER - 1)]
+    assert [r.status_code for r in first] == [200] * (UPSTREAM_UNREADY_AFTER - 1)
+    assert first[-1].json()["checks"]["default_upstream"]["reachable"] is False
+    unready = await anonymous.get("/readyz")
+    assert unready.status_code == 503
+    assert unready.json()["failed"] == ["default_upstream"]
+    assert "SIMULATOR_PORT" in unready.json()["checks"]["default_upstream"]["error"]
+    assert "127.0.0.1" not in unready.text
+
+
+async def test_readyz_recovers_on_the_first_probe_that_reaches_the_simulator(anonymous, settings, upstream_url):
+    settings.POLLINATIONS_GEN_URL = f"http://127.0.0.1:{free_port()}"
+    for _ in range(UPSTREAM_UNREADY_AFTER):
+        await anonymous.get("/readyz")
+    settings.POLLINATIONS_GEN_URL = upstream_url
+    response = await anonymous.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["default_upstream"] == {
+        "ok": True, "mode": "simulator", "reachable": True, "failures_in_a_row": 0,
+    }  # fmt: skip
+
+
+async def test_a_live_upstream_is_not_probed_by_readyz(anonymous, settings):
+    settings.MCP_UPSTREAM = "live"
+    settings.POLLINATIONS_GEN_URL = f"http://127.0.0.1:{free_port()}"
+    for _ in range(UPSTREAM_UNREADY_AFTER + 1):
+        response = await anonymous.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["default_upstream"] == {"ok": True, "mode": "live", "probed": False}

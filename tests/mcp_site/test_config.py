@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from mcp_site.config import SIMULATOR_API_KEY, SIMULATOR_URL, load_config
+from mcp_site.config import SIMULATOR_API_KEY, load_config, simulator_url
 
 STRONG_KEY = "k3y-" + "x1Y2z3W4v5" * 6
 PRODUCTION = {
@@ -23,10 +23,30 @@ def test_no_environment_gives_the_embedded_defaults():
     assert config.database_url.startswith("sqlite:///")
     assert config.redis_url is None
     assert config.upstream == "simulator"
-    assert config.pollinations_gen_url == SIMULATOR_URL
-    assert config.pollinations_image_url == f"{SIMULATOR_URL}/legacy/image"
+    assert config.pollinations_gen_url == simulator_url() == "http://127.0.0.1:8001"
+    assert config.pollinations_image_url == f"{simulator_url()}/legacy/image"
     assert config.pollinations_api_key == SIMULATOR_API_KEY
     assert config.log_format == "console"
+
+
+def test_simulator_port_moves_every_default_upstream_url():
+    config = load_config({"SIMULATOR_PORT": "9123"})
+    assert config.simulator_port == 9123
+    assert config.pollinations_gen_url == "http://127.0.0.1:9123"
+    assert config.pollinations_image_url == "http://127.0.0.1:9123/legacy/image"
+    assert config.pollinations_text_url == "http://127.0.0.1:9123/legacy/text"
+
+
+def test_simulator_port_does_not_override_an_explicit_upstream_url():
+    config = load_config({"SIMULATOR_PORT": "9123", "POLLINATIONS_GEN_URL": "http://sim.internal:7000"})
+    assert config.pollinations_gen_url == "http://sim.internal:7000"
+    assert config.pollinations_text_url == "http://127.0.0.1:9123/legacy/text"
+
+
+@pytest.mark.parametrize("value", ["0", "65536", "eight"])
+def test_an_invalid_simulator_port_stops_start_up_naming_it(value):
+    with pytest.raises(ImproperlyConfigured, match="SIMULATOR_PORT"):
+        load_config({"SIMULATOR_PORT": value})
 
 
 def test_development_generates_a_random_secret_key_per_process():

@@ -17,7 +17,7 @@ def test_healthz_answers_ok(client):
     assert response.json() == {"status": "ok"}
 
 
-def test_readyz_reports_every_dependency_ready(client):
+def test_readyz_reports_every_dependency_ready(client, default_upstream):
     response = client.get("/readyz")
     body = response.json()
     assert response.status_code == 200, body
@@ -45,7 +45,7 @@ def test_readyz_is_503_naming_the_database_when_it_is_unreachable():
     assert "127.0.0.1" not in json.dumps(outcome["body"]), "no host or credentials in the response"
 
 
-def test_readyz_includes_registered_checks_and_fails_with_them(client):
+def test_readyz_includes_registered_checks_and_fails_with_them(client, default_upstream):
     from mcp_site import health
 
     async def broken() -> None:

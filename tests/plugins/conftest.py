@@ -42,8 +42,8 @@ def fake_pm(restore_plugins) -> Iterator[pluggy.PluginManager]:
 
 
 @pytest.fixture
-async def http(api_key) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811 - the imported fixture, by name
-    """An authenticated client of the real ASGI application (no upstream: plugins answer locally)."""
+async def http(api_key, default_upstream) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811 - the imported fixture
+    """An authenticated client of the real ASGI application (plugins answer locally; /readyz finds the simulator)."""
     from mcp_site.asgi import application
 
     reset_registry()
