@@ -3,10 +3,17 @@
 Processes: the Pollinations simulator (upstream), the gateway (ASGI, port 8000) and the job
 worker. Each runs in its own process group so one Ctrl-C (or SIGTERM) stops every one of them,
 and if any of them exits the others are stopped too rather than left half-running.
+
+Stopping is signal-safe: the first SIGINT/SIGTERM/SIGHUP starts a graceful stop (SIGTERM to each
+group, then SIGKILL after a grace period); a further signal while stopping only cuts the grace
+period short. The signal handler only sets flags — it never raises (an exception could land inside
+the stop routine, or inside ``Popen`` bookkeeping) and never prints (a print inside a handler can
+hit a re-entrant write) — so every child is always signalled and reaped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -21,6 +28,10 @@ PY = sys.executable
 GATEWAY_PORT = int(os.environ.get("PORT", "8000"))
 # The gateway reads the same variable (mcp_site.config) for its default upstream URLs.
 SIMULATOR_PORT = simulator_port(os.environ)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: How long the processes get to stop after SIGTERM before their groups are killed.
+GRACE_SECONDS = 10.0
+POLL_SECONDS = 0.05
 
 
 def _commands() -> dict[str, list[str]]:
@@ -39,28 +50,74 @@ def _commands() -> dict[str, list[str]]:
     return commands
 
 
-def _stop(processes: dict[str, subprocess.Popen]) -> None:
-    for proc in processes.values():
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    for proc in processes.values():
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+class Supervisor:
+    """The started processes and the stop state; :meth:`stop` may be called any number of times."""
+
+    def __init__(self) -> None:
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.stopping = False
+        self.hurry = False
+
+    def on_signal(self, signum: int, frame: object) -> None:
+        """First signal: ask the main loop to stop. Later ones: cut the grace period short."""
+        if self.stopping:
+            self.hurry = True
+        self.stopping = True
+
+    def start(self, name: str, command: list[str]) -> None:
+        self.processes[name] = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+        print(f"[run] started {name} (pid {self.processes[name].pid})", flush=True)
+
+    def wait_for_stop(self) -> int:
+        """Until a signal asks to stop (→ 0) or a process exits (→ its code, at least 1)."""
+        while not self.stopping:
+            for name, proc in self.processes.items():
+                if proc.poll() is not None:
+                    self.stopping = True
+                    print(f"[run] {name} exited with {proc.returncode}; stopping the rest", flush=True)
+                    return proc.returncode or 1
+            time.sleep(POLL_SECONDS)
+        print("\n[run] stopping… (a second Ctrl-C skips the grace period)", flush=True)
+        return 0
+
+    def stop(self) -> None:
+        """SIGTERM every group, wait up to the grace period (less after another signal), SIGKILL the rest, reap all.
+
+        Idempotent: processes already reaped are skipped by the signals and their ``wait()`` returns at once.
+        """
+        self.stopping = True
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_SECONDS
+        for name, proc in self.processes.items():
+            while proc.poll() is None and not self.hurry and time.monotonic() < deadline:
+                time.sleep(POLL_SECONDS)
+            if proc.poll() is None:
+                print(f"[run] killing {name}", flush=True)
+            # Also kills what the leader left behind in its group (granian's worker, for one).
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    # The group may be empty already (everything exited between the check and the signal).
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
 
 
 def main() -> int:
-    processes: dict[str, subprocess.Popen] = {}
+    supervisor = Supervisor()
     if os.environ.get("MCP_UPSTREAM", "simulator") == "simulator":
         # Pass the simulator's fault header through: `make smoke` paces its streamed check with it.
         os.environ.setdefault("MCP_FORWARD_HEADERS", "traceparent,tracestate,x-sim-fault")
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, supervisor.on_signal)
     try:
         for name, command in _commands().items():
-            processes[name] = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
-            print(f"[run] started {name} (pid {processes[name].pid})", flush=True)
+            if supervisor.stopping:
+                break
+            supervisor.start(name, command)
         base = f"http://127.0.0.1:{GATEWAY_PORT}"
         print(
             f"\n[run] MCP Gateway      {base}/\n"
@@ -72,17 +129,9 @@ def main() -> int:
             "[run] Ctrl-C stops everything.\n",
             flush=True,
         )
-        while True:
-            for name, proc in processes.items():
-                if proc.poll() is not None:
-                    print(f"[run] {name} exited with {proc.returncode}; stopping the rest", flush=True)
-                    return proc.returncode or 1
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        print("\n[run] stopping…", flush=True)
-        return 0
+        return supervisor.wait_for_stop()
     finally:
-        _stop(processes)
+        supervisor.stop()
 
 
 if __name__ == "__main__":
