@@ -3,10 +3,15 @@
 The path and query are forwarded byte for byte (prompts may hold encoded ``/``, ``?`` or ``%``),
 minus the caller's gateway key (``key``/``token`` parameters); the gateway adds its own upstream
 key. Model ids are the upstream's own (``flux``, ``openai``, ``openai-audio``…).
+
+A path holding a dot segment (``.`` or ``..``, raw or percent-encoded, between ``/`` or ``\\``,
+encoded or not) is refused before anything is sent: forwarded raw, an upstream that normalises
+paths would serve another of its endpoints with the gateway's own key.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import parse_qsl, quote, unquote
 
@@ -31,6 +36,35 @@ def _raw_path(request: HttpRequest) -> str:
     return raw.decode("latin-1").split("?", 1)[0] if raw else quote(request.path)
 
 
+_SEPARATORS = re.compile(r"[/\\]")
+#: How many rounds of percent-decoding an upstream (or a proxy before it) might apply.
+_DECODING_ROUNDS = 3
+
+
+def _has_dot_segment(path: str) -> bool:
+    """Whether ``path`` names ``.`` or ``..`` as a segment under any decoding an upstream may apply
+    (``%2e%2e``, ``%252E.``, ``..%2f``, ``..;x``, backslashes…)."""
+    for _ in range(_DECODING_ROUNDS):
+        segments = (segment.split(";", 1)[0] for segment in _SEPARATORS.split(path))
+        if any(segment in (".", "..") for segment in segments):
+            return True
+        decoded = unquote(path, errors="replace")
+        if decoded == path:
+            return False
+        path = decoded
+    return "%" in path  # still decoding after every round: refuse rather than guess
+
+
+def _checked_raw_path(request: HttpRequest) -> str:
+    """The path to forward, byte for byte; refused when it holds a dot segment."""
+    path = _raw_path(request)
+    if _has_dot_segment(path):
+        raise GatewayError(400, "The path may not contain '.' or '..' segments, encoded or not: percent-encode "
+                           "'/' and '.' inside a prompt as part of the text, or drop the segment.",
+                           param="path", code="invalid_path")  # fmt: skip
+    return path
+
+
 def _forwarded_query(request: HttpRequest) -> str:
     raw = request.META.get("QUERY_STRING", "")
     return "&".join(p for p in raw.split("&") if p and unquote(p.split("=", 1)[0]) not in _CREDENTIAL_PARAMS)
@@ -46,6 +80,7 @@ def _query_value(request: HttpRequest, name: str) -> str | None:
 async def _generate(request: HttpRequest, *, host: str, modality: str) -> HttpResponseBase:
     if request.method not in ("GET", "POST"):
         raise GatewayError(405, "Use GET or POST for this endpoint.", code="method_not_allowed")
+    raw_path = _checked_raw_path(request)
     identity = await authenticate(request)
     body = None
     model = _query_value(request, "model")
@@ -56,7 +91,7 @@ async def _generate(request: HttpRequest, *, host: str, modality: str) -> HttpRe
     call = ProviderCall(
         "native", model or DEFAULT_MODELS[modality], modality, request.request_id, body=body,  # type: ignore[arg-type]
         content_type=request.META.get("CONTENT_TYPE") or None, method=request.method,
-        raw_path=_raw_path(request), raw_query=_forwarded_query(request), host=host,
+        raw_path=raw_path, raw_query=_forwarded_query(request), host=host,
         stream=_query_value(request, "stream") == "true",
     )  # fmt: skip
     return await proxy(call, identity, request, private=_query_value(request, "private") == "true")
