@@ -1,9 +1,10 @@
 """The shared cache behind :mod:`accounts.keyauth`: Redis when ``REDIS_URL`` is set, else Django's cache.
 
 Django's cache API is synchronous for django-redis (its ``aget`` is ``sync_to_async`` — a thread hop
-per call), so on the hot path Redis is read with ``redis.asyncio`` directly, one client per event
-loop. Entries are small JSON documents under ``mcp:keyauth:<sha256>``. In embedded mode the
-local-memory Django cache is in-process, so calling it from async code does no I/O.
+per call), so on the hot path Redis is read with ``redis.asyncio`` directly, through the event
+loop's client from :mod:`core.redis_clients`. Entries are small JSON documents under
+``mcp:keyauth:<sha256>``. In embedded mode the local-memory Django cache is in-process, so calling
+it from async code does no I/O.
 
 Readers fill a missing entry with *add* (set-if-absent); writers (revoke, rotate, change) *set* the
 fresh value after their transaction commits. So a reader that loaded the old row just before a
@@ -12,20 +13,18 @@ revocation can never overwrite the revocation's entry with stale data.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import weakref
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
 import redis
-import redis.asyncio
 import structlog
 from django.conf import settings
 from django.core.cache import caches
 
 from accounts.roles import MODALITIES
 from accounts.types import KeyIdentity
+from core.redis_clients import async_client, sync_client
 
 if TYPE_CHECKING:
     from accounts.models import ApiKey
@@ -50,23 +49,10 @@ class SharedKeyCache(Protocol):
 class RedisKeyCache:
     def __init__(self, url: str) -> None:
         self._url = url
-        self._sync: redis.Redis | None = None
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def _client(self) -> redis.asyncio.Redis:
-        loop = asyncio.get_running_loop()
-        client = self._async.get(loop)
-        if client is None:
-            client = self._async[loop] = redis.asyncio.Redis.from_url(
-                self._url, socket_timeout=2, socket_connect_timeout=2
-            )
-        return client
 
     async def aget(self, digest: str) -> bytes | None:
         try:
-            return await self._client().get(_NAMESPACE + digest)
+            return await async_client(self._url).get(_NAMESPACE + digest)
         except redis.RedisError as exc:
             # Fail towards the database (the source of truth), never towards "valid".
             log.warning("keyauth.shared_cache_unavailable", error=str(exc))
@@ -74,15 +60,13 @@ class RedisKeyCache:
 
     async def aadd(self, digest: str, value: bytes, ttl: int) -> None:
         try:
-            await self._client().set(_NAMESPACE + digest, value, ex=ttl, nx=True)
+            await async_client(self._url).set(_NAMESPACE + digest, value, ex=ttl, nx=True)
         except redis.RedisError as exc:
             log.warning("keyauth.shared_cache_unavailable", error=str(exc))
 
     def set(self, digest: str, value: bytes, ttl: int) -> None:
-        if self._sync is None:
-            self._sync = redis.Redis.from_url(self._url, socket_timeout=2, socket_connect_timeout=2)
         try:
-            self._sync.set(_NAMESPACE + digest, value, ex=ttl)
+            sync_client(self._url).set(_NAMESPACE + digest, value, ex=ttl)
         except redis.RedisError as exc:
             # The database already says "revoked"; other replicas see it when their entry expires.
             log.error("keyauth.shared_cache_write_failed", error=str(exc))

@@ -13,7 +13,6 @@ import time
 import weakref
 from dataclasses import dataclass, field
 
-import redis
 import redis.asyncio
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
@@ -21,6 +20,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from billing import _scripts
 from billing.types import Admission, Rule
+from core.redis_clients import async_client, drop_pool, sync_client
 
 HOLDS_KEY = "mcp:bill:holds"
 LEDGER_STREAM = "mcp:bill:ledger"
@@ -53,10 +53,26 @@ def _split(rules: tuple[Rule, ...]) -> tuple[list[Rule], list[Rule], list[Rule]]
 
 
 def hold_record(admission: Admission) -> str:
-    """What the reconciler needs to settle a request whose process died: who, how much, since when."""
-    slots = [r.key for r in admission.rules if r.kind == "conc"]
+    """What the reconciler needs to settle a request whose process died: who, how much, since when,
+    which process held it (its heartbeat), and the ids its ledger row carries."""
     return json.dumps(
-        [admission.organization_id, admission.estimate, int(admission.credit_enforced), time.time(), slots]
+        {
+            "o": admission.organization_id,
+            "e": admission.estimate,
+            "c": int(admission.credit_enforced),
+            "t": time.time(),
+            "s": [r.key for r in admission.rules if r.kind == "conc"],
+            "p": admission.process_id,
+            "k": admission.key_id,
+            "u": admission.user_id,
+            "r": admission.client_request_id,
+            "j": admission.charge_id,
+            "v": admission.provider,
+            "m": admission.model,
+            "op": admission.operation,
+            "md": admission.modality,
+        },
+        separators=(",", ":"),
     )
 
 
@@ -65,20 +81,22 @@ class RedisStore:
 
     name = "redis"
 
-    def __init__(self, url: str, timeout: float) -> None:
-        self.url, self.timeout = url, timeout
+    def __init__(self, url: str) -> None:
+        self.url = url
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple] = weakref.WeakKeyDictionary()
 
     def client(self) -> tuple[redis.asyncio.Redis, object, object]:
         loop = asyncio.get_running_loop()
         entry = self._clients.get(loop)
         if entry is None:
-            client = redis.asyncio.Redis.from_url(
-                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
-            )
+            client = async_client(self.url)
             entry = (client, client.register_script(_scripts.ADMIT), client.register_script(_scripts.SETTLE))
             self._clients[loop] = entry
         return entry
+
+    async def drop(self) -> None:
+        """Close this loop's pooled connections: Redis failed despite the retries."""
+        await drop_pool(self.client()[0])
 
     async def admit(self, admission: Admission) -> AdmitResult:
         _, admit, _ = self.client()
@@ -178,6 +196,16 @@ class LocalStore:
         self.holds[admission.ledger_id] = hold_record(admission)
         return result
 
+    def count(self, admission: Admission) -> None:
+        """Count a request the shared store admitted in this process's rate windows too.
+
+        If Redis then goes down, this process's own windows already hold what it admitted, so
+        together the replicas admit at most replicas × limit in a window, never more.
+        """
+        for rule in admission.rules:
+            if rule.kind == "rate":
+                self.limiter.hit(self._item(rule), rule.key)
+
     def _counter(self, key: str, now: float) -> int:
         expires, value = self.counters.get(key, (0.0, 0))
         return value if expires > now else 0
@@ -201,9 +229,6 @@ class LocalStore:
         return True
 
 
-_sync_clients: dict[str, redis.Redis] = {}
-
-
 def shared_credits_adjust(organization_id: int, amount: int) -> None:
     """Move an organisation's spending cap in the hot-path store (after a grant or an overdraft change).
 
@@ -219,11 +244,8 @@ def shared_credits_adjust(organization_id: int, amount: int) -> None:
         if account is not None:
             account[0] += amount
         return
-    client = _sync_clients.get(url)
-    if client is None:
-        client = _sync_clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
     key = credit_key(organization_id)
     # HINCRBY only on an existing hash: creating a partial one would skip the load from the database.
-    client.eval(
+    sync_client(url).eval(
         "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'cap', ARGV[1]) end", 1, key, amount
     )

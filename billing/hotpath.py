@@ -7,10 +7,12 @@ it releases the concurrency slots and the reservation, adds the actual usage to 
 actual cost to the credits, and appends the ledger event — one more round trip, in a background
 task so the response never waits for it.
 
-When Redis is unreachable (see docs/billing.md, "Redis down"): rate and concurrency limits fall
-back to this process's own counters, period quotas are not checked, and an organisation whose
-plan blocks on credits is refused with 503 — credits fail closed. Redis is retried every
-``BILLING_REDIS_RETRY_SECONDS``.
+When Redis is unreachable (see docs/billing.md, "When Redis is unreachable"): rate and
+concurrency limits fall back to this process's own counters (which also count what Redis admitted
+here, so the replicas together never admit more than replicas × limit in a window), period quotas
+are not checked, and an organisation whose plan blocks on credits is refused with 503 — credits
+fail closed. Broken connections are retried by the Redis client itself (core/redis_clients.py); a
+call that still fails drops the pool, and Redis is tried again ``BILLING_REDIS_RETRY_SECONDS`` later.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import structlog
 from django.conf import settings
 
 from accounts.types import KeyIdentity
-from billing import ledger
+from billing import heartbeat, ledger
 from billing._answers import headers_of, refusal_of
 from billing._stores import AdmitResult, LocalStore, RedisStore
 from billing.metrics import ADMISSIONS, DEGRADED, REDIS_DEGRADED, REFUSALS, SETTLE_FAILURES, observe_credits_spent
@@ -42,7 +44,10 @@ log = structlog.get_logger("mcp.billing")
 
 _local = LocalStore()
 _redis: RedisStore | None = None
-_redis_down_until = 0.0
+#: After a failed Redis call: when to try Redis again (monotonic clock).
+_redis_retry_at = 0.0
+#: A settlement that could not reach Redis is tried again after each of these pauses (seconds).
+SETTLE_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0)
 _background: set[asyncio.Task] = set()
 
 
@@ -52,13 +57,13 @@ def redis_store() -> RedisStore | None:
     if not url:
         return None
     if _redis is None or _redis.url != url:
-        _redis = RedisStore(url, settings.BILLING_REDIS_TIMEOUT_SECONDS)
+        _redis = RedisStore(url)
     return _redis
 
 
 def redis_degraded() -> bool:
     """Whether billing is running without Redis right now (it failed within the retry interval)."""
-    return time.monotonic() < _redis_down_until
+    return time.monotonic() < _redis_retry_at
 
 
 REDIS_DEGRADED.set_function(lambda: float(redis_degraded()))
@@ -70,18 +75,25 @@ def local_store() -> LocalStore:
 
 def reset() -> None:
     """Forget process state: stores, cached policies, queued ledger events (tests)."""
-    global _local, _redis, _redis_down_until
-    _local, _redis, _redis_down_until = LocalStore(), None, 0.0
+    global _local, _redis, _redis_retry_at
+    _local, _redis, _redis_retry_at = LocalStore(), None, 0.0
     policy_reset()
     ledger.reset()
 
 
 async def admit(
-    *, call: ProviderCall, identity: KeyIdentity, provider: Provider | None, ledger_id: str | None = None
+    *,
+    call: ProviderCall,
+    identity: KeyIdentity,
+    provider: Provider | None,
+    ledger_id: str | None = None,
+    charge_id: str = "",
 ) -> Admission:
     """Let the request in, holding a slot of every limit and its estimated cost, or refuse it.
 
     :param ledger_id: the id its slots, reservation and ledger event go by (default: a fresh one).
+    :param charge_id: what the work is charged under if it completes, when not ``ledger_id`` (a job
+        attempt: ``job-<id>``); the reconciler settles the hold of a dead attempt against it.
     :raises GatewayError: 429 over a limit, 402 out of credits, 503 when credits cannot be checked.
     """
     policy = await org_policy(identity.organization_id)
@@ -109,6 +121,12 @@ async def admit(
         credit_enforced=policy.credit_enforced,
         provider=name,
         prices=prices,
+        charge_id=charge_id,
+        process_id=heartbeat.process_id(),
+        client_request_id=call.request_id[:128],
+        model=call.model[:200],
+        operation=call.operation,
+        modality=call.modality,
     )
     result = await _admit_in_store(admission)
     if not result.ok:
@@ -121,17 +139,22 @@ async def admit(
 
 
 async def _admit_in_store(admission: Admission) -> AdmitResult:
-    global _redis_down_until
+    global _redis_retry_at
     store = redis_store()
-    if store is not None and time.monotonic() >= _redis_down_until:
+    if store is not None and time.monotonic() >= _redis_retry_at:
+        heartbeat.ensure()
         try:
             result = await store.admit(admission)
             if result.kind == "init":
                 await store.load_credits(admission.organization_id, await credit_cap_get(admission.organization_id))
                 result = await store.admit(admission)
+            if result.ok:
+                _local.count(admission)
             return result
         except (redis.RedisError, OSError) as exc:
-            _redis_down_until = time.monotonic() + settings.BILLING_REDIS_RETRY_SECONDS
+            # The client already retried on fresh connections: Redis is down. Keep no connection to it.
+            _redis_retry_at = time.monotonic() + settings.BILLING_REDIS_RETRY_SECONDS
+            await store.drop()
             log.error("billing.redis_unavailable", error=str(exc)[:200])
     if store is not None:
         # Degraded: requests/minute and concurrency per process, no period quotas, credits fail closed.
@@ -214,18 +237,29 @@ def settle(*, call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
 
 async def _settle(admission: Admission, units: list[int], cost: int, event: dict) -> None:
     store = redis_store()
-    if admission.store == "redis" and store is not None:
+    if admission.store != "redis" or store is None:
+        await _local.settle(admission, units, cost, "")
+        ledger.append_local(event)
+        return
+    payload = json.dumps(event)
+    for attempt, delay in enumerate((*SETTLE_RETRY_DELAYS, None)):
         try:
-            await store.settle(admission, units, cost, json.dumps(event))
+            await store.settle(admission, units, cost, payload)
             ledger.ensure_flusher()
             return
         except (redis.RedisError, OSError) as exc:
-            # The reservation stays held in Redis; the reconciler settles it from the ledger later.
-            SETTLE_FAILURES.inc()
-            log.error("billing.settle_failed", error=str(exc)[:200], request_id=admission.ledger_id)
-    else:
-        await _local.settle(admission, units, cost, "")
-    ledger.append_local(event)
+            if attempt == 0:
+                # The event goes to the ledger now, through this process; the settlement in Redis
+                # (which appends it again: the ledger ignores the duplicate id) is retried below.
+                SETTLE_FAILURES.inc()
+                log.error("billing.settle_failed", error=str(exc)[:200], request_id=admission.ledger_id)
+                ledger.append_local(event)
+                await store.drop()
+            if delay is None:
+                # Still held in Redis: the reconciler settles it from the ledger.
+                log.error("billing.settle_abandoned", request_id=admission.ledger_id)
+                return
+            await asyncio.sleep(delay)
 
 
 def abandon(call: ProviderCall, *, status: int = 500) -> None:
@@ -254,6 +288,11 @@ async def admit_done(*, call: ProviderCall, caller: Caller, provider: Provider |
         credit_enforced=policy.credit_enforced,
         provider=provider.name if provider is not None else "",
         prices=await prices_for(provider, call.model),
+        process_id=heartbeat.process_id(),
+        client_request_id=call.request_id[:128],
+        model=call.model[:200],
+        operation=call.operation,
+        modality=call.modality,
     )
     if not (await _admit_in_store(admission)).ok:
         # Out of credits: hold nothing, then bill the cost anyway at settlement.

@@ -10,6 +10,10 @@ which the unique ``request_id`` turns into a no-op. Nothing is lost, nothing is 
 
 Without Redis (embedded, or while Redis is down) events wait in a process-local buffer that the
 same task flushes every ``BILLING_LEDGER_FLUSH_SECONDS``.
+
+A writer never stops on an outage of Redis or PostgreSQL: :func:`run_writer` retries with
+exponential backoff, and :func:`health` (metrics, ``/readyz``) says when it last succeeded and
+how many events wait.
 """
 
 from __future__ import annotations
@@ -18,16 +22,19 @@ import asyncio
 import json
 import os
 import socket
+import time
+from collections.abc import Awaitable, Callable
 
 import redis
 import structlog
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from billing._stores import LEDGER_STREAM
-from billing.metrics import LEDGER_WRITTEN
+from billing.metrics import LEDGER_BUFFERED, LEDGER_FLUSH_ERRORS, LEDGER_LAST_FLUSH, LEDGER_OUTBOX, LEDGER_WRITTEN
 from billing.services import usage_events_insert
+from core.redis_clients import async_client, drop_pool
 
 log = structlog.get_logger("mcp.billing")
 
@@ -35,6 +42,9 @@ GROUP = "ledger"
 BATCH = 1000
 CLAIM_IDLE_MS = 30_000
 CONSUMER = f"{socket.gethostname()}-{os.getpid()}"
+#: Pauses of a writer after failed passes: doubling from the first to the last, then the last again.
+BACKOFF_FIRST_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 30.0
 
 _buffer: list[dict] = []
 _tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
@@ -75,13 +85,69 @@ def flusher_stop() -> None:
         task.cancel()
 
 
-async def _flush_forever() -> None:
+_state = {"last_flush": 0.0, "outbox": 0, "failures": 0, "started": time.time()}
+
+
+def _dependency(exc: BaseException) -> str:
+    if isinstance(exc, redis.RedisError):
+        return "redis"
+    return "database" if isinstance(exc, DatabaseError) else "other"
+
+
+async def run_writer(
+    one_pass: Callable[[], Awaitable[int]], *, stop_after_one: bool = False, sleep=asyncio.sleep
+) -> None:
+    """Run ``one_pass`` every ``BILLING_LEDGER_FLUSH_SECONDS`` for ever, backing off after failures.
+
+    An outage of Redis or PostgreSQL (or any other failure) never ends the loop: the pass is retried after
+    :data:`BACKOFF_FIRST_SECONDS`, doubling up to :data:`BACKOFF_MAX_SECONDS`, and the outbox (or
+    the process buffer) keeps the events meanwhile.
+
+    :param stop_after_one: return after the first successful pass (``--once``).
+    """
     while True:
-        await asyncio.sleep(settings.BILLING_LEDGER_FLUSH_SECONDS)
         try:
-            await flush_tick()
-        except Exception as exc:  # noqa: BLE001 - retried at the next tick; the outbox keeps the events.
-            log.warning("ledger.flush_failed", error_type=type(exc).__name__, error=str(exc)[:200])
+            await one_pass()
+        except Exception as exc:  # noqa: BLE001 - TRANSIENT above all, but nothing may end the writer.
+            _state["failures"] += 1
+            LEDGER_FLUSH_ERRORS.labels(_dependency(exc)).inc()
+            delay = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (_state["failures"] - 1))
+            log.warning("ledger.flush_failed", error_type=type(exc).__name__, error=str(exc)[:200],
+                        failures=_state["failures"], retry_in=delay)  # fmt: skip
+            if isinstance(exc, redis.RedisError):
+                await drop_pool(async_client())
+        else:
+            _state["failures"] = 0
+            if stop_after_one:
+                return
+            delay = settings.BILLING_LEDGER_FLUSH_SECONDS
+        await sleep(delay)
+
+
+async def _note_pass(client) -> None:
+    """Record a completed pass: its time and the outbox's length (the lag)."""
+    _state["last_flush"] = time.time()
+    LEDGER_LAST_FLUSH.set(_state["last_flush"])
+    LEDGER_BUFFERED.set(len(_buffer))
+    if client is not None:
+        _state["outbox"] = await client.xlen(LEDGER_STREAM)
+        LEDGER_OUTBOX.set(_state["outbox"])
+
+
+def health() -> dict:
+    """The writer's state in this process: seconds since its last completed pass, events waiting, failures in a row."""
+    last = _state["last_flush"]
+    return {
+        "last_flush_age_seconds": round(time.time() - (last or _state["started"]), 1),
+        "outbox": _state["outbox"],
+        "buffered": len(_buffer),
+        "failures": _state["failures"],
+    }
+
+
+async def _flush_forever() -> None:
+    await asyncio.sleep(settings.BILLING_LEDGER_FLUSH_SECONDS)
+    await run_writer(flush_tick)
 
 
 async def flush_tick() -> int:
@@ -91,9 +157,10 @@ async def flush_tick() -> int:
 
     count = await flush_buffer()
     store = redis_store() if settings.BILLING_LEDGER_FLUSHER == "web" else None
-    if store is not None:
-        client, *_ = store.client()
+    client = store.client()[0] if store is not None else None
+    if client is not None:
         count += await flush_stream(client)
+    await _note_pass(client)
     return count
 
 
@@ -125,6 +192,13 @@ async def _autoclaim(client, consumer: str, claim_idle_ms: int) -> list:
         await _ensure_group(client)
         reply = await client.xautoclaim(LEDGER_STREAM, GROUP, consumer, claim_idle_ms, "0-0", count=BATCH)
     return reply[1]
+
+
+async def writer_pass(client) -> int:
+    """One pass of the dedicated writer (``billing_flush_ledger``): the outbox, then this process's metrics."""
+    count = await flush_stream(client)
+    await _note_pass(client)
+    return count
 
 
 async def flush_stream(client, *, consumer: str = CONSUMER, claim_idle_ms: int = CLAIM_IDLE_MS) -> int:

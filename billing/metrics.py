@@ -42,6 +42,23 @@ SETTLE_FAILURES = Counter(
     "mcp_billing_settle_failures_total",
     "Settlements that could not reach Redis (their reservations are reconciled later).",
 )
+LEDGER_LAST_FLUSH = Gauge(
+    "mcp_billing_ledger_last_flush_timestamp_seconds",
+    "When this process's ledger writer last completed a pass (Unix time; 0: never).",
+)
+LEDGER_OUTBOX = Gauge(
+    "mcp_billing_ledger_outbox_entries",
+    "Usage events waiting in the Redis outbox at the ledger writer's last pass (its lag).",
+)
+LEDGER_BUFFERED = Gauge(
+    "mcp_billing_ledger_buffered_events",
+    "Usage events waiting in this process's own buffer (written while Redis was unreachable).",
+)
+LEDGER_FLUSH_ERRORS = Counter(
+    "mcp_billing_ledger_flush_errors_total",
+    "Ledger writer passes that failed and were retried with backoff, by what failed (redis, database, other).",
+    ["dependency"],
+)
 
 _organizations: set[str] = set()
 

@@ -57,3 +57,13 @@ class Admission:
     settled: bool = False
     #: The ledger event's request id when it differs from ``ledger_id`` (a job's stable ``job-<id>``).
     event_id: str = ""
+    #: What the work is charged under if it completes (a job attempt: the job's ``job-<id>``); the
+    #: reconciler settles a dead attempt's hold against it, so a job is never charged twice.
+    charge_id: str = ""
+    #: The process holding it (its heartbeat tells the reconciler whether it is alive).
+    process_id: str = ""
+    #: Carried into the ledger row the reconciler writes if the process dies before settling.
+    client_request_id: str = ""
+    model: str = ""
+    operation: str = ""
+    modality: str = ""

@@ -93,10 +93,11 @@ async def _run(job: Job) -> None:
     if refusal:
         raise GatewayError(400, str(refusal), code="request_refused")
     # Limits and credits, as for a synchronous call. Each attempt holds under an id of its own (a
-    # reaped attempt may still be running); a success is billed under the job's stable request id.
+    # reaped attempt may still be running); a success is billed under the job's stable request id,
+    # which the hold records, so the hold of an attempt whose worker died is settled against it.
     try:
         await billing.admit(call=call, identity=identity, provider=routes[0].provider,
-                            ledger_id=f"{job.request_id}-{job.attempt}")  # fmt: skip
+                            ledger_id=f"{job.request_id}-{job.attempt}", charge_id=job.request_id)  # fmt: skip
     except GatewayError as exc:
         if exc.status == 429:
             raise _RateLimited(exc) from None

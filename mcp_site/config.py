@@ -99,6 +99,10 @@ class Config:
     billing_concurrency_lease_seconds: int = 900
     billing_hold_stale_seconds: int = 1200
     billing_ledger_flusher: str = "web"
+    # --- Redis clients ---
+    redis_timeout_ms: int = 1000
+    redis_health_check_seconds: int = 5
+    redis_retries: int = 2
 
     @property
     def production(self) -> bool:
@@ -239,6 +243,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         **_accounts(env),
         **_jobs(env),
         **_billing(env),
+        **_redis(env),
     )
 
 
@@ -305,6 +310,15 @@ def _billing(env: _Env) -> dict[str, object]:
         ),
         "billing_hold_stale_seconds": env.integer("BILLING_HOLD_STALE_SECONDS", 1200, minimum=10, maximum=604_800),
         "billing_ledger_flusher": env.choice("BILLING_LEDGER_FLUSHER", ("web", "worker"), "web"),
+    }
+
+
+def _redis(env: _Env) -> dict[str, object]:
+    """How the gateway's Redis clients wait, check and retry (core/redis_clients.py)."""
+    return {
+        "redis_timeout_ms": env.integer("REDIS_TIMEOUT_MS", 1000, minimum=50, maximum=60_000),
+        "redis_health_check_seconds": env.integer("REDIS_HEALTH_CHECK_SECONDS", 5, minimum=0, maximum=3600),
+        "redis_retries": env.integer("REDIS_RETRIES", 2, minimum=0, maximum=10),
     }
 
 

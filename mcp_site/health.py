@@ -15,9 +15,12 @@ from collections.abc import Awaitable, Callable
 import structlog
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+
+from billing import ledger
 
 log = structlog.get_logger(__name__)
 
@@ -65,9 +68,22 @@ async def check_channel_layer() -> None:
         raise RuntimeError("channel layer returned an unexpected message")
 
 
+async def check_ledger_writer() -> dict:
+    """This process's ledger writer: when it last completed a pass and what waits (detail only).
+
+    It does not fail readiness: a gateway keeps serving through an outage of Redis or PostgreSQL
+    (those have their own checks), its events waiting in the outbox or its buffer. The dedicated
+    writer (``billing_flush_ledger --health-port``) fails its own ``/readyz`` instead.
+    """
+    if settings.BILLING_LEDGER_FLUSHER != "web":
+        return {"writer": "billing_flush_ledger", "buffered": ledger.health()["buffered"]}
+    return ledger.health()
+
+
 register_readiness_check("database", check_database)
 register_readiness_check("cache", check_cache)
 register_readiness_check("channel_layer", check_channel_layer)
+register_readiness_check("ledger_writer", check_ledger_writer)
 
 
 async def _run(name: str, check: ReadinessCheck) -> tuple[str, dict]:

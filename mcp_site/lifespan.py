@@ -1,9 +1,22 @@
-"""ASGI lifespan: freeze start-up objects out of the garbage collector; on stop, finish billing
-settlements and close upstream connection pools."""
+"""ASGI lifespan: freeze start-up objects out of the garbage collector and warn about a Redis that
+keeps no append-only file; on stop, finish billing settlements and close upstream connection pools."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+
+import structlog
+from django.conf import settings
+
+from core.redis_clients import persistence_warning
+
+log = structlog.get_logger("mcp.redis")
+
+
+async def _warn_without_persistence() -> None:
+    if settings.CONFIG.redis_url and (warning := await asyncio.to_thread(persistence_warning)):
+        log.warning("redis.no_persistence", detail=warning)
 
 
 async def lifespan(scope, receive, send) -> None:
@@ -15,6 +28,7 @@ async def lifespan(scope, receive, send) -> None:
             # collection walk hundreds of thousands of objects in the middle of a request.
             gc.collect()
             gc.freeze()
+            await _warn_without_persistence()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             from billing.hotpath import shutdown as close_billing

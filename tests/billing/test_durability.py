@@ -145,6 +145,9 @@ async def test_a_gateway_killed_mid_flight_loses_no_event_and_counts_none_twice(
     completed = {e.client_request_id for e in events if e.status == 200}
     assert completed == {a.headers["x-request-id"] for a in done}
     assert [e.status for e in events].count(0) == 5  # the five in flight, settled at their reservation
+    reconciled = [e for e in events if e.status == 0]
+    # Reconciled rows keep who asked and how to find the request in the client's logs.
+    assert all(e.key_id is not None and e.client_request_id and e.model == "flux" for e in reconciled)
     sync = redis.Redis.from_url(os.environ["REDIS_URL"])
     assert sync.hlen(HOLDS_KEY) == 0
     spent = sum(e.cost for e in events)
