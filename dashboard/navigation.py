@@ -19,7 +19,10 @@ class NavItem:
     action: str | None = None
 
 
-NAVIGATION: tuple[NavItem, ...] = (NavItem("Home", "dashboard:home"),)
+NAVIGATION: tuple[NavItem, ...] = (
+    NavItem("Home", "dashboard:home"),
+    NavItem("API keys", "dashboard:keys", "view_keys"),
+)
 
 
 def nav_links(request: HttpRequest) -> list[dict]:
@@ -30,7 +33,14 @@ def nav_links(request: HttpRequest) -> list[dict]:
     else:
         items = [item for item in NAVIGATION if item.action is None or workspace.can(item.action)]
     path = request.path
-    links = [{"label": item.label, "url": (url := reverse(item.url_name)), "current": path == url} for item in items]
+    links = [
+        {
+            "label": item.label,
+            "url": (url := reverse(item.url_name)),
+            "current": path == url or (url != "/" and path.startswith(url)),
+        }
+        for item in items
+    ]
     return links
 
 

@@ -2,12 +2,16 @@
 
 from django.urls import path
 
-from dashboard.views import account, home
+from dashboard.views import account, home, keys
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", home.home, name="home"),
     path("organization/switch/", account.organization_switch, name="organization-switch"),
+    path("keys/", keys.key_list, name="keys"),
+    path("keys/new/", keys.key_create, name="key-create"),
+    path("keys/<int:key_id>/rotate/", keys.key_rotate, name="key-rotate"),
+    path("keys/<int:key_id>/revoke/", keys.key_revoke, name="key-revoke"),
     path("invitations/<str:token>/", account.invitation, name="invitation"),
 ]

@@ -16,3 +16,9 @@ def credits(micro: int | None) -> str:
         return "—"
     text = f"{micro / MICRO:,.4f}".rstrip("0").rstrip(".")
     return text if text not in ("", "-0") else "0"
+
+
+@register.filter
+def can(workspace, action: str) -> bool:
+    """``{% if workspace|can:"manage_keys" %}``: whether the current role allows the action."""
+    return bool(workspace is not None and workspace.can(action))

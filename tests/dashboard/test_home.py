@@ -61,6 +61,8 @@ def test_someone_in_no_organisation_is_told_how_to_join_one(db):
 def test_the_navigation_offers_only_what_the_role_may_open(signed_in):
     page = signed_in("billing").get("/").content.decode()
     assert 'aria-label="Main"' in page and ">Home</a>" in page
+    assert ">API keys</a>" not in page
+    assert ">API keys</a>" in signed_in("viewer").get("/").content.decode()
 
 
 def test_the_organisation_switcher_changes_the_current_organisation(member, org):

@@ -8,15 +8,19 @@ document.addEventListener("click", (event) => {
   const source = document.getElementById(button.dataset.copy);
   if (!source) return;
   const text = source.value !== undefined ? source.value : source.textContent;
-  const done = () => {
-    const label = button.textContent;
-    button.textContent = "Copied";
-    setTimeout(() => { button.textContent = label; }, 1500);
+  const label = button.dataset.label || (button.dataset.label = button.textContent);
+  const say = (message) => {
+    button.textContent = message;
+    setTimeout(() => { button.textContent = label; }, 2000);
+  };
+  // Without clipboard access (plain HTTP, or refused), select the text so the person can copy it.
+  const selectInstead = () => {
+    if (source.select) source.select();
+    say("Selected: press Ctrl+C");
   };
   if (navigator.clipboard && window.isSecureContext) {
-    navigator.clipboard.writeText(text).then(done, () => {});
+    navigator.clipboard.writeText(text).then(() => say("Copied"), selectInstead);
   } else {
-    if (source.select) source.select();
-    done();
+    selectInstead();
   }
 });

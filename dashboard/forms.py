@@ -1,0 +1,73 @@
+"""Dashboard forms: they only shape input; every rule is the service's (its errors land on the field it names)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+
+from accounts.exceptions import ApplicationError
+from accounts.roles import MODALITIES
+from accounts.services import KNOWN_LIMITS
+
+LIMIT_LABELS = {
+    "requests_per_minute": "Requests per minute",
+    "requests_per_day": "Requests per day",
+    "concurrent": "Concurrent requests",
+    "tokens_per_minute": "Tokens per minute",
+    "credits_per_month": "Credits per month (micro-units)",
+    "job_priority": "Job priority (0–100)",
+    "max_running_jobs": "Jobs running at once",
+}
+
+
+def service_error_to_form(form: forms.Form, error: ApplicationError) -> None:
+    """Show a service's refusal on the field it names (``param``), or above the form."""
+    field = error.param if error.param in form.fields else None
+    form.add_error(field, error.message)
+
+
+class ApiKeyForm(forms.Form):
+    """Create an API key: name, scopes, models, per-key limits and expiry (empty limits: the plan's)."""
+
+    name = forms.CharField(label="Name", max_length=100)
+    scopes = forms.MultipleChoiceField(
+        label="Scopes",
+        choices=[(m, m.title()) for m in MODALITIES],
+        widget=forms.CheckboxSelectMultiple,
+        initial=list(MODALITIES),
+    )
+    allowed_models = forms.CharField(
+        label="Allowed models",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One model per line; empty: every model the plan allows.",
+    )
+    expires_on = forms.DateField(
+        label="Expires on", required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Empty: never."
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in KNOWN_LIMITS:
+            self.fields[f"limit_{name}"] = forms.IntegerField(
+                label=LIMIT_LABELS.get(name, name), required=False, min_value=0
+            )
+
+    def limit_fields(self) -> list:
+        return [self[f"limit_{name}"] for name in KNOWN_LIMITS]
+
+    def service_arguments(self) -> dict:
+        """The cleaned data as :func:`accounts.services.api_key_create` takes it."""
+        data = self.cleaned_data
+        expires = data.get("expires_on")
+        return {
+            "name": data["name"],
+            "scopes": data["scopes"],
+            "allowed_models": [line.strip() for line in data.get("allowed_models", "").splitlines() if line.strip()],
+            "limits": {name: data[f"limit_{name}"] for name in KNOWN_LIMITS if data.get(f"limit_{name}") is not None},
+            "expires_at": None
+            if expires is None
+            else dt.datetime.combine(expires, dt.time(23, 59, 59), tzinfo=timezone.get_current_timezone()),
+        }

@@ -1,0 +1,84 @@
+"""API keys: list with last use; create, rotate (the secret shown once) and revoke."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.exceptions import ApplicationError
+from accounts.selectors import api_key_get, api_key_list
+from accounts.services import api_key_create, api_key_revoke, api_key_rotate
+from accounts.throttling import client_ip
+from dashboard.forms import ApiKeyForm, service_error_to_form
+from dashboard.pages import dashboard_page
+
+#: The keys page lists this many (newest first); revoked keys are not listed.
+MAX_KEYS_LISTED = 200
+
+
+def _list(request: HttpRequest, form: ApiKeyForm | None = None, status: int = 200) -> HttpResponse:
+    workspace = request.workspace  # type: ignore[attr-defined]
+    keys = api_key_list(organization=workspace.organization).order_by("-created_at")[:MAX_KEYS_LISTED]
+    if form is None and workspace.can("manage_keys"):
+        form = ApiKeyForm()
+    return render(request, "dashboard/keys/list.html", {"keys": keys, "form": form}, status=status)
+
+
+def _secret(request: HttpRequest, api_key, raw: str, *, rotated: bool) -> HttpResponse:
+    response = render(request, "dashboard/keys/secret.html", {"key": api_key, "secret": raw, "rotated": rotated})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@dashboard_page("view_keys")
+def key_list(request: HttpRequest) -> HttpResponse:
+    return _list(request)
+
+
+@require_POST
+@never_cache
+@dashboard_page("manage_keys")
+def key_create(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST)
+    if form.is_valid():
+        try:
+            api_key, raw = api_key_create(
+                organization=request.workspace.organization,  # type: ignore[attr-defined]
+                created_by=request.user,
+                ip=client_ip(request),
+                **form.service_arguments(),
+            )
+        except ApplicationError as exc:
+            service_error_to_form(form, exc)
+        else:
+            return _secret(request, api_key, raw, rotated=False)
+    return _list(request, form, status=400)
+
+
+@require_POST
+@never_cache
+@dashboard_page("manage_keys")
+def key_rotate(request: HttpRequest, key_id: int) -> HttpResponse:
+    try:
+        old = api_key_get(organization=request.workspace.organization, key_id=key_id)  # type: ignore[attr-defined]
+        api_key, raw = api_key_rotate(api_key=old, actor=request.user, ip=client_ip(request))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboard:keys")
+    return _secret(request, api_key, raw, rotated=True)
+
+
+@require_POST
+@dashboard_page("manage_keys")
+def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+    try:
+        api_key = api_key_get(organization=request.workspace.organization, key_id=key_id)  # type: ignore[attr-defined]
+        api_key_revoke(api_key=api_key, actor=request.user, ip=client_ip(request))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"The key {api_key.name} ({api_key.prefix}…) is revoked.")
+    return redirect("dashboard:keys")
