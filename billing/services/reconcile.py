@@ -8,6 +8,7 @@ taken for dead — or, whatever its process, once it is older than ``BILLING_HOL
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ STATUS_UNKNOWN = 0
 #: A process missing at one pass is taken for dead if it is still missing this much later.
 CONFIRM_SECONDS = 2 * heartbeat.INTERVAL_SECONDS
 SUSPECT_PREFIX = "mcp:bill:suspect:"
+#: A replay of a request cut before its answer started is looked for from this long before its hold.
+REPLAY_WINDOW_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,25 @@ def _estimated_event(request_id: str, hold: Hold) -> dict:
     }
 
 
+def _replayed(ledger_id: str, hold: Hold) -> bool:
+    """Whether the same request (same key, same client request id, about then) was served by another
+    process: a load balancer replays a request whose replica died before answering (nginx
+    ``proxy_next_upstream … non_idempotent`` keeps its ``X-Request-ID``), and it is billed once."""
+    if not hold.client_request_id or hold.key_id is None:
+        return False
+    since = dt.datetime.fromtimestamp(hold.since - REPLAY_WINDOW_SECONDS, dt.UTC)
+    return (
+        UsageEvent.objects.filter(
+            organization_id=hold.organization_id,
+            created_at__gte=since,
+            key_id=hold.key_id,
+            client_request_id=hold.client_request_id,
+        )
+        .exclude(request_id=ledger_id)
+        .exists()
+    )
+
+
 def _cost_of(ledger_id: str, hold: Hold) -> int:
     """What the hold costs, writing its ledger row if nothing recorded the request yet."""
     recorded = UsageEvent.objects.filter(request_id=ledger_id).values_list("cost", flat=True).first()
@@ -121,6 +143,8 @@ def _cost_of(ledger_id: str, hold: Hold) -> int:
         return recorded  # the settlement reached the database, not Redis
     if hold.charge_id and UsageEvent.objects.filter(request_id=hold.charge_id).exists():
         return 0  # a job charged under its own id by another attempt: this attempt adds nothing
+    if _replayed(ledger_id, hold):
+        return 0
     # The process died before settling: an upper bound of what the upstream may have billed, recorded
     # once (a job under its charge id, so that a later success is not charged again).
     row_id = hold.charge_id or ledger_id

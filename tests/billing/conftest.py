@@ -11,7 +11,8 @@ from billing import hotpath, ledger
 from billing.models import Plan, UsageEvent
 from billing.services import subscription_create
 
-# Reuse the gateway's fixtures: a real simulator upstream, an organisation, keys, an ASGI client.
+# Reuse the gateway's fixtures: a real simulator upstream, an organisation, keys, an ASGI client
+# (the simulator's URL, ``upstream_url``, comes from tests/conftest.py).
 from tests.gateway.conftest import (  # noqa: F401
     amake_key,
     anonymous,
@@ -21,7 +22,6 @@ from tests.gateway.conftest import (  # noqa: F401
     make_key,
     organization,
     upstream,
-    upstream_url,
 )
 
 CHAT = {"model": "openai", "messages": [{"role": "user", "content": "Hello"}]}

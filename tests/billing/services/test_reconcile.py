@@ -95,3 +95,13 @@ def test_a_dead_job_attempt_of_an_uncharged_job_is_charged_under_the_job_id_once
     usage_events_insert(events=[_event("job-def", organization.pk, cost=900)])
     rows = list(UsageEvent.objects.filter(request_id__startswith="job-def").values_list("request_id", "cost"))
     assert rows == [("job-def", 700)]
+
+
+def test_a_dead_request_replayed_by_the_load_balancer_is_billed_once(redis_client, organization, monkeypatch):
+    _hold(redis_client, "cut-1", organization.pk, process="gone-4", age=60)
+    replay = {"key_id": 11, "client_request_id": "client-cut-1", "created_at": time.time() - 59}
+    usage_events_insert(events=[{**_event("served-1", organization.pk, cost=300), **replay}])
+    assert _reconcile_confirmed(monkeypatch) == 1
+    assert list(UsageEvent.objects.filter(client_request_id="client-cut-1").values_list("request_id", flat=True)) == [
+        "served-1"
+    ]
