@@ -100,6 +100,35 @@ PATHS: dict[str, dict[str, Any]] = {
             _JSON_OK,
         )
     },
+    "/v1/images/files/{filename}": {
+        "get": {
+            "operationId": "image_file_retrieve",
+            "tags": ["gateway"],
+            "summary": "A generated image, by the signed URL an images.generate(response_format=url) answer gave",
+            "security": [],
+            "parameters": [
+                {
+                    "name": "filename",
+                    "in": "path",
+                    "required": True,
+                    "schema": {**_STR, "pattern": r"^[0-9a-f]{32}\.(jpg|png|webp|bin)$"},
+                },
+                {"name": "expires", "in": "query", "required": True, "schema": {"type": "integer"}},
+                {"name": "signature", "in": "query", "required": True, "schema": _STR},
+            ],
+            "responses": {
+                "200": {"description": "The image.", "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
+                "403": {
+                    "description": "The link is invalid or has expired (`result_link_invalid`).",
+                    "content": {"application/json": {"schema": _ERROR}},
+                },
+                "404": {
+                    "description": "The image is no longer stored.",
+                    "content": {"application/json": {"schema": _ERROR}},
+                },
+            },
+        }
+    },
     "/v1/audio/speech": {
         "post": _operation(
             "speech_create",

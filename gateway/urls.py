@@ -2,6 +2,7 @@
 
 from django.urls import path, re_path
 
+from gateway import images
 from gateway.views import native, openai
 from jobs import callbacks as job_callbacks
 from jobs import views as jobs
@@ -12,6 +13,7 @@ urlpatterns = [
     # OpenAI-compatible
     path("v1/chat/completions", openai.chat_completions, name="v1-chat-completions"),
     path("v1/images/generations", openai.image_generations, name="v1-images-generations"),
+    re_path(images.URL_PATTERN, images.image_file, name="v1-image-file"),
     path("v1/audio/speech", openai.audio_speech, name="v1-audio-speech"),
     path("v1/audio/transcriptions", openai.audio_transcriptions, name="v1-audio-transcriptions"),
     path("v1/models", openai.models, name="v1-models"),

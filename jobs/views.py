@@ -12,19 +12,19 @@ from datetime import datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accounts.types import KeyIdentity
 from gateway import validation
 from gateway.auth import authenticate, authorize
 from gateway.errors import GatewayError, invalid
+from gateway.files import file_response, require_signature
 from gateway.pipeline import forwarded_headers, resolve_routes
 from jobs import selectors, services
 from jobs.exceptions import ApplicationError
 from jobs.netguard import webhook_url_validate
 from jobs.payloads import job_payload
-from jobs.results import result_signature_valid
+from jobs.results import SALT as RESULT_SALT
 from jobs.types import KIND_OPERATION, JobKind, JobStatus
 from plugins.types import ProviderCall
 
@@ -75,24 +75,11 @@ async def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
 
 async def job_result(request: HttpRequest, job_id: str) -> HttpResponse:
     """The result file, for whoever holds an unexpired signed URL (no API key needed)."""
-    query = request.GET
-    if not result_signature_valid(job_id=str(job_id), expires=query.get("expires", ""),
-                                  signature=query.get("signature", "")):  # fmt: skip
-        raise GatewayError(403, "This result link is invalid or has expired: GET the job for a fresh one.",
-                           type="permission_error", code="result_link_invalid")  # fmt: skip
+    require_signature(str(job_id), salt=RESULT_SALT, query=request.GET, hint="GET the job for a fresh one.")
     job = await selectors.job_with_result(job_id=str(job_id))
     if job is None:
         raise GatewayError(404, "This job has no result.", code="result_not_found")
-    # Results are bounded (execution.MAX_RESULT_BYTES), so one read in a thread beats a thread hop per chunk.
-    body = await sync_to_async(_read)(job.result_name)
-    response = HttpResponse(body, content_type=job.result_content_type or "application/octet-stream")
-    response["Cache-Control"] = "private, max-age=300"
-    return response
-
-
-def _read(name: str) -> bytes:
-    with default_storage.open(name, "rb") as handle:
-        return handle.read()
+    return await file_response(job.result_name, job.result_content_type)
 
 
 async def _job_create(request: HttpRequest) -> HttpResponse:

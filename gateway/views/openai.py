@@ -6,7 +6,7 @@ import time
 
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
-from gateway import validation
+from gateway import images, validation
 from gateway.auth import authenticate
 from gateway.errors import GatewayError, invalid
 from gateway.pipeline import proxy
@@ -40,8 +40,10 @@ async def image_generations(request: HttpRequest) -> HttpResponseBase:
     payload = validation.json_object(request)
     model = validation.string(payload, "model", default="flux")
     validation.image_request(payload)
+    as_url = images.wants_url(payload)
     call = ProviderCall("image", model, "image", request.request_id, payload=payload)
-    return await proxy(call, identity, request, private=bool(payload.get("private")))
+    response = await proxy(call, identity, request, private=bool(payload.get("private")))
+    return await images.answer_with_urls(response, request) if as_url else response
 
 
 async def audio_speech(request: HttpRequest) -> HttpResponseBase:

@@ -1,0 +1,85 @@
+"""Files the gateway keeps in storage and serves through signed, expiring URLs (job results, generated images).
+
+Files live in Django's default storage (the file system by default; any Django storage, e.g.
+S3-compatible, through ``STORAGE_BACKEND``). A download URL carries an expiry and an HMAC
+(Django's signing, keyed by ``SECRET_KEY``, salted per kind of file) over what it names and that
+expiry, so it can be handed to a browser or a webhook receiver without an API key, and it stops
+working when it expires (``JOBS_RESULT_URL_SECONDS``).
+"""
+
+from __future__ import annotations
+
+import time
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core import signing
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.http import HttpResponse
+
+from gateway.errors import GatewayError
+
+__all__ = [
+    "file_response",
+    "read_bytes",
+    "require_signature",
+    "signature_valid",
+    "signed_query",
+    "sniff_image",
+    "store_bytes",
+]
+
+_IMAGE_MAGIC = ((b"\xff\xd8", "image/jpeg"), (b"\x89PNG", "image/png"), (b"RIFF", "image/webp"))
+#: Browsers and clients may keep a downloaded file this long (it never changes under its URL).
+_CACHE_CONTROL = "private, max-age=300"
+
+
+def store_bytes(name: str, data: bytes) -> str:
+    """Save ``data`` under ``name`` (replacing what a failed earlier attempt left); returns the stored name."""
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    return default_storage.save(name, ContentFile(data))
+
+
+def read_bytes(name: str) -> bytes:
+    with default_storage.open(name, "rb") as handle:
+        return handle.read()
+
+
+def signed_query(subject: str, *, salt: str, ttl_seconds: int | None = None) -> tuple[str, int]:
+    """``expires=…&signature=…`` for ``subject``, valid for ``ttl_seconds``; returns it and the expiry (Unix time)."""
+    expires = int(time.time()) + (ttl_seconds or settings.JOBS_RESULT_URL_SECONDS)
+    signature = signing.Signer(salt=salt).signature(f"{subject}:{expires}")
+    return f"expires={expires}&signature={signature}", expires
+
+
+def signature_valid(subject: str, *, salt: str, expires: str, signature: str) -> bool:
+    """Whether a signed URL's signature matches ``subject`` and has not expired."""
+    if not expires.isdigit() or int(expires) < time.time():
+        return False
+    try:
+        signing.Signer(salt=salt).unsign(f"{subject}:{expires}:{signature}")
+    except signing.BadSignature:
+        return False
+    return True
+
+
+def require_signature(subject: str, *, salt: str, query, hint: str) -> None:
+    """Refuse (403 ``result_link_invalid``) a request whose ``expires``/``signature`` do not sign ``subject``."""
+    if not signature_valid(subject, salt=salt, expires=query.get("expires", ""), signature=query.get("signature", "")):
+        raise GatewayError(403, f"This link is invalid or has expired: {hint}",
+                           type="permission_error", code="result_link_invalid")  # fmt: skip
+
+
+async def file_response(name: str, content_type: str) -> HttpResponse:
+    """The stored file as one response (files are bounded, so one read in a thread beats a hop per chunk)."""
+    body = await sync_to_async(read_bytes)(name)
+    response = HttpResponse(body, content_type=content_type or "application/octet-stream")
+    response["Cache-Control"] = _CACHE_CONTROL
+    return response
+
+
+def sniff_image(data: bytes) -> str:
+    """The content type of image bytes, from their first bytes."""
+    return next((name for magic, name in _IMAGE_MAGIC if data.startswith(magic)), "application/octet-stream")
