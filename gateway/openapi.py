@@ -169,6 +169,14 @@ PATHS: dict[str, dict[str, Any]] = {
             _JSON_OK,
         )
     },
+    "/v1/models/{model}": {
+        "get": {
+            **_operation(
+                "model_retrieve", "One model (public; hidden from a key whose scopes exclude it)", None, _JSON_OK
+            ),
+            "parameters": [{"name": "model", "in": "path", "required": True, "schema": _STR}],
+        }
+    },
 }
 
 

@@ -17,6 +17,8 @@ urlpatterns = [
     path("v1/audio/speech", openai.audio_speech, name="v1-audio-speech"),
     path("v1/audio/transcriptions", openai.audio_transcriptions, name="v1-audio-transcriptions"),
     path("v1/models", openai.models, name="v1-models"),
+    # Model ids may hold slashes ("org/model"), as in OpenAI's fine-tuned ids.
+    re_path(r"^v1/models/(?P<model_id>.+)$", openai.model_detail, name="v1-model"),
     # Async jobs (jobs/): submit, read, list, cancel, signed result downloads, provider callbacks
     path("v1/jobs", jobs.jobs_collection, name="v1-jobs"),
     path("v1/jobs/callbacks/<slug:provider>", job_callbacks.provider_callback, name="v1-job-callback"),

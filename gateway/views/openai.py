@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
 from gateway import images, validation
 from gateway.auth import authenticate
-from gateway.errors import GatewayError, invalid
+from gateway.errors import GatewayError, invalid, model_not_found
 from gateway.pipeline import proxy
 from plugins.registry import get_registry
 from plugins.types import ProviderCall
@@ -86,9 +86,8 @@ async def audio_transcriptions(request: HttpRequest) -> HttpResponseBase:
     return await proxy(call, identity, request)
 
 
-async def models(request: HttpRequest) -> JsonResponse:
-    """Every model of every enabled provider (public, as upstream), filtered by the key's scopes when one is sent."""
-    _method(request, "GET")
+async def _listed_models(request: HttpRequest) -> list[dict]:
+    """Every model of every enabled provider, in OpenAI's shape, filtered by the key's scopes when one is sent."""
     sends_key = "HTTP_AUTHORIZATION" in request.META or "HTTP_X_API_KEY" in request.META
     identity = await authenticate(request) if sends_key else None
     registry = await get_registry()
@@ -99,4 +98,19 @@ async def models(request: HttpRequest) -> JsonResponse:
             continue
         data.append({"id": model.id, "object": "model", "created": created, "owned_by": model.owned_by or provider.name,
                      "modality": model.modality, "capabilities": list(model.capabilities)})  # fmt: skip
-    return JsonResponse({"object": "list", "data": data})
+    return data
+
+
+async def models(request: HttpRequest) -> JsonResponse:
+    """Every model of every enabled provider (public, as upstream), filtered by the key's scopes when one is sent."""
+    _method(request, "GET")
+    return JsonResponse({"object": "list", "data": await _listed_models(request)})
+
+
+async def model_detail(request: HttpRequest, model_id: str) -> JsonResponse:
+    """One model as ``GET /v1/models`` lists it; 404 ``model_not_found`` when unknown (or hidden from the key)."""
+    _method(request, "GET")
+    found = next((model for model in await _listed_models(request) if model["id"] == model_id), None)
+    if found is None:
+        raise model_not_found(model_id)
+    return JsonResponse(found)

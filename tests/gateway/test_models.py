@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+import openai
 import pytest
 
 from plugins.models import ProviderConfig
@@ -45,3 +47,32 @@ async def test_a_misconfigured_provider_is_skipped_and_the_list_still_answers(an
     response = await anonymous.get("/v1/models")
     assert response.status_code == 200
     assert "openai" in {m["id"] for m in response.json()["data"]}
+
+
+async def test_one_model_is_retrieved_with_the_openai_sdk(client, api_key):
+    from mcp_site.asgi import application
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application)) as http:
+        sdk = openai.AsyncOpenAI(base_url="http://testserver/v1", api_key=api_key, http_client=http, max_retries=0)
+        model = await sdk.models.retrieve("flux")
+        assert (model.id, model.object) == ("flux", "model")
+        with pytest.raises(openai.NotFoundError) as info:
+            await sdk.models.retrieve("no-such-model")
+    assert info.value.body["code"] == "model_not_found"
+
+
+async def test_an_unknown_model_is_404_in_the_error_shape(anonymous):
+    response = await anonymous.get("/v1/models/no-such/model")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "model_not_found"
+    assert response.json()["error"]["param"] == "model"
+
+
+async def test_a_model_outside_the_keys_scopes_is_404_for_that_key(client, amake_key):
+    text_only = await amake_key(scopes=("text",))
+    response = await client.get("/v1/models/flux", headers={"Authorization": f"Bearer {text_only}"})
+    assert response.status_code == 404
+    assert (await client.get("/v1/models/openai", headers={"Authorization": f"Bearer {text_only}"})).status_code == 200
+
+
+async def test_retrieving_a_model_with_post_is_405(anonymous):
+    assert (await anonymous.post("/v1/models/flux")).status_code == 405
