@@ -203,3 +203,16 @@ def usage_overview(*, organization_id: int, now: dt.datetime | None = None) -> d
         "balance": None if account is None else account.balance,
         "quotas": quotas,
     }
+
+
+def usage_cost_of_request(*, organization_id: int, client_request_id: str, within: dt.timedelta) -> int | None:
+    """The cost of one recent request by its ``X-Request-ID`` (``None`` until the ledger has it).
+
+    :param within: how far back to look; it bounds the scan to the organisation's recent rows.
+    """
+    since = timezone.now() - within
+    costs = UsageEvent.objects.filter(
+        organization_id=organization_id, created_at__gte=since, client_request_id=client_request_id
+    ).values_list("cost", flat=True)
+    found = list(costs[:10])
+    return sum(found) if found else None

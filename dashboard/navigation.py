@@ -21,6 +21,7 @@ class NavItem:
 
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Home", "dashboard:home"),
+    NavItem("Playground", "dashboard:playground", "call_gateway"),
     NavItem("API keys", "dashboard:keys", "view_keys"),
 )
 

@@ -2,13 +2,16 @@
 
 from django.urls import path
 
-from dashboard.views import account, home, keys
+from dashboard.views import account, home, keys, playground
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", home.home, name="home"),
     path("organization/switch/", account.organization_switch, name="organization-switch"),
+    path("playground/", playground.playground, name="playground"),
+    path("playground/run/<slug:operation>/", playground.playground_run, name="playground-run"),
+    path("playground/cost/<str:request_id>/", playground.playground_cost, name="playground-cost"),
     path("keys/", keys.key_list, name="keys"),
     path("keys/new/", keys.key_create, name="key-create"),
     path("keys/<int:key_id>/rotate/", keys.key_rotate, name="key-rotate"),

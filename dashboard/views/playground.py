@@ -1,0 +1,84 @@
+"""Playground: Text (streamed), Image, Speech and Transcription, run through the gateway as the person."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_POST
+
+from accounts.exceptions import ApplicationError
+from billing.selectors import plan_get_for_org, usage_cost_of_request
+from dashboard.pages import dashboard_page
+from dashboard.playground import OPERATIONS, gateway_call, playground_secret
+from dashboard.templatetags.dashboard import credits
+from dashboard.workspace import workspace_for
+from gateway.catalog import model_catalog
+
+#: The voices offered for speech (OpenAI's names, which Pollinations serves too).
+VOICES = ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
+#: How long after a run its cost may be asked for.
+COST_WINDOW = dt.timedelta(minutes=10)
+
+
+def _refusal(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"message": message, "type": "invalid_request_error", "code": None}}, status=status)
+
+
+async def _models(organization_id: int) -> dict[str, list[str]]:
+    plan = await plan_get_for_org(organization_id=organization_id)
+    return await model_catalog(OPERATIONS, allowed=plan.allowed_models if plan else ())
+
+
+@dashboard_page("call_gateway")
+def playground(request: HttpRequest) -> HttpResponse:
+    """The page: one form per modality; the models are the live registry's, limited to the plan's list."""
+    models = async_to_sync(_models)(request.workspace.organization.pk)  # type: ignore[attr-defined]
+    return render(request, "dashboard/playground.html", {"models": models, "voices": VOICES})
+
+
+async def _workspace(request: HttpRequest):
+    """The workspace of a signed-in person whose role may call the gateway, or the refusal to answer."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        return _refusal(401, "Sign in again: your session ended.")
+    workspace = await sync_to_async(workspace_for)(request)
+    if not workspace.can("call_gateway"):
+        return _refusal(403, "Your role does not allow calling the gateway.")
+    return workspace
+
+
+@require_POST
+async def playground_run(request: HttpRequest, operation: str) -> HttpResponseBase:
+    """Run one request through the gateway's ``/v1`` view; answers exactly what the API would (streamed)."""
+    if operation not in OPERATIONS:
+        return _refusal(404, "Unknown playground operation.")
+    workspace = await _workspace(request)
+    if isinstance(workspace, HttpResponseBase):
+        return workspace
+    try:
+        secret = await sync_to_async(playground_secret)(request, workspace)
+        response = await gateway_call(request, operation=operation, secret=secret)
+        if response.status_code == 401:
+            # The playground key was revoked or expired on the keys page: make a new one, once.
+            secret = await sync_to_async(playground_secret)(request, workspace, renew=True)
+            response = await gateway_call(request, operation=operation, secret=secret)
+    except ApplicationError as exc:
+        return _refusal(exc.status, exc.message)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@dashboard_page("call_gateway")
+def playground_cost(request: HttpRequest, request_id: str) -> JsonResponse:
+    """The cost of a run, once the ledger has recorded it (the page asks a few times)."""
+    cost = usage_cost_of_request(
+        organization_id=request.workspace.organization.pk,  # type: ignore[attr-defined]
+        client_request_id=request_id[:128],
+        within=COST_WINDOW,
+    )
+    return JsonResponse(
+        {"recorded": cost is not None, "cost": cost, "credits": None if cost is None else credits(cost)}
+    )

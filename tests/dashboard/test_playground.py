@@ -1,0 +1,104 @@
+"""Playground runs: through the gateway's /v1 views with a per-session key the browser never sees; by role."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import Client
+
+from accounts.models import ApiKey
+from accounts.services import api_key_revoke
+from tests.gateway.conftest import gateway_settings  # noqa: F401 - the simulator-backed gateway settings
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CSRF = "a" * 32
+CHAT = {"model": "openai", "messages": [{"role": "user", "content": "Hello"}]}
+
+
+@pytest.fixture
+def browser_session(member, gateway_settings) -> Callable:  # noqa: F811 - the imported fixture, requested
+    """An ASGI client of the whole site carrying a signed-in session and a CSRF token, as a browser would."""
+
+    async def make(role: str) -> httpx.AsyncClient:
+        from mcp_site.asgi import application
+
+        user = await sync_to_async(member)(role)
+        client = Client()
+        await sync_to_async(client.force_login)(user)
+        cookies = {"sessionid": client.cookies["sessionid"].value, "csrftoken": CSRF}
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application),
+            base_url="http://testserver",
+            cookies=cookies,
+            headers={"X-CSRFToken": CSRF},
+            timeout=30,
+        )
+
+    return make
+
+
+@pytest.fixture
+async def developer(browser_session) -> AsyncIterator[httpx.AsyncClient]:
+    async with await browser_session("developer") as http:
+        yield http
+
+
+async def _playground_keys() -> list[ApiKey]:
+    return [key async for key in ApiKey.objects.filter(name__startswith="Playground · ").select_related("created_by")]
+
+
+async def test_a_run_is_answered_by_the_gateway_with_a_key_made_for_the_session(developer):
+    response = await developer.post("/playground/run/chat/", json=CHAT)
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"]
+    assert "mgw_" not in response.text and response.headers["Cache-Control"] == "no-store"
+    [key] = await _playground_keys()
+    assert key.created_by.email.startswith("user") and key.revoked_at is None and key.expires_at is not None
+    assert (await developer.post("/playground/run/chat/", json=CHAT)).status_code == 200
+    assert len(await _playground_keys()) == 1
+
+
+async def test_a_revoked_playground_key_is_replaced_at_the_next_run(developer):
+    await developer.post("/playground/run/chat/", json=CHAT)
+    [key] = await _playground_keys()
+    await sync_to_async(api_key_revoke)(api_key=key)
+    response = await developer.post("/playground/run/chat/", json=CHAT)
+    assert response.status_code == 200
+    assert [k.revoked_at is None for k in await _playground_keys()].count(True) == 1
+
+
+async def test_the_gateways_refusal_reaches_the_page_in_its_own_shape(developer):
+    response = await developer.post("/playground/run/chat/", json={"model": "openai", "messages": "nope"})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "messages"
+
+
+@pytest.mark.parametrize("role", ["billing", "viewer"])
+async def test_roles_that_may_not_call_the_gateway_are_refused(browser_session, role):
+    async with await browser_session(role) as http:
+        response = await http.post("/playground/run/chat/", json=CHAT)
+        assert response.status_code == 403
+        assert "does not allow" in response.json()["error"]["message"]
+        assert (await http.get("/playground/")).status_code == 403
+    assert await _playground_keys() == []
+
+
+async def test_a_signed_out_caller_is_asked_to_sign_in(gateway_settings):  # noqa: F811
+    from mcp_site.asgi import application
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application),
+        base_url="http://testserver",
+        cookies={"csrftoken": CSRF},
+        headers={"X-CSRFToken": CSRF},
+    ) as http:
+        response = await http.post("/playground/run/chat/", json=CHAT)
+    assert response.status_code == 401
+
+
+async def test_a_run_without_the_csrf_token_is_refused(developer):
+    developer.headers.pop("X-CSRFToken")
+    assert (await developer.post("/playground/run/chat/", json=CHAT)).status_code == 403
