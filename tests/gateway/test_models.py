@@ -51,6 +51,7 @@ async def test_a_misconfigured_provider_is_skipped_and_the_list_still_answers(an
 
 async def test_one_model_is_retrieved_with_the_openai_sdk(client, api_key):
     from mcp_site.asgi import application
+
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application)) as http:
         sdk = openai.AsyncOpenAI(base_url="http://testserver/v1", api_key=api_key, http_client=http, max_retries=0)
         model = await sdk.models.retrieve("flux")
