@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.exceptions import NotFound
 from accounts.models import ApiKey, AuditEvent, Invitation, Membership, Organization, User
@@ -13,6 +14,7 @@ __all__ = [
     "audit_event_list",
     "invitation_get",
     "invitation_list",
+    "invitation_pending_for_email",
     "membership_get",
     "membership_list",
     "membership_role",
@@ -82,6 +84,15 @@ def api_key_get(*, organization: Organization, key_id: int) -> ApiKey:
 def invitation_list(*, organization: Organization) -> QuerySet[Invitation]:
     return Invitation.objects.select_related("invited_by").filter(
         organization=organization, accepted_at=None, revoked_at=None
+    )
+
+
+def invitation_pending_for_email(*, email: str) -> QuerySet[Invitation]:
+    """Invitations to ``email`` that can still be accepted, newest first."""
+    return (
+        Invitation.objects.select_related("organization")
+        .filter(email=(email or "").strip().lower(), accepted_at=None, revoked_at=None, expires_at__gt=timezone.now())
+        .order_by("-created_at", "-id")
     )
 
 

@@ -78,6 +78,7 @@ class Config:
     oidc_client_id: str
     oidc_client_secret: str
     oidc_provider_name: str
+    oidc_discovery_cache_seconds: int
     # --- Jobs and webhooks ---
     jobs_max_attempts: int
     jobs_lease_seconds: int
@@ -343,6 +344,7 @@ def _accounts(env: _Env) -> dict[str, object]:
         "oidc_client_id": oidc_client_id,
         "oidc_client_secret": oidc_client_secret,
         "oidc_provider_name": env.string("OIDC_PROVIDER_NAME", "Single sign-on"),
+        "oidc_discovery_cache_seconds": env.integer("OIDC_DISCOVERY_CACHE_SECONDS", 3600, minimum=1, maximum=86_400),
     }
 
 
@@ -422,21 +424,37 @@ def email_settings(email_url: str) -> dict[str, Any]:
 OIDC_PROVIDER_ID = "oidc"
 
 
+#: Our OpenID Connect provider class (allauth's, with a cached discovery document and clear failures).
+OIDC_PROVIDER_CLASS = "accounts.oidc.provider.GatewayOpenIDConnectProvider"
+
+
 def oidc_providers(config: Config) -> dict[str, Any]:
-    """allauth's ``SOCIALACCOUNT_PROVIDERS``: one OpenID Connect app when configured, otherwise none."""
+    """allauth's ``SOCIALACCOUNT_PROVIDERS``: one OpenID Connect app when configured, otherwise none.
+
+    The provider class is always ours, so the sign-in URLs and their failure pages do not depend on
+    whether a provider was configured when the process started.
+    """
+    apps = []
+    if config.oidc_provider_url:
+        apps.append(
+            {
+                "provider_id": OIDC_PROVIDER_ID,
+                "name": config.oidc_provider_name,
+                "client_id": config.oidc_client_id,
+                "secret": config.oidc_client_secret,
+                "settings": {"server_url": config.oidc_provider_url},
+            }
+        )
+    return {"openid_connect": {"provider_class": OIDC_PROVIDER_CLASS, "OAUTH_PKCE_ENABLED": True, "APPS": apps}}
+
+
+def oidc_form_action_origins(config: Config) -> tuple[str, ...]:
+    """The origins a sign-in form may lead to besides our own: the OpenID Connect provider's, when set.
+
+    The Content-Security-Policy's ``form-action`` governs the redirect that follows a form's POST, so the
+    provider's origin must be listed for "Continue" to reach its sign-in page.
+    """
     if not config.oidc_provider_url:
-        return {}
-    return {
-        "openid_connect": {
-            "OAUTH_PKCE_ENABLED": True,
-            "APPS": [
-                {
-                    "provider_id": OIDC_PROVIDER_ID,
-                    "name": config.oidc_provider_name,
-                    "client_id": config.oidc_client_id,
-                    "secret": config.oidc_client_secret,
-                    "settings": {"server_url": config.oidc_provider_url},
-                }
-            ],
-        }
-    }
+        return ()
+    parts = urlsplit(config.oidc_provider_url)
+    return (f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}",)

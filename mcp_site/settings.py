@@ -13,7 +13,14 @@ from datetime import timedelta
 import dj_database_url
 
 from core.redis_clients import connection_options
-from mcp_site.config import BASE_DIR, S3_STORAGE_BACKEND, email_settings, load_config, oidc_providers
+from mcp_site.config import (
+    BASE_DIR,
+    S3_STORAGE_BACKEND,
+    email_settings,
+    load_config,
+    oidc_form_action_origins,
+    oidc_providers,
+)
 from mcp_site.logging import build_logging_config, configure_structlog
 
 CONFIG = load_config(os.environ)
@@ -240,9 +247,12 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_PROVIDERS = oidc_providers(CONFIG)
+# Sign-in may only lead to our own pages: "next" is kept only when it is same-origin (accounts.adapters).
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "account_login"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
+# How long the provider's discovery document is reused before it is fetched again (a failed fetch is not kept).
+OIDC_DISCOVERY_CACHE_SECONDS = CONFIG.oidc_discovery_cache_seconds
 
 
 # --- Internationalisation, static files and storage -----------------------------------------
@@ -328,9 +338,12 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+_FORM_ACTION = " ".join(("'self'", *oidc_form_action_origins(CONFIG)))
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; "
-    "script-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    "script-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; "
+    # Sign-in through OpenID Connect POSTs to us and is redirected to the provider: its origin, and no other.
+    f"form-action {_FORM_ACTION}"
 )
 if CONFIG.production:
     # TLS terminates at the ingress; it tells us the original scheme in X-Forwarded-Proto.

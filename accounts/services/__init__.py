@@ -10,6 +10,7 @@ from accounts.services.api_keys import (
 from accounts.services.audit import audit_event_record
 from accounts.services.organizations import (
     invitation_accept,
+    invitation_accept_for_verified_email,
     invitation_create,
     invitation_get_by_token,
     invitation_revoke,
@@ -41,6 +42,7 @@ __all__ = [
     "auth_token_obtain",
     "auth_token_refresh",
     "invitation_accept",
+    "invitation_accept_for_verified_email",
     "invitation_create",
     "invitation_get_by_token",
     "invitation_revoke",

@@ -16,6 +16,7 @@ from accounts._keycache import publish_key_state
 from accounts.exceptions import Conflict, InvalidInput, InvitationInvalid, NotFound
 from accounts.models import ApiKey, AuditEvent, Invitation, Membership, Organization, User
 from accounts.roles import OWNER, ROLES
+from accounts.selectors import invitation_pending_for_email
 from accounts.services._checks import require_action
 from accounts.services.audit import audit_event_record
 
@@ -223,7 +224,26 @@ def invitation_get_by_token(*, token: str) -> Invitation:
 @transaction.atomic
 def invitation_accept(*, token: str, user: User, ip: str | None = None) -> Membership:
     """Join the organisation of the invitation; the signed-in user's e-mail must be the invited one."""
-    invitation = invitation_get_by_token(token=token)
+    return _invitation_accept(invitation=invitation_get_by_token(token=token), user=user, ip=ip)
+
+
+@transaction.atomic
+def invitation_accept_for_verified_email(*, user: User, ip: str | None = None) -> list[Membership]:
+    """Join every organisation with a pending invitation to ``user.email``, whose address a provider verified.
+
+    Used by OpenID Connect sign-up: the provider's ``email_verified`` claim proves the address as the
+    e-mailed token would. Organisations the user already belongs to are skipped.
+    """
+    memberships = []
+    joined = set(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
+    for invitation in invitation_pending_for_email(email=user.email):
+        if invitation.organization_id not in joined:
+            memberships.append(_invitation_accept(invitation=invitation, user=user, ip=ip))
+            joined.add(invitation.organization_id)
+    return memberships
+
+
+def _invitation_accept(*, invitation: Invitation, user: User, ip: str | None) -> Membership:
     invitation = Invitation.objects.select_for_update().select_related("organization").get(pk=invitation.pk)
     if not invitation.is_pending or invitation.email != user.email.lower():
         raise InvitationInvalid(param="token")

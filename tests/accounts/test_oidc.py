@@ -6,17 +6,21 @@ allauth talks to the provider with ``requests``, so the fake is a real HTTP serv
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import pytest
+from django.core.cache import cache
 
 from accounts.models import AuditEvent, User
-from mcp_site.config import load_config, oidc_providers
+from accounts.services import invitation_create, organization_create
+from mcp_site.config import load_config, oidc_form_action_origins, oidc_providers
+from tests.conftest import run_django
 
 CLIENT_ID = "mcp-gateway"
 CLIENT_SECRET = "fake-oidc-client-secret"  # pragma: allowlist secret
@@ -26,6 +30,8 @@ CLAIMS = {"sub": "user-42", "email": "sso.user@example.com", "email_verified": T
 class _FakeProvider(BaseHTTPRequestHandler):
     issuer = ""
     token_requests: list[dict] = []
+    discovery_requests = 0
+    discovery_failures = 0  # how many of the next discovery requests answer 503
 
     def log_message(self, *args) -> None:  # keep test output quiet
         pass
@@ -40,6 +46,11 @@ class _FakeProvider(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/.well-known/openid-configuration":
+            type(self).discovery_requests += 1
+            if type(self).discovery_failures:
+                type(self).discovery_failures -= 1
+                self.send_error(503)
+                return
             self._json(
                 {
                     "issuer": self.issuer,
@@ -77,6 +88,7 @@ def fake_provider() -> Iterator[str]:
     issuer = f"http://127.0.0.1:{server.server_address[1]}"
     _FakeProvider.issuer = issuer
     _FakeProvider.token_requests = []
+    _FakeProvider.discovery_requests = _FakeProvider.discovery_failures = 0
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -86,17 +98,20 @@ def fake_provider() -> Iterator[str]:
         server.server_close()
 
 
+def _use_provider(settings, url: str) -> None:
+    config = load_config({"OIDC_PROVIDER_URL": url, "OIDC_CLIENT_ID": CLIENT_ID, "OIDC_CLIENT_SECRET": CLIENT_SECRET})
+    settings.SOCIALACCOUNT_PROVIDERS = oidc_providers(config)
+    cache.clear()  # the discovery document of an earlier test's provider
+
+
 @pytest.fixture
 def oidc_on(settings, fake_provider) -> str:
-    config = load_config(
-        {"OIDC_PROVIDER_URL": fake_provider, "OIDC_CLIENT_ID": CLIENT_ID, "OIDC_CLIENT_SECRET": CLIENT_SECRET}
-    )
-    settings.SOCIALACCOUNT_PROVIDERS = oidc_providers(config)
+    _use_provider(settings, fake_provider)
     return fake_provider
 
 
-def _start_login(client) -> dict[str, str]:
-    response = client.post("/accounts/oidc/oidc/login/")
+def _start_login(client, query: str = "") -> dict[str, str]:
+    response = client.post(f"/accounts/oidc/oidc/login/{query}")
     assert response.status_code == 302, response.content[:500]
     return {k: v[0] for k, v in parse_qs(urlsplit(response["Location"]).query).items()}
 
@@ -122,8 +137,11 @@ def test_a_forged_state_is_refused_and_signs_nobody_in(client, oidc_on):
     response = client.get("/accounts/oidc/oidc/login/callback/", {"code": "good-code", "state": "forged"})
     assert "_auth_user_id" not in client.session
     assert not User.objects.filter(email="sso.user@example.com").exists()
-    assert response.status_code == 401
+    assert response.status_code == 400
+    assert b"expired or was altered" in response.content
     assert _FakeProvider.token_requests == []
+    event = AuditEvent.objects.get(action="login_failed")
+    assert event.detail == {"via": "oidc", "reason": "state_mismatch", "path": "/accounts/oidc/oidc/login/callback/"}
 
 
 @pytest.mark.django_db
@@ -133,9 +151,148 @@ def test_invite_only_mode_refuses_oidc_sign_up_of_unknown_users(client, oidc_on,
     client.get("/accounts/oidc/oidc/login/callback/", {"code": "good-code", "state": params["state"]})
     assert not User.objects.filter(email="sso.user@example.com").exists()
     assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.get(action="login_failed").detail["reason"] == "signup_refused"
 
 
 @pytest.mark.django_db
 def test_oidc_is_off_by_default(client, settings):
     settings.SOCIALACCOUNT_PROVIDERS = oidc_providers(load_config({}))
     assert client.post("/accounts/oidc/oidc/login/").status_code == 404
+
+
+def _finish_login(client, query: str = ""):
+    params = _start_login(client, query)
+    return client.get("/accounts/oidc/oidc/login/callback/", {"code": "good-code", "state": params["state"]})
+
+
+@pytest.mark.django_db
+def test_the_name_claim_becomes_the_users_name(client, oidc_on):
+    _finish_login(client)
+    assert User.objects.get(email="sso.user@example.com").full_name == "SSO User"
+
+
+@pytest.mark.django_db
+def test_an_existing_account_gets_the_name_claim_only_when_it_has_no_name(client, oidc_on):
+    User.objects.create_user(email="sso.user@example.com", password=None, full_name="Chosen Name")
+    _finish_login(client)
+    assert User.objects.get(email="sso.user@example.com").full_name == "Chosen Name"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("next_url", "lands_on"),
+    [
+        ("", "/"),
+        ("/api/me", "/api/me"),
+        ("http://testserver/api/me", "http://testserver/api/me"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("http://localhost/elsewhere", "/"),  # an allowed host, but not this origin
+        ("https://testserver/api/me", "/"),  # another scheme is another origin
+    ],
+)
+def test_after_sign_in_people_land_on_next_only_when_it_is_same_origin(client, oidc_on, next_url, lands_on):
+    query = f"?{urlencode({'next': next_url})}" if next_url else ""
+    response = _finish_login(client, query)
+    assert response.status_code == 302
+    assert response["Location"] == lands_on
+
+
+@pytest.mark.django_db
+def test_the_discovery_document_is_fetched_once_and_reused(client, oidc_on):
+    _finish_login(client)
+    _finish_login(client)
+    assert _FakeProvider.discovery_requests == 1
+
+
+@pytest.mark.django_db
+def test_a_failed_discovery_fetch_is_a_clear_page_and_is_not_cached(client, oidc_on):
+    _FakeProvider.discovery_failures = 1
+    response = client.post("/accounts/oidc/oidc/login/")
+    assert response.status_code == 502
+    assert b"We could not reach Single sign-on. Please try again in a moment." in response.content
+    assert AuditEvent.objects.get(action="login_failed").detail["reason"] == "provider_unreachable"
+    assert client.post("/accounts/oidc/oidc/login/").status_code == 302
+    assert _FakeProvider.discovery_requests == 2
+
+
+@pytest.mark.django_db
+def test_an_unreachable_provider_at_the_click_is_a_clear_page_not_a_500(client, settings):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    _use_provider(settings, dead)
+    response = client.post("/accounts/oidc/oidc/login/")
+    assert response.status_code == 502
+    assert b"Traceback" not in response.content
+    assert b'href="/accounts/oidc/oidc/login/"' in response.content  # try again
+    assert AuditEvent.objects.get(action="login_failed").detail["reason"] == "provider_unreachable"
+
+
+@pytest.mark.django_db
+def test_a_refused_token_request_is_a_clear_page_and_audited(client, oidc_on):
+    params = _start_login(client)
+    response = client.get("/accounts/oidc/oidc/login/callback/", {"code": "bad-code", "state": params["state"]})
+    assert response.status_code == 502
+    assert b"did not complete the sign-in" in response.content
+    assert AuditEvent.objects.get(action="login_failed").detail["reason"] == "provider_error"
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_an_unverified_email_is_refused(client, oidc_on, monkeypatch):
+    monkeypatch.setitem(CLAIMS, "email_verified", False)
+    response = _finish_login(client)
+    assert response.status_code == 403
+    assert not User.objects.filter(email="sso.user@example.com").exists()
+    event = AuditEvent.objects.get(action="login_failed")
+    assert (event.actor_email, event.detail["reason"]) == ("sso.user@example.com", "email_unverified")
+
+
+@pytest.mark.django_db
+def test_invite_only_mode_lets_an_invited_email_sign_up_and_join_the_organisation(client, oidc_on, settings):
+    settings.REGISTRATION_MODE = "invite"
+    org = organization_create(name="Acme", slug="acme", owner=None)
+    invitation_create(organization=org, email="SSO.User@example.com", role="developer")
+    response = _finish_login(client)
+    assert response.status_code == 302
+    user = User.objects.get(email="sso.user@example.com")
+    assert list(user.memberships.values_list("organization__slug", "role")) == [("acme", "developer")]
+    assert AuditEvent.objects.filter(action="invitation_accepted", actor=user).exists()
+
+
+def test_csp_form_action_allows_the_provider_origin_and_nothing_else():
+    config = load_config(
+        {
+            "OIDC_PROVIDER_URL": "https://id.example.com:8443/realms/main",
+            "OIDC_CLIENT_ID": "a",
+            "OIDC_CLIENT_SECRET": "b",
+        }
+    )
+    assert oidc_form_action_origins(config) == ("https://id.example.com:8443",)
+    assert oidc_form_action_origins(load_config({})) == ()
+    done = run_django(
+        "from django.conf import settings; print(settings.CONTENT_SECURITY_POLICY)",
+        {"OIDC_PROVIDER_URL": "https://id.example.com/realms/main", "OIDC_CLIENT_ID": "a", "OIDC_CLIENT_SECRET": "b"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("; form-action 'self' https://id.example.com")
+
+
+@pytest.mark.django_db
+def test_linking_an_account_by_email_disables_a_password_that_never_proved_the_address(client, oidc_on):
+    # Anyone may register any address with a password; the provider's verified e-mail wins the account.
+    User.objects.create_user(email="sso.user@example.com", password="registered-by-someone-else-1")
+    _finish_login(client)
+    user = User.objects.get(email="sso.user@example.com")
+    assert int(client.session["_auth_user_id"]) == user.pk
+    assert not user.has_usable_password()
+
+
+@pytest.mark.django_db
+def test_declining_at_the_provider_is_a_clear_page_and_audited(client, oidc_on):
+    params = _start_login(client)
+    response = client.get("/accounts/oidc/oidc/login/callback/", {"error": "access_denied", "state": params["state"]})
+    assert response.status_code == 401
+    assert b"The sign-in was cancelled at Single sign-on." in response.content
+    assert AuditEvent.objects.get(action="login_failed").detail["reason"] == "cancelled"

@@ -156,6 +156,7 @@ def test_accounts_variables_are_parsed():
     assert config.registration_mode == "invite"
     assert (config.access_token_minutes, config.refresh_token_days, config.invitation_days) == (15, 30, 3)
     assert config.oidc_provider_url == "https://id.example.com/realms/main"
+    assert config.oidc_discovery_cache_seconds == 3600
 
 
 def test_email_url_becomes_django_smtp_settings():
@@ -177,7 +178,7 @@ def test_email_url_becomes_django_smtp_settings():
 def test_oidc_providers_are_configured_only_when_the_url_is_set():
     from mcp_site.config import oidc_providers
 
-    assert oidc_providers(load_config({})) == {}
+    assert oidc_providers(load_config({}))["openid_connect"]["APPS"] == []
     config = load_config(
         {"OIDC_PROVIDER_URL": "https://id.example.com", "OIDC_CLIENT_ID": "gw", "OIDC_CLIENT_SECRET": "x"}
     )
@@ -200,6 +201,7 @@ def test_oidc_providers_are_configured_only_when_the_url_is_set():
         ({"EMAIL_URL": "smtp://"}, "EMAIL_URL is not valid"),
         ({"OIDC_PROVIDER_URL": "id.example.com"}, "OIDC_PROVIDER_URL is not a valid URL"),
         ({"OIDC_PROVIDER_URL": "https://id.example.com"}, "OIDC_CLIENT_ID or OIDC_CLIENT_SECRET is missing"),
+        ({"OIDC_DISCOVERY_CACHE_SECONDS": "0"}, "OIDC_DISCOVERY_CACHE_SECONDS='0' is not valid"),
     ],
 )
 def test_invalid_accounts_values_are_refused_naming_the_variable(environ, expected):
