@@ -24,6 +24,7 @@ from tests.conftest import run_django
 
 CLIENT_ID = "mcp-gateway"
 CLIENT_SECRET = "fake-oidc-client-secret"  # pragma: allowlist secret
+SQUATTER_PASSWORD = "registered-by-someone-else-1"  # pragma: allowlist secret
 CLAIMS = {"sub": "user-42", "email": "sso.user@example.com", "email_verified": True, "name": "SSO User"}
 
 
@@ -282,7 +283,7 @@ def test_csp_form_action_allows_the_provider_origin_and_nothing_else():
 @pytest.mark.django_db
 def test_linking_an_account_by_email_disables_a_password_that_never_proved_the_address(client, oidc_on):
     # Anyone may register any address with a password; the provider's verified e-mail wins the account.
-    User.objects.create_user(email="sso.user@example.com", password="registered-by-someone-else-1")
+    User.objects.create_user(email="sso.user@example.com", password=SQUATTER_PASSWORD)
     _finish_login(client)
     user = User.objects.get(email="sso.user@example.com")
     assert int(client.session["_auth_user_id"]) == user.pk

@@ -70,7 +70,7 @@ from accounts.models import Organization, User
 from accounts.services import invitation_create
 org = Organization.objects.get(slug="demo")
 invitation_create(organization=org, email="{invited}", role="developer")
-User.objects.create_user(email="{existing}", password="a-long-enough-passphrase-1", full_name="")
+User.objects.create_user(email="{existing}", password="a-long-passphrase-1")  # pragma: allowlist secret
 """
 
 
