@@ -152,7 +152,7 @@ def test_invite_only_mode_refuses_oidc_sign_up_of_unknown_users(client, oidc_on,
     client.get("/accounts/oidc/oidc/login/callback/", {"code": "good-code", "state": params["state"]})
     assert not User.objects.filter(email="sso.user@example.com").exists()
     assert "_auth_user_id" not in client.session
-    assert AuditEvent.objects.get(action="login_failed").detail["reason"] == "signup_refused"
+    assert _audited_reason() == "signup_refused"
 
 
 @pytest.mark.django_db
@@ -161,9 +161,18 @@ def test_oidc_is_off_by_default(client, settings):
     assert client.post("/accounts/oidc/oidc/login/").status_code == 404
 
 
+def _callback(client, query: str = "", **params: str):
+    """Start a sign-in, then come back to the callback with its state and ``params``."""
+    state = _start_login(client, query)["state"]
+    return client.get("/accounts/oidc/oidc/login/callback/", {"state": state, **params})
+
+
 def _finish_login(client, query: str = ""):
-    params = _start_login(client, query)
-    return client.get("/accounts/oidc/oidc/login/callback/", {"code": "good-code", "state": params["state"]})
+    return _callback(client, query, code="good-code")
+
+
+def _audited_reason() -> str:
+    return AuditEvent.objects.get(action="login_failed").detail["reason"]
 
 
 @pytest.mark.django_db
@@ -212,7 +221,7 @@ def test_a_failed_discovery_fetch_is_a_clear_page_and_is_not_cached(client, oidc
     response = client.post("/accounts/oidc/oidc/login/")
     assert response.status_code == 502
     assert b"We could not reach Single sign-on. Please try again in a moment." in response.content
-    assert AuditEvent.objects.get(action="login_failed").detail["reason"] == "provider_unreachable"
+    assert _audited_reason() == "provider_unreachable"
     assert client.post("/accounts/oidc/oidc/login/").status_code == 302
     assert _FakeProvider.discovery_requests == 2
 
@@ -227,16 +236,15 @@ def test_an_unreachable_provider_at_the_click_is_a_clear_page_not_a_500(client, 
     assert response.status_code == 502
     assert b"Traceback" not in response.content
     assert b'href="/accounts/oidc/oidc/login/"' in response.content  # try again
-    assert AuditEvent.objects.get(action="login_failed").detail["reason"] == "provider_unreachable"
+    assert _audited_reason() == "provider_unreachable"
 
 
 @pytest.mark.django_db
 def test_a_refused_token_request_is_a_clear_page_and_audited(client, oidc_on):
-    params = _start_login(client)
-    response = client.get("/accounts/oidc/oidc/login/callback/", {"code": "bad-code", "state": params["state"]})
+    response = _callback(client, code="bad-code")
     assert response.status_code == 502
     assert b"did not complete the sign-in" in response.content
-    assert AuditEvent.objects.get(action="login_failed").detail["reason"] == "provider_error"
+    assert _audited_reason() == "provider_error"
     assert "_auth_user_id" not in client.session
 
 
@@ -292,8 +300,7 @@ def test_linking_an_account_by_email_disables_a_password_that_never_proved_the_a
 
 @pytest.mark.django_db
 def test_declining_at_the_provider_is_a_clear_page_and_audited(client, oidc_on):
-    params = _start_login(client)
-    response = client.get("/accounts/oidc/oidc/login/callback/", {"error": "access_denied", "state": params["state"]})
+    response = _callback(client, error="access_denied")
     assert response.status_code == 401
     assert b"The sign-in was cancelled at Single sign-on." in response.content
-    assert AuditEvent.objects.get(action="login_failed").detail["reason"] == "cancelled"
+    assert _audited_reason() == "cancelled"

@@ -161,8 +161,7 @@ def our_page_problems(page, site: Site) -> list[tuple[str, str]]:
 def _problems(recorded: list[tuple[str, str]], *responses) -> list[str]:
     """The problems of our pages, less Chromium's report of the failure pages' own (deliberate) HTTP status.
 
-    ``/favicon.ico`` is left out: the browser asks for it on its own, and the gateway's catch-all legacy text
-    route answers it; that is not part of signing in.
+    ``/favicon.ico`` is left out: the browser asks for it on its own; it is not part of signing in.
     """
     reported = {
         (r.url, f"console: Failed to load resource: the server responded with a status of {r.status} ")
