@@ -6,7 +6,6 @@ allauth talks to the provider with ``requests``, so the fake is a real HTTP serv
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from accounts.models import AuditEvent, User
 from accounts.services import invitation_create, organization_create
 from mcp_site.config import load_config, oidc_form_action_origins, oidc_providers
 from tests.conftest import run_django
+from tests.fixtures.simulator_server import free_port
 
 CLIENT_ID = "mcp-gateway"
 CLIENT_SECRET = "fake-oidc-client-secret"  # pragma: allowlist secret
@@ -228,10 +228,7 @@ def test_a_failed_discovery_fetch_is_a_clear_page_and_is_not_cached(client, oidc
 
 @pytest.mark.django_db
 def test_an_unreachable_provider_at_the_click_is_a_clear_page_not_a_500(client, settings):
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    _use_provider(settings, dead)
+    _use_provider(settings, f"http://127.0.0.1:{free_port()}")  # nothing listens there
     response = client.post("/accounts/oidc/oidc/login/")
     assert response.status_code == 502
     assert b"Traceback" not in response.content
