@@ -114,7 +114,8 @@ class WebhookAttemptInline(admin.TabularInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("event_type", "url", "status", "attempts", "last_status_code", "last_latency_ms", "created_at")
+    list_display = ("event_type", "url", "status", "attempts", "last_status_code", "last_error", "last_latency_ms",
+                    "created_at")  # fmt: skip
     list_filter = ("status", "event_type", "organization")
     search_fields = ("url", "id")
     inlines = (WebhookAttemptInline,)

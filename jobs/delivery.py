@@ -25,11 +25,16 @@ from jobs.metrics import observe_webhook_attempt
 from jobs.models import WebhookDelivery
 from jobs.netguard import BlockedDestination, guarded_transport, webhook_url_validate
 from jobs.services import webhook_attempt_record
-from plugins.crypto import decrypt
+from plugins.crypto import DecryptionFailed, decrypt
 
 log = structlog.get_logger("mcp.webhooks")
 
 MAX_REDIRECTS = 3
+#: The reason a delivery whose secret cannot be decrypted is failed with (shown in the admin and the API).
+UNDECRYPTABLE_REASON = (
+    "not sent: the signing secret cannot be decrypted with FIELD_ENCRYPTION_KEY (the key changed or differs "
+    "between web and worker); fix the key, then redeliver"
+)
 USER_AGENT = "MCP-Gateway-Webhooks/1"
 
 
@@ -106,13 +111,22 @@ def webhook_delivery_attempt(*, delivery_id: str, transport: httpx.BaseTransport
     if delivery.status != WebhookDelivery.Status.PENDING or not due:
         return delivery  # already delivered, given up, or superseded by a manual redelivery
     body = json.dumps(delivery.payload, separators=(",", ":"))
-    headers = signed_headers(secret=_secret_of(delivery), message_id=delivery.message_id, body=body)
-    outcome = post(delivery.url, body, headers, transport=transport)
+    try:
+        secret = _secret_of(delivery)
+    except DecryptionFailed:
+        # Nothing is sent unsigned, and no retry can mend it: fail now, saying why (never the secret).
+        log.error("webhook_secret_undecryptable", delivery=str(delivery.id))
+        outcome = AttemptResult(None, 0, UNDECRYPTABLE_REASON, "")
+        final = True
+    else:
+        headers = signed_headers(secret=secret, message_id=delivery.message_id, body=body)
+        outcome = post(delivery.url, body, headers, transport=transport)
+        final = False
     log.info("webhook_attempt", delivery=str(delivery.id), status=outcome.status_code, error=outcome.error,
              latency_ms=outcome.latency_ms)  # fmt: skip
     recorded = webhook_attempt_record(delivery=delivery, status_code=outcome.status_code,
                                       latency_ms=outcome.latency_ms, error=outcome.error,
-                                      excerpt=outcome.excerpt)  # fmt: skip
+                                      excerpt=outcome.excerpt, final=final)  # fmt: skip
     observe_webhook_attempt(delivered=recorded.status == WebhookDelivery.Status.SUCCEEDED,
                             gave_up=recorded.status == WebhookDelivery.Status.FAILED,
                             created=recorded.created_at)  # fmt: skip

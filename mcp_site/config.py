@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from mcp_site.devsecrets import dev_secrets
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 ENVIRONMENTS = ("development", "production", "test")
@@ -37,6 +39,8 @@ LIVE_TEXT_URL = "https://text.pollinations.ai"
 
 #: django-storages' S3 backend: any S3-compatible object store (AWS, MinIO, R2, GCS interop…).
 S3_STORAGE_BACKEND = "storages.backends.s3.S3Storage"
+#: Where development keeps the secrets it draws at random (``DEV_SECRETS_FILE`` overrides it).
+DEV_SECRETS_FILE = BASE_DIR / "var" / "dev-secrets.json"
 _INSECURE_KEY_PREFIX = "django-insecure-"
 _MIN_SECRET_KEY_LENGTH = 50
 _TRUE = {"1", "true", "yes", "on"}
@@ -194,11 +198,12 @@ def load_config(environ: Mapping[str, str]) -> Config:
         raise ImproperlyConfigured("DEBUG=true is refused when DJANGO_ENV=production.")
 
     secret_key = env.string("SECRET_KEY", "")
+    kept = _kept_dev_secrets(env, environment, secret_key)
     if production:
         _require_strong_secret_key(secret_key)
     elif not secret_key:
-        # A fresh random key per process is fine in development: sessions simply don't survive restarts.
-        secret_key = _INSECURE_KEY_PREFIX + secrets.token_urlsafe(50)
+        # Development: drawn once and kept in DEV_SECRETS_FILE, so every local process agrees.
+        secret_key = kept.get("SECRET_KEY") or _INSECURE_KEY_PREFIX + secrets.token_urlsafe(50)
 
     default_hosts = () if production else ("127.0.0.1", "localhost", "[::1]", "testserver")
     allowed_hosts = env.csv("ALLOWED_HOSTS", default_hosts)
@@ -233,7 +238,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         )
         or "",
         pollinations_api_key=env.string("POLLINATIONS_API_KEY", "" if live else SIMULATOR_API_KEY),
-        field_encryption_key=_field_encryption_key(env, production, secret_key),
+        field_encryption_key=_field_encryption_key(env, production, kept.get("FIELD_ENCRYPTION_KEY", "")),
         media_root=env.string("MEDIA_ROOT", str(BASE_DIR / "var" / "media")),
         blocked_plugins=env.csv("MCP_BLOCKED_PLUGINS", ()),
         forward_headers=tuple(h.lower() for h in env.csv("MCP_FORWARD_HEADERS", ("traceparent", "tracestate"))),
@@ -376,16 +381,24 @@ def _require_strong_secret_key(secret_key: str) -> None:
         )
 
 
-def _field_encryption_key(env: _Env, production: bool, secret_key: str) -> str:
-    key = env.string("FIELD_ENCRYPTION_KEY", "")
-    if production and len(key) < 32:
+def _kept_dev_secrets(env: _Env, environment: str, secret_key: str) -> dict[str, str]:
+    """Outside production, the secrets kept in ``DEV_SECRETS_FILE`` when any is left unset."""
+    if environment == "production" or (secret_key and env.string("FIELD_ENCRYPTION_KEY", "")):
+        return {}
+    return dev_secrets(Path(env.string("DEV_SECRETS_FILE", str(DEV_SECRETS_FILE))))
+
+
+def _field_encryption_key(env: _Env, production: bool, development_key: str) -> str:
+    """One key, or several separated by commas: the first encrypts, each decrypts (rotation)."""
+    value = env.string("FIELD_ENCRYPTION_KEY", "")
+    keys = [key.strip() for key in value.split(",") if key.strip()]
+    if production and (not keys or any(len(key) < 32 for key in keys)):
         raise ImproperlyConfigured(
-            "FIELD_ENCRYPTION_KEY is required when DJANGO_ENV=production (32+ random characters): it encrypts "
-            "upstream credentials stored in the database. Keep it apart from SECRET_KEY."
+            "FIELD_ENCRYPTION_KEY is required when DJANGO_ENV=production (32+ random characters, or several "
+            "such keys separated by commas, the new one first): it encrypts upstream credentials and webhook "
+            "secrets stored in the database. Keep it apart from SECRET_KEY."
         )
-    # Development: a key derived from a fixed local file would survive restarts; the SECRET_KEY is random,
-    # so credentials saved in development are readable only while SECRET_KEY is set explicitly.
-    return key or secret_key
+    return ",".join(keys) or development_key
 
 
 def _origins(env: _Env) -> list[str]:

@@ -188,6 +188,9 @@ def build_registry(configured: Iterable[ProviderSettings]) -> ProviderRegistry:
     for instance in by_name.values():
         if not instance.enabled:
             continue
+        if instance.credential_error:
+            errors.append(f"{instance.name}: {instance.credential_error}")
+            continue
         cls = classes.get(instance.kind)
         if cls is None:
             errors.append(f"{instance.name}: no installed plugin provides kind {instance.kind!r}")

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-from plugins.crypto import decrypt
+import structlog
+
+from plugins.crypto import DecryptionFailed, decrypt
 from plugins.models import ProviderConfig
 from plugins.types import ProviderSettings
 
+log = structlog.get_logger(__name__)
+
+
+def _credential(row: ProviderConfig) -> tuple[str, str]:
+    """The row's credential in clear, or ``""`` and why it cannot be read."""
+    try:
+        return decrypt(row.credential_encrypted), ""
+    except DecryptionFailed as exc:
+        log.error("provider_credential_undecryptable", provider=row.name)
+        return "", str(exc)
+
 
 def _to_settings(row: ProviderConfig) -> ProviderSettings:
+    credential, credential_error = _credential(row)
     return ProviderSettings(
         name=row.name,
         kind=row.kind,
         base_url=row.base_url,
-        credential=decrypt(row.credential_encrypted),
+        credential=credential,
+        credential_error=credential_error,
         enabled=row.enabled,
         priority=row.priority,
         connect_timeout=row.connect_timeout,

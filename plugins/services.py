@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from plugins.crypto import encrypt
+from plugins.crypto import DecryptionFailed, encrypt, reencrypt
 from plugins.models import ProviderConfig
 from plugins.registry import provider_classes, reset_registry
 
@@ -40,3 +40,23 @@ def provider_config_delete(*, config: ProviderConfig) -> None:
     """Delete a provider configuration (a built-in's row: back to its defaults) and reload."""
     config.delete()
     reset_registry()
+
+
+def provider_credentials_reencrypt() -> tuple[int, list[str]]:
+    """Encrypt every stored upstream credential with the first ``FIELD_ENCRYPTION_KEY``.
+
+    :returns: how many were re-encrypted, and the names of the providers whose credential no key
+        decrypts (left as they are).
+    """
+    done, unreadable = 0, []
+    for config in ProviderConfig.objects.exclude(credential_encrypted="").only("pk", "name", "credential_encrypted"):
+        try:
+            token = reencrypt(config.credential_encrypted)
+        except DecryptionFailed:
+            unreadable.append(config.name)
+            continue
+        ProviderConfig.objects.filter(pk=config.pk).update(credential_encrypted=token)
+        done += 1
+    if done:
+        reset_registry()
+    return done, unreadable

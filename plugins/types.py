@@ -69,6 +69,8 @@ class ProviderSettings:
     #: extra models served (for generic providers): id → modality
     extra_models: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: why the stored credential could not be read: the provider is then skipped, loudly
+    credential_error: str = ""
 
 
 _SETTINGS_FIELDS = frozenset(f.name for f in fields(ProviderSettings))

@@ -21,6 +21,7 @@ from jobs.services.webhooks import (
     webhook_endpoint_delete,
     webhook_endpoint_update,
     webhook_secret_generate,
+    webhook_secrets_reencrypt,
 )
 
 __all__ = [
@@ -42,4 +43,5 @@ __all__ = [
     "webhook_endpoint_delete",
     "webhook_endpoint_update",
     "webhook_secret_generate",
+    "webhook_secrets_reencrypt",
 ]

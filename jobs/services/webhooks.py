@@ -24,7 +24,7 @@ from jobs.models import Job, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from jobs.netguard import webhook_url_validate
 from jobs.payloads import job_payload
 from jobs.types import WEBHOOK_EVENT_TYPES
-from plugins.crypto import encrypt
+from plugins.crypto import DecryptionFailed, encrypt, reencrypt
 
 #: Per-job webhooks (``webhook`` in POST /v1/jobs) get the final outcome only.
 JOB_WEBHOOK_EVENTS = frozenset({"job.succeeded", "job.failed", "job.cancelled"})
@@ -126,9 +126,18 @@ def webhook_deliveries_create(*, job: Job, event_type: str) -> list[WebhookDeliv
 
 
 def webhook_attempt_record(
-    *, delivery: WebhookDelivery, status_code: int | None, latency_ms: int, error: str, excerpt: str
+    *,
+    delivery: WebhookDelivery,
+    status_code: int | None,
+    latency_ms: int,
+    error: str,
+    excerpt: str,
+    final: bool = False,
 ) -> WebhookDelivery:
-    """Log one attempt; mark the delivery done, schedule the next try, or give up after the last."""
+    """Log one attempt; mark the delivery done, schedule the next try, or give up after the last.
+
+    :param final: give up now (a failure no retry can mend, e.g. a secret no key decrypts).
+    """
     now = timezone.now()
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().get(id=delivery.id)
@@ -145,7 +154,7 @@ def webhook_attempt_record(
                 now,
                 None,
             )
-        elif delivery.attempts <= len(delays):
+        elif delivery.attempts <= len(delays) and not final:
             delivery.status = WebhookDelivery.Status.PENDING
             delivery.next_attempt_at = now + timedelta(seconds=delays[delivery.attempts - 1])
             queue.enqueue(queue.WEBHOOK_DELIVER, str(delivery.id), run_after=delivery.next_attempt_at)
@@ -163,3 +172,23 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
         delivery.save(update_fields=["status", "next_attempt_at"])
         queue.enqueue(queue.WEBHOOK_DELIVER, str(delivery.id))
     return delivery
+
+
+def webhook_secrets_reencrypt() -> tuple[int, list[str]]:
+    """Encrypt every stored webhook secret (endpoints, and jobs that have not finished delivering)
+    with the first ``FIELD_ENCRYPTION_KEY``.
+
+    :returns: how many were re-encrypted, and which (``endpoint <id>`` / ``job <id>``) no key decrypts.
+    """
+    done, unreadable = 0, []
+    sources = ((WebhookEndpoint, "secret", "endpoint"), (Job, "webhook_secret", "job"))
+    for model, field, label in sources:
+        for pk, token in model.objects.exclude(**{field: ""}).values_list("pk", field).iterator():
+            try:
+                fresh = reencrypt(token)
+            except DecryptionFailed:
+                unreadable.append(f"{label} {pk}")
+                continue
+            model.objects.filter(pk=pk).update(**{field: fresh})
+            done += 1
+    return done, unreadable

@@ -49,10 +49,6 @@ def test_an_invalid_simulator_port_stops_start_up_naming_it(value):
         load_config({"SIMULATOR_PORT": value})
 
 
-def test_development_generates_a_random_secret_key_per_process():
-    assert load_config({}).secret_key != load_config({}).secret_key
-
-
 def test_live_upstream_points_at_pollinations_and_needs_its_own_key():
     config = load_config({"MCP_UPSTREAM": "live"})
     assert config.pollinations_gen_url == "https://gen.pollinations.ai"

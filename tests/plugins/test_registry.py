@@ -90,6 +90,25 @@ async def test_a_saved_row_reaches_the_registry_with_its_credential_decrypted():
     assert _names(registry.routes("gpt-4o", "chat")) == ["azure"]
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_a_credential_no_key_decrypts_skips_the_provider_loudly_instead_of_blanking_it(settings):
+    config = ProviderConfig(
+        name="azure", kind=GENERIC, base_url="https://azure.test/v1", served_models={"gpt-4o": "text"}
+    )
+    await sync_to_async(provider_config_save)(config=config, credential="sk-azure-secret")  # pragma: allowlist secret
+    settings.FIELD_ENCRYPTION_KEY = "another-key-" + "a" * 32  # as after a restart with a different key
+    reset_registry()
+    registry = await get_registry()
+    assert "azure" not in {p.name for p in registry.providers}
+    assert any(error.startswith("azure: ") and "FIELD_ENCRYPTION_KEY" in error for error in registry.errors)
+    assert registry.routes("gpt-4o", "chat") == []
+
+
+def test_a_provider_settings_credential_error_keeps_it_out_of_the_registry():
+    built = build_registry([_generic("p", credential_error="cannot be decrypted")])
+    assert "p" not in {p.name for p in built.providers} and "p: cannot be decrypted" in built.errors
+
+
 def test_a_provider_is_tried_once_even_when_several_of_its_models_answer_to_a_name():
     built = build_registry(
         [_generic("p", extra_models={"a": "text", "b": "text"}, model_aliases={"fast": "upstream-x"})]
