@@ -11,6 +11,7 @@ from accounts.models import ApiKey, AuditEvent, Invitation, Membership, Organiza
 __all__ = [
     "api_key_get",
     "api_key_list",
+    "api_key_names",
     "audit_event_list",
     "invitation_get",
     "invitation_list",
@@ -107,3 +108,9 @@ def invitation_get(*, organization: Organization, invitation_id: int) -> Invitat
 
 def audit_event_list(*, organization: Organization, limit: int = 100) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(organization=organization).order_by("-created_at", "-id")[:limit]
+
+
+def api_key_names(*, organization: Organization, key_ids: list[int]) -> dict[int, str]:
+    """Names of the organisation's keys (revoked ones too) by id, for reports that hold key ids."""
+    keys = ApiKey.objects.filter(organization=organization, pk__in=[k for k in key_ids if k]).values_list("pk", "name")
+    return dict(keys)

@@ -10,47 +10,11 @@ import datetime as dt
 
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
 
 from accounts.models import Organization
+from billing.charts import bar_chart
 from billing.rendering import credits
-from billing.selectors import latency_percentiles, usage_summary
-
-WIDTH, HEIGHT = 720, 160
-
-
-def bar_chart(title: str, points: list[tuple[str, float]], colour: str = "#417690") -> str:
-    """An SVG bar chart of (label, value) points, with the values in each bar's tooltip."""
-    top = max((v for _, v in points), default=0) or 1
-    step = WIDTH / max(1, len(points))
-    bars = format_html_join(
-        "",
-        '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {}</title></rect>',
-        (
-            (
-                round(i * step, 1),
-                round(HEIGHT - HEIGHT * v / top, 1),
-                round(max(1.0, step - 2), 1),
-                round(HEIGHT * v / top, 1),
-                colour,
-                label,
-                v,
-            )
-            for i, (label, v) in enumerate(points)
-        ),
-    )
-    return format_html(
-        '<figure><figcaption>{} (max {})</figcaption><svg role="img" aria-label="{}" width="{}" height="{}" '
-        'viewBox="0 0 {} {}">{}</svg></figure>',
-        title,
-        top,
-        title,
-        WIDTH,
-        HEIGHT + 2,
-        WIDTH,
-        HEIGHT + 2,
-        bars,
-    )
+from billing.selectors import latency_percentiles, usage_daily_series, usage_summary
 
 
 def analytics_view(admin_site, request):
@@ -60,11 +24,11 @@ def analytics_view(admin_site, request):
     end = timezone.now()
     start = (end - dt.timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
     scope = {"organization_id": organization_id, "start": start, "end": end}
-    per_day = usage_summary(**scope, group_by="day")
+    per_day = usage_daily_series(**scope)
     charts = [
         bar_chart("Requests per day", [(str(r["group"]), r["requests"]) for r in per_day]),
-        bar_chart("Cost per day (credits)", [(str(r["group"]), (r["cost"] or 0) / 1e6) for r in per_day], "#79aec8"),
-        bar_chart("Errors per day", [(str(r["group"]), r["errors"]) for r in per_day], "#ba2121"),
+        bar_chart("Cost per day", [(str(r["group"]), (r["cost"] or 0) / 1e6) for r in per_day], unit=" credits"),
+        bar_chart("Errors per day", [(str(r["group"]), r["errors"]) for r in per_day], colour="#a40e26"),
     ]
     context = {
         **admin_site.each_context(request),

@@ -7,7 +7,7 @@ import datetime as dt
 from django.db.models import Count, F, Max, Sum
 from django.utils import timezone
 
-from billing.models import CreditAccount, Plan, Subscription, UsageDaily, UsageEvent
+from billing.models import CreditAccount, Invoice, Plan, Subscription, UsageDaily, UsageEvent
 
 #: GET /api/usage ``group_by`` values → ledger columns.
 GROUPS = {
@@ -216,3 +216,33 @@ def usage_cost_of_request(*, organization_id: int, client_request_id: str, withi
     ).values_list("cost", flat=True)
     found = list(costs[:10])
     return sum(found) if found else None
+
+
+def usage_daily_series(
+    *, organization_id: int | None, start: dt.datetime, end: dt.datetime, model: str | None = None,
+    key_id: int | None = None,
+) -> list[dict]:  # fmt: skip
+    """:func:`usage_summary` per UTC day with every day of the range present (zeros where nothing happened)."""
+    rows = {
+        row["group"]: row
+        for row in usage_summary(
+            organization_id=organization_id, start=start, end=end, group_by="day", model=model, key_id=key_id
+        )
+    }
+    empty = {"requests": 0, "errors": 0, "cost": 0, "input_tokens": 0, "output_tokens": 0, "images": 0,
+             "max_latency_ms": 0, "mean_latency_ms": 0}  # fmt: skip
+    first, last = start.astimezone(dt.UTC).date(), end.astimezone(dt.UTC).date()
+    days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    return [rows.get(day.isoformat(), {**empty, "group": day.isoformat()}) for day in days]
+
+
+def invoice_list(*, organization_id: int, limit: int = 50) -> list[Invoice]:
+    """The organisation's invoices, newest period first (drafts are the operators' and are left out)."""
+    invoices = Invoice.objects.filter(organization_id=organization_id).exclude(status=Invoice.Status.DRAFT)
+    return list(invoices.order_by("-period_start")[:limit])
+
+
+def invoice_get(*, organization_id: int, invoice_id: int) -> Invoice | None:
+    """One issued invoice of the organisation with its lines (``None``: not found or not theirs)."""
+    invoices = Invoice.objects.filter(organization_id=organization_id).exclude(status=Invoice.Status.DRAFT)
+    return invoices.select_related("organization").prefetch_related("lines").filter(pk=invoice_id).first()

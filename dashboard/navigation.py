@@ -23,6 +23,8 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Home", "dashboard:home"),
     NavItem("Playground", "dashboard:playground", "call_gateway"),
     NavItem("API keys", "dashboard:keys", "view_keys"),
+    NavItem("Usage", "dashboard:usage", "view_usage"),
+    NavItem("Billing", "dashboard:billing", "view_billing"),
 )
 
 

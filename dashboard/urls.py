@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard.views import account, home, keys, playground
+from dashboard.views import account, home, keys, playground, usage
 
 app_name = "dashboard"
 
@@ -16,5 +16,9 @@ urlpatterns = [
     path("keys/new/", keys.key_create, name="key-create"),
     path("keys/<int:key_id>/rotate/", keys.key_rotate, name="key-rotate"),
     path("keys/<int:key_id>/revoke/", keys.key_revoke, name="key-revoke"),
+    path("usage/", usage.usage, name="usage"),
+    path("usage/export.csv", usage.usage_csv, name="usage-csv"),
+    path("billing/", usage.billing, name="billing"),
+    path("billing/invoices/<int:invoice_id>.<str:fmt>", usage.invoice_document, name="invoice"),
     path("invitations/<str:token>/", account.invitation, name="invitation"),
 ]
