@@ -49,7 +49,7 @@ def usage(request: HttpRequest) -> HttpResponse:
         bar_chart("Errors per day", [(day, row["errors"]) for day, row in days], colour="#a40e26"),
         bar_chart(
             "Mean latency per day", [(day, row["mean_latency_ms"]) for day, row in days], unit=" ms", colour="#5a4a9c"
-        ),  # fmt: skip
+        ),
     ]
     by_model = usage_summary(**scope, group_by="model")[:TOP_ROWS]
     by_key = usage_summary(**scope, group_by="key")[:TOP_ROWS]
