@@ -151,6 +151,7 @@ class AuditEvent(models.Model):
         PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105 - an event name, not a password  # pragma: allowlist secret
         PASSWORD_RESET_COMPLETED = "password_reset_completed"  # noqa: S105 - an event name, not a password  # pragma: allowlist secret
         ORGANIZATION_CREATED = "organization_created"
+        ORGANIZATION_UPDATED = "organization_updated"
         MEMBER_ADDED = "member_added"
         ROLE_CHANGED = "role_changed"
         MEMBER_REMOVED = "member_removed"
@@ -160,6 +161,7 @@ class AuditEvent(models.Model):
         KEY_CREATED = "key_created"
         KEY_ROTATED = "key_rotated"
         KEY_REVOKED = "key_revoked"
+        KEY_UPDATED = "key_updated"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     action = models.CharField(max_length=40, choices=Action.choices, db_index=True)

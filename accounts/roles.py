@@ -37,8 +37,9 @@ ACTION_LABELS: dict[str, str] = {
     "manage_members": "invite members, change roles below owner, remove members",
     "manage_owners": "grant or remove the owner role",
     "view_keys": "list API keys (never their secrets)",
-    "manage_keys": "create, rotate and revoke API keys",
-    "call_gateway": "call /v1 with a personal token",
+    "manage_keys": "create, edit, rotate and revoke API keys",
+    # A person reaches /v1 through a personal API key (the playground creates one), never a JWT: see README.
+    "call_gateway": "call /v1 as themselves (dashboard playground, with a personal expiring key)",
     "view_usage": "see usage and quota",
     "view_billing": "see plan, subscription and invoices",
     "manage_billing": "change plan and payment details",

@@ -107,9 +107,18 @@ class ApiKeyCollectionApi(OrganizationApi):
 
 
 class ApiKeyDetailApi(OrganizationApi):
-    """``GET`` one key; ``DELETE`` revokes it."""
+    """``GET`` one key; ``PATCH`` edits it (same secret); ``DELETE`` revokes it."""
 
-    required_actions = {"GET": "view_keys", "DELETE": "manage_keys"}
+    required_actions = {"GET": "view_keys", "PATCH": "manage_keys", "DELETE": "manage_keys"}
+
+    class UpdateInputSerializer(ApiKeyCollectionApi.CreateInputSerializer):
+        """Every field optional: only those sent change."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            for field in self.fields.values():
+                field.required = False
+                field.default = serializers.empty
 
     @extend_schema(
         tags=["api keys"],
@@ -119,6 +128,29 @@ class ApiKeyDetailApi(OrganizationApi):
     )
     def get(self, request, key_id: int, org_slug: str | None = None):
         return Response(ApiKeyOutput(selectors.api_key_get(organization=request.organization, key_id=key_id)).data)
+
+    @extend_schema(
+        tags=["api keys"],
+        summary="Edit an API key's name, scopes, models, limits or expiry (the secret stays; every replica applies it "
+        "within seconds)",
+        parameters=[ORG_HEADER_PARAMETER],
+        request=UpdateInputSerializer,
+        responses={200: ApiKeyOutput, 409: ORG_ERRORS[400], **ORG_ERRORS},
+        examples=[
+            OpenApiExample(
+                "edit", value={"scopes": ["text"], "limits": {"requests_per_minute": 10}}, request_only=True
+            ),
+            OpenApiExample("edited", value=_KEY_EXAMPLE, response_only=True),
+        ],
+    )
+    def patch(self, request, key_id: int, org_slug: str | None = None):
+        serializer = self.UpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        api_key = selectors.api_key_get(organization=request.organization, key_id=key_id)
+        updated = services.api_key_update(
+            api_key=api_key, actor=request.user, ip=ip_of(request), **serializer.validated_data
+        )
+        return Response(ApiKeyOutput(updated).data)
 
     @extend_schema(
         tags=["api keys"],

@@ -86,13 +86,43 @@ class OrganizationCollectionApi(APIView):
 
 
 class OrganizationDetailApi(OrganizationApi):
-    required_actions = {"GET": "view_organization"}
+    """``GET`` one of your organisations; ``PATCH`` renames or deactivates it (owners)."""
+
+    required_actions = {"GET": "view_organization", "PATCH": "manage_organization"}
+
+    class UpdateInputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=150, required=False)
+        is_active = serializers.BooleanField(
+            required=False,
+            help_text="false deactivates: every key is refused within seconds and the organisation disappears from "
+            "its members' API and dashboard; only an operator can reactivate it.",
+        )
 
     @extend_schema(
         tags=["organizations"], summary="One of your organisations", responses={200: OrganizationOutput, **ORG_ERRORS}
     )
     def get(self, request, org_slug: str | None = None):
         organization = request.organization
+        data = {"slug": organization.slug, "name": organization.name, "role": request.organization_role}
+        return Response(OrganizationOutput(data).data)
+
+    @extend_schema(
+        tags=["organizations"],
+        summary="Rename or deactivate the organisation (role action manage_organization)",
+        parameters=[ORG_HEADER_PARAMETER],
+        request=UpdateInputSerializer,
+        responses={200: OrganizationOutput, **ORG_ERRORS},
+        examples=[
+            OpenApiExample("rename", value={"name": "Acme Labs"}, request_only=True),
+            OpenApiExample("deactivate", value={"is_active": False}, request_only=True),
+        ],
+    )
+    def patch(self, request, org_slug: str | None = None):
+        serializer = self.UpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        organization = services.organization_update(
+            organization=request.organization, actor=request.user, ip=ip_of(request), **serializer.validated_data
+        )
         data = {"slug": organization.slug, "name": organization.name, "role": request.organization_role}
         return Response(OrganizationOutput(data).data)
 

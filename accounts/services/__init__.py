@@ -6,6 +6,7 @@ from accounts.services.api_keys import (
     api_key_last_used_record,
     api_key_revoke,
     api_key_rotate,
+    api_key_update,
 )
 from accounts.services.audit import audit_event_record
 from accounts.services.organizations import (
@@ -20,6 +21,7 @@ from accounts.services.organizations import (
     membership_role_change,
     organization_create,
     organization_set_active,
+    organization_update,
 )
 from accounts.services.people import (
     auth_logout,
@@ -37,6 +39,7 @@ __all__ = [
     "api_key_last_used_record",
     "api_key_revoke",
     "api_key_rotate",
+    "api_key_update",
     "audit_event_record",
     "auth_logout",
     "auth_token_obtain",
@@ -52,6 +55,7 @@ __all__ = [
     "membership_role_change",
     "organization_create",
     "organization_set_active",
+    "organization_update",
     "password_change",
     "password_reset_confirm",
     "password_reset_request",

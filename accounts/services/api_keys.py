@@ -1,9 +1,10 @@
-"""API key lifecycle: create (secret shown once), rotate, revoke, record last use."""
+"""API key lifecycle: create (secret shown once), edit, rotate, revoke, record last use."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -51,6 +52,10 @@ def _clean_limits(limits: Mapping[str, int] | None) -> dict[str, int]:
             raise InvalidInput(f"Limit {name!r} must be a whole number from 1 to {maximum}.", param="limits")
         cleaned[name] = value
     return cleaned
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"An active key named {name!r} already exists in this organisation.", param="name")
 
 
 def _publish_after_commit(api_key: ApiKey) -> None:
@@ -101,7 +106,7 @@ def api_key_create(
         with transaction.atomic():
             api_key.save()
     except IntegrityError as exc:
-        raise Conflict(f"An active key named {name!r} already exists in this organisation.", param="name") from exc
+        raise _name_taken(name) from exc
     detail = {"name": name, "prefix": api_key.prefix, "scopes": api_key.scopes}
     if _rotated_from is not None:
         detail["replaces"] = {"id": _rotated_from.pk, "prefix": _rotated_from.prefix}
@@ -114,6 +119,76 @@ def api_key_create(
         detail=detail,
     )
     return api_key, raw
+
+
+#: "Leave this field as it is" for :func:`api_key_update` (``None`` is a value: no expiry).
+UNCHANGED: Any = object()
+
+
+@transaction.atomic
+def api_key_update(
+    *,
+    api_key: ApiKey,
+    actor: User | None = None,
+    name: str = UNCHANGED,
+    scopes: Iterable[str] = UNCHANGED,
+    allowed_models: Iterable[str] = UNCHANGED,
+    limits: Mapping[str, int] | None = UNCHANGED,
+    expires_at: dt.datetime | None = UNCHANGED,
+    ip: str | None = None,
+) -> ApiKey:
+    """Edit a key's name, scopes, models, limits or expiry; the secret stays the same.
+
+    Fields are validated as by :func:`api_key_create`; every replica applies the change within
+    seconds of the commit (the shared key entry is rewritten, as on revocation).
+
+    :param actor: the acting user, checked against the permission matrix (``None``: operator).
+    :raises InvalidInput: naming the field at fault.
+    :raises Conflict: the key is revoked, or another active key has that name.
+    """
+    require_action(actor=actor, organization=api_key.organization, action="manage_keys")
+    locked = ApiKey.objects.select_for_update().select_related("organization").get(pk=api_key.pk)
+    if locked.revoked_at is not None:
+        raise Conflict("This key is revoked; create a new key instead.", param="key")
+    changes: dict[str, Any] = {}
+    if name is not UNCHANGED:
+        changes["name"] = (name or "").strip()
+        if not 1 <= len(changes["name"]) <= 100:
+            raise InvalidInput("A key needs a name of 1 to 100 characters.", param="name")
+    if scopes is not UNCHANGED:
+        changes["scopes"] = _clean_scopes(scopes)
+    if allowed_models is not UNCHANGED:
+        changes["allowed_models"] = _clean_models(allowed_models)
+    if limits is not UNCHANGED:
+        changes["limits"] = _clean_limits(limits)
+    if expires_at is not UNCHANGED:
+        if expires_at is not None and expires_at <= timezone.now():
+            raise InvalidInput("expires_at must be in the future.", param="expires_at")
+        changes["expires_at"] = expires_at
+    changes = {field: value for field, value in changes.items() if getattr(locked, field) != value}
+    if not changes:
+        return locked
+    for field, value in changes.items():
+        setattr(locked, field, value)
+    locked.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            locked.save(update_fields=list(changes))
+    except IntegrityError as exc:
+        raise Conflict(
+            f"An active key named {locked.name!r} already exists in this organisation.", param="name"
+        ) from exc
+    audit_event_record(
+        action=AuditEvent.Action.KEY_UPDATED,
+        actor=actor,
+        organization=locked.organization,
+        ip=ip,
+        target=f"api_key:{locked.pk}",
+        detail={"prefix": locked.prefix, "changed": sorted(changes),
+                **{f: (v.isoformat() if isinstance(v, dt.datetime) else v) for f, v in changes.items()}},
+    )  # fmt: skip
+    _publish_after_commit(locked)
+    return locked
 
 
 @transaction.atomic

@@ -70,6 +70,53 @@ def organization_set_active(*, organization: Organization, active: bool) -> Orga
 
 
 @transaction.atomic
+def organization_update(
+    *,
+    organization: Organization,
+    actor: User | None = None,
+    name: str | None = None,
+    is_active: bool | None = None,
+    ip: str | None = None,
+) -> Organization:
+    """Rename and/or (de)activate an organisation (role action ``manage_organization``).
+
+    Deactivating refuses every key of the organisation on every replica within seconds (as
+    revocation does) and hides it from its members' management API and dashboard; an operator
+    reactivates it (admin, or this service with ``actor=None``).
+
+    :param name: the new display name (1 to 150 characters); the slug never changes.
+    :raises InvalidInput: naming the field at fault.
+    """
+    require_action(actor=actor, organization=organization, action="manage_organization")
+    changes: dict[str, object] = {}
+    if name is not None:
+        name = name.strip()
+        if not 1 <= len(name) <= 150:
+            raise InvalidInput("An organisation needs a name of 1 to 150 characters.", param="name")
+        if name != organization.name:
+            changes["name"] = name
+    if is_active is not None and is_active != organization.is_active:
+        changes["is_active"] = is_active
+    if not changes:
+        return organization
+    if "name" in changes:
+        organization.name = changes["name"]
+        organization.full_clean(validate_unique=False)
+        organization.save(update_fields=["name"])
+    if "is_active" in changes:
+        organization_set_active(organization=organization, active=bool(changes["is_active"]))
+    audit_event_record(
+        action=AuditEvent.Action.ORGANIZATION_UPDATED,
+        actor=actor,
+        organization=organization,
+        ip=ip,
+        target=f"organization:{organization.pk}",
+        detail=changes,
+    )
+    return organization
+
+
+@transaction.atomic
 def membership_add(
     *, organization: Organization, user: User, role: str, actor: User | None = None, ip: str | None = None
 ) -> Membership:
