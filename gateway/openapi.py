@@ -169,6 +169,33 @@ PATHS: dict[str, dict[str, Any]] = {
             _JSON_OK,
         )
     },
+    "/v1/key/info": {
+        "get": _operation(
+            "key_info_retrieve",
+            "The calling key's scopes, models, limits and expiry; its organisation's plan, this period's usage, "
+            "remaining quotas and credit balance (micro-credits)",
+            None,
+            {
+                "description": "A key.info object.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["object", "key"],
+                            "properties": {
+                                "object": {"enum": ["key.info"]},
+                                "key": {"type": "object"},
+                                "plan": {"type": "object", "nullable": True},
+                                "period": {"type": "object"},
+                                "quotas": {"type": "array", "items": {"type": "object"}},
+                                "credit_balance": {"type": "integer", "nullable": True},
+                            },
+                        }
+                    }
+                },
+            },
+        )
+    },
     "/v1/models/{model}": {
         "get": {
             **_operation(

@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 from gateway import images
-from gateway.views import native, openai
+from gateway.views import keyinfo, native, openai
 from jobs import callbacks as job_callbacks
 from jobs import views as jobs
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("v1/audio/speech", openai.audio_speech, name="v1-audio-speech"),
     path("v1/audio/transcriptions", openai.audio_transcriptions, name="v1-audio-transcriptions"),
     path("v1/models", openai.models, name="v1-models"),
+    path("v1/key/info", keyinfo.key_info, name="v1-key-info"),
     # Model ids may hold slashes ("org/model"), as in OpenAI's fine-tuned ids.
     re_path(r"^v1/models/(?P<model_id>.+)$", openai.model_detail, name="v1-model"),
     # Async jobs (jobs/): submit, read, list, cancel, signed result downloads, provider callbacks
