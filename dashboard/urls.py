@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard.views import account, home, keys, playground, usage
+from dashboard.views import account, home, jobs, keys, playground, usage
 
 app_name = "dashboard"
 
@@ -12,6 +12,9 @@ urlpatterns = [
     path("playground/", playground.playground, name="playground"),
     path("playground/run/<slug:operation>/", playground.playground_run, name="playground-run"),
     path("playground/cost/<str:request_id>/", playground.playground_cost, name="playground-cost"),
+    path("jobs/", jobs.job_list, name="jobs"),
+    path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel_view, name="job-cancel"),
+    path("jobs/<uuid:job_id>/retry/", jobs.job_retry_view, name="job-retry"),
     path("keys/", keys.key_list, name="keys"),
     path("keys/new/", keys.key_create, name="key-create"),
     path("keys/<int:key_id>/rotate/", keys.key_rotate, name="key-rotate"),

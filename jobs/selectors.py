@@ -17,6 +17,7 @@ from jobs.types import TERMINAL, JobStatus
 __all__ = [
     "job_changes",
     "job_get",
+    "job_get_sync",
     "job_list",
     "job_recent",
     "job_scheduling_get",
@@ -87,9 +88,25 @@ async def job_list(
     return page[:limit], len(page) > limit
 
 
-def job_recent(*, organization_id: int, limit: int = 5) -> list[Job]:
-    """The organisation's newest jobs, for pages rendered on the server (the dashboard's home)."""
-    return list(Job.objects.filter(organization_id=organization_id).order_by("-created_at")[:limit])
+def job_recent(
+    *, organization_id: int, limit: int = 5, status: str | None = None, kind: str | None = None
+) -> list[Job]:
+    """The organisation's newest jobs, optionally of one status and kind, for pages rendered on the server."""
+    jobs = Job.objects.filter(organization_id=organization_id)
+    if status:
+        jobs = jobs.filter(status=status)
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    return list(jobs.order_by("-created_at")[: max(1, min(MAX_PAGE, limit))])
+
+
+def job_get_sync(*, organization_id: int, job_id: str) -> Job:
+    """:func:`job_get` for sync code (the dashboard). :raises JobNotFound: not found or not the organisation's."""
+    ident = _uuid(job_id)
+    job = None if ident is None else Job.objects.filter(organization_id=organization_id, id=ident).first()
+    if job is None:
+        raise JobNotFound()
+    return job
 
 
 async def job_snapshot(*, organization_id: int, limit: int = 50) -> list[Job]:

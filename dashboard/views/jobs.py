@@ -1,0 +1,62 @@
+"""Jobs: the organisation's jobs, updated live over ``/ws/jobs/``; cancel, retry, open the result."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.exceptions import ApplicationError
+from dashboard.pages import dashboard_page
+from jobs.models import Job
+from jobs.results import result_url
+from jobs.selectors import job_get_sync, job_recent
+from jobs.services import job_cancel, job_requeue
+from jobs.types import TERMINAL, JobKind, JobStatus
+
+JOBS_LISTED = 50
+
+
+def _result_link(job: Job) -> str | None:
+    return result_url(job_id=str(job.id))[0] if job.status == JobStatus.SUCCEEDED and job.result_name else None
+
+
+@dashboard_page("view_jobs")
+def job_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status") if request.GET.get("status") in JobStatus.values else None
+    kind = request.GET.get("kind") if request.GET.get("kind") in JobKind.values else None
+    organization = request.workspace.organization  # type: ignore[attr-defined]
+    jobs = job_recent(organization_id=organization.pk, limit=JOBS_LISTED, status=status, kind=kind)
+    rows = [{"job": job, "result": _result_link(job), "finished": job.status in TERMINAL} for job in jobs]
+    context = {
+        "rows": rows,
+        "status": status,
+        "kind": kind,
+        "statuses": JobStatus.values,
+        "kinds": JobKind.values,
+    }
+    return render(request, "dashboard/jobs.html", context)
+
+
+def _change(request: HttpRequest, job_id: str, service, done: str) -> HttpResponse:
+    try:
+        job = job_get_sync(organization_id=request.workspace.organization.pk, job_id=job_id)  # type: ignore[attr-defined]
+        service(job=job)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return redirect("dashboard:jobs")
+
+
+@require_POST
+@dashboard_page("call_gateway")
+def job_cancel_view(request: HttpRequest, job_id: str) -> HttpResponse:
+    return _change(request, job_id, job_cancel, "The job is cancelled.")
+
+
+@require_POST
+@dashboard_page("call_gateway")
+def job_retry_view(request: HttpRequest, job_id: str) -> HttpResponse:
+    return _change(request, job_id, job_requeue, "The job is queued again.")
