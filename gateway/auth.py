@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl
 from django.http import HttpRequest
 
 from accounts.keyauth import InvalidApiKey, KeyIdentity, extract_api_key, resolve_api_key
+from core import tracing
 from gateway.errors import not_permitted, unauthenticated
 
 
@@ -33,10 +34,14 @@ async def authenticate(request: HttpRequest) -> KeyIdentity:
 
     :raises GatewayError: 401 with one message whatever was wrong with the key.
     """
-    try:
-        return await resolve_api_key(extract_api_key(_header_map(request), _query_key(request)))
-    except InvalidApiKey:
-        raise unauthenticated() from None
+    with tracing.span("mcp.key.resolve") as span:
+        try:
+            identity = await resolve_api_key(extract_api_key(_header_map(request), _query_key(request)))
+        except InvalidApiKey:
+            raise unauthenticated() from None
+        if span is not None:
+            span.set_attributes({"mcp.organization_id": identity.organization_id, "mcp.key_id": identity.key_id})
+        return identity
 
 
 def authorize(identity: KeyIdentity, *, modality: str, model: str) -> None:

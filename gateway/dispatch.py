@@ -15,6 +15,7 @@ from prometheus_client import Counter, Gauge
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
+from core import tracing
 from gateway.errors import GatewayError, from_upstream, no_provider_available
 from plugins.errors import UpstreamError
 from plugins.registry import Route
@@ -61,10 +62,17 @@ def _should_retry(exc: Exception) -> bool:
     return exc.retry_after is None or exc.retry_after <= MAX_RETRY_AFTER_SECONDS
 
 
-async def _open_once(provider: Provider, call: ProviderCall) -> UpstreamResponse:
+async def _open_once(provider: Provider, call: ProviderCall, retry: int = 0) -> UpstreamResponse:
     breaker = await breakers.get_breaker(provider.name)
-    async with breaker:
-        return await provider.open(call)
+    with tracing.span("mcp.upstream.attempt") as span:
+        if span is not None:
+            span.set_attributes({"mcp.provider": provider.name, "mcp.model": call.model, "mcp.retry": retry,
+                                 "mcp.breaker.state": breaker.context.state})  # fmt: skip
+        async with breaker:
+            upstream = await provider.open(call)
+        if span is not None:
+            span.set_attribute("http.response.status_code", upstream.status)
+        return upstream
 
 
 async def _open_with_retries(provider: Provider, call: ProviderCall) -> UpstreamResponse:
@@ -84,7 +92,7 @@ async def _open_with_retries(provider: Provider, call: ProviderCall) -> Upstream
         wait_jitter=RETRY_WAIT_INITIAL,
     ):
         with attempt:
-            return await _open_once(provider, call)
+            return await _open_once(provider, call, retry=attempt.num)
     raise AssertionError("stamina either returns or raises")  # pragma: no cover
 
 

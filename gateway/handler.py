@@ -16,11 +16,13 @@ import time
 from contextlib import aclosing
 
 import structlog
+from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponseBase
 from django.urls import URLResolver, get_resolver
 from django.urls.exceptions import Resolver404
 
+from core import tracing
 from gateway.errors import INTERNAL_ERROR, GatewayError, error_response
 from mcp_site import request_id
 from mcp_site.metrics import UNMATCHED_ROUTE, observe_request
@@ -40,15 +42,18 @@ class ClientDisconnected(Exception):
 class HotPathHandler:
     """Serve the URL patterns of ``urlconf`` with async views and no per-request thread hop."""
 
-    def __init__(self, urlconf: str = "gateway.urls") -> None:
+    def __init__(self, urlconf: str = "gateway.urls", *, traced: bool = True) -> None:
+        """:param traced: open a span per request when tracing is on (not for probes and scrapes)."""
         self.resolver: URLResolver = get_resolver(urlconf)
+        self.traced = traced
 
     async def __call__(self, scope, receive, send) -> None:
         started = time.perf_counter()
         headers = dict(scope["headers"])
         rid = request_id.from_headers(headers.get(b"x-request-id", b"").decode("latin-1"))
         structlog.contextvars.bind_contextvars(request_id=rid)
-        route, status = UNMATCHED_ROUTE, 500
+        route, status, path = UNMATCHED_ROUTE, 500, scope["path"]
+        server_span = tracing.start_server_span(scope["method"], headers) if self.traced else None
         try:
             try:
                 body = await self._read_body(receive, headers)
@@ -56,6 +61,8 @@ class HotPathHandler:
                 request.request_id = rid  # type: ignore[attr-defined]
                 match = self.resolver.resolve(request.path_info)
                 route = match.route
+                if match.kwargs and not settings.LOG_PROMPTS:
+                    path = None  # a URL parameter may be a prompt (Pollinations paths): the route says enough
                 request.resolver_match = match
                 response = await match.func(request, *match.args, **match.kwargs)
             except Resolver404:
@@ -74,8 +81,9 @@ class HotPathHandler:
         finally:
             elapsed = time.perf_counter() - started
             observe_request(route=route, method=scope["method"], status=status, seconds=elapsed)
-            log.info("request", method=scope["method"], path=scope["path"], route=route, status=status,
+            log.info("request", method=scope["method"], path=path, route=route, status=status,
                      duration_ms=round(elapsed * 1000, 2))  # fmt: skip
+            tracing.end_server_span(server_span, method=scope["method"], route=route, status=status, request_id=rid)
             structlog.contextvars.clear_contextvars()
 
     async def _read_body(self, receive, headers: dict[bytes, bytes]) -> bytes:

@@ -1,12 +1,15 @@
 """Prometheus metrics of proxied requests, per provider and model.
 
 Labels stay bounded: ``provider`` and ``model`` only ever take values the provider registry knows
-(an unknown model is refused before routing), and statuses are folded into classes.
+(an unknown model is refused before routing), and statuses are folded into classes. Latency
+histograms carry the trace id of a sampled request as an exemplar.
 """
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
+
+from core.tracing import exemplar
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
@@ -48,9 +51,9 @@ def status_class(status: int) -> str:
 def observe_provider_answer(*, provider: str, model: str, status: int, seconds: float) -> None:
     """Count one request answered through ``provider`` and its whole duration."""
     PROVIDER_REQUESTS.labels(provider, model, status_class(status)).inc()
-    PROVIDER_LATENCY.labels(provider, model).observe(seconds)
+    PROVIDER_LATENCY.labels(provider, model).observe(seconds, exemplar())
 
 
 def observe_first_byte(*, provider: str, model: str, seconds: float) -> None:
     """Record the time from the request's start to the first byte of the provider's answer body."""
-    PROVIDER_TTFB.labels(provider, model).observe(seconds)
+    PROVIDER_TTFB.labels(provider, model).observe(seconds, exemplar())

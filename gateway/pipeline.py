@@ -16,13 +16,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 
 from accounts.keyauth import KeyIdentity
 from billing import hotpath as billing
+from core import tracing
 from gateway import result_cache
 from gateway import usage as usage_recorder
 from gateway.auth import authorize
 from gateway.dispatch import open_upstream
 from gateway.errors import GatewayError, from_upstream, invalid, model_not_found
 from gateway.metrics import observe_first_byte
-from gateway.relay import STATUS_CLIENT_CLOSED, relay, usage_of
+from gateway.relay import STATUS_CLIENT_CLOSED, end_relay_span, relay, start_relay_span, usage_of
 from plugins.errors import UpstreamError
 from plugins.registry import Route, get_registry, plugin_manager
 from plugins.types import Caller, Outcome, ProviderCall
@@ -59,6 +60,8 @@ def forwarded_headers(request: HttpRequest) -> dict[str, str]:
         value = meta.get("HTTP_" + name.upper().replace("-", "_"))
         if value is not None:
             forwarded[name] = value
+    # With tracing on, the upstream (and a job's worker) continue the gateway's trace, not the caller's.
+    tracing.inject(forwarded)
     return forwarded
 
 
@@ -75,7 +78,8 @@ async def proxy(
         authorize(identity, modality=call.modality, model=call.model)
         _ask_request_hooks(call, caller)
         # Limits and credits, before anything reaches an upstream; usage_recorder.record() settles it.
-        admission = await billing.admit(call=call, identity=identity, provider=routes[0].provider)
+        with tracing.span("mcp.admission", {"mcp.provider": routes[0].provider.name, "mcp.model": call.model}):
+            admission = await billing.admit(call=call, identity=identity, provider=routes[0].provider)
     except GatewayError as exc:
         # Refused after routing (scopes, a plugin, limits, credits): still reported, exactly once.
         outcome = Outcome("", exc.status, None, latency_ms=(time.perf_counter() - started) * 1000)
@@ -161,11 +165,13 @@ async def _proxy_admitted(
 
 
 async def _buffered(call, caller, provider, upstream, key, started) -> HttpResponse:
-    parts, size, status = [], 0, upstream.status
+    parts, size, status, first_byte = [], 0, upstream.status, 0.0
+    span = start_relay_span(provider, call)
     try:
         async for chunk in upstream.body:
             if not parts:
-                observe_first_byte(provider=provider.name, model=call.model, seconds=time.perf_counter() - started)
+                first_byte = time.perf_counter()
+                observe_first_byte(provider=provider.name, model=call.model, seconds=first_byte - started)
             size += len(chunk)
             if size > MAX_BUFFERED_JSON:
                 raise UpstreamError("The upstream answer is too large.", retryable=False)
@@ -180,6 +186,7 @@ async def _buffered(call, caller, provider, upstream, key, started) -> HttpRespo
             status = 502
         usage = usage_of(provider, call, upstream, body[-8192:], 0) if status < 400 else None
         outcome = Outcome(provider.name, status, usage, latency_ms=(time.perf_counter() - started) * 1000)
+        end_relay_span(span, status=status, size=size, first_byte=first_byte, started=started)
         usage_recorder.record(call=call, caller=caller, outcome=outcome)
     if status == 502:
         raise GatewayError(

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 
 import structlog
 
+from core import tracing
 from gateway import usage as usage_recorder
 from gateway.errors import GatewayError, sse_error_event
 from gateway.metrics import observe_first_byte
@@ -58,12 +59,14 @@ async def relay(
     kept_size = 0
     status = upstream.status
     usage_filter = UsageEventFilter() if strip_usage_event else None
-    first = True
+    span = start_relay_span(provider, call)
+    first_byte, size = 0.0, 0
     try:
         async for chunk in upstream.body:
-            if first:
-                first = False
-                observe_first_byte(provider=provider.name, model=call.model, seconds=time.perf_counter() - started)
+            size += len(chunk)
+            if not first_byte:
+                first_byte = time.perf_counter()
+                observe_first_byte(provider=provider.name, model=call.model, seconds=first_byte - started)
             if sse:
                 counted_chars += sum(len(m) for m in _CONTENT_RE.findall(chunk))
             tail = (tail + chunk)[-TAIL_BYTES:]
@@ -96,7 +99,23 @@ async def relay(
         await upstream.close()
         usage = usage_of(provider, call, upstream, tail, counted_chars)
         outcome = Outcome(provider.name, status, usage, latency_ms=(time.perf_counter() - started) * 1000)
+        end_relay_span(span, status=status, size=size, first_byte=first_byte, started=started)
         usage_recorder.record(call=call, caller=caller, outcome=outcome)
+
+
+def start_relay_span(provider: Provider, call: ProviderCall):
+    """The span of relaying one upstream answer (``None`` when tracing is off)."""
+    return tracing.start_span("mcp.relay", {"mcp.provider": provider.name, "mcp.model": call.model})
+
+
+def end_relay_span(span, *, status: int, size: int, first_byte: float, started: float) -> None:
+    """End the relay span with the status, the bytes relayed and the time to the first byte."""
+    if span is None:
+        return
+    attributes = {"http.response.status_code": status, "mcp.relay.bytes": size}
+    if first_byte:
+        attributes["mcp.relay.ttfb_ms"] = round((first_byte - started) * 1000, 3)
+    tracing.end_span(span, attributes, error=status >= 500)
 
 
 def usage_of(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 
 from billing import hotpath as billing
+from core import tracing
 from gateway.metrics import GATEWAY_REQUESTS, IMAGES, TOKENS, observe_provider_answer
 from plugins.registry import plugin_manager
 from plugins.types import Caller, Outcome, ProviderCall
@@ -15,7 +16,9 @@ log = structlog.get_logger("mcp.gateway")
 def record(*, call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
     """Settle billing, count the outcome and hand it to every ``mcp_response`` hook; never raises."""
     try:
-        billing.settle(call=call, caller=caller, outcome=outcome)
+        # The settlement's Redis round trip runs in a background task that inherits this span.
+        with tracing.span("mcp.settlement", {"http.response.status_code": outcome.status}):
+            billing.settle(call=call, caller=caller, outcome=outcome)
     except Exception as exc:  # noqa: BLE001 - the reservation is reconciled later; the answer stands.
         log.error("billing_settle_failed", error_type=type(exc).__name__)
     provider, usage = outcome.provider, outcome.usage

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from core import tracing
 from jobs.exceptions import ApplicationError
 from jobs.metrics import observe_webhook_attempt
 from jobs.models import WebhookDelivery
@@ -104,6 +105,24 @@ def post(
         return result(None, "too many redirects")
 
 
+def _post_traced(
+    delivery: WebhookDelivery, body: str, headers: dict[str, str], transport: httpx.BaseTransport | None
+) -> AttemptResult:
+    """Post one attempt; a job's deliveries join the trace of the request that submitted it, and the
+    receiver gets the delivery span's ``traceparent``."""
+    with (
+        tracing.carrier_context(delivery.job.forward_headers if delivery.job_id else None),
+        tracing.span("mcp.webhook.deliver", kind=tracing.SpanKind.CLIENT) as span,
+    ):
+        tracing.inject(headers)
+        outcome = post(delivery.url, body, headers, transport=transport)
+        if span is not None:
+            span.set_attributes({"mcp.webhook.delivery_id": str(delivery.id), "mcp.webhook.event": delivery.event_type,
+                                 "mcp.webhook.attempt": delivery.attempts + 1, "mcp.webhook.error": outcome.error,
+                                 "http.response.status_code": outcome.status_code or 0})  # fmt: skip
+        return outcome
+
+
 def webhook_delivery_attempt(*, delivery_id: str, transport: httpx.BaseTransport | None = None) -> WebhookDelivery:
     """Make the delivery's next attempt (if it is still due) and record how it went."""
     delivery = WebhookDelivery.objects.select_related("endpoint", "job").get(id=delivery_id)
@@ -120,7 +139,7 @@ def webhook_delivery_attempt(*, delivery_id: str, transport: httpx.BaseTransport
         final = True
     else:
         headers = signed_headers(secret=secret, message_id=delivery.message_id, body=body)
-        outcome = post(delivery.url, body, headers, transport=transport)
+        outcome = _post_traced(delivery, body, headers, transport)
         final = False
     log.info("webhook_attempt", delivery=str(delivery.id), status=outcome.status_code, error=outcome.error,
              latency_ms=outcome.latency_ms)  # fmt: skip

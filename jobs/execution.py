@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from billing import hotpath as billing
+from core import tracing
 from gateway import usage as usage_recorder
 from gateway.auth import authorize
 from gateway.dispatch import open_upstream
@@ -183,11 +184,19 @@ async def job_execute(*, job_id: str, attempt: int, worker_id: str) -> str:
     observe_attempt_start(kind=job.kind, due=max(job.created_at, job.run_after or job.created_at),
                           started=job.started_at)  # fmt: skip
     begun, result = time.perf_counter(), "crashed"
-    try:
-        result = await _execute(job, job_id, attempt)
-        return result
-    finally:
-        observe_attempt_end(kind=job.kind, result=result, seconds=time.perf_counter() - begun)
+    # The attempt joins the trace of the request that submitted the job (its traceparent was kept).
+    with (
+        tracing.carrier_context(job.forward_headers),
+        tracing.span("mcp.job.run", kind=tracing.SpanKind.CONSUMER) as span,
+    ):
+        try:
+            result = await _execute(job, job_id, attempt)
+            return result
+        finally:
+            observe_attempt_end(kind=job.kind, result=result, seconds=time.perf_counter() - begun)
+            if span is not None:
+                span.set_attributes({"mcp.job.id": job_id, "mcp.job.kind": job.kind, "mcp.job.attempt": attempt,
+                                     "mcp.job.result": result})  # fmt: skip
 
 
 async def _execute(job: Job, job_id: str, attempt: int) -> str:

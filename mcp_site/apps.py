@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class SiteConfig(AppConfig):
-    """Process-wide operations set-up: the metrics port of processes that serve no HTTP."""
+    """Process-wide operations set-up: tracing, and the metrics port of processes that serve no HTTP."""
 
     name = "mcp_site"
     label = "mcp_site"
@@ -11,7 +11,11 @@ class SiteConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from core import tracing
         from mcp_site.metrics import serve_metrics_port
 
+        if settings.CONFIG.otel_traces_exporters:
+            # Here, before Django builds its handler, so that the Django instrumentation's middleware is in it.
+            tracing.configure(exporters=settings.CONFIG.otel_traces_exporters)
         if settings.CONFIG.metrics_port:
             serve_metrics_port(settings.CONFIG.metrics_port)

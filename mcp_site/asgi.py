@@ -29,7 +29,7 @@ from mcp_site.websocket import CookiesFromAllowedOrigins  # noqa: E402
 
 OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 gateway_http = HotPathHandler("gateway.urls")
-ops_http = HotPathHandler("mcp_site.ops_urls")
+ops_http = HotPathHandler("mcp_site.ops_urls", traced=False)
 
 
 async def http_router(scope, receive, send) -> None:

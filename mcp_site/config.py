@@ -70,7 +70,10 @@ class Config:
     forward_headers: tuple[str, ...]
     log_format: str
     log_level: str
+    log_prompts: bool
     metrics_port: int
+    #: Span exporters (``otlp``, ``console``); empty: tracing off. From the standard OTEL_* variables.
+    otel_traces_exporters: tuple[str, ...]
     # --- Accounts ---
     registration_mode: str
     access_token_minutes: int
@@ -244,8 +247,10 @@ def load_config(environ: Mapping[str, str]) -> Config:
         forward_headers=tuple(h.lower() for h in env.csv("MCP_FORWARD_HEADERS", ("traceparent", "tracestate"))),
         log_format=env.choice("LOG_FORMAT", LOG_FORMATS, "json" if production else "console"),
         log_level=env.choice("LOG_LEVEL", LOG_LEVELS, "INFO"),
+        log_prompts=env.boolean("LOG_PROMPTS", default=False),
         # Processes without HTTP (job worker, ledger writer) serve /metrics on this port; 0: not at all.
         metrics_port=env.integer("METRICS_PORT", 0, minimum=0, maximum=65535),
+        otel_traces_exporters=_tracing(env),
         **_accounts(env),
         **_jobs(env),
         **_billing(env),
@@ -264,6 +269,37 @@ def simulator_port(environ: Mapping[str, str]) -> int:
 def simulator_url(port: int = DEFAULT_SIMULATOR_PORT) -> str:
     """The bundled simulator's base URL on loopback."""
     return f"http://{SIMULATOR_HOST}:{port}"
+
+
+TRACE_EXPORTERS = ("otlp", "console")
+
+
+def _tracing(env: _Env) -> tuple[str, ...]:
+    """Which span exporters the standard OpenTelemetry variables ask for; none means tracing is off.
+
+    Only these few variables are read here, to decide; the SDK reads the rest (service name,
+    sampler, endpoint, headers, batching) itself.
+    """
+    if env.boolean("OTEL_SDK_DISABLED", default=False):
+        return ()
+    named = tuple(name.lower() for name in env.csv("OTEL_TRACES_EXPORTER", ()))
+    if named == ("none",):
+        return ()
+    unknown = [name for name in named if name not in TRACE_EXPORTERS]
+    if unknown:
+        raise ImproperlyConfigured(
+            f"OTEL_TRACES_EXPORTER={','.join(named)!r} is not supported: use otlp (OTLP over HTTP), console, or none."
+        )
+    protocol = env.string("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", env.string("OTEL_EXPORTER_OTLP_PROTOCOL", ""))
+    if protocol not in ("", "http/protobuf"):
+        raise ImproperlyConfigured(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: the gateway exports OTLP over "
+            "http/protobuf (port 4318 of a collector)."
+        )
+    if named:
+        return named
+    endpoint = env.string("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "") or env.string("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+    return ("otlp",) if endpoint else ()
 
 
 _CALLBACK_KEY_FORMAT_HELP = (

@@ -13,6 +13,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from core.tracing import add_trace_ids
+
 _SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
@@ -27,7 +29,12 @@ def _renderer(log_format: str) -> Any:
     return structlog.dev.ConsoleRenderer(colors=False)
 
 
-def build_logging_config(*, log_format: str, level: str) -> dict[str, Any]:
+def _shared_processors(tracing: bool) -> list[Any]:
+    # With tracing on, every line written inside a span carries its trace_id and span_id.
+    return [*_SHARED_PROCESSORS, add_trace_ids] if tracing else _SHARED_PROCESSORS
+
+
+def build_logging_config(*, log_format: str, level: str, tracing: bool = False) -> dict[str, Any]:
     """Return Django's ``LOGGING`` dict routing every logger through structlog's formatter."""
     return {
         "version": 1,
@@ -41,7 +48,7 @@ def build_logging_config(*, log_format: str, level: str) -> dict[str, Any]:
                     structlog.processors.format_exc_info if log_format == "json" else _noop,
                     _renderer(log_format),
                 ],
-                "foreign_pre_chain": _SHARED_PROCESSORS,
+                "foreign_pre_chain": _shared_processors(tracing),
             }
         },
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
@@ -70,7 +77,7 @@ def _logger_factory(*args: Any) -> _NamedWriteLogger:
     return _NamedWriteLogger(str(args[0]) if args else "", sys.stderr)
 
 
-def configure_structlog(*, log_format: str, level: str = "INFO") -> None:
+def configure_structlog(*, log_format: str, level: str = "INFO", tracing: bool = False) -> None:
     """Configure structlog's own loggers to render and write directly, without the stdlib's machinery.
 
     The access log runs once per request on the hot path: going through ``logging`` handlers and
@@ -78,7 +85,7 @@ def configure_structlog(*, log_format: str, level: str = "INFO") -> None:
     """
     structlog.configure(
         processors=[
-            *_SHARED_PROCESSORS,
+            *_shared_processors(tracing),
             structlog.processors.format_exc_info if log_format == "json" else _noop,
             _renderer(log_format),
         ],

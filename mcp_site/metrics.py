@@ -10,7 +10,10 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest, start_http_server
+from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
+from prometheus_client.exposition import choose_encoder
+
+from core.tracing import exemplar
 
 UNMATCHED_ROUTE = "<unmatched>"
 log = structlog.get_logger("mcp.metrics")
@@ -31,7 +34,7 @@ HTTP_LATENCY = Histogram(
 def observe_request(*, route: str, method: str, status: int, seconds: float) -> None:
     """Count one answered request and its latency."""
     HTTP_REQUESTS.labels(route, method, str(status)).inc()
-    HTTP_LATENCY.labels(route, method).observe(seconds)
+    HTTP_LATENCY.labels(route, method).observe(seconds, exemplar())
 
 
 _scrape_hooks: list[Callable[[], Awaitable[None]]] = []
@@ -44,10 +47,11 @@ def register_scrape_hook(hook: Callable[[], Awaitable[None]]) -> None:
 
 
 async def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Serve every registered metric in the Prometheus text format."""
+    """Serve every registered metric: OpenMetrics (with exemplars) if the scraper asks, else Prometheus text."""
     for hook in _scrape_hooks:
         await hook()
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encode(REGISTRY), content_type=content_type)
 
 
 def serve_metrics_port(port: int) -> None:

@@ -358,5 +358,8 @@ if CONFIG.production:
     CSRF_COOKIE_SECURE = True
 
 # --- Logging ------------------------------------------------------------------------------
-LOGGING = build_logging_config(log_format=CONFIG.log_format, level=CONFIG.log_level)
-configure_structlog(log_format=CONFIG.log_format, level=CONFIG.log_level)
+#: The access log keeps raw paths of routes with URL parameters (Pollinations prompts) only when opted in.
+LOG_PROMPTS = CONFIG.log_prompts
+_TRACING = bool(CONFIG.otel_traces_exporters)
+LOGGING = build_logging_config(log_format=CONFIG.log_format, level=CONFIG.log_level, tracing=_TRACING)
+configure_structlog(log_format=CONFIG.log_format, level=CONFIG.log_level, tracing=_TRACING)

@@ -1,10 +1,10 @@
 """Render every Kustomize overlay and validate it offline: ``python scripts/check_k8s.py``.
 
 Used by the pre-commit hook ``k8s-validate`` and by ``tests/deploy``. Each overlay under
-``k8s/overlays/`` is rendered with ``kubectl kustomize``; the core objects are checked with
-``kubernetes-validate --strict`` against the schema of kubectl's own minor version, through a
-proxy that refuses every connection (so the check can never depend on the network). Custom
-resources (Prometheus Operator) have no schema there and are checked for structure by the tests.
+``k8s/overlays/``, and each cluster add-on in :data:`ADDONS`, is rendered with ``kubectl kustomize``;
+the core objects are checked with ``kubernetes-validate --strict`` against the schema of kubectl's
+own minor version, through a proxy that refuses every connection (so the check can never depend on
+the network). Custom resources (Prometheus Operator) have no schema there and are checked for structure by the tests.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 OVERLAYS_DIR = REPO / "k8s" / "overlays"
+#: Cluster-wide add-ons (applied once per cluster, not per environment), validated like the overlays.
+ADDONS = (REPO / "k8s" / "logging",)
 BIN_DIR = Path(sys.executable).parent
 #: API groups of custom resources: no core schema to validate them against.
 CRD_GROUPS = ("monitoring.coreos.com",)
@@ -92,6 +94,7 @@ def validate(rendered: dict[str, tuple[dict, ...]]) -> list[str]:
 def main() -> int:
     try:
         rendered = {overlay: render(overlay) for overlay in overlays()}
+        rendered |= {f"addon-{path.name}": render(path) for path in ADDONS}
         problems = validate(rendered)
     except CheckError as exc:
         print(exc, file=sys.stderr)

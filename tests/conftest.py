@@ -18,8 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-#: ``browser``, ``page`` and ``console_problems`` for tests in a real Chromium.
-pytest_plugins = ["tests.fixtures.browser"]
+#: ``browser``, ``page`` and ``console_problems`` for tests in a real Chromium; ``spans`` (tracing on, in memory).
+pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.tracing"]
 
 
 def require_env(name: str) -> str:

@@ -1,0 +1,257 @@
+"""OpenTelemetry traces, configured only by the standard ``OTEL_*`` variables; off, and free, without them.
+
+``mcp_site.config`` decides whether tracing is on (an exporter is named by
+``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``OTEL_TRACES_EXPORTER``,
+and ``OTEL_SDK_DISABLED`` is not true). Everything else — service name and resource attributes, the
+sampler (``OTEL_TRACES_SAMPLER=parentbased_traceidratio``, ``OTEL_TRACES_SAMPLER_ARG=0.1``),
+propagators, the exporter's endpoint, headers and timeout, batching — the SDK reads itself.
+
+The hot path calls the helpers below, never the tracer directly: while tracing is off each helper
+is one global read returning ``None`` or a shared no-op context, so a request makes no tracer call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+
+__all__ = [
+    "INSTRUMENTATIONS",
+    "ServerSpan",
+    "SpanKind",
+    "add_trace_ids",
+    "carrier_context",
+    "configure",
+    "disable",
+    "enabled",
+    "end_server_span",
+    "end_span",
+    "exemplar",
+    "inject",
+    "span",
+    "start_server_span",
+    "start_span",
+    "trace_ids",
+]
+
+SERVICE_NAME = "mcp-gateway"
+INSTRUMENTATION_NAME = "mcp_gateway"
+#: Libraries traced by their standard OpenTelemetry instrumentation when tracing is on.
+INSTRUMENTATIONS = ("aiohttp", "redis", "psycopg", "django")
+#: The request headers that carry a caller's trace context (W3C Trace Context and Baggage).
+_CONTEXT_HEADERS = (b"traceparent", b"tracestate", b"baggage")
+_NOOP: contextlib.nullcontext[None] = contextlib.nullcontext()
+_tracer: Tracer | None = None
+_provider: Any = None
+_instrumentors: list[Any] = []
+
+ServerSpan = tuple[Span, object]
+
+
+def enabled() -> bool:
+    return _tracer is not None
+
+
+def configure(
+    *,
+    exporters: Iterable[str] = ("otlp",),
+    exporter: Any = None,
+    sampler: Any = None,
+    instrument: Iterable[str] = INSTRUMENTATIONS,
+) -> None:
+    """Turn tracing on in this process: an SDK tracer provider, its exporters, the instrumentations.
+
+    :param exporters: ``otlp`` (OTLP over HTTP/protobuf) and/or ``console``, batched.
+    :param exporter: a span exporter used instead, unbatched (tests pass an in-memory one).
+    :param sampler: default: the SDK's, from ``OTEL_TRACES_SAMPLER`` (parent-based always-on when unset).
+    :param instrument: which of :data:`INSTRUMENTATIONS` to switch on.
+    """
+    global _tracer, _provider
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+    disable()
+    resource = Resource.create()  # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+    if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({"service.name": SERVICE_NAME}))
+    provider = TracerProvider(resource=resource, sampler=sampler)
+    if exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    for name in exporters if exporter is None else ():
+        provider.add_span_processor(BatchSpanProcessor(_exporter(name)))
+    _provider = provider
+    _tracer = provider.get_tracer(INSTRUMENTATION_NAME)
+    _instrument(provider, set(instrument))
+
+
+def disable() -> None:
+    """Turn tracing off again (tests): remove the instrumentations, flush and shut the provider down."""
+    global _tracer, _provider
+    for instrumentor in _instrumentors:
+        instrumentor.uninstrument()
+    _instrumentors.clear()
+    if _provider is not None:
+        _provider.shutdown()
+    _tracer = _provider = None
+
+
+def _exporter(name: str) -> Any:
+    if name == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        return ConsoleSpanExporter()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter()
+
+
+def _instrument(provider: Any, names: set[str]) -> None:
+    instrumentors = []
+    if "aiohttp" in names:
+        from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+
+        instrumentors.append(AioHttpClientInstrumentor())
+    if "redis" in names:
+        from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+        instrumentors.append(RedisInstrumentor())
+    if "psycopg" in names:
+        from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+
+        instrumentors.append(PsycopgInstrumentor())
+    if "django" in names:
+        # Only the stock handler's middleware stack (admin, management API, dashboard): the hot path
+        # has no middleware and opens its server span itself (start_server_span).
+        from opentelemetry.instrumentation.django import DjangoInstrumentor
+
+        instrumentors.append(DjangoInstrumentor())
+    for instrumentor in instrumentors:
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(tracer_provider=provider)
+            _instrumentors.append(instrumentor)
+
+
+# --- Spans ---------------------------------------------------------------------------------------
+
+
+def start_server_span(method: str, headers: Mapping[bytes, bytes]) -> ServerSpan | None:
+    """Open and make current the span of one HTTP request, continuing the caller's W3C trace context.
+
+    The span is named and labelled by the route when it ends (:func:`end_server_span`); the raw path
+    is never recorded (it may hold a prompt or a key).
+    """
+    if _tracer is None:
+        return None
+    carrier = {name.decode("latin-1"): headers[name].decode("latin-1") for name in _CONTEXT_HEADERS if name in headers}
+    parent = propagate.extract(carrier) if carrier else None
+    server = _tracer.start_span(
+        method, context=parent, kind=SpanKind.SERVER, attributes={"http.request.method": method}
+    )
+    return server, otel_context.attach(trace.set_span_in_context(server, parent))
+
+
+def end_server_span(handle: ServerSpan | None, *, method: str, route: str, status: int, request_id: str) -> None:
+    if handle is None:
+        return
+    server, token = handle
+    server.update_name(f"{method} {route}")
+    server.set_attributes({"http.route": route, "http.response.status_code": status, "mcp.request_id": request_id})
+    if status >= 500:
+        server.set_status(Status(StatusCode.ERROR))
+    server.end()
+    otel_context.detach(token)
+
+
+def span(
+    name: str, attributes: Mapping[str, Any] | None = None, *, kind: SpanKind = SpanKind.INTERNAL
+) -> contextlib.AbstractContextManager[Span | None]:
+    """A child of the current span, current while the ``with`` block runs; yields ``None`` when off.
+
+    An exception leaving the block is recorded on the span and marks it as an error.
+    """
+    if _tracer is None:
+        return _NOOP
+    return _tracer.start_as_current_span(name, attributes=attributes, kind=kind)
+
+
+def start_span(
+    name: str, attributes: Mapping[str, Any] | None = None, *, kind: SpanKind = SpanKind.INTERNAL
+) -> Span | None:
+    """A child of the current span that the caller ends with :func:`end_span`; ``None`` when off."""
+    if _tracer is None:
+        return None
+    return _tracer.start_span(name, attributes=attributes, kind=kind)
+
+
+def end_span(span: Span | None, attributes: Mapping[str, Any] | None = None, *, error: bool = False) -> None:
+    """Set the last attributes of a span from :func:`start_span` and end it; nothing for ``None``."""
+    if span is None:
+        return
+    if attributes:
+        span.set_attributes(attributes)
+    if error:
+        span.set_status(Status(StatusCode.ERROR))
+    span.end()
+
+
+# --- Context propagation -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def carrier_context(carrier: Mapping[str, str] | None) -> Iterator[None]:
+    """Make the trace context found in ``carrier`` (``traceparent``/``tracestate``) current for the block.
+
+    A job's worker and a webhook delivery use it to join the trace of the request that submitted them.
+    """
+    if _tracer is None or not carrier:
+        yield
+        return
+    token = otel_context.attach(propagate.extract(carrier))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def inject(carrier: MutableMapping[str, str]) -> None:
+    """Write the current span's trace context into ``carrier`` (W3C ``traceparent``); nothing when off."""
+    if _tracer is not None:
+        propagate.inject(carrier)
+
+
+# --- Logs and metrics ----------------------------------------------------------------------------
+
+
+def trace_ids() -> tuple[str, str] | None:
+    """The current trace and span ids in hex, or ``None`` (tracing off, or no span)."""
+    if _tracer is None:
+        return None
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+def add_trace_ids(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: ``trace_id`` and ``span_id`` on every line written inside a span."""
+    ids = trace_ids()
+    if ids is not None:
+        event.setdefault("trace_id", ids[0])
+        event.setdefault("span_id", ids[1])
+    return event
+
+
+def exemplar() -> dict[str, str] | None:
+    """``{"trace_id": …}`` of the current span if it is sampled, for a histogram observation; else ``None``."""
+    if _tracer is None:
+        return None
+    context = trace.get_current_span().get_span_context()
+    if not context.trace_flags.sampled:
+        return None
+    return {"trace_id": format(context.trace_id, "032x")}

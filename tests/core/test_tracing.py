@@ -1,0 +1,164 @@
+"""Tracing is configured only by the standard OTEL_* variables, and a real gateway exports OTLP/HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from mcp_site.config import load_config
+from tests.fixtures.gateway_server import gateway_env
+from tests.fixtures.processes import REPO_ROOT
+from tests.fixtures.simulator_server import free_port, run_simulator
+
+
+@pytest.mark.parametrize(
+    ("environ", "exporters"),
+    [
+        ({}, ()),
+        ({"OTEL_SERVICE_NAME": "gw", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio"}, ()),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, ("otlp",)),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, ("otlp",)),
+        ({"OTEL_TRACES_EXPORTER": "console"}, ("console",)),
+        ({"OTEL_TRACES_EXPORTER": "otlp,console"}, ("otlp", "console")),
+        ({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, ()),
+        ({"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, ()),
+    ],
+)
+def test_tracing_is_on_only_when_a_standard_variable_names_an_exporter(environ, exporters):
+    assert load_config(environ).otel_traces_exporters == exporters
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "PROTOCOL"),
+    ],
+)
+def test_an_exporter_the_gateway_does_not_ship_is_refused_at_start_up(environ, named):
+    with pytest.raises(ImproperlyConfigured, match=named):
+        load_config(environ)
+
+
+class OtlpReceiver:
+    """An OTLP/HTTP trace receiver on loopback: decodes every export request it is sent."""
+
+    def __init__(self) -> None:
+        self.requests: list[ExportTraceServiceRequest] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if self.path == "/v1/traces" and self.headers.get("content-type") == "application/x-protobuf":
+                    receiver.requests.append(ExportTraceServiceRequest.FromString(body))
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def spans(self) -> list[tuple[dict, object]]:
+        """(resource attributes, span) of everything received."""
+        found = []
+        for request in self.requests:
+            for resource_spans in request.resource_spans:
+                resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+                found.extend((resource, s) for scope in resource_spans.scope_spans for s in scope.spans)
+        return found
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+
+
+@pytest.mark.slow
+def test_a_real_gateway_process_sends_its_spans_to_an_otlp_http_receiver(otlp_receiver, tmp_path: Path):
+    state = tmp_path / "state"
+    state.mkdir()
+    port = free_port()
+    with run_simulator() as upstream:
+        env = gateway_env(
+            database_name=None,
+            upstream_url=upstream,
+            DATABASE_URL=f"sqlite:///{state / 'db.sqlite3'}",
+            OTEL_EXPORTER_OTLP_ENDPOINT=otlp_receiver.url,
+            OTEL_SERVICE_NAME="gateway-under-test",
+            OTEL_BSP_SCHEDULE_DELAY="100",
+            LOG_FORMAT="json",
+            LOG_LEVEL="INFO",
+        )
+        env.pop("REDIS_URL", None)
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "--noinput"], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+        subprocess.run([*manage, "create_organization", "--slug", "traced"], cwd=REPO_ROOT, env=env, check=True,
+                       capture_output=True)  # fmt: skip
+        created = subprocess.run([*manage, "create_api_key", "--org", "traced", "--name", "t", "--json"],
+                                 cwd=REPO_ROOT, env=env, check=True, capture_output=True, text=True)  # fmt: skip
+        key = json.loads(created.stdout)["key"]
+        log_path = tmp_path / "gateway.log"
+        command = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+                   "--workers", "1", "mcp_site.asgi:application"]  # fmt: skip
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                base = f"http://127.0.0.1:{port}"
+                _wait_for(lambda: _answers(f"{base}/healthz"))
+                response = httpx.post(f"{base}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                                      json={"model": "openai", "messages": [{"role": "user", "content": "hi"}]},
+                                      timeout=30)  # fmt: skip
+                assert response.status_code == 200
+                _wait_for(lambda: any(s.name == "POST v1/chat/completions" for _, s in otlp_receiver.spans()))
+            finally:
+                process.terminate()
+                process.wait(10)
+
+    received = otlp_receiver.spans()
+    names = {span.name for _, span in received}
+    assert {"POST v1/chat/completions", "mcp.key.resolve", "mcp.admission", "mcp.upstream.attempt"} <= names
+    assert {resource["service.name"] for resource, _ in received} == {"gateway-under-test"}
+    (server,) = [span for _, span in received if span.name == "POST v1/chat/completions"]
+    trace_id = server.trace_id.hex()
+    assert all(span.trace_id.hex() == trace_id for _, span in received if span.name.startswith("mcp."))
+    # The access log line of that request carries its trace id.
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    (access,) = [
+        line for line in lines if line.get("event") == "request" and line.get("route") == "v1/chat/completions"
+    ]
+    assert access["trace_id"] == trace_id
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _wait_for(predicate, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout} s")
+        time.sleep(0.1)

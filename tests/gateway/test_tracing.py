@@ -1,0 +1,104 @@
+"""Traces of the hot path: the span tree of one request, context in from the client and out to the upstream."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.trace import SpanKind, StatusCode
+
+from tests.fixtures.tracing import Spans, hex_span, hex_trace
+from tests.gateway.conftest import upstream_requests
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHAT = {"model": "openai", "messages": [{"role": "user", "content": "trace me"}]}
+CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"  # pragma: allowlist secret (the W3C spec's example trace id)
+CLIENT_PARENT = "00f067aa0ba902b7"
+
+
+async def test_one_chat_completion_makes_the_expected_span_tree_continuing_the_clients_trace(
+    client, spans: Spans, upstream
+):
+    traceparent = f"00-{CLIENT_TRACE}-{CLIENT_PARENT}-01"
+    response = await client.post("/v1/chat/completions", json=CHAT, headers={"traceparent": traceparent})
+    assert response.status_code == 200
+
+    server = spans.one("POST v1/chat/completions")
+    assert server.kind == SpanKind.SERVER
+    assert hex_trace(server) == CLIENT_TRACE and format(server.parent.span_id, "016x") == CLIENT_PARENT
+    assert server.attributes["http.route"] == "v1/chat/completions"  # the URL pattern, never the raw path
+    assert server.attributes["http.response.status_code"] == 200
+    assert server.attributes["mcp.request_id"] == response.headers["X-Request-ID"]
+    children = {span.name: span for span in spans.children(server)}
+    assert {"mcp.key.resolve", "mcp.admission", "mcp.upstream.attempt", "mcp.relay", "mcp.settlement"} <= set(children)
+    # (background work such as the ledger writer traces its own Redis calls in traces of its own)
+    assert all(hex_trace(span) == CLIENT_TRACE for span in spans.all() if span.name.startswith("mcp."))
+
+    key = children["mcp.key.resolve"]
+    assert key.attributes["mcp.organization_id"] > 0 and key.attributes["mcp.key_id"] > 0
+    attempt = children["mcp.upstream.attempt"]
+    assert dict(attempt.attributes) == {
+        "mcp.provider": "pollinations-text",
+        "mcp.model": "openai",
+        "mcp.retry": 0,
+        "mcp.breaker.state": "closed",
+        "http.response.status_code": 200,
+    }
+    relay = children["mcp.relay"]
+    assert relay.attributes["mcp.relay.bytes"] == len(response.content)
+    assert 0 < relay.attributes["mcp.relay.ttfb_ms"] < (server.end_time - server.start_time) / 1e6
+    assert children["mcp.settlement"].attributes["http.response.status_code"] == 200
+
+    # The aiohttp instrumentation's client span is the upstream call; the upstream got its traceparent.
+    (http_call,) = [s for s in spans.children(attempt) if s.kind == SpanKind.CLIENT]
+    [sent] = upstream_requests(upstream, "/v1/chat/completions")
+    assert sent["headers"]["traceparent"] == f"00-{CLIENT_TRACE}-{hex_span(http_call)}-01"
+
+
+async def test_a_streamed_completion_has_a_relay_span_with_its_bytes(client, spans: Spans):
+    response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
+    assert response.status_code == 200
+    relay = spans.one("mcp.relay")
+    assert relay.attributes["mcp.relay.bytes"] >= len(response.content) > 0
+    assert relay.parent.span_id == spans.one("POST v1/chat/completions").context.span_id
+
+
+async def test_each_upstream_attempt_is_a_span_with_its_retry_number(client, spans: Spans):
+    response = await client.post("/v1/chat/completions", json=CHAT, headers={"X-Sim-Fault": "status=503"})
+    assert response.status_code == 503
+    attempts = spans.named("mcp.upstream.attempt")
+    assert [a.attributes["mcp.retry"] for a in attempts] == [0, 1]
+    assert all(a.status.status_code == StatusCode.ERROR for a in attempts)
+    assert spans.one("POST v1/chat/completions").status.status_code == StatusCode.ERROR
+
+
+async def test_a_refused_key_is_traced_without_reaching_admission(anonymous, spans: Spans):
+    response = await anonymous.post("/v1/chat/completions", json=CHAT, headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401
+    assert spans.one("mcp.key.resolve").status.status_code == StatusCode.ERROR
+    assert not spans.named("mcp.admission")
+
+
+async def test_latency_histograms_carry_the_trace_id_as_an_exemplar_in_openmetrics(client, spans: Spans):
+    await client.post("/v1/chat/completions", json=CHAT)
+    trace_id = hex_trace(spans.one("POST v1/chat/completions"))
+    scrape = await client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert scrape.headers["content-type"].startswith("application/openmetrics-text")
+    lines = [line for line in scrape.text.splitlines() if f'trace_id="{trace_id}"' in line]
+    assert any(line.startswith("mcp_http_request_duration_seconds_bucket") for line in lines)
+    assert any(line.startswith("mcp_provider_request_duration_seconds_bucket") for line in lines)
+    plain = await client.get("/metrics")
+    assert "trace_id" not in plain.text and plain.headers["content-type"].startswith("text/plain")
+
+
+async def test_with_tracing_off_the_hot_path_makes_no_tracer_call(client, monkeypatch):
+    from opentelemetry import context, propagate, trace
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a tracer call while tracing is off")
+
+    for module, name in ((trace, "get_current_span"), (propagate, "inject"), (propagate, "extract"),
+                         (context, "attach"), (trace, "get_tracer")):  # fmt: skip
+        monkeypatch.setattr(module, name, forbidden)
+    for stream in (False, True):
+        response = await client.post("/v1/chat/completions", json={**CHAT, "stream": stream})
+        assert response.status_code == 200
