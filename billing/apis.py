@@ -8,9 +8,12 @@ import io
 
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from accounts.apis._base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi
 from billing.selectors import GROUPS, latency_percentiles, usage_summary
@@ -18,10 +21,25 @@ from billing.selectors import GROUPS, latency_percentiles, usage_summary
 MAX_RANGE_DAYS = 400
 
 
+class CsvRenderer(BaseRenderer):
+    """Lets ``Accept: text/csv`` choose the CSV export; the view writes the CSV itself, errors stay JSON."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return JSONRenderer().render(data)
+
+
 class UsageSummaryApi(OrganizationApi):
-    """Requests, errors, tokens, images and cost per day, model, provider, key, modality or status."""
+    """Requests, errors, tokens, images and cost per day, model, provider, key, modality or status.
+
+    CSV with ``?export=csv`` or ``Accept: text/csv``.
+    """
 
     required_actions = {"GET": "view_usage"}
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CsvRenderer]
 
     class InputSerializer(serializers.Serializer):
         start = serializers.DateField(required=False, help_text="First day (UTC); default 30 days ago.")
@@ -64,7 +82,11 @@ class UsageSummaryApi(OrganizationApi):
             ORG_HEADER_PARAMETER,
             *(OpenApiParameter(n, str) for n in ("start", "end", "group_by", "model", "key_id", "export")),
         ],
-        responses={200: OutputSerializer, **ORG_ERRORS},
+        responses={
+            (200, "application/json"): OutputSerializer,
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="With export=csv or Accept: text/csv."),
+            **ORG_ERRORS,
+        },
     )
     def get(self, request, org_slug: str | None = None):
         params = self.InputSerializer(data=request.query_params)
@@ -82,7 +104,7 @@ class UsageSummaryApi(OrganizationApi):
             key_id=p.get("key_id"),
         )
         rows = [{k: (v or 0) if k != "group" else v for k, v in row.items()} for row in rows]
-        if p["export"] == "csv":
+        if p["export"] == "csv" or request.accepted_renderer.format == "csv":
             return _csv(rows, p["group_by"])
         latency = latency_percentiles(organization_id=organization_id, start=start, end=end)
         return Response(
@@ -94,6 +116,12 @@ class UsageSummaryApi(OrganizationApi):
                 "rows": self.RowSerializer(rows, many=True).data,
             }
         )
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # An error asked for as CSV is still the one JSON error shape.
+        if getattr(response, "status_code", 200) >= 400 and isinstance(response, Response):
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 def _csv(rows: list[dict], group_by: str) -> HttpResponse:

@@ -88,3 +88,21 @@ def test_another_organisations_usage_is_not_visible(member, organization):
     other = organization_create(name="Other", slug="other")
     assert member.get(f"/api/orgs/{other.slug}/usage").status_code == 404
     assert member.get(f"/api/orgs/{organization.slug}/usage").status_code == 200
+
+
+def test_usage_exports_as_csv_when_the_client_accepts_text_csv(member, organization):
+    usage_events_insert(events=_events(organization))
+    answer = member.get("/api/usage", {"group_by": "model"}, HTTP_ACCEPT="text/csv")
+    assert (answer.status_code, answer["Content-Type"]) == (200, "text/csv")
+    assert answer.content.decode().splitlines()[0].startswith("model,requests,errors,cost")
+
+
+def test_a_bad_csv_request_is_still_a_json_error(member):
+    answer = member.get("/api/usage", {"group_by": "colour"}, HTTP_ACCEPT="text/csv")
+    assert answer.status_code == 400
+    assert answer["Content-Type"].startswith("application/json")
+    assert answer.json()["error"]["param"] == "group_by"
+
+
+def test_json_stays_the_default(member):
+    assert member.get("/api/usage", HTTP_ACCEPT="*/*")["Content-Type"].startswith("application/json")
