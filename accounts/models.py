@@ -78,7 +78,12 @@ class ApiKey(models.Model):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     scopes = models.JSONField(default=list, help_text=f"Modalities among {', '.join(MODALITIES)}.")
     allowed_models = models.JSONField(default=list, blank=True, help_text="Empty: any model.")
-    limits = models.JSONField(default=dict, blank=True, help_text="Per-key overrides of the plan limits.")
+    limits = models.JSONField(default=dict, blank=True, help_text="Per-key limits, each at most the plan's.")
+    is_service = models.BooleanField(
+        default=False,
+        help_text="An organisation (service) key: kept when its creator is deactivated or leaves the organisation; "
+        "a personal key is then revoked.",
+    )
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)

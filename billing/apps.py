@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class BillingConfig(AppConfig):
     name = "billing"
     verbose_name = "Billing, limits and usage"
+
+    def ready(self) -> None:
+        from accounts.services import key_limit_ceilings_register
+        from billing._keyceilings import plan_key_limit_ceilings
+
+        key_limit_ceilings_register(plan_key_limit_ceilings)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from accounts.types import KeyIdentity
@@ -35,12 +36,16 @@ PRIORITY_LIMIT, RUNNING_LIMIT = "job_priority", "max_running_jobs"
 
 
 async def job_scheduling_get(*, identity: KeyIdentity) -> tuple[int, int | None]:
-    """A new job's queue priority and its organisation's running cap: the key's ``limits`` first,
-    then the organisation's plan; ``None`` for the cap means ``JOBS_MAX_RUNNING_PER_ORG``."""
+    """A new job's queue priority and its organisation's running cap: the organisation's plan,
+    tightened by the key's ``limits`` (never loosened, even for a key made before a downgrade);
+    ``None`` for the cap means ``JOBS_MAX_RUNNING_PER_ORG``."""
     plan = await plan_get_for_org(organization_id=identity.organization_id)
-    priority = identity.limits.get(PRIORITY_LIMIT, plan.job_priority if plan else 0)
-    max_running = identity.limits.get(RUNNING_LIMIT, plan.max_running_jobs if plan else None)
-    return int(priority), max_running
+    plan_priority = plan.job_priority if plan else 0
+    plan_running = (plan.max_running_jobs if plan else None) or settings.JOBS_MAX_RUNNING_PER_ORG
+    priority = min(int(identity.limits.get(PRIORITY_LIMIT, plan_priority)), plan_priority)
+    if RUNNING_LIMIT not in identity.limits:
+        return priority, plan.max_running_jobs if plan else None
+    return priority, min(int(identity.limits[RUNNING_LIMIT]), plan_running)
 
 
 def _uuid(value: str) -> uuid.UUID | None:

@@ -19,6 +19,9 @@ class ApiKeyOutput(serializers.Serializer):
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=MODALITIES))
     allowed_models = serializers.ListField(child=serializers.CharField())
     limits = serializers.DictField(child=serializers.IntegerField())
+    is_service = serializers.BooleanField(
+        help_text="An organisation (service) key, kept when its creator leaves; personal keys are then revoked."
+    )
     created_by = serializers.EmailField(source="created_by.email", allow_null=True, default=None)
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(allow_null=True)
@@ -37,6 +40,7 @@ _KEY_EXAMPLE = {
     "scopes": ["image", "text"],
     "allowed_models": [],
     "limits": {"requests_per_minute": 50},
+    "is_service": False,
     "created_by": "ada@example.com",
     "created_at": "2026-01-01T12:00:00Z",
     "expires_at": None,
@@ -63,7 +67,18 @@ class ApiKeyCollectionApi(OrganizationApi):
         allowed_models = serializers.ListField(
             child=serializers.CharField(max_length=200), required=False, max_length=100, default=list
         )
-        limits = serializers.DictField(child=serializers.IntegerField(min_value=1), required=False, default=dict)
+        limits = serializers.DictField(
+            child=serializers.IntegerField(),
+            required=False,
+            default=dict,
+            help_text="Each at most the organisation's plan (a key only tightens it); refused naming the limit.",
+        )
+        is_service = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="true: an organisation (service) key, kept when its creator is deactivated or leaves the "
+            "organisation; false (default): a personal key, revoked then.",
+        )
         expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
         def validate_limits(self, value: dict) -> dict:

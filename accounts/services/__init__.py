@@ -1,14 +1,18 @@
 """Accounts write operations (the app's public surface, with :mod:`accounts.selectors`)."""
 
 from accounts.services.api_keys import (
-    KNOWN_LIMITS,
+    CREATOR_DEACTIVATED,
+    CREATOR_DELETED,
+    CREATOR_REMOVED,
     api_key_create,
     api_key_last_used_record,
     api_key_revoke,
     api_key_rotate,
     api_key_update,
+    api_keys_revoke_for_departed_creator,
 )
 from accounts.services.audit import audit_event_record
+from accounts.services.key_limits import KNOWN_LIMITS, api_key_limits_clean, key_limit_ceilings_register
 from accounts.services.organizations import (
     invitation_accept,
     invitation_accept_for_verified_email,
@@ -34,12 +38,17 @@ from accounts.services.people import (
 )
 
 __all__ = [
+    "CREATOR_DEACTIVATED",
+    "CREATOR_DELETED",
+    "CREATOR_REMOVED",
     "KNOWN_LIMITS",
     "api_key_create",
     "api_key_last_used_record",
+    "api_key_limits_clean",
     "api_key_revoke",
     "api_key_rotate",
     "api_key_update",
+    "api_keys_revoke_for_departed_creator",
     "audit_event_record",
     "auth_logout",
     "auth_token_obtain",
@@ -50,6 +59,7 @@ __all__ = [
     "invitation_get_by_token",
     "invitation_revoke",
     "invitation_token",
+    "key_limit_ceilings_register",
     "membership_add",
     "membership_remove",
     "membership_role_change",

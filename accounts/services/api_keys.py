@@ -16,12 +16,8 @@ from accounts.models import ApiKey, AuditEvent, Organization, User
 from accounts.roles import MODALITIES
 from accounts.services._checks import require_action
 from accounts.services.audit import audit_event_record
+from accounts.services.key_limits import api_key_limits_clean
 
-#: Per-key limits the billing/limits code and the job scheduler understand; anything else is refused at creation.
-KNOWN_LIMITS = ("requests_per_minute", "requests_per_day", "concurrent", "tokens_per_minute", "credits_per_month",
-                "job_priority", "max_running_jobs")  # fmt: skip
-#: Limits bounded tighter than the default 10**12 (the job scheduler's ranges, as on a billing plan).
-LIMIT_MAXIMUM = {"job_priority": 100, "max_running_jobs": 1000}
 MAX_ALLOWED_MODELS = 100
 
 
@@ -39,18 +35,6 @@ def _clean_models(models: Iterable[str]) -> list[str]:
         raise InvalidInput(
             f"allowed_models takes at most {MAX_ALLOWED_MODELS} names of up to 200 characters.", param="allowed_models"
         )
-    return cleaned
-
-
-def _clean_limits(limits: Mapping[str, int] | None) -> dict[str, int]:
-    cleaned: dict[str, int] = {}
-    for name, value in (limits or {}).items():
-        if name not in KNOWN_LIMITS:
-            raise InvalidInput(f"Unknown limit {name!r}: use {', '.join(KNOWN_LIMITS)}.", param="limits")
-        maximum = LIMIT_MAXIMUM.get(name, 10**12)
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= maximum:
-            raise InvalidInput(f"Limit {name!r} must be a whole number from 1 to {maximum}.", param="limits")
-        cleaned[name] = value
     return cleaned
 
 
@@ -74,11 +58,14 @@ def api_key_create(
     expires_at: dt.datetime | None = None,
     ip: str | None = None,
     enforce_role: bool = True,
+    is_service: bool = False,
     _rotated_from: ApiKey | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key; returns the row and the raw secret, which is never stored or shown again.
 
     :param created_by: the acting user, checked against the permission matrix (``None``: operator).
+    :param is_service: an organisation (service) key, which outlives its creator's membership; a
+        personal key (the default) is revoked when its creator is deactivated or leaves.
     :param enforce_role: ``False`` when an operator (CLI, admin) records ``created_by`` on their behalf.
     :raises InvalidInput: naming the field at fault.
     :raises Conflict: an active key of that name exists in the organisation.
@@ -97,7 +84,8 @@ def api_key_create(
         key_hash=key_hash(raw),
         scopes=_clean_scopes(scopes),
         allowed_models=_clean_models(allowed_models),
-        limits=_clean_limits(limits),
+        limits=api_key_limits_clean(organization=organization, limits=limits),
+        is_service=is_service,
         created_by=created_by,
         expires_at=expires_at,
     )
@@ -107,7 +95,7 @@ def api_key_create(
             api_key.save()
     except IntegrityError as exc:
         raise _name_taken(name) from exc
-    detail = {"name": name, "prefix": api_key.prefix, "scopes": api_key.scopes}
+    detail = {"name": name, "prefix": api_key.prefix, "scopes": api_key.scopes, "service": api_key.is_service}
     if _rotated_from is not None:
         detail["replaces"] = {"id": _rotated_from.pk, "prefix": _rotated_from.prefix}
     audit_event_record(
@@ -160,7 +148,7 @@ def api_key_update(
     if allowed_models is not UNCHANGED:
         changes["allowed_models"] = _clean_models(allowed_models)
     if limits is not UNCHANGED:
-        changes["limits"] = _clean_limits(limits)
+        changes["limits"] = api_key_limits_clean(organization=api_key.organization, limits=limits)
     if expires_at is not UNCHANGED:
         if expires_at is not None and expires_at <= timezone.now():
             raise InvalidInput("expires_at must be in the future.", param="expires_at")
@@ -192,8 +180,13 @@ def api_key_update(
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey, actor: User | None = None, ip: str | None = None) -> ApiKey:
-    """Revoke a key (idempotent). Every replica refuses it within seconds of the commit."""
+def api_key_revoke(
+    *, api_key: ApiKey, actor: User | None = None, ip: str | None = None, reason: str | None = None
+) -> ApiKey:
+    """Revoke a key (idempotent). Every replica refuses it within seconds of the commit.
+
+    :param reason: recorded in the audit event when the gateway revokes on its own (creator left).
+    """
     require_action(actor=actor, organization=api_key.organization, action="manage_keys")
     locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
     if locked.revoked_at is None:
@@ -205,7 +198,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: User | None = None, ip: str | None
             organization=locked.organization,
             ip=ip,
             target=f"api_key:{locked.pk}",
-            detail={"name": locked.name, "prefix": locked.prefix},
+            detail={"name": locked.name, "prefix": locked.prefix, **({"reason": reason} if reason else {})},
         )
     _publish_after_commit(locked)
     api_key.revoked_at = locked.revoked_at
@@ -231,6 +224,7 @@ def api_key_rotate(*, api_key: ApiKey, actor: User | None = None, ip: str | None
         enforce_role=actor is not None,
         allowed_models=old.allowed_models,
         limits=old.limits,
+        is_service=old.is_service,
         expires_at=expires_at,
         ip=ip,
         _rotated_from=old,
@@ -246,3 +240,19 @@ def api_key_last_used_record(*, used: Mapping[int, float]) -> int:
             when = dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
             updated += ApiKey.objects.filter(pk=key_id).exclude(last_used_at__gte=when).update(last_used_at=when)
     return updated
+
+
+#: Why :func:`api_keys_revoke_for_departed_creator` revoked a key (in its audit event).
+CREATOR_DEACTIVATED, CREATOR_REMOVED, CREATOR_DELETED = "creator_deactivated", "creator_removed", "creator_deleted"
+
+
+def api_keys_revoke_for_departed_creator(
+    *, user: User, reason: str, organization: Organization | None = None
+) -> list[ApiKey]:
+    """Revoke the personal keys ``user`` created (in ``organization``, or everywhere), each with an
+    audit event; organisation (service) keys are kept. Every replica refuses them within seconds.
+    """
+    keys = ApiKey.objects.select_related("organization").filter(created_by=user, is_service=False, revoked_at=None)
+    if organization is not None:
+        keys = keys.filter(organization=organization)
+    return [api_key_revoke(api_key=key, reason=reason) for key in keys]

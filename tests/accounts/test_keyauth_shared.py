@@ -12,7 +12,8 @@ import pytest
 from django.db import connection
 
 from accounts import services
-from tests.accounts.factories import api_key_create_for_tests
+from accounts.roles import ADMIN
+from tests.accounts.factories import api_key_create_for_tests, member_create_for_tests, organization_create_for_tests
 from tests.conftest import ROOT, require_env
 
 CHILD = """
@@ -41,14 +42,25 @@ asyncio.run(main())
 """
 
 
+def _deactivate_creator(api_key) -> None:
+    creator = api_key.created_by
+    creator.is_active = False
+    creator.save()
+
+
 @pytest.mark.redis
 @pytest.mark.postgres
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_revoked_key_is_refused_by_a_second_process_within_five_seconds():
+@pytest.mark.parametrize(
+    "revoke", [lambda key: services.api_key_revoke(api_key=key), _deactivate_creator], ids=["revoked", "creator-left"]
+)
+def test_a_revoked_key_is_refused_by_a_second_process_within_five_seconds(revoke):
     require_env("REDIS_URL")
     database_url = require_env("DATABASE_URL")
-    api_key, raw = api_key_create_for_tests()
+    organization = organization_create_for_tests()
+    creator = member_create_for_tests(organization=organization, role=ADMIN)
+    api_key, raw = api_key_create_for_tests(org=organization, created_by=creator)
     # The child must read the test database this test wrote to.
     parts = urlsplit(database_url)
     child_db = urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
@@ -58,7 +70,7 @@ def test_a_revoked_key_is_refused_by_a_second_process_within_five_seconds():
     )
     try:
         assert child.stdout.readline().strip() == "ready", child.stderr.read()
-        services.api_key_revoke(api_key=api_key)
+        revoke(api_key)
         revoked_at = time.monotonic()
         line = child.stdout.readline().split()
         assert line, child.stderr.read()

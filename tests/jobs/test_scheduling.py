@@ -7,6 +7,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django_tasks_db.models import DBTaskResult
 
+from accounts.exceptions import InvalidInput
 from accounts.services import api_key_create, organization_create
 from jobs import queue, services
 from jobs.models import Job
@@ -46,14 +47,26 @@ async def test_the_plan_with_the_higher_job_priority_runs_first_across_organisat
     assert await next_job_to_run() == str(later.id)
 
 
-async def test_a_keys_job_priority_overrides_its_plan(client, job_settings, amake_key, make_plan, subscribe):
+async def test_a_key_may_lower_its_plans_job_priority(client, job_settings, amake_key, make_plan, subscribe):
     await sync_to_async(subscribe)(await sync_to_async(make_plan)(job_priority=50))
-    urgent = await amake_key(limits={"job_priority": 90})
+    background = await amake_key(limits={"job_priority": 10})
     assert (await submit(client)).priority == 50
-    assert (await submit(client, urgent)).priority == 90
+    assert (await submit(client, background)).priority == 10
 
 
-async def test_the_plans_running_cap_holds_and_a_key_may_override_it(
+async def test_a_key_made_before_a_downgrade_never_jumps_above_the_plan(
+    client, job_settings, amake_key, make_plan, subscribe
+):
+    plan = await sync_to_async(make_plan)(job_priority=90, max_running_jobs=8)
+    await sync_to_async(subscribe)(plan)
+    key = await amake_key(limits={"job_priority": 90, "max_running_jobs": 8})
+    plan.job_priority, plan.max_running_jobs = 5, 2
+    await plan.asave()
+    job = await submit(client, key)
+    assert (job.priority, job.max_running) == (5, 2)
+
+
+async def test_the_plans_running_cap_holds_and_no_key_may_raise_it(
     client, job_settings, amake_key, make_plan, subscribe
 ):
     await sync_to_async(subscribe)(await sync_to_async(make_plan)(max_running_jobs=1))
@@ -63,8 +76,9 @@ async def test_the_plans_running_cap_holds_and_a_key_may_override_it(
     assert await sync_to_async(services.job_start)(job_id=str(second.id), attempt=1, worker_id="w2") is None
     waiting = await Job.objects.aget(id=second.id)
     assert waiting.status == "queued" and waiting.run_after is not None
-    wide = await amake_key(limits={"max_running_jobs": 3})
-    assert (await submit(client, wide)).max_running == 3
+    with pytest.raises(InvalidInput) as refused:
+        await amake_key(limits={"max_running_jobs": 3})
+    assert refused.value.param == "limits.max_running_jobs"
 
 
 async def test_without_a_plan_the_gateway_default_cap_applies(client, job_settings):
