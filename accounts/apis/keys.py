@@ -131,6 +131,7 @@ class ApiKeyDetailApi(OrganizationApi):
 
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
+            del self.fields["is_service"]  # chosen at creation: a personal key cannot outlive its creator by an edit
             for field in self.fields.values():
                 field.required = False
                 field.default = serializers.empty
