@@ -26,6 +26,8 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("API keys", "dashboard:keys", "view_keys"),
     NavItem("Usage", "dashboard:usage", "view_usage"),
     NavItem("Billing", "dashboard:billing", "view_billing"),
+    NavItem("Members", "dashboard:members", "view_organization"),
+    NavItem("Audit log", "dashboard:audit", "view_audit_log"),
 )
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard.views import account, home, jobs, keys, playground, usage
+from dashboard.views import account, home, jobs, keys, members, playground, usage
 
 app_name = "dashboard"
 
@@ -23,5 +23,11 @@ urlpatterns = [
     path("usage/export.csv", usage.usage_csv, name="usage-csv"),
     path("billing/", usage.billing, name="billing"),
     path("billing/invoices/<int:invoice_id>.<str:fmt>", usage.invoice_document, name="invoice"),
+    path("members/", members.member_list, name="members"),
+    path("members/invite/", members.invitation_new, name="member-invite"),
+    path("members/<int:membership_id>/role/", members.member_role, name="member-role"),
+    path("members/<int:membership_id>/remove/", members.member_remove, name="member-remove"),
+    path("members/invitations/<int:invitation_id>/revoke/", members.invitation_cancel, name="invitation-revoke"),
+    path("audit/", members.audit_log, name="audit"),
     path("invitations/<str:token>/", account.invitation, name="invitation"),
 ]

@@ -112,3 +112,18 @@ def test_someone_signs_up_and_is_told_how_to_join_an_organisation(site, page, co
     page.wait_for_url(f"{site.url}/")
     assert page.get_by_role("heading", name="No organisation yet").is_visible()
     assert console_problems == []
+
+
+def test_an_owner_invites_a_member_and_reads_the_audit_log(site, page, console_problems):
+    sign_in(page, site, "owner")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Members").click()
+    assert accessibility_violations(page) == []
+    page.get_by_label("E-mail").fill("colleague@example.com")
+    page.get_by_label("Role", exact=True).select_option("viewer")
+    page.get_by_role("button", name="Send invitation").click()
+    assert page.get_by_text("Invitation e-mailed to colleague@example.com").is_visible()
+    assert page.get_by_role("button", name="Revoke the invitation of colleague@example.com").is_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log").click()
+    assert page.get_by_role("cell", name="Invitation Created").first.is_visible()
+    assert accessibility_violations(page) == []
+    assert console_problems == []
