@@ -247,7 +247,28 @@ def job_reap() -> int:
         if job_fail_or_retry(job_id=job_id, attempt=attempt, error=error, retryable=True, delay_seconds=0):
             queue.queue_entry_abandon(task_id)
             reaped += 1
-    return reaped
+    return reaped + _requeue_stranded(deadline)
+
+
+def _requeue_stranded(deadline) -> int:
+    """Queue again the jobs whose queue entry a worker claimed and died with before starting them.
+
+    The job is still ``queued`` (``job_start`` never committed), its entry ``RUNNING`` for ever: no
+    lease to expire, so the check above never sees it. The same attempt is queued anew; should
+    the first worker be alive after all, ``job_start`` lets only one of the two run it.
+    """
+    queued = dict(Job.objects.filter(status=JobStatus.QUEUED).exclude(task_id="").values_list("task_id", "id"))
+    requeued = 0
+    for task_id in queue.entries_claimed_before(list(queued), deadline):
+        with transaction.atomic():
+            job = _locked(str(queued[task_id]))
+            if job is None or job.status != JobStatus.QUEUED or str(job.task_id) != task_id:
+                continue
+            job.task_id = queue.enqueue(queue.JOB_RUN, str(job.id), job.attempt, priority=job.priority)
+            job.save(update_fields=["task_id"])
+            queue.queue_entry_abandon(task_id)
+        requeued += 1
+    return requeued
 
 
 def job_cancel(*, job: Job) -> Job:

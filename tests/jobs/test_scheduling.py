@@ -3,8 +3,12 @@ and ``JOBS_MAX_RUNNING_PER_ORG`` applies without either."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from asgiref.sync import sync_to_async
+from django.utils import timezone
+from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from accounts.exceptions import InvalidInput
@@ -85,3 +89,16 @@ async def test_without_a_plan_the_gateway_default_cap_applies(client, job_settin
     job_settings.JOBS_MAX_RUNNING_PER_ORG = 7
     job = await submit(client)
     assert (job.priority, job.max_running) == (0, 7)
+
+
+async def test_a_job_whose_worker_died_after_claiming_it_and_before_starting_it_is_queued_again(client, job_settings):
+    job = await submit(client)
+    # What a worker's claim leaves when it is killed before job_start commits: the entry RUNNING, the job queued.
+    claimed_at = timezone.now() - timedelta(seconds=job_settings.JOBS_LEASE_SECONDS + 1)
+    await DBTaskResult.objects.filter(id=job.task_id).aupdate(status=TaskResultStatus.RUNNING, started_at=claimed_at)
+    assert await sync_to_async(services.job_reap)() == 1
+    requeued = await Job.objects.aget(id=job.id)
+    assert (requeued.status, requeued.attempt) == ("queued", 1) and requeued.task_id != job.task_id
+    assert (await DBTaskResult.objects.aget(id=job.task_id)).status == TaskResultStatus.FAILED
+    assert await next_job_to_run() == str(job.id)
+    assert await sync_to_async(services.job_reap)() == 0  # once
