@@ -16,8 +16,10 @@ case "$role" in
     exec python manage.py db_worker --interval "${WORKER_POLL_SECONDS:-0.1}" "$@"
     ;;
   billing)
-    # Usage ledger writer (Redis outbox -> PostgreSQL) and billing's periodic jobs.
-    exec python manage.py billing_flush_ledger --periodic-every "${BILLING_PERIODIC_SECONDS:-60}" "$@"
+    # Usage ledger writer (Redis outbox -> PostgreSQL) and billing's periodic jobs; /healthz and
+    # /readyz (503 when no pass has completed for 30 s) on BILLING_HEALTH_PORT for the probes.
+    exec python manage.py billing_flush_ledger --periodic-every "${BILLING_PERIODIC_SECONDS:-60}" \
+      --health-port "${BILLING_HEALTH_PORT:-8002}" --health-host 0.0.0.0 "$@"
     ;;
   migrate)
     exec python manage.py migrate --noinput "$@"
