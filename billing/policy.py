@@ -2,6 +2,8 @@
 
 Read on the hot path, so cached in the process for :data:`settings.BILLING_POLICY_TTL_SECONDS`; a
 miss costs one async ORM query. An admin edit therefore reaches every replica within that TTL.
+While the database is unreachable, an expired entry is served as it was (and the database tried
+again :data:`STALE_RETRY_SECONDS` later), so known callers keep flowing through a restart.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DatabaseError, close_old_connections
 
 from accounts.types import KeyIdentity
 from billing.models import Price, ProviderLimit, Subscription
@@ -38,6 +42,7 @@ class OrgPolicy:
 
 
 NO_PLAN = OrgPolicy()
+STALE_RETRY_SECONDS = 1.0
 _orgs: dict[int, tuple[float, OrgPolicy]] = {}
 _shared: dict[str, tuple[float, object]] = {}
 
@@ -77,12 +82,26 @@ def policy_from_subscription(subscription: Subscription | None) -> OrgPolicy:
     )
 
 
+async def _drop_broken_connection() -> None:
+    """Close the ORM thread's failed connection (no request signal does it on the hot path): the
+    next query takes a checked one from the pool."""
+    await sync_to_async(close_old_connections)()
+
+
 async def org_policy(organization_id: int) -> OrgPolicy:
     now = time.monotonic()
     cached = _orgs.get(organization_id)
     if cached is not None and cached[0] > now:
         return cached[1]
-    subscription = await Subscription.objects.select_related("plan").filter(organization_id=organization_id).afirst()
+    subscriptions = Subscription.objects.select_related("plan").filter(organization_id=organization_id)
+    try:
+        subscription = await subscriptions.afirst()
+    except DatabaseError:
+        if cached is None:
+            raise
+        await _drop_broken_connection()
+        _orgs[organization_id] = (now + STALE_RETRY_SECONDS, cached[1])
+        return cached[1]
     policy = policy_from_subscription(subscription)
     _orgs[organization_id] = (now + _ttl(), policy)
     return policy
@@ -93,7 +112,14 @@ async def _table(name: str, load) -> object:
     cached = _shared.get(name)
     if cached is not None and cached[0] > now:
         return cached[1]
-    value = await load()
+    try:
+        value = await load()
+    except DatabaseError:
+        if cached is None:
+            raise
+        await _drop_broken_connection()
+        _shared[name] = (now + STALE_RETRY_SECONDS, cached[1])
+        return cached[1]
     _shared[name] = (now + _ttl(), value)
     return value
 

@@ -102,6 +102,14 @@ def error_response(error: GatewayError) -> HttpResponse:
 INTERNAL_ERROR = GatewayError(
     500, "The gateway failed to handle this request. It has been logged.", type="server_error", code="internal_error"
 )
+#: The database is unreachable (restarting, failing over) and the request needed it: a clear 503, not a 500.
+DATABASE_UNAVAILABLE = GatewayError(
+    503,
+    "The gateway's database is unavailable right now. Retry in a few seconds.",
+    type="service_unavailable",
+    code="database_unavailable",
+    headers={"Retry-After": "2"},
+)
 
 
 def sse_error_event(error: GatewayError) -> bytes:

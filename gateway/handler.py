@@ -16,14 +16,16 @@ import time
 from contextlib import aclosing
 
 import structlog
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
+from django.db import DatabaseError, close_old_connections
 from django.http import HttpResponseBase
 from django.urls import URLResolver, get_resolver
 from django.urls.exceptions import Resolver404
 
 from core import tracing
-from gateway.errors import INTERNAL_ERROR, GatewayError, error_response
+from gateway.errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR, GatewayError, error_response
 from mcp_site import request_id
 from mcp_site.metrics import UNMATCHED_ROUTE, observe_request
 
@@ -72,6 +74,13 @@ class HotPathHandler:
             except ClientDisconnected:
                 status = 499
                 return
+            except DatabaseError as exc:
+                errors_log.warning("database_unavailable", error_type=type(exc).__name__, where=_where(exc))
+                # This handler sends no request signals, so nothing else would drop the broken
+                # connection the ORM's thread holds (after a PostgreSQL restart, every later query
+                # would fail on it): close it, and the pool hands out a checked one next time.
+                await sync_to_async(close_old_connections)()
+                response = error_response(DATABASE_UNAVAILABLE)
             except Exception as exc:  # noqa: BLE001 - last resort: the caller gets a clean 500, the log the type.
                 errors_log.error("unhandled_error", error_type=type(exc).__name__, where=_where(exc))
                 response = error_response(INTERNAL_ERROR)
