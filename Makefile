@@ -11,7 +11,7 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	&& { echo $$p; break; }; done)
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-fast lint format migrate bench smoke cluster-local clean
+.PHONY: help install run test test-fast lint format migrate bench smoke cluster-local chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ bench: install ## the gateway benchmark against LiteLLM (needs PostgreSQL, Redis
 smoke: install ## smoke-test a running gateway: make smoke URL=https://… [API_KEY=…]
 	@test -n "$(URL)" || { echo "usage: make smoke URL=https://gateway.example.com [API_KEY=...]" >&2; exit 2; }
 	$(BIN)/python scripts/smoke.py "$(URL)"
+
+chaos: install ## fault scenarios on a private cluster (Redis/PostgreSQL restarts, killed replicas and workers); prints figures, CHAOS_SEED=n replays
+	$(BIN)/python -m pytest tests/chaos -s -q -p no:cacheprovider $(PYTEST_ARGS) 2>&1 | grep -E '^\[chaos\]|passed|failed|error|skipped'; exit $${PIPESTATUS[0]}
 
 cluster-local: install ## 3 gateway replicas + 2 workers behind nginx on :8080 (needs DATABASE_URL, REDIS_URL)
 	$(BIN)/python -m scripts.cluster_local
