@@ -82,34 +82,11 @@ def policy_from_subscription(subscription: Subscription | None) -> OrgPolicy:
     )
 
 
-async def _drop_broken_connection() -> None:
-    """Close the ORM thread's failed connection (no request signal does it on the hot path): the
-    next query takes a checked one from the pool."""
-    await sync_to_async(close_old_connections)()
-
-
-async def org_policy(organization_id: int) -> OrgPolicy:
+async def _cached(cache: dict, key: object, load) -> object:
+    """``cache[key]`` while fresh, else ``await load()``; while the database is unreachable, the
+    expired value (its failed connection closed: no request signal does it on the hot path)."""
     now = time.monotonic()
-    cached = _orgs.get(organization_id)
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    subscriptions = Subscription.objects.select_related("plan").filter(organization_id=organization_id)
-    try:
-        subscription = await subscriptions.afirst()
-    except DatabaseError:
-        if cached is None:
-            raise
-        await _drop_broken_connection()
-        _orgs[organization_id] = (now + STALE_RETRY_SECONDS, cached[1])
-        return cached[1]
-    policy = policy_from_subscription(subscription)
-    _orgs[organization_id] = (now + _ttl(), policy)
-    return policy
-
-
-async def _table(name: str, load) -> object:
-    now = time.monotonic()
-    cached = _shared.get(name)
+    cached = cache.get(key)
     if cached is not None and cached[0] > now:
         return cached[1]
     try:
@@ -117,11 +94,24 @@ async def _table(name: str, load) -> object:
     except DatabaseError:
         if cached is None:
             raise
-        await _drop_broken_connection()
-        _shared[name] = (now + STALE_RETRY_SECONDS, cached[1])
+        await sync_to_async(close_old_connections)()
+        cache[key] = (now + STALE_RETRY_SECONDS, cached[1])
         return cached[1]
-    _shared[name] = (now + _ttl(), value)
+    cache[key] = (now + _ttl(), value)
     return value
+
+
+async def _load_org_policy(organization_id: int) -> OrgPolicy:
+    subscriptions = Subscription.objects.select_related("plan").filter(organization_id=organization_id)
+    return policy_from_subscription(await subscriptions.afirst())
+
+
+async def org_policy(organization_id: int) -> OrgPolicy:
+    return await _cached(_orgs, organization_id, lambda: _load_org_policy(organization_id))  # type: ignore[return-value]
+
+
+async def _table(name: str, load) -> object:
+    return await _cached(_shared, name, load)
 
 
 async def _load_provider_limits() -> dict[str, tuple[int | None, int | None]]:
