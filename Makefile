@@ -58,7 +58,7 @@ smoke: install ## smoke-test a running gateway: make smoke URL=https://… [API_
 	$(BIN)/python scripts/smoke.py "$(URL)"
 
 chaos: install ## fault scenarios on a private cluster (Redis/PostgreSQL restarts, killed replicas and workers); prints figures, CHAOS_SEED=n replays
-	$(BIN)/python -m pytest tests/chaos -s -q -p no:cacheprovider $(PYTEST_ARGS) 2>&1 | grep -E '^\[chaos\]|passed|failed|error|skipped'; exit $${PIPESTATUS[0]}
+	$(BIN)/python -m pytest tests/chaos -s -q -p no:cacheprovider $(PYTEST_ARGS) 2>&1 | grep -oE '\[chaos\].*|[0-9]+ (passed|failed|errors?|skipped).*'; exit $${PIPESTATUS[0]}
 
 cluster-local: install ## 3 gateway replicas + 2 workers behind nginx on :8080 (needs DATABASE_URL, REDIS_URL)
 	$(BIN)/python -m scripts.cluster_local
