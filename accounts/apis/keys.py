@@ -180,7 +180,7 @@ class ApiKeyDetailApi(OrganizationApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ApiKeyRevokeApi(ApiKeyDetailApi):
+class ApiKeyRevokeApi(OrganizationApi):
     required_actions = {"POST": "manage_keys"}
 
     @extend_schema(

@@ -122,3 +122,13 @@ def test_deactivating_the_organisation_refuses_its_keys_and_hides_it(
     with pytest.raises(Exception, match="Invalid or missing API key"):
         resolve(created["key"])
     assert client.get("/api/orgs/acme").status_code == 404
+
+
+def test_the_revoke_route_does_not_edit_or_revoke_by_other_methods(owner, jwt_client, created):
+    client = jwt_client(owner)
+    url = f"/api/orgs/acme/keys/{created['id']}/revoke"
+    # Refused by the role check (no action is defined for these methods) before the missing handler's 405.
+    assert client.patch(url, {"name": "x"}, format="json").status_code in (403, 405)
+    assert client.delete(url).status_code in (403, 405)
+    key = ApiKey.objects.get(pk=created["id"])
+    assert (key.name, key.revoked_at) == ("ci", None)
