@@ -47,9 +47,10 @@ clean: ## remove the virtualenv and local state
 test-fast: install ## the quick tests only (no lint, no slow multi-process suites)
 	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
-bench: install ## the gateway benchmark against LiteLLM (needs PostgreSQL, Redis and wrk; QUICK=1 for a short run)
+bench: install ## the gateway benchmark against LiteLLM, auth and tracing cost (needs PostgreSQL, Redis and wrk; QUICK=1 for a short run)
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/auth.py
+	$(BIN)/python bench/tracing.py
 
 # The deploy pipeline runs this after every rollout. API_KEY is read from the environment (set on
 # the command line, it is exported to the script) so the key never appears in the echoed command.

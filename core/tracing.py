@@ -41,8 +41,9 @@ __all__ = [
 
 SERVICE_NAME = "mcp-gateway"
 INSTRUMENTATION_NAME = "mcp_gateway"
-#: Libraries traced by their standard OpenTelemetry instrumentation when tracing is on.
-INSTRUMENTATIONS = ("aiohttp", "redis", "psycopg", "django")
+#: Libraries traced by their standard OpenTelemetry instrumentation when tracing is on, by the names
+#: ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` uses for them.
+INSTRUMENTATIONS = ("aiohttp-client", "redis", "psycopg", "django")
 #: The request headers that carry a caller's trace context (W3C Trace Context and Baggage).
 _CONTEXT_HEADERS = (b"traceparent", b"tracestate", b"baggage")
 _NOOP: contextlib.nullcontext[None] = contextlib.nullcontext()
@@ -113,7 +114,7 @@ def _exporter(name: str) -> Any:
 
 def _instrument(provider: Any, names: set[str]) -> None:
     instrumentors = []
-    if "aiohttp" in names:
+    if "aiohttp-client" in names:
         from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 
         instrumentors.append(AioHttpClientInstrumentor())

@@ -16,6 +16,10 @@ class SiteConfig(AppConfig):
 
         if settings.CONFIG.otel_traces_exporters:
             # Here, before Django builds its handler, so that the Django instrumentation's middleware is in it.
-            tracing.configure(exporters=settings.CONFIG.otel_traces_exporters)
+            disabled = settings.CONFIG.otel_disabled_instrumentations
+            tracing.configure(
+                exporters=settings.CONFIG.otel_traces_exporters,
+                instrument=[name for name in tracing.INSTRUMENTATIONS if name not in disabled],
+            )
         if settings.CONFIG.metrics_port:
             serve_metrics_port(settings.CONFIG.metrics_port)

@@ -74,6 +74,8 @@ class Config:
     metrics_port: int
     #: Span exporters (``otlp``, ``console``); empty: tracing off. From the standard OTEL_* variables.
     otel_traces_exporters: tuple[str, ...]
+    #: Library instrumentations left off (``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``).
+    otel_disabled_instrumentations: tuple[str, ...]
     # --- Accounts ---
     registration_mode: str
     access_token_minutes: int
@@ -251,6 +253,9 @@ def load_config(environ: Mapping[str, str]) -> Config:
         # Processes without HTTP (job worker, ledger writer) serve /metrics on this port; 0: not at all.
         metrics_port=env.integer("METRICS_PORT", 0, minimum=0, maximum=65535),
         otel_traces_exporters=_tracing(env),
+        otel_disabled_instrumentations=tuple(
+            name.lower() for name in env.csv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", ())
+        ),
         **_accounts(env),
         **_jobs(env),
         **_billing(env),

@@ -39,6 +39,12 @@ def test_tracing_is_on_only_when_a_standard_variable_names_an_exporter(environ, 
     assert load_config(environ).otel_traces_exporters == exporters
 
 
+def test_library_instrumentations_can_be_left_off_by_the_standard_variable():
+    environ = {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "Redis, aiohttp-client"}
+    assert load_config(environ).otel_disabled_instrumentations == ("redis", "aiohttp-client")
+    assert load_config({}).otel_disabled_instrumentations == ()
+
+
 @pytest.mark.parametrize(
     ("environ", "named"),
     [
