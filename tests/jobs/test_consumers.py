@@ -33,7 +33,7 @@ async def test_each_organisation_receives_only_its_own_jobs_events(job_settings,
     other, other_key = await sync_to_async(other_org)()
     ours, theirs = communicator(f"/ws/jobs/?api_key={api_key}"), communicator(f"/ws/jobs/?api_key={other_key}")
     for socket in (ours, theirs):
-        assert (await socket.connect())[0]
+        assert (await socket.connect(timeout=5))[0]
         assert (await socket.receive_json_from(timeout=5)) == {"type": "snapshot", "jobs": []}
 
     job = await sync_to_async(_job)(organization.id)
@@ -58,7 +58,7 @@ async def test_a_reconnecting_member_first_gets_the_current_state_with_a_jwt(job
     token = await sync_to_async(member_token)()
     job = await sync_to_async(_job)(organization.id)
     socket = communicator(f"/ws/jobs/?token={token}&org=acme")
-    assert (await socket.connect())[0]
+    assert (await socket.connect(timeout=5))[0]
     snapshot = await socket.receive_json_from(timeout=5)
     assert [j["id"] for j in snapshot["jobs"]] == [str(job.id)] and snapshot["jobs"][0]["status"] == "queued"
     await socket.disconnect()
@@ -71,14 +71,14 @@ async def test_a_machine_client_with_an_api_key_and_no_origin_is_accepted(job_se
     socket = communicator(
         "/ws/jobs/", headers=((b"host", b"testserver"), (b"authorization", f"Bearer {api_key}".encode()))
     )
-    assert (await socket.connect())[0]
+    assert (await socket.connect(timeout=5))[0]
     assert (await socket.receive_json_from(timeout=5)) == {"type": "snapshot", "jobs": []}
     await socket.disconnect()
 
 
 async def test_a_page_of_another_origin_may_use_an_api_key(job_settings, api_key):
     socket = communicator(f"/ws/jobs/?api_key={api_key}", headers=((b"origin", b"https://elsewhere.example"),))
-    assert (await socket.connect())[0]
+    assert (await socket.connect(timeout=5))[0]
     assert (await socket.receive_json_from(timeout=5))["type"] == "snapshot"
     await socket.disconnect()
 
@@ -131,7 +131,7 @@ async def test_a_garbage_text_frame_is_answered_with_an_error_and_the_socket_sta
     job_settings, api_key, frame, code
 ):
     socket = communicator(f"/ws/jobs/?api_key={api_key}")
-    assert (await socket.connect())[0]
+    assert (await socket.connect(timeout=5))[0]
     await socket.receive_json_from(timeout=5)
     await socket.send_input({"type": "websocket.receive", "text": frame})
     answer = await socket.receive_json_from(timeout=5)
@@ -150,7 +150,7 @@ async def test_binary_and_oversized_frames_close_the_socket_with_an_explicit_cod
     job_settings, api_key, frame, close_code
 ):
     socket = communicator(f"/ws/jobs/?api_key={api_key}")
-    assert (await socket.connect())[0]
+    assert (await socket.connect(timeout=5))[0]
     await socket.receive_json_from(timeout=5)
     await socket.send_input({"type": "websocket.receive", **frame})
     assert (await socket.receive_output(timeout=5)) == {"type": "websocket.close", "code": close_code}
