@@ -27,6 +27,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Usage", "dashboard:usage", "view_usage"),
     NavItem("Billing", "dashboard:billing", "view_billing"),
     NavItem("Members", "dashboard:members", "view_organization"),
+    NavItem("Webhooks", "dashboard:webhooks", "manage_webhooks"),
     NavItem("Audit log", "dashboard:audit", "view_audit_log"),
 )
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard.views import account, home, jobs, keys, members, playground, usage
+from dashboard.views import account, home, jobs, keys, members, playground, usage, webhooks
 
 app_name = "dashboard"
 
@@ -28,6 +28,11 @@ urlpatterns = [
     path("members/<int:membership_id>/role/", members.member_role, name="member-role"),
     path("members/<int:membership_id>/remove/", members.member_remove, name="member-remove"),
     path("members/invitations/<int:invitation_id>/revoke/", members.invitation_cancel, name="invitation-revoke"),
+    path("webhooks/", webhooks.webhook_list, name="webhooks"),
+    path("webhooks/new/", webhooks.endpoint_create, name="webhook-create"),
+    path("webhooks/<int:endpoint_id>/rotate/", webhooks.endpoint_rotate, name="webhook-rotate"),
+    path("webhooks/<int:endpoint_id>/delete/", webhooks.endpoint_delete, name="webhook-delete"),
+    path("webhooks/deliveries/<uuid:delivery_id>/redeliver/", webhooks.delivery_redeliver, name="webhook-redeliver"),
     path("audit/", members.audit_log, name="audit"),
     path("invitations/<str:token>/", account.invitation, name="invitation"),
 ]

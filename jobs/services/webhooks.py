@@ -93,6 +93,14 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> Web
     return updated
 
 
+def webhook_endpoint_secret_rotate(*, endpoint: WebhookEndpoint) -> tuple[WebhookEndpoint, str]:
+    """Give the endpoint a new signing secret at once (returned once, stored encrypted); the old one stops."""
+    secret = webhook_secret_generate()
+    endpoint.secret = encrypt(secret)
+    endpoint.save(update_fields=["secret"])
+    return endpoint, secret
+
+
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     """Delete the endpoint; its past deliveries stay in the log (their ``endpoint`` becomes empty)."""
     endpoint.delete()

@@ -1,0 +1,114 @@
+"""Webhooks: endpoints (create, rotate the secret, delete) and recent deliveries with attempts (redeliver)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.exceptions import ApplicationError
+from dashboard.forms import service_error_to_form
+from dashboard.pages import dashboard_page
+from jobs.selectors import webhook_delivery_get, webhook_delivery_list, webhook_endpoint_get, webhook_endpoint_list
+from jobs.services import (
+    webhook_delivery_redeliver,
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_secret_rotate,
+)
+from jobs.types import WEBHOOK_EVENT_TYPES
+
+DELIVERIES_SHOWN = 20
+
+
+class EndpointForm(forms.Form):
+    url = forms.URLField(label="URL", max_length=2000, assume_scheme="https")
+    description = forms.CharField(label="Description", max_length=200, required=False)
+    event_types = forms.MultipleChoiceField(
+        label="Events",
+        choices=[(event, event) for event in WEBHOOK_EVENT_TYPES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="None ticked: every event.",
+    )
+
+
+def _page(request: HttpRequest, form: EndpointForm | None = None, status: int = 200, **extra) -> HttpResponse:
+    organization_id = request.workspace.organization.pk  # type: ignore[attr-defined]
+    context = {
+        "endpoints": webhook_endpoint_list(organization_id=organization_id),
+        "deliveries": webhook_delivery_list(organization_id=organization_id, limit=DELIVERIES_SHOWN),
+        "form": form or EndpointForm(),
+        **extra,
+    }
+    response = render(request, "dashboard/webhooks.html", context, status=status)
+    if "secret" in extra:
+        response["Cache-Control"] = "no-store"
+    return response
+
+
+@dashboard_page("manage_webhooks")
+def webhook_list(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@require_POST
+@never_cache
+@dashboard_page("manage_webhooks")
+def endpoint_create(request: HttpRequest) -> HttpResponse:
+    form = EndpointForm(request.POST)
+    if form.is_valid():
+        try:
+            endpoint, secret = webhook_endpoint_create(
+                organization=request.workspace.organization,  # type: ignore[attr-defined]
+                url=form.cleaned_data["url"],
+                description=form.cleaned_data["description"],
+                event_types=form.cleaned_data["event_types"],
+            )
+        except ApplicationError as exc:
+            service_error_to_form(form, exc)
+        else:
+            return _page(request, secret=secret, secret_for=endpoint)
+    return _page(request, form, status=400)
+
+
+@require_POST
+@never_cache
+@dashboard_page("manage_webhooks")
+def endpoint_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    try:
+        endpoint = webhook_endpoint_get(organization_id=request.workspace.organization.pk, endpoint_id=endpoint_id)  # type: ignore[attr-defined]
+        endpoint, secret = webhook_endpoint_secret_rotate(endpoint=endpoint)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboard:webhooks")
+    return _page(request, secret=secret, secret_for=endpoint)
+
+
+@require_POST
+@dashboard_page("manage_webhooks")
+def endpoint_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    try:
+        endpoint = webhook_endpoint_get(organization_id=request.workspace.organization.pk, endpoint_id=endpoint_id)  # type: ignore[attr-defined]
+        webhook_endpoint_delete(endpoint=endpoint)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "The endpoint is deleted; its past deliveries stay listed.")
+    return redirect("dashboard:webhooks")
+
+
+@require_POST
+@dashboard_page("manage_webhooks")
+def delivery_redeliver(request: HttpRequest, delivery_id: str) -> HttpResponse:
+    try:
+        delivery = webhook_delivery_get(organization_id=request.workspace.organization.pk, delivery_id=delivery_id)  # type: ignore[attr-defined]
+        webhook_delivery_redeliver(delivery=delivery)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "The delivery is queued to be sent again.")
+    return redirect("dashboard:webhooks")
