@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -18,8 +19,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcp_site.settings")
 
-from bench.analytics import seed  # noqa: E402 - sets Django up
+import django  # noqa: E402
+
+django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -27,6 +31,7 @@ from django.test import Client  # noqa: E402
 
 from accounts.models import Organization, User  # noqa: E402
 from accounts.services import api_key_create, membership_add  # noqa: E402
+from bench.analytics import seed  # noqa: E402
 from billing.models import Plan, Subscription  # noqa: E402
 from billing.services import subscription_create  # noqa: E402
 
