@@ -51,6 +51,7 @@ bench: install ## the gateway benchmark against LiteLLM, auth and tracing cost (
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/tracing.py
+	$(BIN)/python bench/validation.py
 
 # The deploy pipeline runs this after every rollout. API_KEY is read from the environment (set on
 # the command line, it is exported to the script) so the key never appears in the echoed command.

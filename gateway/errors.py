@@ -48,6 +48,21 @@ def invalid(message: str, *, param: str | None = None, code: str = "invalid_valu
     return GatewayError(400, message, param=param, code=code)
 
 
+def method_not_allowed(*allowed: str) -> GatewayError:
+    """405 with the ``Allow`` header listing what the endpoint accepts."""
+    methods = ", ".join(allowed)
+    return GatewayError(405, f"Use {' or '.join(allowed)} for this endpoint.", code="method_not_allowed",
+                        headers={"Allow": methods})  # fmt: skip
+
+
+def body_too_large(limit: int) -> GatewayError:
+    return GatewayError(413, f"The request body is larger than {limit / 2**20:g} MB.", code="body_too_large")
+
+
+def not_found() -> GatewayError:
+    return GatewayError(404, "Unknown URL. GET /api/docs/ lists the API.", type="not_found_error", code="not_found")
+
+
 def unauthenticated() -> GatewayError:
     return GatewayError(
         401,

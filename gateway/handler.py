@@ -18,14 +18,23 @@ from contextlib import aclosing
 import structlog
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, SuspiciousOperation
 from django.core.handlers.asgi import ASGIRequest
 from django.db import DatabaseError, close_old_connections
-from django.http import HttpResponseBase
-from django.urls import URLResolver, get_resolver
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import ResolverMatch, URLResolver, get_resolver
 from django.urls.exceptions import Resolver404
 
 from core import tracing
-from gateway.errors import DATABASE_UNAVAILABLE, INTERNAL_ERROR, GatewayError, error_response
+from gateway.errors import (
+    DATABASE_UNAVAILABLE,
+    INTERNAL_ERROR,
+    GatewayError,
+    body_too_large,
+    error_response,
+    invalid,
+    not_found,
+)
 from mcp_site import request_id
 from mcp_site.metrics import UNMATCHED_ROUTE, observe_request
 
@@ -34,7 +43,6 @@ errors_log = structlog.get_logger("mcp.gateway")
 
 #: Largest request body accepted (audio uploads are the biggest: 25 MB plus multipart overhead).
 MAX_BODY_BYTES = 26 * 1024 * 1024
-CHUNK_SIZE = 64 * 1024
 
 
 class ClientDisconnected(Exception):
@@ -42,50 +50,67 @@ class ClientDisconnected(Exception):
 
 
 class HotPathHandler:
-    """Serve the URL patterns of ``urlconf`` with async views and no per-request thread hop."""
+    """Serve the URL patterns of ``urlconf`` with async views and no per-request thread hop.
 
-    def __init__(self, urlconf: str = "gateway.urls", *, traced: bool = True) -> None:
-        """:param traced: open a span per request when tracing is on (not for probes and scrapes)."""
+    :param urlconf: the module whose ``urlpatterns`` this handler serves.
+    :param ops_routes: URL names of the operations endpoints: answered whatever the ``Host`` (probes
+        use the pod's IP) and never traced (probes and scrapes would drown the traces).
+    """
+
+    def __init__(self, urlconf: str = "gateway.urls", *, ops_routes: frozenset[str] = frozenset()) -> None:
         self.resolver: URLResolver = get_resolver(urlconf)
-        self.traced = traced
+        self.ops_routes = ops_routes
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope, receive, send, match: ResolverMatch | None = None) -> None:
         started = time.perf_counter()
         headers = dict(scope["headers"])
         rid = request_id.from_headers(headers.get(b"x-request-id", b"").decode("latin-1"))
         structlog.contextvars.bind_contextvars(request_id=rid)
-        route, status, path = UNMATCHED_ROUTE, 500, scope["path"]
-        server_span = tracing.start_server_span(scope["method"], headers) if self.traced else None
+        route, status, path, request, server_span = UNMATCHED_ROUTE, 500, scope["path"], None, None
         try:
             try:
-                body = await self._read_body(receive, headers)
-                request = ASGIRequest(scope, io.BytesIO(body))
-                request.request_id = rid  # type: ignore[attr-defined]
-                match = self.resolver.resolve(request.path_info)
+                match = match or self.resolver.resolve(path_info(scope))
                 route = match.route
+                ops = match.url_name in self.ops_routes
+                if not ops:
+                    server_span = tracing.start_server_span(scope["method"], headers)
                 if match.kwargs and not settings.LOG_PROMPTS:
                     path = None  # a URL parameter may be a prompt (Pollinations paths): the route says enough
+                body = await read_body(receive, headers, MAX_BODY_BYTES)
+                request = ASGIRequest(scope, io.BytesIO(body))
+                request._body = body  # read and bounded above: Django's smaller form-data limit does not apply
+                request.request_id = rid  # type: ignore[attr-defined]
+                if not ops:
+                    request.get_host()  # DisallowedHost unless ALLOWED_HOSTS lists it
                 request.resolver_match = match
                 response = await match.func(request, *match.args, **match.kwargs)
             except Resolver404:
-                response = error_response(GatewayError(404, "Unknown URL.", code="not_found"))
+                response = error_response(not_found())
             except GatewayError as exc:
                 response = error_response(exc)
             except ClientDisconnected:
                 status = 499
                 return
             except DatabaseError as exc:
-                errors_log.warning("database_unavailable", error_type=type(exc).__name__, where=_where(exc))
+                errors_log.warning("database_unavailable", error_type=type(exc).__name__, where=where(exc))
                 # This handler sends no request signals, so nothing else would drop the broken
                 # connection the ORM's thread holds (after a PostgreSQL restart, every later query
                 # would fail on it): close it, and the pool hands out a checked one next time.
                 await sync_to_async(close_old_connections)()
                 response = error_response(DATABASE_UNAVAILABLE)
+            except DisallowedHost:
+                response = error_response(invalid("The Host header names no host this gateway serves.",
+                                                  param="Host", code="invalid_host"))  # fmt: skip
+            except RequestDataTooBig:
+                response = error_response(body_too_large(MAX_BODY_BYTES))
+            except SuspiciousOperation:
+                response = error_response(invalid("The request is malformed.", code="invalid_request"))
             except Exception as exc:  # noqa: BLE001 - last resort: the caller gets a clean 500, the log the type.
-                errors_log.error("unhandled_error", error_type=type(exc).__name__, where=_where(exc))
+                errors_log.error("unhandled_error", error_type=type(exc).__name__, where=where(exc))
                 response = error_response(INTERNAL_ERROR)
             status = response.status_code
             response["X-Request-ID"] = rid
+            add_security_headers(response, request)
             await self._send(response, send, receive)
         finally:
             elapsed = time.perf_counter() - started
@@ -95,32 +120,11 @@ class HotPathHandler:
             tracing.end_server_span(server_span, method=scope["method"], route=route, status=status, request_id=rid)
             structlog.contextvars.clear_contextvars()
 
-    async def _read_body(self, receive, headers: dict[bytes, bytes]) -> bytes:
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            raise GatewayError(
-                413, f"The request body is larger than {MAX_BODY_BYTES // 2**20} MB.", code="body_too_large"
-            )
-        parts, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnected
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise GatewayError(
-                    413, f"The request body is larger than {MAX_BODY_BYTES // 2**20} MB.", code="body_too_large"
-                )
-            parts.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(parts)
-
     async def _send(self, response: HttpResponseBase, send, receive) -> None:
-        await send({"type": "http.response.start", "status": response.status_code, "headers": _headers(response)})
         if not response.streaming:
-            await send({"type": "http.response.body", "body": response.content})
+            await send_whole(response, send)
             return
+        await send({"type": "http.response.start", "status": response.status_code, "headers": _headers(response)})
         relay = asyncio.ensure_future(self._relay(response, send))
         disconnect = asyncio.ensure_future(_wait_for_disconnect(receive))
         try:
@@ -139,6 +143,58 @@ class HotPathHandler:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
+def resolve(resolver: URLResolver, path: str) -> ResolverMatch | None:
+    """The route ``resolver`` matches ``path`` with, or ``None``."""
+    try:
+        return resolver.resolve(path)
+    except Resolver404:
+        return None
+
+
+def path_info(scope) -> str:
+    """The path Django resolves: the ASGI path minus the application's mount point."""
+    root = scope.get("root_path") or ""
+    return scope["path"].removeprefix(root) if root else scope["path"]
+
+
+async def read_body(receive, headers: dict[bytes, bytes], limit: int) -> bytes:
+    """The whole request body, or 413 as soon as it is known to exceed ``limit`` bytes."""
+    declared = headers.get(b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise body_too_large(limit)
+    parts, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise body_too_large(limit)
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(parts)
+
+
+def add_security_headers(response: HttpResponseBase, request: HttpRequest | None) -> None:
+    """What Django's SecurityMiddleware adds, for the URLs served without it: nosniff, and HSTS over TLS."""
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if settings.SECURE_HSTS_SECONDS and request is not None and request.is_secure():
+        value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+            value += "; includeSubDomains"
+        if settings.SECURE_HSTS_PRELOAD:
+            value += "; preload"
+        response.headers.setdefault("Strict-Transport-Security", value)
+
+
+async def send_whole(response: HttpResponseBase, send) -> None:
+    """Send a non-streaming response."""
+    await send({"type": "http.response.start", "status": response.status_code, "headers": _headers(response)})
+    await send({"type": "http.response.body", "body": response.content})
+
+
 async def _wait_for_disconnect(receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
@@ -148,7 +204,7 @@ def _headers(response: HttpResponseBase) -> list[tuple[bytes, bytes]]:
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
 
 
-def _where(exc: BaseException) -> str:
+def where(exc: BaseException) -> str:
     """File and line where an exception was raised: enough to find it, without a traceback in the logs."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:

@@ -18,7 +18,7 @@ import uuid
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, method_not_allowed
 from gateway.files import file_response, require_signature, signed_query, sniff_image, store_bytes
 
 SALT = "gateway.image-url"
@@ -62,7 +62,7 @@ async def answer_with_urls(response: HttpResponseBase, request: HttpRequest) -> 
 async def image_file(request: HttpRequest, filename: str) -> HttpResponse:
     """``GET /v1/images/files/<name>``: a generated image, for whoever holds an unexpired signed URL."""
     if request.method != "GET":
-        raise GatewayError(405, "Use GET for this endpoint.", code="method_not_allowed")
+        raise method_not_allowed("GET")
     require_signature(filename, salt=SALT, query=request.GET, hint="generate the image again for a fresh one.")
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     try:

@@ -1,4 +1,4 @@
-"""Hot-path URLs. :mod:`mcp_site.asgi` sends every path under :data:`HOT_PATH_PREFIXES` here."""
+"""Hot-path URLs, served by :class:`gateway.handler.HotPathHandler` (see :mod:`mcp_site.hot_urls`)."""
 
 from django.urls import path, re_path
 
@@ -6,8 +6,6 @@ from gateway import images
 from gateway.views import keyinfo, native, openai
 from jobs import callbacks as job_callbacks
 from jobs import views as jobs
-
-HOT_PATH_PREFIXES = ("/v1/", "/image/", "/text", "/audio/", "/prompt/", "/openai", "/models")
 
 urlpatterns = [
     # OpenAI-compatible

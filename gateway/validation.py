@@ -1,19 +1,27 @@
-"""Edge validation of request bodies: every refusal names the field at fault (400)."""
+"""Edge validation of request bodies and queries: every refusal is a 400 naming the field at fault.
+
+The body is decoded once by msgspec (valid UTF-8, no lone surrogates, no NaN, bounded nesting),
+then converted to the endpoint's struct (:mod:`gateway.schemas`), which checks each known field's
+type and range. The decoded dict, unknown fields included, is what goes upstream.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 from django.http import HttpRequest
 
+from gateway import schemas
 from gateway.errors import invalid
 
-MAX_PROMPT_CHARS = 32_000
-MAX_SPEECH_CHARS = 10_000
-_SIZE_RE = re.compile(r"^(\d{2,4})x(\d{2,4})$")
-MAX_IMAGE_SIDE = 2048
+T = TypeVar("T", bound=msgspec.Struct)
+
+_decoder = msgspec.json.Decoder()
+_PATH_RE = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_MISSING_RE = re.compile(r"^Object missing required field `(?P<field>[^`]+)`")
 
 
 def json_object(request: HttpRequest) -> dict[str, Any]:
@@ -21,62 +29,122 @@ def json_object(request: HttpRequest) -> dict[str, Any]:
     content_type = request.content_type or ""
     if content_type not in ("application/json", ""):
         raise invalid("Send the body as JSON with Content-Type: application/json.", code="invalid_content_type")
-    try:
-        payload = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("The request body is not valid JSON.", code="invalid_json") from None
+    payload = decode_json(request.body or b"null")
     if not isinstance(payload, dict):
         raise invalid("The request body must be a JSON object.", code="invalid_json")
     return payload
 
 
-def string(payload: dict[str, Any], field: str, *, default: str | None = None, max_length: int = 256) -> str:
-    value = payload.get(field, default)
-    if value is None:
-        raise invalid(f"'{field}' is required.", param=field, code="missing_field")
-    if not isinstance(value, str) or not value.strip():
-        raise invalid(f"'{field}' must be a non-empty string.", param=field)
-    if len(value) > max_length:
-        raise invalid(f"'{field}' is longer than {max_length} characters.", param=field)
-    return value
+def decode_json(body: bytes) -> Any:
+    """Decode JSON strictly; 400 for bad JSON, bad UTF-8, lone surrogates or nesting too deep."""
+    try:
+        return _decoder.decode(body)
+    except RecursionError:
+        raise invalid("The JSON body is nested too deeply.", code="invalid_json") from None
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+        field = _surrogate_field(body)
+        if field is not None:
+            raise invalid(f"'{field or 'body'}' is not valid Unicode: it holds a lone surrogate (\\ud800-\\udfff).",
+                          param=field or None, code="invalid_unicode") from None  # fmt: skip
+        if isinstance(exc, UnicodeDecodeError):
+            raise invalid("The request body is not valid UTF-8.", code="invalid_json") from None
+        raise invalid(f"The request body is not valid JSON: {_detail(exc)}", code="invalid_json") from None
 
 
-def boolean(payload: dict[str, Any], field: str, default: bool = False) -> bool:
-    value = payload.get(field, default)
-    if not isinstance(value, bool):
-        raise invalid(f"'{field}' must be true or false.", param=field)
-    return value
+def convert(payload: Any, schema: type[T], *, prefix: str = "", strict: bool = True) -> T:
+    """``payload`` checked against ``schema``; a 400 naming the first field at fault."""
+    try:
+        return msgspec.convert(payload, schema, strict=strict)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        match = _PATH_RE.search(message)
+        path = match.group("path") if match else ""
+        reason = message[: match.start()] if match else message
+        if missing := _MISSING_RE.match(reason):
+            path = f"{path}.{missing.group('field')}"
+        # msgspec writes a mapping's key as [...]: the param is then the mapping itself.
+        param = (prefix + path.partition("[...]")[0].lstrip(".")).rstrip(".")
+        raise invalid(f"Invalid '{param or 'body'}': {reason[0].lower() + reason[1:]}.", param=param or None) from None
 
 
-def messages(payload: dict[str, Any]) -> list[Any]:
-    value = payload.get("messages")
-    if not isinstance(value, list) or not value:
-        raise invalid("'messages' must be a non-empty array of messages.", param="messages")
-    for index, message in enumerate(value):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise invalid(f"messages[{index}] must be an object with a 'role'.", param=f"messages[{index}]")
-    return value
+def chat_request(payload: dict[str, Any], *, prefix: str = "") -> schemas.ChatCompletion:
+    return convert(payload, schemas.ChatCompletion, prefix=prefix)
 
 
-def image_request(payload: dict[str, Any]) -> None:
-    string(payload, "prompt", max_length=MAX_PROMPT_CHARS)
-    n = payload.get("n", 1)
-    if n != 1:
-        raise invalid("'n' must be 1: one image per request.", param="n")
-    size = payload.get("size", "1024x1024")
-    match = _SIZE_RE.match(size) if isinstance(size, str) else None
-    if not match or not all(16 <= int(side) <= MAX_IMAGE_SIDE for side in match.groups()):
-        raise invalid(f"'size' must look like 1024x1024, each side 16–{MAX_IMAGE_SIDE}.", param="size")
-    if payload.get("response_format", "b64_json") not in ("b64_json", "url"):
-        raise invalid("'response_format' must be 'b64_json' or 'url'.", param="response_format")
-    seed = payload.get("seed")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not -1 <= seed <= 2**31 - 1):
-        raise invalid("'seed' must be an integer from -1 to 2147483647.", param="seed")
+def image_request(payload: dict[str, Any], *, prefix: str = "") -> schemas.ImageGeneration:
+    image = convert(payload, schemas.ImageGeneration, prefix=prefix)
+    if not all(16 <= int(side) <= schemas.MAX_IMAGE_SIDE for side in image.size.split("x")):
+        raise invalid(f"'size' must look like 1024x1024, each side 16-{schemas.MAX_IMAGE_SIDE}.", param=f"{prefix}size")
+    return image
 
 
-def speech_request(payload: dict[str, Any]) -> None:
-    string(payload, "input", max_length=MAX_SPEECH_CHARS)
-    if "voice" in payload:
-        string(payload, "voice", max_length=64)
-    if payload.get("response_format", "mp3") not in ("mp3", "opus", "aac", "flac", "wav", "pcm"):
-        raise invalid("'response_format' must be one of mp3, opus, aac, flac, wav, pcm.", param="response_format")
+def speech_request(payload: dict[str, Any], *, prefix: str = "") -> schemas.Speech:
+    speech = convert(payload, schemas.Speech, prefix=prefix)
+    if not speech.input.strip():
+        raise invalid("'input' must be a non-empty string.", param=f"{prefix}input")
+    return speech
+
+
+def transcription_form(form: dict[str, str]) -> schemas.Transcription:
+    """The form fields of a transcription upload (text values, converted)."""
+    return convert(form, schemas.Transcription, strict=False)
+
+
+def native_query(query: dict[str, str]) -> schemas.NativeQuery:
+    """The Pollinations query parameters the gateway knows, checked by type and range."""
+    return convert(query, schemas.NativeQuery, strict=False)
+
+
+def _detail(exc: Exception) -> str:
+    text = str(exc)
+    return (text[0].lower() + text[1:] + ".") if text else "malformed."
+
+
+def _surrogate_field(body: bytes) -> str | None:
+    """Where a lone surrogate sits (``""`` for the top level), or ``None`` when there is none.
+
+    Only run for a body msgspec refused: the standard library accepts lone surrogates, so it
+    can find the one that made msgspec refuse.
+    """
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return _find_surrogate(payload, "")
+
+
+def _find_surrogate(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return None if _is_valid_unicode(value) else path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if not _is_valid_unicode(str(key)):
+                return path
+            if (found := _find_surrogate(item, here)) is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _find_surrogate(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
+
+
+def _is_valid_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+__all__ = [
+    "chat_request",
+    "convert",
+    "decode_json",
+    "image_request",
+    "json_object",
+    "native_query",
+    "speech_request",
+    "transcription_form",
+]

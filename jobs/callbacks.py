@@ -25,7 +25,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from billing import hotpath as billing
 from billing.pricing import estimate_usage
 from gateway import usage as usage_recorder
-from gateway.errors import GatewayError, invalid
+from gateway.errors import GatewayError, invalid, method_not_allowed
 from gateway.pipeline import resolve_routes
 from jobs import services
 from jobs.models import Job
@@ -89,7 +89,7 @@ async def _charge(job: Job) -> None:
 
 async def provider_callback(request: HttpRequest, provider: str) -> HttpResponse:
     if request.method != "POST":
-        raise GatewayError(405, "Use POST for provider callbacks.", code="method_not_allowed")
+        raise method_not_allowed("POST")
     secret = settings.JOBS_CALLBACK_SECRET
     if not secret:
         raise GatewayError(404, "Provider callbacks are not enabled (JOBS_CALLBACK_SECRET).", code="not_found")

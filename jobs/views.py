@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from accounts.types import KeyIdentity
 from gateway import validation
 from gateway.auth import authenticate, authorize
-from gateway.errors import GatewayError, invalid
+from gateway.errors import GatewayError, invalid, method_not_allowed
 from gateway.files import file_response, require_signature
 from gateway.pipeline import forwarded_headers, resolve_routes
 from jobs import selectors, services
@@ -30,9 +30,10 @@ from plugins.types import ProviderCall
 
 MAX_TRANSCRIPTION_BYTES = 25 * 1024 * 1024
 _DEFAULT_MODELS = {"image": "flux", "text": "openai", "speech": "openai-audio", "transcription": "whisper-large-v3"}
-_VALIDATORS: dict[str, Callable[[dict[str, Any]], Any]] = {
+#: Each kind's ``request`` is checked as the body of its synchronous endpoint would be.
+_VALIDATORS: dict[str, Callable[..., Any]] = {
     JobKind.IMAGE: validation.image_request,
-    JobKind.TEXT: validation.messages,
+    JobKind.TEXT: validation.chat_request,
     JobKind.SPEECH: validation.speech_request,
 }
 
@@ -58,7 +59,7 @@ async def jobs_collection(request: HttpRequest) -> HttpResponse:
         return await _job_create(request)
     if request.method == "GET":
         return await _job_list(request)
-    raise GatewayError(405, "Use POST to submit a job or GET to list them.", code="method_not_allowed")
+    raise method_not_allowed("POST", "GET")
 
 
 @_handles
@@ -70,7 +71,7 @@ async def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     if request.method == "DELETE":
         job = await sync_to_async(services.job_cancel)(job=job)
         return JsonResponse(job_payload(job))
-    raise GatewayError(405, "Use GET to read a job or DELETE to cancel it.", code="method_not_allowed")
+    raise method_not_allowed("GET", "DELETE")
 
 
 async def job_result(request: HttpRequest, job_id: str) -> HttpResponse:
@@ -116,7 +117,7 @@ def _json_job(body: dict[str, Any]) -> tuple[str, dict[str, Any], None, dict[str
     params = body.get("request")
     if not isinstance(params, dict):
         raise invalid("'request' must be the JSON body of the synchronous endpoint.", param="request")
-    _VALIDATORS[kind](params)
+    _VALIDATORS[kind](params, prefix="request.")
     if params.get("stream"):
         raise invalid("Jobs do not stream: leave 'stream' out and watch the job instead.", param="request.stream")
     return kind, params, None, _webhook(body.get("webhook"))

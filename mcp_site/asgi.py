@@ -1,12 +1,14 @@
 """ASGI entry point.
 
-Three kinds of HTTP traffic, three handlers:
+Three kinds of HTTP traffic, three handlers, one routing decision: the path is resolved once
+against the site's URLs (:mod:`mcp_site.urls`), and
 
-* the gateway's hot path (``/v1/…`` and the Pollinations-native paths) and the operations
-  endpoints go to :class:`gateway.handler.HotPathHandler`: async views, no per-request thread hop,
-  no middleware (operations endpoints must answer probes that use the pod's IP as Host);
+* a route listed in :mod:`mcp_site.hot_urls` (the gateway's hot path ``/v1/…``, the
+  Pollinations-native paths, the legacy text catch-all, the operations endpoints) is served with that match by
+  :class:`gateway.handler.HotPathHandler`: async views, no per-request thread hop, no middleware
+  (operations endpoints must answer probes that use the pod's IP as Host);
 * everything else (admin, management API, dashboard) goes to Django's stock handler with the full
-  middleware stack;
+  middleware stack, its body bounded first (413 in the error shape, never Django's own page);
 * WebSockets go to Channels.
 """
 
@@ -20,26 +22,60 @@ django_http = get_asgi_application()
 # These imports need configured settings, hence after get_asgi_application().
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
 
-from gateway.handler import HotPathHandler  # noqa: E402
-from gateway.urls import HOT_PATH_PREFIXES  # noqa: E402
+from gateway.errors import GatewayError, error_response  # noqa: E402
+from gateway.handler import (  # noqa: E402
+    MAX_BODY_BYTES,
+    ClientDisconnected,
+    HotPathHandler,
+    path_info,
+    read_body,
+    resolve,
+    send_whole,
+)
 from jobs.routing import websocket_urlpatterns as job_websockets  # noqa: E402
+from mcp_site import request_id  # noqa: E402
+from mcp_site.hot_urls import OPS_ROUTES, hot_view_names  # noqa: E402
 from mcp_site.lifespan import lifespan  # noqa: E402
 from mcp_site.websocket import CookiesFromAllowedOrigins  # noqa: E402
 
-OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-gateway_http = HotPathHandler("gateway.urls")
-ops_http = HotPathHandler("mcp_site.ops_urls", traced=False)
+hot_http = HotPathHandler("mcp_site.hot_urls", ops_routes=OPS_ROUTES)
+HOT_VIEWS = hot_view_names()
+site_urls = get_resolver()
 
 
 async def http_router(scope, receive, send) -> None:
-    path = scope["path"]
-    if path in OPS_PATHS:
-        await ops_http(scope, receive, send)
-    elif path.startswith(HOT_PATH_PREFIXES):
-        await gateway_http(scope, receive, send)
+    match = resolve(site_urls, path_info(scope))
+    if match is not None and match.view_name in HOT_VIEWS:
+        await hot_http(scope, receive, send, match)
     else:
-        await django_http(scope, receive, send)
+        await bounded_django_http(scope, receive, send)
+
+
+async def bounded_django_http(scope, receive, send) -> None:
+    """Django's handler, with the body read first and refused (413) past ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
+    headers = dict(scope["headers"])
+    try:
+        body = await read_body(receive, headers, settings.DATA_UPLOAD_MAX_MEMORY_SIZE or MAX_BODY_BYTES)
+    except ClientDisconnected:
+        return
+    except GatewayError as exc:
+        response = error_response(exc)
+        response["X-Request-ID"] = request_id.from_headers(headers.get(b"x-request-id", b"").decode("latin-1"))
+        await send_whole(response, send)
+        return
+    replayed = False
+
+    async def replay():
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    await django_http(scope, replay, send)
 
 
 application = ProtocolTypeRouter(

@@ -1,4 +1,7 @@
-"""URL map: operations endpoints, gateway, admin, management API and its OpenAPI schema, dashboard sign-in."""
+"""URL map: operations endpoints, gateway, admin, management API and its OpenAPI schema, dashboard sign-in.
+
+Error pages are JSON in the one error shape (:mod:`mcp_site.error_views`).
+"""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -6,9 +9,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts.views import admin_login
 from gateway.views.native import legacy_text
+from mcp_site import error_views
+from mcp_site.hot_urls import LEGACY_TEXT_PATH, RESERVED_PATH
+
+handler400 = error_views.bad_request
+handler403 = error_views.permission_denied
+handler404 = error_views.page_not_found
+handler500 = error_views.server_error
 
 urlpatterns = [
-    # Also served by mcp_site.asgi without Django's middleware; listed here for the test client and runserver.
+    # Served by mcp_site.asgi's hot-path handler, without Django's middleware (mcp_site.hot_urls lists them).
     path("", include("mcp_site.ops_urls")),
     path("", include("gateway.urls")),
     # Before admin.site.urls so that the rate-limited sign-in answers /admin/login/.
@@ -23,6 +33,9 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     # The dashboard, at the root.
     path("", include("dashboard.urls")),
-    # Last: the legacy text host answered GET /{prompt} at its root. Only paths nothing else claims get here.
-    re_path(r"^(?P<prompt>[^/].*)$", legacy_text, name="legacy-text"),
+    path("favicon.ico", error_views.favicon, name="favicon"),
+    # Last: what nothing claimed under a reserved prefix is a JSON 404; any other path is a legacy text
+    # prompt (the legacy text host answered GET /{prompt} at its root).
+    re_path(RESERVED_PATH, error_views.reserved_not_found, name="reserved-not-found"),
+    re_path(LEGACY_TEXT_PATH, legacy_text, name="legacy-text"),
 ]

@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from gateway import validation
 from gateway.auth import authenticate
 from gateway.dispatch import open_upstream
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, method_not_allowed
 from gateway.pipeline import proxy
 from gateway.relay import relay
 from plugins.registry import Route, get_registry
@@ -70,31 +70,34 @@ def _forwarded_query(request: HttpRequest) -> str:
     return "&".join(p for p in raw.split("&") if p and unquote(p.split("=", 1)[0]) not in _CREDENTIAL_PARAMS)
 
 
-def _query_value(request: HttpRequest, name: str) -> str | None:
+def _first_values(request: HttpRequest) -> dict[str, str]:
+    """Each query parameter's first value."""
+    values: dict[str, str] = {}
     for key, value in parse_qsl(request.META.get("QUERY_STRING", "")):
-        if key == name:
-            return value
-    return None
+        values.setdefault(key, value)
+    return values
 
 
 async def _generate(request: HttpRequest, *, host: str, modality: str) -> HttpResponseBase:
     if request.method not in ("GET", "POST"):
-        raise GatewayError(405, "Use GET or POST for this endpoint.", code="method_not_allowed")
+        raise method_not_allowed("GET", "POST")
     raw_path = _checked_raw_path(request)
     identity = await authenticate(request)
-    body = None
-    model = _query_value(request, "model")
+    query = validation.native_query(_first_values(request))
+    body, model = None, query.model
     if request.method == "POST":
         payload = validation.json_object(request)
-        model = payload.get("model") if isinstance(payload.get("model"), str) else model
+        # A text POST is a chat body (Pollinations' POST / and /openai); others carry query-like fields.
+        typed = validation.chat_request(payload) if modality == "text" else validation.native_query(payload)
+        model = typed.model if "model" in payload else model
         body = request.body
     call = ProviderCall(
         "native", model or DEFAULT_MODELS[modality], modality, request.request_id, body=body,  # type: ignore[arg-type]
         content_type=request.META.get("CONTENT_TYPE") or None, method=request.method,
         raw_path=raw_path, raw_query=_forwarded_query(request), host=host,
-        stream=_query_value(request, "stream") == "true",
+        stream=bool(query.stream),
     )  # fmt: skip
-    return await proxy(call, identity, request, private=_query_value(request, "private") == "true")
+    return await proxy(call, identity, request, private=bool(query.private))
 
 
 async def gen_image(request: HttpRequest, prompt: str) -> HttpResponseBase:
@@ -120,7 +123,7 @@ async def gen_audio(request: HttpRequest, text: str) -> HttpResponseBase:
 async def model_list(request: HttpRequest, modality: str = "text", host: str = "gen") -> HttpResponseBase:
     """A Pollinations model list, relayed from the upstream in its own shape (public, like upstream)."""
     if request.method != "GET":
-        raise GatewayError(405, "Use GET for this endpoint.", code="method_not_allowed")
+        raise method_not_allowed("GET")
     started = time.perf_counter()
     registry = await get_registry()
     provider = registry.native_provider(modality)

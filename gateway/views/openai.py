@@ -8,41 +8,36 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
 from gateway import images, validation
 from gateway.auth import authenticate
-from gateway.errors import GatewayError, invalid, model_not_found
+from gateway.errors import GatewayError, invalid, method_not_allowed, model_not_found
 from gateway.pipeline import proxy
 from plugins.registry import get_registry
 from plugins.types import ProviderCall
 
 MAX_TRANSCRIPTION_BYTES = 25 * 1024 * 1024
-_DEFAULT_SPEECH_MODEL = "openai-audio"
-_DEFAULT_TRANSCRIPTION_MODEL = "whisper-large-v3"
 
 
 def _method(request: HttpRequest, allowed: str) -> None:
     if request.method != allowed:
-        raise GatewayError(405, f"Use {allowed} for this endpoint.", code="method_not_allowed")
+        raise method_not_allowed(allowed)
 
 
 async def chat_completions(request: HttpRequest) -> HttpResponseBase:
     _method(request, "POST")
     identity = await authenticate(request)
     payload = validation.json_object(request)
-    model = validation.string(payload, "model", default="openai")
-    validation.messages(payload)
-    stream = validation.boolean(payload, "stream")
-    call = ProviderCall("chat", model, "text", request.request_id, payload=payload, stream=stream)
-    return await proxy(call, identity, request, private=bool(payload.get("private")))
+    chat = validation.chat_request(payload)
+    call = ProviderCall("chat", chat.model, "text", request.request_id, payload=payload, stream=chat.stream)
+    return await proxy(call, identity, request, private=chat.private)
 
 
 async def image_generations(request: HttpRequest) -> HttpResponseBase:
     _method(request, "POST")
     identity = await authenticate(request)
     payload = validation.json_object(request)
-    model = validation.string(payload, "model", default="flux")
-    validation.image_request(payload)
+    image = validation.image_request(payload)
     as_url = images.wants_url(payload)
-    call = ProviderCall("image", model, "image", request.request_id, payload=payload)
-    response = await proxy(call, identity, request, private=bool(payload.get("private")))
+    call = ProviderCall("image", image.model, "image", request.request_id, payload=payload)
+    response = await proxy(call, identity, request, private=image.private)
     return await images.answer_with_urls(response, request) if as_url else response
 
 
@@ -50,9 +45,8 @@ async def audio_speech(request: HttpRequest) -> HttpResponseBase:
     _method(request, "POST")
     identity = await authenticate(request)
     payload = validation.json_object(request)
-    model = validation.string(payload, "model", default=_DEFAULT_SPEECH_MODEL)
-    validation.speech_request(payload)
-    call = ProviderCall("speech", model, "audio", request.request_id, payload=payload)
+    speech = validation.speech_request(payload)
+    call = ProviderCall("speech", speech.model, "audio", request.request_id, payload=payload)
     return await proxy(call, identity, request)
 
 
@@ -74,10 +68,10 @@ async def audio_transcriptions(request: HttpRequest) -> HttpResponseBase:
         raise invalid("'file' is required: the audio to transcribe.", param="file", code="missing_field")
     if upload.size > MAX_TRANSCRIPTION_BYTES:
         raise GatewayError(413, "The audio file is larger than 25 MB.", param="file", code="file_too_large")
-    model = form.get("model") or _DEFAULT_TRANSCRIPTION_MODEL
+    fields = validation.transcription_form({name: form.get(name) for name in form})
     call = ProviderCall(
         "transcription",
-        model,
+        fields.model,
         "audio",
         request.request_id,
         body=request.body,

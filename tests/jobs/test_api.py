@@ -81,7 +81,12 @@ async def test_the_same_idempotency_key_returns_the_same_job_and_a_different_bod
     [
         ({"kind": "video", "request": {}}, "kind"),
         ({"kind": "image"}, "request"),
-        ({"kind": "image", "request": {"size": "1x1"}}, "prompt"),
+        ({"kind": "image", "request": {"size": "1x1"}}, "request.size"),
+        ({"kind": "image", "request": {}}, "request.prompt"),
+        (
+            {"kind": "text", "request": {"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}},
+            "request.temperature",
+        ),
         ({**IMAGE, "webhook": {"url": "http://h/x", "secret": "no"}}, "webhook.secret"),  # pragma: allowlist secret
     ],
 )

@@ -17,9 +17,6 @@ def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.mark.xfail(
-    strict=True, reason="/favicon.ico falls into the legacy text catch-all and answers 500 (being fixed with routing)"
-)
 def test_admin_sign_in_page_renders_in_chromium_without_console_or_csp_errors(
     gateway_url: str, page, console_problems: list[str]
 ) -> None:

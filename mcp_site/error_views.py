@@ -1,0 +1,94 @@
+"""The site's error pages are JSON in the one error shape, like every other error it answers.
+
+Django calls these (``handler400`` … ``handler500`` in :mod:`mcp_site.urls`) for the URLs it serves
+itself; :func:`reserved_not_found` answers a reserved path that no route claimed.
+"""
+
+from __future__ import annotations
+
+import structlog
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.deprecation import MiddlewareMixin
+from django.views.decorators.csrf import csrf_exempt
+
+from gateway.errors import (
+    INTERNAL_ERROR,
+    GatewayError,
+    body_too_large,
+    error_response,
+    invalid,
+    not_found,
+    not_permitted,
+)
+from gateway.handler import where
+
+log = structlog.get_logger("mcp.site")
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return error_response(invalid("The request is malformed.", code="invalid_request"))
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return error_response(not_permitted("You are not allowed to do this."))
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return error_response(not_found())
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return error_response(INTERNAL_ERROR)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: a form posted without its CSRF token (or from another origin)."""
+    return error_response(GatewayError(403, "The CSRF check failed: reload the page and submit the form again.",
+                                       type="permission_error", code="csrf_failed"))  # fmt: skip
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """No icon, said once a day: browsers ask on every page, and a 404 is a console error each time."""
+    response = HttpResponse(status=204)
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@csrf_exempt
+def reserved_not_found(request: HttpRequest) -> HttpResponse:
+    """A path under a reserved prefix that nothing claimed (so it never becomes a legacy text prompt)."""
+    return error_response(not_found())
+
+
+class ErrorShapeMiddleware(MiddlewareMixin):
+    """An exception a view lets escape becomes an answer in the error shape, never Django's page.
+
+    The gateway's own errors keep their status; a malformed or oversized request is the caller's
+    400/413; anything else is a 500 whose log line names the exception type and place, no traceback.
+    """
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, GatewayError):
+            return error_response(exception)
+        if isinstance(exception, Http404 | PermissionDenied):
+            return None  # Django's own answer (handler404/handler403 above)
+        if isinstance(exception, RequestDataTooBig):
+            return error_response(body_too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0))
+        if isinstance(exception, SuspiciousOperation):
+            return bad_request(request, exception)
+        log.error("unhandled_error", error_type=type(exception).__name__, where=where(exception))
+        return server_error(request)
+
+
+__all__ = [
+    "ErrorShapeMiddleware",
+    "bad_request",
+    "csrf_failure",
+    "favicon",
+    "page_not_found",
+    "permission_denied",
+    "reserved_not_found",
+    "server_error",
+]
