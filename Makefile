@@ -11,7 +11,7 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	&& { echo $$p; break; }; done)
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-fast lint format migrate bench smoke cluster-local chaos clean
+.PHONY: help install run test test-fast lint format migrate bench smoke cluster-local chaos clean screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ format: install ## format the code
 
 test: lint ## set up, lint, and run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+screenshots: install ## render the dashboard's main pages into docs/screenshots/ (needs Chromium)
+	$(BIN)/python scripts/screenshots.py
 
 clean: ## remove the virtualenv and local state
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
