@@ -31,6 +31,9 @@ PK_LIMIT = "pk-limit"  # 429 in the publishable-key limiter's flat shape
 EDGE_LIMIT = "edge-limit"  # 429 RATE_LIMITED envelope from the edge limiter
 LEGACY_QUEUE = "legacy-queue"  # turn the legacy per-IP queue on for this request
 CHUNK_BYTES = "chunk-bytes"  # re-cut a stream into N-byte writes (events split across reads)
+ERROR_OBJECT = "error-object"  # status 200 whose body is an error object (a stream: one error event)
+CORRUPT_MEDIA = "corrupt-media"  # media bytes (or a b64_json image) that are not of the declared type
+TRICKLE = "trickle"  # send the body one byte at a time, waiting D between bytes
 
 KNOBS = (
     LATENCY,
@@ -49,6 +52,9 @@ KNOBS = (
     EDGE_LIMIT,
     LEGACY_QUEUE,
     CHUNK_BYTES,
+    ERROR_OBJECT,
+    CORRUPT_MEDIA,
+    TRICKLE,
 )
 MID_STREAM_EVENTS = 2
 MAX_SIZE = 1 << 30
@@ -79,6 +85,9 @@ class Faults:
     edge_limit: bool = False
     legacy_queue: bool = False
     chunk_bytes: int = 0
+    error_object: bool = False
+    corrupt_media: bool = False
+    trickle: float = 0.0
 
     @property
     def drops(self) -> bool:
@@ -135,7 +144,7 @@ def parse_faults(spec: str) -> Faults:
 
 def _knob_value(name: str, value: str) -> object:
     """Convert one knob's text value to its typed value."""
-    if name in (LATENCY, STREAM_INTERVAL):
+    if name in (LATENCY, STREAM_INTERVAL, TRICKLE):
         match = _DURATION.match(value)
         if not match:
             raise ValueError("expected a duration like 200ms or 2s")

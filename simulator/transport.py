@@ -1,11 +1,13 @@
 """Sending a Response over ASGI with the body-shaping faults applied, watching for disconnects."""
 
 import asyncio
+import base64
+import json
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import TypeVar
 
 from simulator.faults import MID_STREAM_EVENTS, Faults
-from simulator.response import Response
+from simulator.response import Response, dumps, json_response, sse_response
 from simulator.types import CANCELLED, COMPLETED, DROPPED, Headers, Receive, Send
 
 T = TypeVar("T")
@@ -78,12 +80,14 @@ async def send_response(send: Send, response: Response, faults: Faults, watcher:
     A drop returns without the final body message, so the server closes the connection with
     the body incomplete (raising instead would make the server log a traceback).
     """
+    if response.status == 200 and (faults.error_object or faults.corrupt_media):
+        response = error_object_response(response) if faults.error_object else corrupted(response)
     headers = [*response.headers, *CORS_HEADERS]
     if response.stream is not None:
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         events = _malformed_events(response.stream) if faults.malformed else response.stream
-        if faults.chunk_bytes:
-            events = _rechunked(events, faults.chunk_bytes)
+        if faults.chunk_bytes or faults.trickle:
+            events = _rechunked(events, 1 if faults.trickle else faults.chunk_bytes)
         drop_at = faults.drop_after or (MID_STREAM_EVENTS if faults.drop_mid_stream else 0)
         watcher.start()
         return await _send_chunks(send, events, faults, watcher, drop_at)
@@ -93,10 +97,12 @@ async def send_response(send: Send, response: Response, faults: Faults, watcher:
     total = max(len(body), faults.size)
     headers.append((b"content-length", str(total).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    if not faults.size and not faults.drops:
+    if not faults.size and not faults.drops and not faults.trickle:
         await send({"type": "http.response.body", "body": body})
         return COMPLETED
-    if faults.size:
+    if faults.trickle:
+        pieces, drop_at = (body[i : i + 1] for i in range(len(body))), 0
+    elif faults.size:
         pieces = _padded(body, total)
         half = -(-total // PAD_CHUNK) // 2
         drop_at = faults.drop_after or (max(1, half) if faults.drop_mid_stream else 0)
@@ -113,7 +119,8 @@ async def _send_chunks(
     async for chunk in chunks:
         if watcher.disconnected:
             return CANCELLED
-        if faults.stream_interval and not await watcher.sleep(faults.stream_interval):
+        pause = faults.trickle or faults.stream_interval
+        if pause and not await watcher.sleep(pause):
             return CANCELLED
         if not chunk:  # an idle tick from an open-ended stream: just re-check the client
             continue
@@ -125,6 +132,44 @@ async def _send_chunks(
         return CANCELLED
     await send({"type": "http.response.body", "body": b"", "more_body": False})
     return COMPLETED
+
+
+ERROR_OBJECT = {"error": {"message": "Simulated failure reported inside a 200", "code": "SIMULATED_ERROR"}}
+
+
+def error_object_response(response: Response) -> Response:
+    """The ``error-object`` fault: a 200 whose body is an error object instead of the result."""
+    if response.stream is not None:
+        return sse_response(_events([b"data: " + dumps(ERROR_OBJECT) + b"\n\n"]))
+    return json_response(ERROR_OBJECT)
+
+
+def corrupted(response: Response) -> Response:
+    """The ``corrupt-media`` fault: media bytes of the declared type and length that are not of that type."""
+    content_type = dict(response.headers).get(b"content-type", b"")
+    if response.stream is not None:
+        return response
+    if content_type.startswith((b"image/", b"audio/")):
+        return Response(response.status, response.headers, _garbage(len(response.body)))
+    if content_type.startswith(b"application/json") and b'"b64_json"' in response.body:
+        data = json.loads(response.body)
+        for item in data.get("data") or ():
+            if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
+                size = len(base64.b64decode(item["b64_json"]))
+                item["b64_json"] = base64.b64encode(_garbage(size)).decode()
+        return Response(response.status, response.headers, dumps(data))
+    return response
+
+
+def _garbage(size: int) -> bytes:
+    """``size`` bytes no media sniffer recognises (an HTML error page, repeated)."""
+    page = b"<html><body>upstream error</body></html>\n"
+    return (page * (size // len(page) + 1))[:size]
+
+
+async def _events(events: list[bytes]) -> AsyncIterator[bytes]:
+    for event in events:
+        yield event
 
 
 def _padded(body: bytes, total: int) -> Iterable[bytes]:

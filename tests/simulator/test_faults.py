@@ -1,5 +1,6 @@
 """Contract tests for per-request fault injection (X-Sim-Fault / sim_fault)."""
 
+import base64
 import io
 import itertools
 import json
@@ -251,3 +252,51 @@ def test_legacy_queue_refusal_uses_the_legacy_text_message(simulator_url):
         refused = [r for r in pool.map(attempt, range(16)) if r is not None]
     assert len(refused) == 1
     assert refused[0].json()["error"].startswith("Queue full for IP: 127.0.0.1 (max: 15)")
+
+
+def test_error_object_fault_answers_200_with_an_error_object_instead_of_a_completion(gen):
+    response = gen.post("/v1/chat/completions", json=chat_body("hi"), headers=_fault("error-object"))
+    assert response.status_code == 200
+    assert response.json()["error"]["code"] == "SIMULATED_ERROR"
+    assert "choices" not in response.json()
+
+
+def test_error_object_fault_makes_a_stream_a_single_error_event_without_done(gen):
+    body = {**chat_body("hi"), "stream": True}
+    response = gen.post("/v1/chat/completions", json=body, headers=_fault("error-object"))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert [json.loads(d)["error"]["code"] for d in sse_data(response.text)] == ["SIMULATED_ERROR"]
+
+
+def test_corrupt_media_fault_keeps_type_and_length_but_the_bytes_are_not_an_image(gen):
+    plain = gen.get(f"/image/{unique()}", params={"width": 32, "height": 32})
+    corrupt = gen.get(f"/image/{unique()}", params={"width": 32, "height": 32}, headers=_fault("corrupt-media"))
+    assert corrupt.status_code == 200
+    assert corrupt.headers["content-type"] == plain.headers["content-type"] == "image/jpeg"
+    assert len(corrupt.content) == int(corrupt.headers["content-length"])
+    with pytest.raises(Exception, match="cannot identify"):
+        Image.open(io.BytesIO(corrupt.content))
+
+
+def test_corrupt_media_fault_corrupts_a_b64_json_image(gen):
+    body = {"prompt": unique(), "size": "32x32", "response_format": "b64_json"}
+    response = gen.post("/v1/images/generations", json=body, headers=_fault("corrupt-media"))
+    encoded = response.json()["data"][0]["b64_json"]
+    assert not base64.b64decode(encoded).startswith(b"\xff\xd8")
+
+
+def test_corrupt_media_fault_corrupts_speech(gen):
+    body = {"input": "hello there", "voice": "nova", "response_format": "mp3"}
+    response = gen.post("/v1/audio/speech", json=body, headers=_fault("corrupt-media"))
+    assert response.headers["content-type"] == "audio/mpeg"
+    assert not response.content.startswith(b"ID3")
+
+
+def test_trickle_fault_sends_one_byte_at_a_time(gen):
+    started = time.monotonic()
+    with gen.stream("GET", "/text/hi", headers=_fault("trickle=20ms")) as response:
+        pieces = list(response.iter_raw())
+    assert b"".join(pieces)
+    assert max(len(p) for p in pieces) == 1
+    assert time.monotonic() - started >= 0.02 * len(pieces) * 0.8
