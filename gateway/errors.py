@@ -84,7 +84,8 @@ def model_not_found(model: str) -> GatewayError:
 
 
 def no_provider_available(retry_after: float | None) -> GatewayError:
-    seconds = max(1, math.ceil(retry_after or 5))
+    """Every provider serving the model has its circuit open: no attempt was made."""
+    seconds = max(1, math.ceil(retry_after or 1))
     return GatewayError(
         503,
         f"No provider can serve this model right now. Retry in {seconds} s.",
@@ -94,11 +95,29 @@ def no_provider_available(retry_after: float | None) -> GatewayError:
     )
 
 
+def upstream_timeout() -> GatewayError:
+    return GatewayError(
+        504, "The upstream provider did not answer in time.", type="upstream_error", code="upstream_timeout"
+    )
+
+
 def from_upstream(error: UpstreamError) -> GatewayError:
-    """An upstream failure that is not worth a fallback becomes the caller's answer."""
-    if 400 <= error.client_status < 500:
-        return GatewayError(error.client_status, error.client_message, code="upstream_rejected")
-    return GatewayError(error.client_status, error.client_message, type="upstream_error", code="upstream_error")
+    """The last upstream failure, as the caller's answer: its honest class and the upstream's own ``Retry-After``."""
+    status = error.client_status
+    if error.timeout:
+        return GatewayError(504, error.client_message, type="upstream_error", code="upstream_timeout")
+    headers = {}
+    if error.retry_after is not None and status in (429, 503):
+        headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    if status == 429:
+        return GatewayError(429, error.client_message, type="rate_limit_error", code="upstream_rate_limited",
+                            headers=headers)  # fmt: skip
+    if status == 503:
+        return GatewayError(503, error.client_message, type="service_unavailable", code="upstream_unavailable",
+                            headers=headers)  # fmt: skip
+    if 400 <= status < 500:
+        return GatewayError(status, error.client_message, code="upstream_rejected")
+    return GatewayError(status, error.client_message, type="upstream_error", code="upstream_error")
 
 
 def error_body(error: GatewayError) -> bytes:

@@ -45,6 +45,9 @@ errors_log = structlog.get_logger("mcp.gateway")
 MAX_BODY_BYTES = 26 * 1024 * 1024
 
 
+STATUS_CLIENT_CLOSED = 499
+
+
 class ClientDisconnected(Exception):
     pass
 
@@ -67,6 +70,7 @@ class HotPathHandler:
         rid = request_id.from_headers(headers.get(b"x-request-id", b"").decode("latin-1"))
         structlog.contextvars.bind_contextvars(request_id=rid)
         route, status, path, request, server_span = UNMATCHED_ROUTE, 500, scope["path"], None, None
+        watcher: asyncio.Future | None = None
         try:
             try:
                 match = match or self.resolver.resolve(path_info(scope))
@@ -83,7 +87,21 @@ class HotPathHandler:
                 if not ops:
                     request.get_host()  # DisallowedHost unless ALLOWED_HOSTS lists it
                 request.resolver_match = match
-                response = await match.func(request, *match.args, **match.kwargs)
+                # A client that leaves while the upstream is still thinking cancels the view at once
+                # (the upstream call with it, no retry for nobody); the pipeline reports 499.
+                watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
+                view = _View(asyncio.current_task())
+                watcher.add_done_callback(view.client_left)
+                try:
+                    response = await match.func(request, *match.args, **match.kwargs)
+                except asyncio.CancelledError:
+                    if not view.departed:
+                        raise
+                    view.task.uncancel()
+                    status = STATUS_CLIENT_CLOSED
+                    return
+                finally:
+                    view.waiting = False
             except Resolver404:
                 response = error_response(not_found())
             except GatewayError as exc:
@@ -111,8 +129,10 @@ class HotPathHandler:
             status = response.status_code
             response["X-Request-ID"] = rid
             add_security_headers(response, request)
-            await self._send(response, send, receive)
+            await self._send(response, send, receive, watcher)
         finally:
+            if watcher is not None and not watcher.done():
+                watcher.cancel()
             elapsed = time.perf_counter() - started
             observe_request(route=route, method=scope["method"], status=status, seconds=elapsed)
             log.info("request", method=scope["method"], path=path, route=route, status=status,
@@ -120,13 +140,13 @@ class HotPathHandler:
             tracing.end_server_span(server_span, method=scope["method"], route=route, status=status, request_id=rid)
             structlog.contextvars.clear_contextvars()
 
-    async def _send(self, response: HttpResponseBase, send, receive) -> None:
+    async def _send(self, response: HttpResponseBase, send, receive, watcher: asyncio.Future | None) -> None:
         if not response.streaming:
             await send_whole(response, send)
             return
         await send({"type": "http.response.start", "status": response.status_code, "headers": _headers(response)})
         relay = asyncio.ensure_future(self._relay(response, send))
-        disconnect = asyncio.ensure_future(_wait_for_disconnect(receive))
+        disconnect = watcher if watcher is not None else asyncio.ensure_future(_wait_for_disconnect(receive))
         try:
             await asyncio.wait({relay, disconnect}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -193,6 +213,22 @@ async def send_whole(response: HttpResponseBase, send) -> None:
     """Send a non-streaming response."""
     await send({"type": "http.response.start", "status": response.status_code, "headers": _headers(response)})
     await send({"type": "http.response.body", "body": response.content})
+
+
+class _View:
+    """The task running a view, cancelled if the client disconnects before the view has answered."""
+
+    __slots__ = ("departed", "task", "waiting")
+
+    def __init__(self, task: asyncio.Task | None) -> None:
+        self.task = task
+        self.waiting = True
+        self.departed = False
+
+    def client_left(self, watcher: asyncio.Future) -> None:
+        if self.waiting and self.task is not None and not watcher.cancelled() and watcher.exception() is None:
+            self.departed = True
+            self.task.cancel()
 
 
 async def _wait_for_disconnect(receive) -> None:

@@ -1,7 +1,10 @@
 """The gateway's readiness checks: circuit states (detail only) and the embedded upstream's reachability.
 
 An open circuit never makes the instance unready: the upstream is down for every replica alike,
-and the gateway still answers (another provider, or a 503 with ``Retry-After``).
+and taking pods out of the load balancer would turn a provider outage into a gateway outage. When
+every provider serving a modality has its circuit open, the check reports that modality under
+``degraded`` and ``/readyz`` answers ``200`` with ``"status": "degraded"`` (alertable, also as
+``mcp_modality_unavailable``) while the pod stays in rotation.
 
 With ``MCP_UPSTREAM=simulator`` the simulator is part of the deployment, like the database: when
 it cannot be reached every call fails, so the ``default_upstream`` check fails too — but only
@@ -16,9 +19,11 @@ import asyncio
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from prometheus_client import Gauge
 
 from gateway.dispatch import breaker_states
-from plugins.registry import get_registry
+from plugins.registry import current_registry, get_registry
+from plugins.types import MODALITIES
 
 #: How long one TCP connection attempt to the default upstream may take.
 UPSTREAM_CONNECT_TIMEOUT_SECONDS = 1.0
@@ -27,11 +32,30 @@ UPSTREAM_UNREADY_AFTER = 3
 
 _failures_in_a_row = 0
 
+MODALITY_UNAVAILABLE = Gauge(
+    "mcp_modality_unavailable", "1 while every provider serving a modality has its circuit open.", ["modality"]
+)
+
 
 async def check_circuit_breakers() -> dict:
-    """Each provider called so far → ``closed``, ``opened`` or ``half-opened``, and the open ones."""
+    """Each provider called so far → ``closed`` or ``opened`` (as of now), the open ones, and the
+    modalities no provider can serve."""
     states = breaker_states()
-    return {"circuits": states, "open": sorted(name for name, state in states.items() if state == "opened")}
+    opened = sorted(name for name, state in states.items() if state == "opened")
+    detail: dict = {"circuits": states, "open": opened}
+    registry = current_registry()
+    if registry is None:
+        return detail
+    degraded = []
+    for modality in MODALITIES:
+        serving = [p.name for p in registry.providers if modality in p.modalities]
+        unavailable = bool(serving) and all(states.get(name) == "opened" for name in serving)
+        MODALITY_UNAVAILABLE.labels(modality).set(1 if unavailable else 0)
+        if unavailable:
+            degraded.append(modality)
+    if degraded:
+        detail["degraded"] = degraded
+    return detail
 
 
 async def provider_health() -> list[dict[str, str]]:

@@ -7,7 +7,6 @@ the rest and is the same for every endpoint.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 import structlog
@@ -21,17 +20,14 @@ from gateway import result_cache
 from gateway import usage as usage_recorder
 from gateway.auth import authorize
 from gateway.dispatch import open_upstream
-from gateway.errors import GatewayError, from_upstream, invalid, model_not_found
+from gateway.errors import GatewayError, invalid, model_not_found
 from gateway.metrics import observe_first_byte
-from gateway.relay import STATUS_CLIENT_CLOSED, end_relay_span, relay, start_relay_span, usage_of
-from plugins.errors import UpstreamError
+from gateway.relay import STATUS_CLIENT_CLOSED, TAIL_BYTES, end_relay_span, relay, start_relay_span, usage_of
 from plugins.registry import Route, get_registry, plugin_manager
 from plugins.types import Caller, Outcome, ProviderCall
 
 log = structlog.get_logger("mcp.gateway")
 
-#: Non-streaming JSON answers are read whole (bounded) so usage and caching need no second pass.
-MAX_BUFFERED_JSON = 16 * 1024 * 1024
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -92,7 +88,11 @@ async def proxy(
         exc.headers = {**admission.headers, **exc.headers}
         raise
     except BaseException as exc:
-        billing.abandon(call, status=STATUS_CLIENT_CLOSED if isinstance(exc, asyncio.CancelledError) else 500)
+        if not getattr(call.admission, "settled", True):
+            # Cancelled while waiting for the upstream: the client left (499), and is reported as such.
+            status = STATUS_CLIENT_CLOSED if isinstance(exc, asyncio.CancelledError) else 500
+            outcome = Outcome("", status, None, latency_ms=(time.perf_counter() - started) * 1000)
+            usage_recorder.record(call=call, caller=caller, outcome=outcome)
         raise
     for name, value in admission.headers.items():
         response[name] = value
@@ -137,7 +137,7 @@ async def _proxy_admitted(
         usage_recorder.record(call=call, caller=caller, outcome=outcome)
         raise
 
-    if not call.stream and upstream.content_type.startswith("application/json"):
+    if upstream.buffered is not None:
         return await _buffered(call, caller, provider, upstream, key, started)
 
     def remember(body: bytes | None) -> None:
@@ -165,33 +165,16 @@ async def _proxy_admitted(
 
 
 async def _buffered(call, caller, provider, upstream, key, started) -> HttpResponse:
-    parts, size, status, first_byte = [], 0, upstream.status, 0.0
+    """A JSON answer the dispatcher has read and checked whole: answered in one piece."""
+    body = upstream.buffered
     span = start_relay_span(provider, call)
-    try:
-        async for chunk in upstream.body:
-            if not parts:
-                first_byte = time.perf_counter()
-                observe_first_byte(provider=provider.name, model=call.model, seconds=first_byte - started)
-            size += len(chunk)
-            if size > MAX_BUFFERED_JSON:
-                raise UpstreamError("The upstream answer is too large.", retryable=False)
-            parts.append(chunk)
-    except UpstreamError as exc:
-        status = 502
-        raise from_upstream(exc) from None
-    finally:
-        await upstream.close()
-        body = b"".join(parts)
-        if status < 400 and not _is_json(body):
-            status = 502
-        usage = usage_of(provider, call, upstream, body[-8192:], 0) if status < 400 else None
-        outcome = Outcome(provider.name, status, usage, latency_ms=(time.perf_counter() - started) * 1000)
-        end_relay_span(span, status=status, size=size, first_byte=first_byte, started=started)
-        usage_recorder.record(call=call, caller=caller, outcome=outcome)
-    if status == 502:
-        raise GatewayError(
-            502, "The upstream provider sent a malformed answer.", type="upstream_error", code="upstream_error"
-        )
+    first_byte = time.perf_counter()  # the dispatcher read and checked the body: it is all here now
+    observe_first_byte(provider=provider.name, model=call.model, seconds=first_byte - started)
+    await upstream.close()
+    end_relay_span(span, status=upstream.status, size=len(body), first_byte=first_byte, started=started)
+    usage = usage_of(provider, call, upstream, body[-TAIL_BYTES:], 0) if upstream.status < 400 else None
+    outcome = Outcome(provider.name, upstream.status, usage, latency_ms=(time.perf_counter() - started) * 1000)
+    usage_recorder.record(call=call, caller=caller, outcome=outcome)
     response = HttpResponse(body, status=upstream.status, content_type=upstream.content_type)
     _copy_headers(response, upstream.headers)
     if key is not None:
@@ -200,14 +183,6 @@ async def _buffered(call, caller, provider, upstream, key, started) -> HttpRespo
         )
         response["X-Cache"] = "MISS"
     return response
-
-
-def _is_json(body: bytes) -> bool:
-    try:
-        json.loads(body)
-    except ValueError:
-        return False
-    return True
 
 
 def _cached_response(cached: result_cache.CachedAnswer) -> HttpResponse:

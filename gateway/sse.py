@@ -1,59 +1,128 @@
-"""Removing the usage-only event from a chat stream, however the upstream's reads cut it.
+"""Server-sent events from an upstream, framed and checked one whole event at a time.
 
-The gateway asks every chat stream for usage (``stream_options.include_usage``) so it can bill it;
-a client that did not ask must not see that extra event. Events are only judged once complete,
-so an event split across two reads at any byte is still recognised; everything before the last
-event boundary is handed on at once, so no complete event waits for the next read.
+Events are only judged once complete, so an event split across two reads at any byte is still
+recognised; everything before the last event boundary is handed on at once, so no complete event
+waits for the next read. Each event must carry JSON (or ``[DONE]``): a broken event or an error
+object ends the stream (``failed``), and neither is passed on. Along the way it counts the text
+the answer generated (for usage the upstream does not report) and, for a client that did not ask
+for it, drops the usage-only event the gateway requested so it can bill the stream.
 """
 
 from __future__ import annotations
 
 import json
-import re
+from typing import Any
 
-_BOUNDARY = re.compile(rb"\r?\n\r?\n")
-#: A usage event is a few hundred bytes: a longer unterminated event is not one, and is passed on.
-MAX_HELD_BYTES = 64 * 1024
+from gateway.answers import error_object
+from gateway.errors import GatewayError
 
-
-def _is_usage_only(event: bytes) -> bool:
-    """``data: {... "choices": [], "usage": {...}}``: the event the client did not ask for."""
-    if b'"usage"' not in event or not event.startswith(b"data:"):
-        return False
-    try:
-        data = json.loads(event[5:])
-    except ValueError:
-        return False
-    return isinstance(data, dict) and data.get("choices") == [] and "usage" in data
+#: No event is this long: an unterminated one that is has broken the stream.
+MAX_EVENT_BYTES = 1024 * 1024
+_DONE = b"[DONE]"
 
 
-class UsageEventFilter:
-    """Feed it the stream's chunks in order; it returns what the client may see of each."""
+def _broken() -> GatewayError:
+    return GatewayError(502, "The upstream provider sent a malformed event.", type="upstream_error",
+                        code="upstream_error")  # fmt: skip
 
-    __slots__ = ("_pending",)
 
-    def __init__(self) -> None:
+def _failed_upstream() -> GatewayError:
+    return GatewayError(502, "The upstream provider failed while answering.", type="upstream_error",
+                        code="upstream_error")  # fmt: skip
+
+
+def generated_characters(chunk: dict) -> int:
+    """Characters of generated text in one chat chunk (content, reasoning, tool-call arguments)."""
+    count = 0
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if not isinstance(delta, dict):
+            continue
+        for name in ("content", "reasoning_content"):
+            value = delta.get(name)
+            if isinstance(value, str):
+                count += len(value)
+        for call in delta.get("tool_calls") or ():
+            arguments = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
+            if isinstance(arguments, str):
+                count += len(arguments)
+    return count
+
+
+class EventStream:
+    """Feed it the stream's chunks in order; it returns what the client may see of each.
+
+    :param strip_usage: drop the usage-only event (``"choices": []`` with ``usage``).
+    """
+
+    __slots__ = ("_pending", "characters", "done", "failed", "strip_usage")
+
+    def __init__(self, *, strip_usage: bool = False) -> None:
         self._pending = b""
+        #: Generated text relayed so far, in characters.
+        self.characters = 0
+        self.strip_usage = strip_usage
+        #: The error that ended the stream (a broken or error event), once one arrived.
+        self.failed: GatewayError | None = None
+        #: Whether ``[DONE]`` went by.
+        self.done = False
 
     def feed(self, chunk: bytes) -> bytes:
-        """The complete events of ``pending + chunk`` minus usage-only ones; the incomplete rest waits."""
-        data = self._pending + chunk
-        ends = [match.end() for match in _BOUNDARY.finditer(data)]
-        if not ends:
-            self._pending = b"" if len(data) > MAX_HELD_BYTES else data
-            return data if len(data) > MAX_HELD_BYTES else b""
-        self._pending = data[ends[-1] :]
-        if b'"usage"' not in data:
-            return data[: ends[-1]]
-        kept, start = [], 0
-        for end in ends:
-            event = data[start:end]
-            if not _is_usage_only(event):
-                kept.append(event)
-            start = end
-        return b"".join(kept)
+        """The complete, acceptable events ``pending + chunk`` finishes; the incomplete rest waits."""
+        data = self._pending + chunk if self._pending else chunk
+        if b"\r" in data:
+            # CRLF streams are framed on a normalised copy and relayed normalised.
+            data = data.replace(b"\r\n", b"\n")
+        cut = data.rfind(b"\n\n")
+        if cut < 0:
+            self._pending = data
+            if len(data) > MAX_EVENT_BYTES:
+                self.failed = _broken()
+            return b""
+        complete, self._pending = data[: cut + 2], data[cut + 2 :]
+        events = complete.split(b"\n\n")
+        out: list[bytes] | None = None  # None: every event so far is relayed as it came
+        for index, event in enumerate(events[:-1]):
+            keep = self._accept(event)
+            if keep and out is None:
+                continue
+            if out is None:
+                out = [e + b"\n\n" for e in events[:index]]
+            if self.failed is not None:
+                break
+            if keep:
+                out.append(event + b"\n\n")
+        return complete if out is None else b"".join(out)
 
     def end(self) -> bytes:
-        """What is left when the stream ends cleanly (an unterminated last event, unless it is usage)."""
+        """What is left when the upstream ends cleanly: an unterminated last event, if acceptable."""
         rest, self._pending = self._pending, b""
-        return b"" if _is_usage_only(rest) else rest
+        if not rest.strip():
+            return b""
+        return rest if self._accept(rest.rstrip(b"\n")) else b""
+
+    def _accept(self, event: bytes) -> bool:
+        """Whether to relay ``event``; a broken or error event sets ``failed``."""
+        if not event.strip():
+            return False
+        payload = b"\n".join(line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:"))
+        if not payload:
+            return True  # a comment or a keep-alive
+        if payload.strip() == _DONE:
+            self.done = True
+            return True
+        try:
+            parsed: Any = json.loads(payload)
+        except ValueError:
+            self.failed = _broken()
+            return False
+        if not isinstance(parsed, dict):
+            return True
+        if error_object(parsed):
+            self.failed = _failed_upstream()
+            return False
+        self.characters += generated_characters(parsed)
+        return not (self.strip_usage and parsed.get("choices") == [] and "usage" in parsed)
+
+
+__all__ = ["MAX_EVENT_BYTES", "EventStream", "generated_characters"]

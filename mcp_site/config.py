@@ -64,6 +64,8 @@ class Config:
     pollinations_image_url: str
     pollinations_text_url: str
     pollinations_api_key: str
+    #: operation (``chat``, ``image``, ``speech``, ``transcription``, ``native``) → total seconds allowed
+    upstream_deadlines: Mapping[str, float]
     field_encryption_key: str
     media_root: str
     blocked_plugins: tuple[str, ...]
@@ -243,6 +245,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         )
         or "",
         pollinations_api_key=env.string("POLLINATIONS_API_KEY", "" if live else SIMULATOR_API_KEY),
+        upstream_deadlines=_deadlines(env),
         field_encryption_key=_field_encryption_key(env, production, kept.get("FIELD_ENCRYPTION_KEY", "")),
         media_root=env.string("MEDIA_ROOT", str(BASE_DIR / "var" / "media")),
         blocked_plugins=env.csv("MCP_BLOCKED_PLUGINS", ()),
@@ -311,6 +314,30 @@ _CALLBACK_KEY_FORMAT_HELP = (
     "JOBS_CALLBACK_SECRET must be a Standard Webhooks key: 'whsec_' followed by base64 "
     "(python -c 'import base64, os; print(\"whsec_\" + base64.b64encode(os.urandom(24)).decode())')."
 )
+
+
+#: Default total time per operation, from the first upstream attempt to the answer's last byte.
+DEFAULT_UPSTREAM_DEADLINES: Mapping[str, float] = {
+    "chat": 300.0, "image": 180.0, "speech": 180.0, "transcription": 300.0, "native": 300.0,
+}  # fmt: skip
+
+
+def _deadlines(env: _Env) -> dict[str, float]:
+    """``MCP_UPSTREAM_DEADLINES=chat=120,image=60``: overrides of :data:`DEFAULT_UPSTREAM_DEADLINES`."""
+    deadlines = dict(DEFAULT_UPSTREAM_DEADLINES)
+    for item in env.csv("MCP_UPSTREAM_DEADLINES", ()):
+        operation, _, seconds = item.partition("=")
+        try:
+            value = float(seconds)
+        except ValueError:
+            value = 0.0
+        if operation.strip() not in deadlines or not 1 <= value <= 3600:
+            raise ImproperlyConfigured(
+                f"MCP_UPSTREAM_DEADLINES item {item!r} is not valid: use operation=seconds (1-3600) with "
+                f"operations {', '.join(deadlines)}, e.g. chat=120,image=60."
+            )
+        deadlines[operation.strip()] = value
+    return deadlines
 
 
 def _jobs(env: _Env) -> dict[str, object]:

@@ -25,7 +25,8 @@ from billing import ledger
 log = structlog.get_logger(__name__)
 
 #: A check returns ``None`` when healthy, or raises; the returned mapping (if any) is shown as detail.
-#: A check that wants to fail *with* detail returns a mapping holding ``"ok": False``.
+#: A check that wants to fail *with* detail returns a mapping holding ``"ok": False``; one that is
+#: healthy but impaired returns a non-empty ``"degraded"`` (status ``degraded``, still HTTP 200).
 ReadinessCheck = Callable[[], Awaitable[dict | None]]
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -109,7 +110,12 @@ async def readyz(request: HttpRequest) -> JsonResponse:
     results = dict(await asyncio.gather(*(_run(name, check) for name, check in _CHECKS.items())))
     ready = all(result["ok"] for result in results.values())
     failed = sorted(name for name, result in results.items() if not result["ok"])
-    body = {"status": "ok" if ready else "unavailable", "checks": results}
+    degraded = sorted(name for name, result in results.items() if result["ok"] and result.get("degraded"))
+    # Degraded keeps the pod in the load balancer: the operator is told, callers still get answers.
+    status = "unavailable" if not ready else "degraded" if degraded else "ok"
+    body = {"status": status, "checks": results}
     if failed:
         body["failed"] = failed
+    if degraded:
+        body["degraded"] = degraded
     return JsonResponse(body, status=200 if ready else 503)

@@ -310,6 +310,8 @@ FIELD_ENCRYPTION_KEY = CONFIG.field_encryption_key
 MCP_BLOCKED_PLUGINS = list(CONFIG.blocked_plugins)
 #: Client request headers passed on to upstreams (tracing by default; tests add the simulator's X-Sim-Fault).
 MCP_FORWARD_HEADERS = list(CONFIG.forward_headers)
+#: Total seconds an upstream call may take per operation (a provider's ``deadline_seconds`` option overrides).
+MCP_UPSTREAM_DEADLINES = dict(CONFIG.upstream_deadlines)
 
 # --- Jobs and webhooks (docs/jobs.md) ------------------------------------------------------
 JOBS_MAX_ATTEMPTS = CONFIG.jobs_max_attempts

@@ -77,15 +77,25 @@ async def send(
 ) -> UpstreamResponse:
     """Send one request and return when the upstream's status and headers have arrived.
 
-    :raises UpstreamError: retryable for connection failures, timeouts, 429 and 5xx; not retryable
-        (with the caller's status) for 400/413/415/422; otherwise a 502.
+    :raises UpstreamError: retryable for connection failures, timeouts, 429 and 5xx (429 keeps its
+        status, 503 too when the upstream said when to retry, 504 and timeouts are ``timeout``); not
+        retryable (with the caller's status) for 400/413/415/422; otherwise a 502.
     """
     try:
         response = await pool.session().request(
             method, URL(url, encoded=True), headers=headers, data=data, allow_redirects=False
         )
-    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
-        raise UpstreamError("The upstream provider could not be reached.", retryable=True, client_status=502) from exc
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+        raise UpstreamError(
+            "The upstream provider could not be reached.",
+            retryable=True,
+            unreachable=True,
+            timeout=isinstance(exc, TimeoutError),
+        ) from exc
+    except TimeoutError as exc:
+        raise UpstreamError("The upstream provider did not answer in time.", retryable=True, timeout=True) from exc
+    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+        raise UpstreamError("The upstream provider closed the connection.", retryable=True) from exc
     if response.status >= 400:
         await _raise_for_status(response)
     return UpstreamResponse(
@@ -94,6 +104,7 @@ async def send(
         headers=[(k, v) for k, v in response.headers.items() if k.lower() not in _DROPPED_HEADERS],
         body=_iterate(response),
         close=_closer(response),
+        length=response.content_length,
     )
 
 
@@ -102,7 +113,9 @@ async def _iterate(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         # iter_any() hands over whatever arrived, so SSE events are relayed without coalescing.
         async for chunk in response.content.iter_any():
             yield chunk
-    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as exc:
+    except TimeoutError as exc:
+        raise UpstreamError("The upstream provider stopped sending the answer.", timeout=True) from exc
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
         raise UpstreamError("The upstream provider broke off the answer.", retryable=False) from exc
     finally:
         response.release()
@@ -128,14 +141,22 @@ async def _raise_for_status(response: aiohttp.ClientResponse) -> None:
     finally:
         response.close()
     if status in _RETRYABLE_STATUSES:
+        wait = _retry_after(response.headers.get("Retry-After"))
+        if status == 429:
+            message, client_status = "The upstream provider is rate limiting the gateway.", 429
+        elif status == 503 and wait is not None:
+            message, client_status = "The upstream provider is temporarily unavailable.", 503
+        elif status == 504:
+            message, client_status = "The upstream provider timed out.", 504
+        else:
+            message, client_status = "The upstream provider is overloaded or failing.", 502
         raise UpstreamError(
-            "The upstream provider is overloaded or failing."
-            if status != 429
-            else "The upstream provider is rate limiting the gateway.",
+            message,
             status=status,
             retryable=True,
-            retry_after=_retry_after(response.headers.get("Retry-After")),
-            client_status=503 if status == 429 else 502,
+            retry_after=wait,
+            client_status=client_status,
+            timeout=status == 504,
         )
     if status in _CLIENT_ERROR_STATUSES:
         raise UpstreamError(_upstream_message(body, status), status=status, client_status=status)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -234,10 +235,57 @@ async def get_registry() -> ProviderRegistry:
             if _current is None or tuple(configured) != _current.signature:
                 previous, _current = _current, build_registry(configured)
                 if previous is not None:
-                    # Let in-flight requests on the old providers finish; close their pools shortly after.
-                    asyncio.get_running_loop().call_later(60, lambda p=previous: asyncio.ensure_future(p.aclose()))
+                    _retire(previous)
             _loaded_at = time.monotonic()
     return _current
+
+
+# In-flight calls per provider object. A replaced registry's providers are closed when their last
+# call has finished, never under it (a timer would cut answers still streaming).
+_leases: dict[Provider, int] = {}
+_retired: weakref.WeakSet[Provider] = weakref.WeakSet()
+_closing: set[asyncio.Task] = set()
+
+
+def lease(provider: Provider) -> None:
+    """A call is about to use ``provider``'s connections (the dispatcher pairs it with :func:`release`)."""
+    _leases[provider] = _leases.get(provider, 0) + 1
+
+
+def release(provider: Provider) -> None:
+    """A call on ``provider`` has finished; a retired provider is closed with its last call."""
+    left = _leases.pop(provider, 1) - 1
+    if left > 0:
+        _leases[provider] = left
+    elif provider in _retired:
+        _close_soon(provider)
+
+
+def in_flight(provider: Provider) -> int:
+    return _leases.get(provider, 0)
+
+
+def _retire(old: ProviderRegistry) -> None:
+    for provider in old.providers:
+        _retired.add(provider)
+        if not _leases.get(provider):
+            _close_soon(provider)
+
+
+def _close_soon(provider: Provider) -> None:
+    task = asyncio.ensure_future(provider.aclose())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+def expire_registry() -> None:
+    """Make the next request reload the configuration (after an admin edit in this process).
+
+    Unlike :func:`reset_registry`, the registry in use is replaced at that reload, not dropped: its
+    providers are retired and closed once their in-flight calls have finished.
+    """
+    global _loaded_at
+    _loaded_at = 0.0
 
 
 def reset_registry() -> None:

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 
 from plugins.crypto import DecryptionFailed, encrypt, reencrypt
 from plugins.models import ProviderConfig
-from plugins.registry import provider_classes, reset_registry
+from plugins.registry import expire_registry, provider_classes
 
 
 def provider_kind_validate(*, kind: str) -> None:
@@ -32,14 +32,14 @@ def provider_config_save(*, config: ProviderConfig, credential: str | None = Non
         config.credential_encrypted = encrypt(credential)
     config.full_clean()
     config.save()
-    reset_registry()
+    expire_registry()
     return config
 
 
 def provider_config_delete(*, config: ProviderConfig) -> None:
     """Delete a provider configuration (a built-in's row: back to its defaults) and reload."""
     config.delete()
-    reset_registry()
+    expire_registry()
 
 
 def provider_credentials_reencrypt() -> tuple[int, list[str]]:
@@ -58,5 +58,5 @@ def provider_credentials_reencrypt() -> tuple[int, list[str]]:
         ProviderConfig.objects.filter(pk=config.pk).update(credential_encrypted=token)
         done += 1
     if done:
-        reset_registry()
+        expire_registry()
     return done, unreadable

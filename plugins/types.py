@@ -100,6 +100,8 @@ class ProviderCall:
     forward_headers: dict[str, str] = field(default_factory=dict)
     #: Set by the gateway's billing admission: what the request holds until its usage is recorded.
     admission: Any = None
+    #: ``time.monotonic()`` by which the whole answer must have arrived (0: none); set by the gateway.
+    deadline: float = 0.0
 
 
 @dataclass(slots=True)
@@ -144,6 +146,10 @@ class UpstreamResponse:
     headers: list[tuple[str, str]]
     body: AsyncIterator[bytes]
     close: Callable[[], Awaitable[None]]
+    #: The body's declared length (``Content-Length``), when the upstream declared one.
+    length: int | None = None
+    #: The whole body, when the gateway has already read it (a JSON answer checked before relaying).
+    buffered: bytes | None = None
 
 
 class Provider:

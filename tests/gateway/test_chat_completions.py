@@ -150,12 +150,19 @@ async def test_an_upstream_client_error_is_relayed_as_the_callers_4xx(client):
     assert response.json()["error"]["code"] == "upstream_rejected"
 
 
-async def test_an_upstream_outage_is_a_503_with_retry_after_and_no_internal_details(client, upstream_url):
+async def test_an_upstream_outage_is_a_502_upstream_error_with_no_internal_details(client, upstream_url):
     response = await client.post("/v1/chat/completions", json=BODY, headers={"X-Sim-Fault": "status=503"})
-    assert response.status_code == 503
-    assert int(response.headers["Retry-After"]) >= 1
-    assert response.json()["error"]["code"] == "no_provider_available"
+    assert response.status_code == 502
+    assert "Retry-After" not in response.headers, "no invented wait when the upstream named none"
+    assert response.json()["error"]["code"] == "upstream_error"
     assert upstream_url.split("//")[1] not in response.text
+
+
+async def test_an_upstream_503_that_says_when_to_retry_is_a_503_with_the_upstreams_own_retry_after(client):
+    response = await client.post("/v1/chat/completions", json=BODY, headers={"X-Sim-Fault": "status=503;retry-after=7"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "7"
+    assert response.json()["error"]["code"] == "upstream_unavailable"
 
 
 async def test_a_request_id_sent_by_the_client_is_answered_and_forwarded(client, upstream):

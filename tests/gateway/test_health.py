@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from gateway import breakers
 from gateway.dispatch import reset_breakers
 from gateway.health import UPSTREAM_UNREADY_AFTER
 from tests.fixtures.breakers import trip_breaker
@@ -55,3 +58,28 @@ async def test_a_live_upstream_is_not_probed_by_readyz(anonymous, settings):
         response = await anonymous.get("/readyz")
     assert response.status_code == 200
     assert response.json()["checks"]["default_upstream"] == {"ok": True, "mode": "live", "probed": False}
+
+
+async def test_an_expired_circuit_reads_closed_at_once_without_waiting_for_a_request(anonymous, monkeypatch):
+    reset_breakers()
+    await trip_breaker("pollinations-text")
+    real = time.monotonic
+    monkeypatch.setattr(breakers.time, "monotonic", lambda: real() + breakers.BREAKER_OPEN_SECONDS + 1)
+    check = (await anonymous.get("/readyz")).json()["checks"]["circuit_breakers"]
+    assert check["circuits"] == {"pollinations-text": "closed"}
+    assert check["open"] == []
+    reset_breakers()
+
+
+async def test_readiness_degrades_but_stays_200_when_no_provider_can_serve_a_modality(anonymous, gateway_settings):
+    reset_breakers()
+    await anonymous.get("/v1/models")  # loads the registry
+    await trip_breaker("pollinations-image")
+    response = await anonymous.get("/readyz")
+    assert response.status_code == 200, "the pod stays in the load balancer"
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["circuit_breakers"]["degraded"] == ["image"]
+    assert 'mcp_modality_unavailable{modality="image"} 1.0' in (await anonymous.get("/metrics")).text
+    reset_breakers()
+    assert (await anonymous.get("/readyz")).json()["status"] == "ok"

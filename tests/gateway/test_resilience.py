@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 
 import pytest
@@ -43,7 +45,7 @@ async def test_repeated_failures_open_the_circuit_and_the_provider_is_skipped(cl
 
 async def test_a_5xx_is_retried_once_on_the_same_provider(client, upstream):
     response = await client.post("/v1/chat/completions", json=BODY, headers={"X-Sim-Fault": "status=502"})
-    assert response.status_code == 503
+    assert response.status_code == 502
     assert len(upstream_requests(upstream, "/v1/chat/completions")) == dispatch.ATTEMPTS_PER_PROVIDER
 
 
@@ -51,7 +53,8 @@ async def test_a_429_with_a_long_retry_after_is_not_retried_and_the_wait_is_pass
     response = await client.post(
         "/v1/chat/completions", json=BODY, headers={"X-Sim-Fault": "status=429;retry-after=30"}
     )
-    assert response.status_code == 503
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "upstream_rate_limited"
     assert response.headers["Retry-After"] == "30"
     assert len(upstream_requests(upstream, "/v1/chat/completions")) == 1
 
@@ -69,7 +72,8 @@ async def test_an_upstream_that_hangs_times_out_and_the_caller_gets_a_clean_erro
     reset_registry()
     started = time.monotonic()
     response = await client.post("/v1/chat/completions", json=BODY, headers={"X-Sim-Fault": "hang"})
-    assert response.status_code in (502, 503)
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "upstream_timeout"
     assert time.monotonic() - started < 10
 
 
@@ -77,3 +81,52 @@ async def test_a_malformed_upstream_answer_is_a_502_not_a_broken_200(client):
     response = await client.post("/v1/chat/completions", json=BODY, headers={"X-Sim-Fault": "malformed"})
     assert response.status_code == 502
     assert response.json()["error"]["type"] == "upstream_error"
+
+
+async def test_saving_a_provider_configuration_lets_calls_in_flight_finish_and_closes_the_old_pool_after(
+    client, gateway_settings
+):
+    from asgiref.sync import sync_to_async
+
+    from plugins import registry
+    from plugins.services import provider_config_save
+
+    await client.post("/v1/chat/completions", json=BODY)  # the registry in use, with an open pool
+    [old] = [p for p in registry.current_registry().providers if p.name == "pollinations-text"]
+    slow = asyncio.ensure_future(
+        client.post(
+            "/v1/chat/completions", json={**BODY, "stream": True}, headers={"X-Sim-Fault": "stream-interval=150ms"}
+        )
+    )
+    while registry.in_flight(old) == 0:
+        await asyncio.sleep(0.01)
+    await sync_to_async(provider_config_save)(config=ProviderConfig(name="pollinations-text", kind="pollinations-text"))
+    assert (await client.post("/v1/chat/completions", json=BODY)).status_code == 200  # reloads: a new registry
+    assert registry.current_registry().providers != [old] and old not in registry.current_registry().providers
+    assert old.pool._session is not None and not old.pool._session.closed, "the stream still runs on it"
+    streamed = await slow
+    assert streamed.text.rstrip().endswith("data: [DONE]"), "not cut by the configuration change"
+    await asyncio.sleep(0.05)
+    assert old.pool._session is None, "closed once its last call finished"
+
+
+async def test_a_stream_that_outlives_its_deadline_ends_with_an_in_band_timeout(client, gateway_settings, upstream):
+    gateway_settings.MCP_UPSTREAM_DEADLINES = {**gateway_settings.MCP_UPSTREAM_DEADLINES, "chat": 1.0}
+    started = time.monotonic()
+    response = await client.post(
+        "/v1/chat/completions", json={**BODY, "stream": True}, headers={"X-Sim-Fault": "stream-interval=300ms"}
+    )
+    assert time.monotonic() - started < 3
+    final = [line for line in response.text.split("\n") if line.startswith("data: ")][-1]
+    assert json.loads(final[6:])["error"]["code"] == "upstream_timeout"
+    assert len(upstream_requests(upstream, "/v1/chat/completions")) == 1
+
+
+async def test_a_providers_deadline_option_overrides_the_default(client, gateway_settings):
+    await ProviderConfig.objects.acreate(name="pollinations-text", kind="pollinations-text",
+                                         options={"deadline_seconds": 1})  # fmt: skip
+    reset_registry()
+    started = time.monotonic()
+    response = await client.post("/v1/chat/completions", json=BODY, headers={"X-Sim-Fault": "latency=5s"})
+    assert response.status_code == 504
+    assert time.monotonic() - started < 3

@@ -1,4 +1,4 @@
-"""The usage-only event is removed from chat streams however the upstream's reads cut it."""
+"""SSE framing: the usage-only event is removed however the upstream's reads cut it; broken events end the stream."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gateway.sse import MAX_HELD_BYTES, UsageEventFilter
+from gateway.sse import MAX_EVENT_BYTES, EventStream
 
 CHUNK = b'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
 STOP = b'data: {"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}\n\n'
@@ -17,7 +17,7 @@ EXPECTED = CHUNK + STOP + DONE
 
 
 def _filtered(pieces: list[bytes]) -> bytes:
-    usage_filter = UsageEventFilter()
+    usage_filter = EventStream(strip_usage=True)
     return b"".join(usage_filter.feed(piece) for piece in pieces) + usage_filter.end()
 
 
@@ -38,13 +38,13 @@ def test_a_stream_fed_one_byte_at_a_time_loses_only_the_usage_event():
     assert _filtered([bytes([b]) for b in STREAM]) == EXPECTED
 
 
-def test_crlf_separated_events_are_recognised_too():
+def test_crlf_separated_events_are_recognised_too_and_relayed_with_plain_newlines():
     stream = STREAM.replace(b"\n\n", b"\r\n\r\n")
-    assert _filtered([stream[:150], stream[150:]]) == EXPECTED.replace(b"\n\n", b"\r\n\r\n")
+    assert _filtered([stream[:150], stream[150:]]) == EXPECTED
 
 
 def test_complete_events_are_handed_on_at_once_and_only_the_incomplete_rest_waits():
-    usage_filter = UsageEventFilter()
+    usage_filter = EventStream(strip_usage=True)
     assert usage_filter.feed(CHUNK + STOP[:10]) == CHUNK
     assert usage_filter.feed(STOP[10:]) == STOP
 
@@ -55,8 +55,26 @@ def test_events_that_mention_usage_but_carry_choices_are_kept():
     assert json.loads(event[6:])["choices"]
 
 
-def test_an_endless_unterminated_event_is_passed_on_rather_than_held():
-    usage_filter = UsageEventFilter()
-    big = b"data: " + b"x" * MAX_HELD_BYTES
-    assert usage_filter.feed(big) == big
-    assert usage_filter.end() == b""
+def test_an_endless_unterminated_event_breaks_the_stream_instead_of_being_held_or_relayed():
+    events = EventStream()
+    assert events.feed(b"data: " + b"x" * MAX_EVENT_BYTES) == b""
+    assert events.failed is not None and events.failed.status == 502
+
+
+def test_an_event_that_is_not_json_ends_the_stream_after_the_good_events_before_it():
+    events = EventStream()
+    assert events.feed(CHUNK + b'data: {"choices":[{"delta":\n\n' + STOP) == CHUNK
+    assert events.failed.code == "upstream_error"
+
+
+def test_an_error_object_event_ends_the_stream_and_is_not_relayed():
+    events = EventStream()
+    assert events.feed(CHUNK + b'data: {"error":{"message":"overloaded"}}\n\n') == CHUNK
+    assert events.failed is not None
+
+
+def test_generated_text_is_counted_from_the_deltas_only():
+    events = EventStream()
+    events.feed(CHUNK + STOP + USAGE + DONE)
+    assert events.characters == len("hi")
+    assert events.done

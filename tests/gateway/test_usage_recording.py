@@ -62,7 +62,7 @@ async def test_a_stream_broken_mid_way_reports_the_usage_delivered_so_far(client
 async def test_a_refused_upstream_call_is_reported_with_its_status_and_no_provider(client, observer):
     await client.post("/v1/chat/completions", json=BODY, headers={"X-Sim-Fault": "status=503"})
     [(_, _, outcome)] = observer.outcomes
-    assert outcome.status == 503
+    assert outcome.status == 502
     assert outcome.provider == ""
     assert outcome.usage is None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -51,10 +53,13 @@ def test_an_invalid_configuration_is_not_saved():
     assert not ProviderConfig.objects.exists()
 
 
-def test_saving_and_deleting_reload_the_registry():
-    registry._current = object()  # type: ignore[assignment] - stands for a loaded registry
+def test_saving_and_deleting_reload_the_registry_at_the_next_request_without_dropping_the_one_in_use():
+    loaded = object()
+    registry._current, registry._loaded_at = loaded, time.monotonic()  # type: ignore[assignment]
     config = provider_config_save(config=_config())
-    assert registry.current_registry() is None
-    registry._current = object()  # type: ignore[assignment]
+    assert registry.current_registry() is loaded, "in-flight calls keep their providers"
+    assert registry._loaded_at == 0.0, "the next request reloads (and retires the old providers when done)"
+    registry._loaded_at = time.monotonic()
     provider_config_delete(config=config)
-    assert registry.current_registry() is None
+    assert registry._loaded_at == 0.0
+    registry.reset_registry()
