@@ -36,10 +36,18 @@ async def test_a_completion_counts_one_request_its_latency_and_its_first_byte_pe
 
 async def test_an_upstream_failure_is_counted_as_5xx_for_its_provider(client):
     before = sample("mcp_provider_requests_total", provider="pollinations-text", model="openai", status_class="5xx")
-    response = await client.post("/v1/chat/completions", json=CHAT, headers={"X-Sim-Fault": "malformed"})
-    assert response.status_code == 502
+    stream = {**CHAT, "stream": True}
+    response = await client.post("/v1/chat/completions", json=stream, headers={"X-Sim-Fault": "drop-mid-stream"})
+    assert '"upstream_error"' in response.text
     after = sample("mcp_provider_requests_total", provider="pollinations-text", model="openai", status_class="5xx")
     assert after == before + 1
+
+
+async def test_a_malformed_answer_caught_before_relaying_is_counted_as_a_failure_of_its_provider(client):
+    before = sample("mcp_provider_failures_total", provider="pollinations-text", retryable="true")
+    response = await client.post("/v1/chat/completions", json=CHAT, headers={"X-Sim-Fault": "malformed"})
+    assert response.status_code == 502
+    assert sample("mcp_provider_failures_total", provider="pollinations-text", retryable="true") == before + 1
 
 
 async def test_an_unknown_model_adds_no_series(client):
