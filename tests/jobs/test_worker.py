@@ -103,7 +103,7 @@ async def test_an_upstream_failure_is_retried_with_backoff_then_fails_at_the_max
     job_id = response.json()["id"]
     await until(lambda: _is(job_id, "failed"), timeout=30)
     job = await Job.objects.aget(id=job_id)
-    assert job.attempt == 2 and job.error["type"] == "service_unavailable"
+    assert job.attempt == 2 and job.error["type"] == "upstream_error"
     assert (job.finished_at - job.created_at).total_seconds() >= 2  # the backoff before attempt 2
     assert usage_lines(tmp_path) == []
 
