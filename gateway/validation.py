@@ -95,6 +95,14 @@ def native_query(query: dict[str, str]) -> schemas.NativeQuery:
     return convert(query, schemas.NativeQuery, strict=False)
 
 
+def storable(payload: Any, *, prefix: str = "") -> None:
+    """400 when a string (key or value) holds NUL, which PostgreSQL cannot store (job requests are stored)."""
+    path = _find(payload, "", lambda text: "\x00" in text)
+    if path is not None:
+        raise invalid(f"'{prefix}{path}' holds a NUL character (\\u0000), which cannot be stored.",
+                      param=f"{prefix}{path}".rstrip(".") or None, code="invalid_unicode")  # fmt: skip
+
+
 def _detail(exc: Exception) -> str:
     text = str(exc)
     return (text[0].lower() + text[1:] + ".") if text else "malformed."
@@ -110,22 +118,22 @@ def _surrogate_field(body: bytes) -> str | None:
         payload = json.loads(body)
     except (ValueError, RecursionError):
         return None
-    return _find_surrogate(payload, "")
+    return _find(payload, "", lambda text: not _is_valid_unicode(text))
 
 
-def _find_surrogate(value: Any, path: str) -> str | None:
+def _find(value: Any, path: str, bad) -> str | None:
+    """The path of the first string (key or value) for which ``bad`` is true, or ``None``."""
     if isinstance(value, str):
-        return None if _is_valid_unicode(value) else path
+        return path if bad(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
-            here = f"{path}.{key}" if path else str(key)
-            if not _is_valid_unicode(str(key)):
+            if bad(str(key)):
                 return path
-            if (found := _find_surrogate(item, here)) is not None:
+            if (found := _find(item, f"{path}.{key}" if path else str(key), bad)) is not None:
                 return found
     if isinstance(value, list):
         for index, item in enumerate(value):
-            if (found := _find_surrogate(item, f"{path}[{index}]")) is not None:
+            if (found := _find(item, f"{path}[{index}]", bad)) is not None:
                 return found
     return None
 
@@ -146,5 +154,6 @@ __all__ = [
     "json_object",
     "native_query",
     "speech_request",
+    "storable",
     "transcription_form",
 ]

@@ -118,6 +118,7 @@ def _json_job(body: dict[str, Any]) -> tuple[str, dict[str, Any], None, dict[str
     if not isinstance(params, dict):
         raise invalid("'request' must be the JSON body of the synchronous endpoint.", param="request")
     _VALIDATORS[kind](params, prefix="request.")
+    validation.storable(params, prefix="request.")
     if params.get("stream"):
         raise invalid("Jobs do not stream: leave 'stream' out and watch the job instead.", param="request.stream")
     return kind, params, None, _webhook(body.get("webhook"))

@@ -162,6 +162,8 @@ JOB_ROWS = [
         "request.messages[0].content",
     ),
     ("POST", JOBS, body(kind="image", request={"prompt": "a cat"}, webhook="http://x"), 400, "webhook"),
+    ("POST", JOBS, body(kind="image", request={"prompt": "a\u0000cat"}), 400, "request.prompt"),
+    ("POST", JOBS, body(kind="text", request={"messages": MSG, "x\u0000": 1}), 400, "request"),
     ("GET", JOBS + "?limit=many", {}, 400, "limit"),
     ("GET", JOBS + "?status=sideways", {}, 400, "status"),
 ]
