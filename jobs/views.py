@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -161,6 +161,24 @@ async def _authorise(identity: KeyIdentity, kind: str, model: str, upload) -> No
     authorize(identity, modality=routes[0].model.modality, model=model)
 
 
+#: No job is older than this: an earlier ``before`` is a caller's mistake, not a query to run.
+EARLIEST_BEFORE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _created_before(value: str | None) -> datetime | None:
+    """The ``before`` cursor as an aware UTC time; naive times are UTC, as ``created_at`` is."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        parsed = None
+    if parsed is None or parsed < EARLIEST_BEFORE:
+        raise invalid("'before' must be an ISO 8601 time after 2000 (a job's created_at).", param="before")
+    return parsed
+
+
 async def _job_list(request: HttpRequest) -> HttpResponse:
     identity = await authenticate(request)
     query = request.GET
@@ -169,12 +187,7 @@ async def _job_list(request: HttpRequest) -> HttpResponse:
         raise invalid(f"'status' must be one of {', '.join(JobStatus.values)}.", param="status")
     if kind and kind not in JobKind.values:
         raise invalid(f"'kind' must be one of {', '.join(JobKind.values)}.", param="kind")
-    before = None
-    if query.get("before"):
-        try:
-            before = datetime.fromisoformat(query["before"])
-        except ValueError:
-            raise invalid("'before' must be an ISO 8601 time (a job's created_at).", param="before") from None
+    before = _created_before(query.get("before"))
     limit = query.get("limit", "20")
     if not limit.isdigit():
         raise invalid("'limit' must be a number from 1 to 100.", param="limit")

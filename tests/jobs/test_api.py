@@ -146,6 +146,21 @@ async def test_jobs_are_listed_newest_first_with_filters_and_pagination(client, 
     assert (await client.get("/v1/jobs?status=nope")).status_code == 400
 
 
+@pytest.mark.parametrize(
+    "before", ["yesterday", "0999-12-10T11:29:15+23:00", "0001-01-01T00:00:00+01:00", "1999-12-31T23:59:59"]
+)
+async def test_a_before_cursor_that_is_no_job_time_is_a_400(client, job_settings, before):
+    response = await client.get("/v1/jobs", params={"before": before})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "before"
+
+
+async def test_a_before_cursor_with_an_offset_is_read_in_utc(client, job_settings):
+    job_id = (await client.post("/v1/jobs", json=IMAGE)).json()["id"]
+    listed = (await client.get("/v1/jobs", params={"before": "2999-01-01T10:00:00+05:00"})).json()["data"]
+    assert [job["id"] for job in listed] == [job_id]
+
+
 async def test_another_organisations_job_is_not_found(client, job_settings):
     job_id = (await client.post("/v1/jobs", json=IMAGE)).json()["id"]
 
