@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.models import ApiKey, Organization
 from billing import services
 from billing.analytics import analytics_view
 from billing.exceptions import ApplicationError
@@ -176,8 +178,8 @@ class UsageEventAdmin(admin.ModelAdmin):
 
     list_display = [
         "created_at",
-        "organization_id",
-        "key_id",
+        "organization_name",
+        "api_key",
         "provider",
         "model",
         "status",
@@ -193,6 +195,27 @@ class UsageEventAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     change_list_template = "billing/usageevent_change_list.html"
+
+    def get_queryset(self, request):
+        # The ledger holds bare ids (no foreign keys on the hot table): the names come in the page's one query.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                organization_slug=Subquery(Organization.objects.filter(pk=OuterRef("organization_id")).values("slug")),
+                api_key_name=Subquery(ApiKey.objects.filter(pk=OuterRef("key_id")).values("name")),
+            )
+        )
+
+    @admin.display(description="Organization", ordering="organization_id")
+    def organization_name(self, obj: UsageEvent) -> str:
+        return obj.organization_slug or f"#{obj.organization_id}"
+
+    @admin.display(description="Key", ordering="key_id")
+    def api_key(self, obj: UsageEvent) -> str:
+        if obj.key_id is None:
+            return "-"
+        return obj.api_key_name or f"#{obj.key_id}"
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -248,6 +271,20 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj: Invoice | None = None) -> bool:
+        # A paid invoice is a record of money received: never deleted (void or refund the others).
+        return obj is None or obj.status != Invoice.Status.PAID
+
+    def delete_model(self, request, obj: Invoice) -> None:
+        services.invoice_delete(invoice=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for invoice in queryset:
+            try:
+                services.invoice_delete(invoice=invoice)
+            except ApplicationError as exc:
+                self.message_user(request, f"{invoice}: {exc.message}", messages.ERROR)
 
     @admin.display(description="Documents")
     def documents(self, obj: Invoice) -> str:

@@ -17,6 +17,11 @@ handler403 = error_views.permission_denied
 handler404 = error_views.page_not_found
 handler500 = error_views.server_error
 
+# The operators' back-office carries the product's name; its index links the analytics and plugin pages.
+admin.site.site_header = "MCP Gateway administration"
+admin.site.site_title = "MCP Gateway"
+admin.site.index_title = "Operations"
+
 urlpatterns = [
     # Served by mcp_site.asgi's hot-path handler, without Django's middleware (mcp_site.hot_urls lists them).
     path("", include("mcp_site.ops_urls")),

@@ -1,7 +1,7 @@
 """Billing write operations. Views, admin, tasks and commands call these, never the models directly."""
 
 from billing.services.credits import credit_account_ensure, credits_grant
-from billing.services.invoices import invoice_issue, invoice_void, payment_record
+from billing.services.invoices import invoice_delete, invoice_issue, invoice_void, payment_record
 from billing.services.ledger import usage_events_insert
 from billing.services.reconcile import holds_reconcile
 from billing.services.subscriptions import (
@@ -17,6 +17,7 @@ __all__ = [
     "credit_account_ensure",
     "credits_grant",
     "holds_reconcile",
+    "invoice_delete",
     "invoice_issue",
     "invoice_void",
     "payment_record",

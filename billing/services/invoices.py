@@ -100,6 +100,13 @@ def invoice_void(*, invoice: Invoice) -> Invoice:
     return invoice
 
 
+def invoice_delete(*, invoice: Invoice) -> None:
+    """Delete an invoice that records no money received; a paid invoice is kept for good."""
+    if invoice.status == Invoice.Status.PAID:
+        raise InvoiceStateError("A paid invoice cannot be deleted.")
+    invoice.delete()
+
+
 @transaction.atomic
 def payment_record(*, invoice: Invoice, amount: int, method: str = "manual", reference: str = "") -> Payment:
     """Record a received payment; the invoice is paid once its payments cover the total."""

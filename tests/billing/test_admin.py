@@ -5,13 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import api_key_create
+from billing.exceptions import InvoiceStateError
 from billing.models import Invoice, Plan, Price, Subscription, UsageEvent
-from billing.services import invoice_issue, usage_events_insert
+from billing.services import invoice_delete, invoice_issue, usage_events_insert
 
 
 @pytest.fixture
@@ -149,3 +153,56 @@ def test_invoice_documents_download_from_the_admin(staff, organization):
     assert invoice.number in staff.get(reverse("admin:billing_invoice_html", args=[invoice.pk])).content.decode()
     staff.post(reverse("admin:billing_invoice_changelist"), {"action": "mark_paid", "_selected_action": [invoice.pk]})
     assert Invoice.objects.get().status == "paid"
+
+
+def test_the_ledger_list_names_the_organisation_and_the_key_without_a_query_per_row(staff, organization):
+    key, _ = api_key_create(organization=organization, name="billing-robot", scopes=("text",))
+    usage_events_insert(events=[{**_event(organization), "request_id": "gone", "key_id": 999_999}])
+    url = reverse("admin:billing_usageevent_changelist")
+    with CaptureQueriesContext(connection) as one_row:
+        staff.get(url)
+    usage_events_insert(events=[{**_event(organization), "request_id": f"r{i}", "key_id": key.pk} for i in range(5)])
+    with CaptureQueriesContext(connection) as six_rows:
+        body = staff.get(url).content.decode()
+    assert len(six_rows) == len(one_row)
+    assert body.count(f'<td class="field-organization_name">{organization.slug}</td>') == 6
+    assert body.count('<td class="field-api_key">billing-robot</td>') == 5
+    assert '<td class="field-api_key">#999999</td>' in body
+
+
+def _paid_invoice(staff, organization) -> Invoice:
+    usage_events_insert(events=[_event(organization)])
+    now = timezone.now()
+    invoice = invoice_issue(
+        organization=organization, period_start=now - dt.timedelta(days=1), period_end=now + dt.timedelta(days=1)
+    )
+    staff.post(reverse("admin:billing_invoice_changelist"), {"action": "mark_paid", "_selected_action": [invoice.pk]})
+    return Invoice.objects.get(pk=invoice.pk)
+
+
+def test_a_paid_invoice_cannot_be_changed_or_deleted_in_the_admin(staff, organization):
+    invoice = _paid_invoice(staff, organization)
+    assert invoice.status == "paid"
+    page = staff.get(reverse("admin:billing_invoice_change", args=[invoice.pk])).content.decode()
+    assert 'name="total"' not in page and 'class="deletelink"' not in page
+    assert staff.post(reverse("admin:billing_invoice_delete", args=[invoice.pk]), {"post": "yes"}).status_code == 403
+    staff.post(
+        reverse("admin:billing_invoice_changelist"),
+        {"action": "delete_selected", "_selected_action": [invoice.pk], "post": "yes"},
+    )
+    staff.post(reverse("admin:billing_invoice_changelist"), {"action": "void", "_selected_action": [invoice.pk]})
+    assert Invoice.objects.get(pk=invoice.pk).status == "paid"
+    with pytest.raises(InvoiceStateError):
+        invoice_delete(invoice=invoice)
+    assert Invoice.objects.filter(pk=invoice.pk).exists()
+
+
+def test_an_unpaid_invoice_can_still_be_deleted(staff, organization):
+    usage_events_insert(events=[_event(organization)])
+    now = timezone.now()
+    invoice = invoice_issue(
+        organization=organization, period_start=now - dt.timedelta(days=1), period_end=now + dt.timedelta(days=1)
+    )
+    assert invoice.status == "open"
+    assert staff.post(reverse("admin:billing_invoice_delete", args=[invoice.pk]), {"post": "yes"}).status_code == 302
+    assert not Invoice.objects.filter(pk=invoice.pk).exists()
