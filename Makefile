@@ -28,9 +28,9 @@ install: $(STAMP) ## create the virtualenv and install the pinned dependencies
 migrate: install ## apply database migrations
 	$(BIN)/python manage.py migrate --noinput
 
-run: migrate ## set up and run gateway, simulator and worker on http://127.0.0.1:8000
+run: migrate ## set up and run gateway, simulator and worker on http://127.0.0.1:8000 (reloads on code changes)
 	$(BIN)/python manage.py dev_bootstrap
-	$(BIN)/python -m scripts.run
+	$(BIN)/python -m scripts.run --reload
 
 lint: install ## run every pre-commit hook on all files
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure

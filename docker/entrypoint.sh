@@ -13,7 +13,7 @@ case "$role" in
     ;;
   worker)
     # A short poll interval keeps a queued job's wait well under 50 ms (one indexed query per tick).
-    exec python manage.py db_worker --interval "${WORKER_POLL_SECONDS:-0.1}" "$@"
+    exec python manage.py db_worker --interval "${WORKER_POLL_SECONDS:-0.1}" --no-reload "$@"
     ;;
   billing)
     # Usage ledger writer (Redis outbox -> PostgreSQL) and billing's periodic jobs; /healthz and

@@ -1,8 +1,11 @@
 """Start the whole embedded system for development and stop all of it on Ctrl-C.
 
 Processes: the Pollinations simulator (upstream), the gateway (ASGI, port 8000) and the job
-worker. Each runs in its own process group so one Ctrl-C (or SIGTERM) stops every one of them,
-and if any of them exits the others are stopped too rather than left half-running.
+worker. With ``--reload`` (``make run``) the gateway restarts its worker when a file under the
+project's Django apps changes (code or templates; granian's reloader, the ``granian[reload]`` extra)
+and the job worker restarts on code changes (Django's autoreloader); the image never reloads.
+Each runs in its own process group so one Ctrl-C (or SIGTERM) stops every one of them, and if any
+of them exits the others are stopped too rather than left half-running.
 
 Stopping is signal-safe: the first SIGINT/SIGTERM/SIGHUP starts a graceful stop (SIGTERM to each
 group, then SIGKILL after a grace period); a further signal while stopping only cuts the grace
@@ -13,6 +16,7 @@ hit a re-entrant write) — so every child is always signalled and reaped.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -34,14 +38,24 @@ GRACE_SECONDS = 10.0
 POLL_SECONDS = 0.05
 
 
-def _commands() -> dict[str, list[str]]:
+def reload_paths() -> list[Path]:
+    """What the gateway's reloader watches: every Django app of the project (its code, templates, static files)."""
+    return sorted(apps_py.parent for apps_py in ROOT.glob("*/apps.py"))
+
+
+def gateway_reload_flags(paths: list[Path]) -> list[str]:
+    return ["--reload", *(flag for path in paths for flag in ("--reload-paths", str(path)))]
+
+
+def _commands(*, reload: bool = False) -> dict[str, list[str]]:
     commands = {
         "gateway": [
             PY, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(GATEWAY_PORT),
-            "--workers", "1", "--loop", "uvloop", "mcp_site.asgi:application",
+            "--workers", "1", "--loop", "uvloop", *(gateway_reload_flags(reload_paths()) if reload else []),
+            "mcp_site.asgi:application",
         ],
         # A short poll keeps enqueue → running well under 50 ms (bench/jobs.py); an idle poll is one indexed query.
-        "worker": [PY, "manage.py", "db_worker", "--interval", "0.1"],
+        "worker": [PY, "manage.py", "db_worker", "--interval", "0.1", "--reload" if reload else "--no-reload"],
     }  # fmt: skip
     if os.environ.get("MCP_UPSTREAM", "simulator") == "simulator":
         commands = {
@@ -106,7 +120,10 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
         os.killpg(proc.pid, sig)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--reload", action="store_true", help="restart the gateway and worker when code changes")
+    reload = parser.parse_args(argv).reload
     supervisor = Supervisor()
     if os.environ.get("MCP_UPSTREAM", "simulator") == "simulator":
         # Pass the simulator's fault header through: `make smoke` paces its streamed check with it.
@@ -114,7 +131,7 @@ def main() -> int:
     for sig in STOP_SIGNALS:
         signal.signal(sig, supervisor.on_signal)
     try:
-        for name, command in _commands().items():
+        for name, command in _commands(reload=reload).items():
             if supervisor.stopping:
                 break
             supervisor.start(name, command)

@@ -1,0 +1,84 @@
+"""``make run`` reloads the gateway: granian started with scripts/run.py's reload flags restarts on code and template edits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from scripts import run
+from tests.fixtures.simulator_server import free_port
+
+RELOAD_SECONDS = 30.0
+
+APP = '''
+from pathlib import Path
+
+PAGE = (Path(__file__).parent / "page.html").read_text()
+VERSION = "{version}"
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}})
+    await send({{"type": "http.response.body", "body": f"{{VERSION}} {{PAGE}}".encode()}})
+'''
+
+
+def _wait_for(url: str, expected: str, log: Path) -> None:
+    deadline, last = time.monotonic() + RELOAD_SECONDS, "no answer"
+    while time.monotonic() < deadline:
+        try:
+            last = httpx.get(url, timeout=2).text
+            if last == expected:
+                return
+        except httpx.TransportError as exc:
+            last = type(exc).__name__
+        time.sleep(0.2)
+    pytest.fail(f"still {last!r}, not {expected!r}, after {RELOAD_SECONDS} s:\n{log.read_text()[-2000:]}")
+
+
+def test_the_reloading_gateway_restarts_when_a_module_or_a_template_changes(tmp_path):
+    # The gateway command of `make run`, serving a small app from a watched folder instead of the project.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "page.html").write_text("first page")
+    (site / "reloadapp.py").write_text(APP.format(version="v1"))
+    port = free_port()
+    command = [part for part in run._commands(reload=False)["gateway"]]
+    command[command.index("--port") + 1] = str(port)
+    command = [*command[:-1], *run.gateway_reload_flags([site]), "reloadapp:app"]
+    log = tmp_path / "granian.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=site, env={**os.environ, "PYTHONPATH": str(site)}, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_for(url, "v1 first page", log)
+        (site / "reloadapp.py").write_text(APP.format(version="v2"))
+        _wait_for(url, "v2 first page", log)
+        (site / "page.html").write_text("second page")
+        _wait_for(url, "v2 second page", log)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def test_make_run_reloads_the_project_apps_and_the_worker_but_plain_runs_and_the_image_do_not():
+    reloading = run._commands(reload=True)
+    watched = {Path(p) for a, p in zip(reloading["gateway"], reloading["gateway"][1:]) if a == "--reload-paths"}
+    assert {run.ROOT / app for app in ("dashboard", "gateway", "billing", "accounts", "mcp_site")} <= watched
+    assert "--reload" in reloading["gateway"] and reloading["worker"][-1] == "--reload"
+    plain = run._commands()
+    assert "--reload" not in plain["gateway"] and plain["worker"][-1] == "--no-reload"
+    assert "-m scripts.run --reload" in (run.ROOT / "Makefile").read_text()
+    entrypoint = (run.ROOT / "docker" / "entrypoint.sh").read_text()
+    assert "--reload " not in entrypoint and "db_worker --interval" in entrypoint and "--no-reload" in entrypoint
