@@ -30,6 +30,7 @@ from redis.retry import Retry
 __all__ = [
     "RETRY_ON",
     "async_client",
+    "channel_layer_host",
     "connection_options",
     "drop_pool",
     "persistence_warning",
@@ -60,6 +61,21 @@ def connection_options(*, timeout: float, health_check_interval: float, retries:
         "retry": retry_class(ExponentialBackoff(cap=BACKOFF_CAP_SECONDS, base=BACKOFF_BASE_SECONDS), retries),
         "retry_on_error": list(RETRY_ON),
     }
+
+
+def channel_layer_host(
+    url: str, *, timeout: float, health_check_interval: float, retries: int, blocking_seconds: float
+) -> dict[str, Any]:
+    """A channels-redis ``hosts`` entry whose pool gets this module's retries and health checks.
+
+    The channel layer builds its own pools; giving them the same options keeps one policy for every
+    Redis connection. Its receive blocks on the server for ``blocking_seconds``, so the read
+    timeout is that much longer than other calls'.
+    """
+    options = connection_options(
+        timeout=timeout, health_check_interval=health_check_interval, retries=retries, sync=False
+    )
+    return {"address": url, **options, "socket_timeout": blocking_seconds + timeout}
 
 
 def _options(*, sync: bool) -> dict[str, Any]:

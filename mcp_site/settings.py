@@ -11,8 +11,9 @@ import os
 from datetime import timedelta
 
 import dj_database_url
+from channels_redis.core import RedisChannelLayer
 
-from core.redis_clients import connection_options
+from core.redis_clients import channel_layer_host, connection_options
 from mcp_site.config import (
     BASE_DIR,
     S3_STORAGE_BACKEND,
@@ -154,7 +155,18 @@ if CONFIG.redis_url:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [CONFIG.redis_url], "prefix": "mcp:channels"},
+            "CONFIG": {
+                "hosts": [
+                    channel_layer_host(
+                        CONFIG.redis_url,
+                        timeout=REDIS_TIMEOUT_SECONDS,
+                        health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
+                        retries=REDIS_RETRIES,
+                        blocking_seconds=RedisChannelLayer.brpop_timeout,
+                    )
+                ],
+                "prefix": "mcp:channels",
+            },
         }
     }
 else:

@@ -58,3 +58,35 @@ def test_persistence_warning_names_a_redis_without_an_append_only_file(redis_por
     with private_redis(redis_port, tmp_path, appendonly=True):
         assert persistence_warning(url) is None
     assert persistence_warning(url) is None  # unreachable: reported elsewhere, not as missing persistence
+
+
+def _channel_layer(url: str):
+    from channels_redis.core import RedisChannelLayer
+
+    from core.redis_clients import channel_layer_host
+
+    host = channel_layer_host(url, timeout=1.0, health_check_interval=5, retries=3, blocking_seconds=2)
+    return RedisChannelLayer(hosts=[host], prefix="test:channels")
+
+
+def test_the_channel_layer_pools_use_the_factory_policy_with_room_for_its_blocking_receive():
+    layer = _channel_layer("redis://127.0.0.1:6399/0")
+    kwargs = layer.create_pool(0).connection_kwargs
+    assert kwargs["health_check_interval"] == 5 and kwargs["retry"]._retries == 3
+    assert kwargs["socket_timeout"] == 3.0  # the 2 s blocking receive plus the 1 s call timeout
+
+
+async def test_channel_layer_messages_flow_again_after_a_redis_restart(redis_port, tmp_path):
+    layer = _channel_layer(f"redis://127.0.0.1:{redis_port}/0")
+    with private_redis(redis_port, tmp_path) as server:
+        channel = await layer.new_channel()
+        await layer.group_add("jobs", channel)
+        await layer.group_send("jobs", {"type": "job.event", "n": 1})
+        assert (await layer.receive(channel))["n"] == 1
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+    with private_redis(redis_port, tmp_path):
+        await layer.group_add("jobs", channel)  # the group was in the memory of the killed server
+        await layer.group_send("jobs", {"type": "job.event", "n": 2})
+        assert (await asyncio.wait_for(layer.receive(channel), 5))["n"] == 2
+        await layer.flush()
