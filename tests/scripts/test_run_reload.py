@@ -1,4 +1,4 @@
-"""``make run`` reloads the gateway: granian started with scripts/run.py's reload flags restarts on code and template edits."""
+"""``make run`` reloads the gateway: granian with scripts/run.py's reload flags restarts on code and template edits."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.fixtures.simulator_server import free_port
 
 RELOAD_SECONDS = 30.0
 
-APP = '''
+APP = """
 from pathlib import Path
 
 PAGE = (Path(__file__).parent / "page.html").read_text()
@@ -28,7 +28,7 @@ async def app(scope, receive, send):
         return
     await send({{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}})
     await send({{"type": "http.response.body", "body": f"{{VERSION}} {{PAGE}}".encode()}})
-'''
+"""
 
 
 def _wait_for(url: str, expected: str, log: Path) -> None:
@@ -51,7 +51,7 @@ def test_the_reloading_gateway_restarts_when_a_module_or_a_template_changes(tmp_
     (site / "page.html").write_text("first page")
     (site / "reloadapp.py").write_text(APP.format(version="v1"))
     port = free_port()
-    command = [part for part in run._commands(reload=False)["gateway"]]
+    command = list(run._commands(reload=False)["gateway"])
     command[command.index("--port") + 1] = str(port)
     command = [*command[:-1], *run.gateway_reload_flags([site]), "reloadapp:app"]
     log = tmp_path / "granian.log"
