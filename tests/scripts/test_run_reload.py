@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
@@ -74,7 +75,7 @@ def test_the_reloading_gateway_restarts_when_a_module_or_a_template_changes(tmp_
 
 def test_make_run_reloads_the_project_apps_and_the_worker_but_plain_runs_and_the_image_do_not():
     reloading = run._commands(reload=True)
-    watched = {Path(p) for a, p in zip(reloading["gateway"], reloading["gateway"][1:]) if a == "--reload-paths"}
+    watched = {Path(p) for a, p in pairwise(reloading["gateway"]) if a == "--reload-paths"}
     assert {run.ROOT / app for app in ("dashboard", "gateway", "billing", "accounts", "mcp_site")} <= watched
     assert "--reload" in reloading["gateway"] and reloading["worker"][-1] == "--reload"
     plain = run._commands()
