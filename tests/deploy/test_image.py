@@ -92,7 +92,7 @@ def test_entrypoint_is_executable_posix_sh(repo: Path, run: Callable) -> None:
             "web",
             "granian --interface asgi --host 0.0.0.0 --port 8000 --workers 3 --loop uvloop mcp_site.asgi:application",
         ),
-        ("worker", "python manage.py db_worker --interval 0.1"),
+        ("worker", "python manage.py db_worker --interval 0.1 --no-reload"),
         (
             "billing",
             "python manage.py billing_flush_ledger --periodic-every 60 --health-port 8002 --health-host 0.0.0.0",
