@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pluggy
 import structlog
 
-import mcp_site
+from core.version import __version__
 from plugins import hookspecs
 from plugins.types import Provider
 
@@ -114,7 +114,7 @@ def plugin_infos(pm: pluggy.PluginManager) -> list[PluginInfo]:
     """Name, package, version and implemented hooks of every registered plugin."""
     infos = []
     for name, plugin in pm.list_name_plugin():
-        package, version = _DISTRIBUTIONS.get(name, ("mcp-gateway", mcp_site.__version__))
+        package, version = _DISTRIBUTIONS.get(name, ("mcp-gateway", __version__))
         infos.append(
             PluginInfo(
                 name=name,

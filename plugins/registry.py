@@ -16,7 +16,7 @@ import pluggy
 import structlog
 from django.conf import settings
 
-import mcp_site
+from core.version import __version__
 from plugins import manager
 from plugins.errors import PluginConfigurationError
 from plugins.types import ModelInfo, Provider, ProviderSettings
@@ -25,7 +25,7 @@ log = structlog.get_logger(__name__)
 
 RELOAD_SECONDS = 10.0
 #: The version plugins' ``min_gateway_version``/``max_gateway_version`` are compared with.
-GATEWAY_VERSION = mcp_site.__version__
+GATEWAY_VERSION = __version__
 _pm: pluggy.PluginManager | None = None
 _classes: dict[str, type[Provider]] = {}
 #: Provider kind → why its class was skipped (written for a different gateway version).

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-import mcp_site
+from core.version import __version__
 from plugins import manager
 from plugins.registry import get_registry, install_plugin_manager, provider_classes
 from tests.plugins.distributions import install_distribution
@@ -72,7 +72,7 @@ def _broken() -> dict[str, str]:
 def test_builtins_are_registered_without_entry_points():
     pm = manager.build_plugin_manager(load_entry_points=False)
     assert {name for name, _ in pm.list_name_plugin()} == set(manager.BUILTIN_PLUGINS)
-    assert all(info.builtin and info.version == mcp_site.__version__ for info in manager.plugin_infos(pm))
+    assert all(info.builtin and info.version == __version__ for info in manager.plugin_infos(pm))
 
 
 def test_each_broken_plugin_is_recorded_with_its_error_and_skipped(installed):
