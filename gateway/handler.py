@@ -25,7 +25,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import ResolverMatch, URLResolver, get_resolver
 from django.urls.exceptions import Resolver404
 
-from core import tracing
+from core import request_id, tracing
 from gateway.errors import (
     DATABASE_UNAVAILABLE,
     INTERNAL_ERROR,
@@ -35,7 +35,6 @@ from gateway.errors import (
     invalid,
     not_found,
 )
-from mcp_site import request_id
 from mcp_site.metrics import UNMATCHED_ROUTE, observe_request
 
 log = structlog.get_logger("mcp.access")

@@ -25,6 +25,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
+from core import request_id  # noqa: E402
 from gateway.errors import GatewayError, error_response  # noqa: E402
 from gateway.handler import (  # noqa: E402
     MAX_BODY_BYTES,
@@ -36,7 +37,6 @@ from gateway.handler import (  # noqa: E402
     send_whole,
 )
 from jobs.routing import websocket_urlpatterns as job_websockets  # noqa: E402
-from mcp_site import request_id  # noqa: E402
 from mcp_site.hot_urls import OPS_ROUTES, hot_view_names  # noqa: E402
 from mcp_site.lifespan import lifespan  # noqa: E402
 from mcp_site.websocket import CookiesFromAllowedOrigins  # noqa: E402

@@ -15,7 +15,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
-from mcp_site import request_id
+from core import request_id
 from mcp_site.metrics import UNMATCHED_ROUTE, observe_request
 
 log = structlog.get_logger("mcp.access")
