@@ -26,6 +26,7 @@ from django.urls import ResolverMatch, URLResolver, get_resolver
 from django.urls.exceptions import Resolver404
 
 from core import request_id, tracing
+from core.metrics import UNMATCHED_ROUTE, observe_request
 from gateway.errors import (
     DATABASE_UNAVAILABLE,
     INTERNAL_ERROR,
@@ -35,7 +36,6 @@ from gateway.errors import (
     invalid,
     not_found,
 )
-from mcp_site.metrics import UNMATCHED_ROUTE, observe_request
 
 log = structlog.get_logger("mcp.access")
 errors_log = structlog.get_logger("mcp.gateway")

@@ -7,7 +7,7 @@ class JobsConfig(AppConfig):
 
     def ready(self) -> None:
         # Queue-depth gauges are read from the database when /metrics is scraped (the worker serves no HTTP).
+        from core.metrics import register_scrape_hook
         from jobs.metrics import refresh_job_gauges
-        from mcp_site.metrics import register_scrape_hook
 
         register_scrape_hook(refresh_job_gauges)

@@ -12,7 +12,7 @@ class SiteConfig(AppConfig):
         from django.conf import settings
 
         from core import tracing
-        from mcp_site.metrics import serve_metrics_port
+        from core.metrics import serve_metrics_port
 
         if settings.CONFIG.otel_traces_exporters:
             # Here, before Django builds its handler, so that the Django instrumentation's middleware is in it.

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
 from core import request_id
-from mcp_site.metrics import UNMATCHED_ROUTE, observe_request
+from core.metrics import UNMATCHED_ROUTE, observe_request
 
 log = structlog.get_logger("mcp.access")
 

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from mcp_site import health, metrics
+from core import metrics
+from mcp_site import health
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

@@ -38,7 +38,6 @@ KNOWN_UPWARD = {
     ("billing", "gateway"),
     ("gateway", "jobs"),
     ("gateway", "mcp_site"),
-    ("jobs", "mcp_site"),
     ("plugins", "gateway"),
     ("plugins", "mcp_site"),
 }

@@ -6,8 +6,8 @@ import socket
 
 import httpx
 
+from core.metrics import serve_metrics_port
 from mcp_site.config import load_config
-from mcp_site.metrics import serve_metrics_port
 from tests.fixtures.simulator_server import free_port
 
 

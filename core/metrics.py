@@ -1,4 +1,7 @@
-"""Prometheus metrics for HTTP traffic and the ``/metrics`` endpoint that exposes them.
+"""Prometheus metrics for HTTP traffic, the scrape hooks of shared-state gauges, and their exposition.
+
+Every app counts into these and registers its hooks here; the shell mounts :func:`metrics_view` at
+``/metrics``, and processes without HTTP serve the same registry with :func:`serve_metrics_port`.
 
 Routes are labelled by their URL pattern (``/v1/chat/completions``, ``api/keys/<int:pk>``), never by
 the raw path, so a scan of random URLs cannot blow up the number of time series.
