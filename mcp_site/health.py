@@ -1,18 +1,15 @@
 """Liveness and readiness endpoints.
 
 ``/healthz`` answers as long as the process can serve a request and touches nothing else.
-``/readyz`` checks every registered dependency concurrently, each under a timeout, and answers
-503 with a JSON body naming what failed. Apps add their own checks (plugins, circuit breakers)
-with :func:`register_readiness_check`.
+``/readyz`` runs every check of :mod:`core.readiness` concurrently, each under a timeout, and answers
+503 with a JSON body naming what failed. The site registers the checks of the shared services here
+(database, cache, channel layer, ledger writer); apps register their own (plugins, circuit breakers).
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 
-import structlog
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -21,21 +18,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
 from billing import ledger
-
-log = structlog.get_logger(__name__)
-
-#: A check returns ``None`` when healthy, or raises; the returned mapping (if any) is shown as detail.
-#: A check that wants to fail *with* detail returns a mapping holding ``"ok": False``; one that is
-#: healthy but impaired returns a non-empty ``"degraded"`` (status ``degraded``, still HTTP 200).
-ReadinessCheck = Callable[[], Awaitable[dict | None]]
-
-CHECK_TIMEOUT_SECONDS = 2.0
-_CHECKS: dict[str, ReadinessCheck] = {}
-
-
-def register_readiness_check(name: str, check: ReadinessCheck) -> None:
-    """Add (or replace) a named readiness check."""
-    _CHECKS[name] = check
+from core.readiness import register_readiness_check, run_readiness_checks
 
 
 def _database_ping() -> None:
@@ -87,19 +70,6 @@ register_readiness_check("channel_layer", check_channel_layer)
 register_readiness_check("ledger_writer", check_ledger_writer)
 
 
-async def _run(name: str, check: ReadinessCheck) -> tuple[str, dict]:
-    try:
-        detail = await asyncio.wait_for(check(), timeout=CHECK_TIMEOUT_SECONDS)
-    except TimeoutError:
-        log.warning("readiness_check_failed", check=name, reason="timeout")
-        return name, {"ok": False, "error": f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"}
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; the log keeps the detail.
-        log.warning("readiness_check_failed", check=name, error_type=type(exc).__name__)
-        # Only the exception class reaches the response: messages may carry hosts or credentials.
-        return name, {"ok": False, "error": type(exc).__name__}
-    return name, {"ok": True, **(detail or {})}
-
-
 async def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness: the process is up and its event loop answers."""
     return JsonResponse({"status": "ok"})
@@ -107,7 +77,7 @@ async def healthz(request: HttpRequest) -> JsonResponse:
 
 async def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: every dependency answers; 503 naming each failed one otherwise."""
-    results = dict(await asyncio.gather(*(_run(name, check) for name, check in _CHECKS.items())))
+    results = await run_readiness_checks()
     ready = all(result["ok"] for result in results.values())
     failed = sorted(name for name, result in results.items() if not result["ok"])
     degraded = sorted(name for name, result in results.items() if result["ok"] and result.get("degraded"))

@@ -6,7 +6,7 @@ class PluginsConfig(AppConfig):
     verbose_name = "Provider plugins"
 
     def ready(self) -> None:
-        from mcp_site.health import register_readiness_check
+        from core.readiness import register_readiness_check
         from plugins import registry
         from plugins.health import check_plugins
 

@@ -37,9 +37,7 @@ KNOWN_UPWARD = {
     # X
     ("billing", "gateway"),
     ("gateway", "jobs"),
-    ("gateway", "mcp_site"),
     ("plugins", "gateway"),
-    ("plugins", "mcp_site"),
 }
 #: (importing module, private module of another package) pairs still to be made public.
 KNOWN_PRIVATE = {

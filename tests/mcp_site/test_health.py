@@ -46,16 +46,16 @@ def test_readyz_is_503_naming_the_database_when_it_is_unreachable():
 
 
 def test_readyz_includes_registered_checks_and_fails_with_them(client, default_upstream):
-    from mcp_site import health
+    from core import readiness
 
     async def broken() -> None:
         raise RuntimeError("secret-host:5432 refused")
 
-    health.register_readiness_check("test_broken", broken)
+    readiness.register_readiness_check("test_broken", broken)
     try:
         response = client.get("/readyz")
     finally:
-        health._CHECKS.pop("test_broken")
+        readiness._CHECKS.pop("test_broken")
     assert response.status_code == 503
     assert response.json()["failed"] == ["test_broken"]
     assert "secret-host" not in response.content.decode()
