@@ -33,7 +33,6 @@ ISOLATED = ("simulator",)
 
 #: (importing package, imported package) pairs still pointing up or sideways, to be removed.
 KNOWN_UPWARD = {
-    ("accounts", "mcp_site"),
     # X
     ("billing", "gateway"),
     ("gateway", "jobs"),

@@ -7,6 +7,7 @@ The admin password and the demo key's secret are written once to ``var/dev-crede
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -15,9 +16,8 @@ from django.db import transaction
 from accounts import services
 from accounts.models import ApiKey, Membership, Organization, User
 from accounts.roles import MODALITIES, OWNER
-from mcp_site.config import BASE_DIR
 
-CREDENTIALS_FILE = BASE_DIR / "var" / "dev-credentials.txt"
+CREDENTIALS_FILE = Path(settings.BASE_DIR) / "var" / "dev-credentials.txt"
 DEV_EMAIL = "admin@example.com"
 DEMO_ORG = "demo"
 DEMO_KEY_NAME = "demo"
