@@ -8,9 +8,12 @@ request held, adds what it consumed, and appends its ledger event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis.asyncio
@@ -76,14 +79,35 @@ def hold_record(admission: Admission) -> str:
     )
 
 
+@dataclass(slots=True)
+class Settlement:
+    """A settlement waiting to be sent: what :meth:`RedisStore.settle` takes, kept for one batch."""
+
+    admission: Admission
+    units: list[int]
+    cost: int
+    event: str
+
+
+#: A settlement waits at most this long for an admission to ride with (seconds), then goes alone.
+SETTLE_RIDE_SECONDS = 0.005
+
+
 class RedisStore:
-    """One Lua script per admission and per settlement: two round trips per request."""
+    """One Lua script per admission and per settlement, and one round trip per request.
+
+    A settlement does not take a round trip of its own: :meth:`defer_settle` queues it, and it
+    rides in the same pipeline as the next admission on this event loop, ahead of it (so a
+    client's next request finds its previous slots released); with no admission within
+    :data:`SETTLE_RIDE_SECONDS`, the waiting settlements go together in one pipeline.
+    """
 
     name = "redis"
 
     def __init__(self, url: str) -> None:
         self.url = url
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple] = weakref.WeakKeyDictionary()
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = weakref.WeakKeyDictionary()
 
     def client(self) -> tuple[redis.asyncio.Redis, object, object]:
         loop = asyncio.get_running_loop()
@@ -100,26 +124,15 @@ class RedisStore:
 
     async def admit(self, admission: Admission) -> AdmitResult:
         _, admit, _ = self.client()
-        rate, conc, quota = _split(admission.rules)
-        now = time.time()
-        keys = [r.key for r in (*rate, *conc, *quota)] + [credit_key(admission.organization_id), HOLDS_KEY]
-        args: list[object] = [admission.ledger_id, len(rate), len(conc), len(quota)]
-        for r in (*rate, *conc):
-            args += [r.limit, r.window * 1000]
-        for r in quota:
-            args += [r.limit, max(1, int((r.reset_at - now) * 1000))]
-        args += [int(admission.credit_enforced), admission.estimate, hold_record(admission)]
-        reply = await admit(keys=keys, args=args)
-        if int(reply[0]) == 0:
-            kind = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
-            return AdmitResult(False, kind, int(reply[2]) - 1, int(reply[3]))
-        values = [int(v) for v in reply[1:]]
-        result = AdmitResult(True)
-        result.rate = [(values[2 * i], values[2 * i + 1]) for i in range(len(rate))]
-        offset = 2 * len(rate)
-        result.conc = values[offset : offset + len(conc)]
-        result.quota = values[offset + len(conc) :]
-        return result
+        keys, args = _admit_command(admission)
+        riders = self._queue().take()
+        if not riders:
+            return _admit_result(admission, await admit(keys=keys, args=args))
+        # Shielded: a client leaving mid-admission must not take the other requests' settlements with it.
+        *_, reply = await asyncio.shield(self._send(riders, [(admit, keys, args)]))
+        if isinstance(reply, BaseException):
+            raise reply
+        return _admit_result(admission, reply)
 
     async def load_credits(self, organization_id: int, cap: int) -> None:
         client, *_ = self.client()
@@ -130,15 +143,151 @@ class RedisStore:
             await pipe.execute()
 
     async def settle(self, admission: Admission, units: list[int], cost: int, event: str) -> bool:
-        _, _, settle = self.client()
-        _, conc, quota = _split(admission.rules)
-        now = time.time()
-        keys = [r.key for r in (*conc, *quota)] + [credit_key(admission.organization_id), HOLDS_KEY, LEDGER_STREAM]
-        args: list[object] = [admission.ledger_id, len(conc), len(quota)]
-        for rule, used in zip(quota, units, strict=True):
-            args += [used, max(1, int((rule.reset_at - now) * 1000))]
-        args += [int(admission.credit_enforced), admission.estimate, cost, event]
-        return bool(await settle(keys=keys, args=args))
+        """Settle now, in a round trip of its own (retries of a settlement that failed)."""
+        keys, args = _settle_command(Settlement(admission, units, cost, event))
+        return bool(await self.client()[2](keys=keys, args=args))
+
+    def defer_settle(self, settlement: Settlement, on_failure: Callable[[Settlement], None]) -> None:
+        """Queue ``settlement`` to ride with the next admission; ``on_failure`` gets it back if it was not applied."""
+        self._queue().put(settlement, on_failure, self.flush)
+
+    async def drain(self) -> None:
+        """Send this loop's queued settlements and wait for those already on their way."""
+        queue = self._queue()
+        while queue.items or queue.flushing:
+            await _quietly(self.flush())
+            await asyncio.gather(*list(queue.flushing), return_exceptions=True)
+
+    async def flush(self) -> None:
+        """Send this loop's queued settlements now, together."""
+        riders = self._queue().take()
+        if riders:
+            await asyncio.shield(self._send(riders, []))
+
+    def _send(self, riders: list[Settlement], after: list[tuple]) -> asyncio.Future:
+        """Send ``riders``' settlements, then the ``after`` commands, in one pipeline; each rider that was
+        not applied goes back to its ``on_failure``, whatever becomes of whoever awaits the answer."""
+        future = asyncio.ensure_future(self._pipelined_after(riders, after))
+        future.add_done_callback(functools.partial(self._queue().outcome, riders))
+        return future
+
+    async def _pipelined_after(self, riders: list[Settlement], after: list[tuple]) -> list:
+        settle = self.client()[2]
+        return await self._pipelined([*((settle, *_settle_command(r)) for r in riders), *after])
+
+    def _queue(self) -> _Queue:
+        loop = asyncio.get_running_loop()
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = _Queue(self)
+        return queue
+
+    async def _pipelined(self, commands: list[tuple], *, reloaded: bool = False) -> list:
+        """Run scripts in one round trip; a reply is the script's answer or the error it raised.
+
+        ``EVALSHA`` in a plain pipeline (redis-py's own script support asks ``SCRIPT EXISTS`` first,
+        a round trip more); a server that lost its scripts (restarted) gets them loaded, once.
+        """
+        client = self.client()[0]
+        pipe = client.pipeline(transaction=False)
+        for script, keys, args in commands:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        replies = await pipe.execute(raise_on_error=False)
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, redis.exceptions.NoScriptError)]
+        if missing and not reloaded:
+            await client.script_load(_scripts.ADMIT)
+            await client.script_load(_scripts.SETTLE)
+            # Only what did not run is sent again: a settlement is applied once.
+            again = await self._pipelined([commands[i] for i in missing], reloaded=True)
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        return replies
+
+
+class _Queue:
+    """One event loop's settlements waiting for a ride, and the timer that sends them alone."""
+
+    __slots__ = ("callbacks", "flushing", "items", "store", "timer")
+
+    def __init__(self, store: RedisStore) -> None:
+        self.store = store
+        self.items: list[Settlement] = []
+        self.callbacks: dict[int, Callable[[Settlement], None]] = {}
+        self.timer: asyncio.TimerHandle | None = None
+        self.flushing: set[asyncio.Task] = set()
+
+    def put(self, settlement: Settlement, on_failure: Callable[[Settlement], None], flush) -> None:
+        self.items.append(settlement)
+        self.callbacks[id(settlement)] = on_failure
+        if self.timer is None:
+            loop = asyncio.get_running_loop()
+            self.timer = loop.call_later(SETTLE_RIDE_SECONDS, self._alone, flush)
+
+    def _alone(self, flush) -> None:
+        self.timer = None
+        if self.items:
+            task = asyncio.ensure_future(_quietly(flush()))
+            self.flushing.add(task)
+            task.add_done_callback(self.flushing.discard)
+
+    def take(self) -> list[Settlement]:
+        items, self.items = self.items, []
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        return items
+
+    def outcome(self, riders: list[Settlement], sent: asyncio.Future) -> None:
+        failed = sent.cancelled() or sent.exception() is not None
+        for rider, reply in zip(riders, [None] * len(riders) if failed else sent.result(), strict=False):
+            callback = self.callbacks.pop(id(rider))
+            if failed or isinstance(reply, BaseException):
+                callback(rider)
+
+
+async def _quietly(flush) -> None:
+    # Failures were handed back to each settlement's on_failure; nothing is left to report here.
+    with contextlib.suppress(Exception):
+        await flush
+
+
+def _admit_command(admission: Admission) -> tuple[list[str], list[object]]:
+    rate, conc, quota = _split(admission.rules)
+    now = time.time()
+    keys = [r.key for r in (*rate, *conc, *quota)] + [credit_key(admission.organization_id), HOLDS_KEY]
+    args: list[object] = [admission.ledger_id, len(rate), len(conc), len(quota)]
+    for r in (*rate, *conc):
+        args += [r.limit, r.window * 1000]
+    for r in quota:
+        args += [r.limit, max(1, int((r.reset_at - now) * 1000))]
+    args += [int(admission.credit_enforced), admission.estimate, hold_record(admission)]
+    return keys, args
+
+
+def _admit_result(admission: Admission, reply: list) -> AdmitResult:
+    if int(reply[0]) == 0:
+        kind = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+        return AdmitResult(False, kind, int(reply[2]) - 1, int(reply[3]))
+    rate, conc, _ = _split(admission.rules)
+    values = [int(v) for v in reply[1:]]
+    result = AdmitResult(True)
+    result.rate = [(values[2 * i], values[2 * i + 1]) for i in range(len(rate))]
+    offset = 2 * len(rate)
+    result.conc = values[offset : offset + len(conc)]
+    result.quota = values[offset + len(conc) :]
+    return result
+
+
+def _settle_command(settlement: Settlement) -> tuple[list[str], list[object]]:
+    admission = settlement.admission
+    _, conc, quota = _split(admission.rules)
+    now = time.time()
+    keys = [r.key for r in (*conc, *quota)] + [credit_key(admission.organization_id), HOLDS_KEY, LEDGER_STREAM]
+    args: list[object] = [admission.ledger_id, len(conc), len(quota)]
+    for rule, used in zip(quota, settlement.units, strict=True):
+        args += [used, max(1, int((rule.reset_at - now) * 1000))]
+    args += [int(admission.credit_enforced), admission.estimate, settlement.cost, settlement.event]
+    return keys, args
 
 
 class LocalStore:

@@ -41,12 +41,21 @@ _thread: threading.Thread | None = None
 def process_id() -> str:
     """This process's id: host, pid and a random part (a pid is reused; a forked child gets its own)."""
     global _pid, _id, _thread
-    pid = os.getpid()
-    if pid != _pid:
+    if not _pid:
         with _lock:
-            if pid != _pid:
+            if not _pid:
+                pid = os.getpid()
                 _pid, _id, _thread = pid, f"{socket.gethostname()}-{pid}-{secrets.token_hex(4)}", None
     return _id
+
+
+def _forked() -> None:
+    # Called per admission: the pid is read once (a system call), and again only in a forked child.
+    global _pid, _id, _thread
+    _pid, _id, _thread = 0, "", None
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def key_of(process: str) -> str:

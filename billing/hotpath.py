@@ -4,8 +4,8 @@
 concurrent requests, period quotas) and reserves the request's estimated cost — one Redis round
 trip, or none in the embedded setup. ``settle`` is called exactly once however the request ended;
 it releases the concurrency slots and the reservation, adds the actual usage to the quotas and the
-actual cost to the credits, and appends the ledger event — one more round trip, in a background
-task so the response never waits for it.
+actual cost to the credits, and appends the ledger event — without a round trip of its own: it
+rides with the next admission's (``billing/_stores.py``), so the response never waits for it.
 
 When Redis is unreachable (see docs/billing.md, "When Redis is unreachable"): rate and
 concurrency limits fall back to this process's own counters (which also count what Redis admitted
@@ -18,11 +18,10 @@ call that still fails drops the pool, and Redis is tried again ``BILLING_REDIS_R
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
-import uuid
 
+import msgspec
 import redis
 import structlog
 from django.conf import settings
@@ -30,13 +29,14 @@ from django.conf import settings
 from accounts.types import KeyIdentity
 from billing import heartbeat, ledger
 from billing._answers import headers_of, refusal_of
-from billing._stores import AdmitResult, LocalStore, RedisStore
+from billing._stores import AdmitResult, LocalStore, RedisStore, Settlement
 from billing.metrics import ADMISSIONS, DEGRADED, REDIS_DEGRADED, REFUSALS, SETTLE_FAILURES, observe_credits_spent
 from billing.policy import org_policy, prices_for, rules_for
 from billing.policy import reset as policy_reset
 from billing.pricing import cost_of, estimate_usage
 from billing.selectors import credit_cap_get
 from billing.types import Admission, Rule
+from core.ids import fresh_id
 from gateway.errors import GatewayError, not_permitted
 from plugins.types import Caller, Outcome, Provider, ProviderCall, Usage
 
@@ -111,7 +111,7 @@ async def admit(
     prices = await prices_for(provider, call.model)
     estimate = cost_of(prices, call, estimate_usage(call, settings.BILLING_DEFAULT_MAX_TOKENS))
     admission = Admission(
-        ledger_id=ledger_id or uuid.uuid4().hex,
+        ledger_id=ledger_id or fresh_id(),
         organization_id=identity.organization_id,
         key_id=identity.key_id,
         user_id=identity.user_id,
@@ -230,36 +230,47 @@ def settle(*, call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
     units = [_units(r, usage, cost) for r in admission.rules if r.kind == "quota"]
     event = event_of(admission, call, caller, outcome, cost)
     observe_credits_spent(caller.organization_id, cost)
-    task = asyncio.get_running_loop().create_task(_settle(admission, units, cost, event))
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-
-
-async def _settle(admission: Admission, units: list[int], cost: int, event: dict) -> None:
     store = redis_store()
     if admission.store != "redis" or store is None:
-        await _local.settle(admission, units, cost, "")
-        ledger.append_local(event)
+        _spawn(_settle_locally(admission, units, cost, event))
         return
-    payload = json.dumps(event)
-    for attempt, delay in enumerate((*SETTLE_RETRY_DELAYS, None)):
+    # No round trip of its own: it rides with the next admission (billing/_stores.py).
+    payload = msgspec.json.encode(event).decode()
+    store.defer_settle(Settlement(admission, units, cost, payload), lambda s: _spawn(_retry_settle(s, event)))
+    ledger.ensure_flusher()
+
+
+async def _settle_locally(admission: Admission, units: list[int], cost: int, event: dict) -> None:
+    await _local.settle(admission, units, cost, "")
+    ledger.append_local(event)
+
+
+async def _retry_settle(settlement: Settlement, event: dict) -> None:
+    """A settlement Redis did not apply: its event goes to the ledger through this process now, and
+    the settlement is tried again (appending the event again: the ledger ignores the duplicate id)."""
+    admission = settlement.admission
+    SETTLE_FAILURES.inc()
+    log.error("billing.settle_failed", request_id=admission.ledger_id)
+    ledger.append_local(event)
+    store = redis_store()
+    if store is None:
+        return
+    await store.drop()
+    for delay in SETTLE_RETRY_DELAYS:
+        await asyncio.sleep(delay)
         try:
-            await store.settle(admission, units, cost, payload)
-            ledger.ensure_flusher()
+            await store.settle(admission, settlement.units, settlement.cost, settlement.event)
             return
-        except (redis.RedisError, OSError) as exc:
-            if attempt == 0:
-                # The event goes to the ledger now, through this process; the settlement in Redis
-                # (which appends it again: the ledger ignores the duplicate id) is retried below.
-                SETTLE_FAILURES.inc()
-                log.error("billing.settle_failed", error=str(exc)[:200], request_id=admission.ledger_id)
-                ledger.append_local(event)
-                await store.drop()
-            if delay is None:
-                # Still held in Redis: the reconciler settles it from the ledger.
-                log.error("billing.settle_abandoned", request_id=admission.ledger_id)
-                return
-            await asyncio.sleep(delay)
+        except (redis.RedisError, OSError):
+            await store.drop()
+    # Still held in Redis: the reconciler settles it from the ledger.
+    log.error("billing.settle_abandoned", request_id=admission.ledger_id)
+
+
+def _spawn(coroutine) -> None:
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 def abandon(call: ProviderCall, *, status: int = 500) -> None:
@@ -304,9 +315,17 @@ async def admit_done(*, call: ProviderCall, caller: Caller, provider: Provider |
 
 
 async def drain() -> None:
-    """Wait for the settlements this process has scheduled (tests; graceful shutdown)."""
-    while _background:
-        await asyncio.gather(*list(_background), return_exceptions=True)
+    """Send and wait for the settlements this event loop has scheduled (tests; graceful shutdown)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        if _redis is not None:
+            await _redis.drain()
+        # A task of another loop (one that ended while a settlement was being retried) is not ours
+        # to wait for: what it held is reconciled from the holds.
+        mine = [task for task in _background if task.get_loop() is loop]
+        if not mine:
+            return
+        await asyncio.gather(*mine, return_exceptions=True)
 
 
 async def settle_pending() -> None:

@@ -1,0 +1,121 @@
+"""A settlement takes no Redis round trip of its own: it rides with the next admission, or goes alone soon after.
+
+Against the real Redis of ``REDIS_URL`` (a database of its own); round trips are counted where
+redis-py writes to the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+import redis
+from redis.asyncio.connection import AbstractConnection
+
+from billing._stores import HOLDS_KEY, LEDGER_STREAM, SETTLE_RIDE_SECONDS, RedisStore, Settlement
+from billing.types import Admission, Rule
+
+pytestmark = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a real Redis (REDIS_URL)")
+
+DB = 13
+
+
+@pytest.fixture
+def url() -> str:
+    base = os.environ["REDIS_URL"].rsplit("/", 1)[0]
+    redis.Redis.from_url(f"{base}/{DB}").flushdb()
+    return f"{base}/{DB}"
+
+
+@pytest.fixture
+def sends(monkeypatch) -> list[int]:
+    """How many times the client wrote to Redis (one per round trip: a pipeline is written at once)."""
+    count = [0]
+    send = AbstractConnection.send_packed_command
+
+    async def counting(self, command, check_health=True):
+        count[0] += 1
+        return await send(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    return count
+
+
+def admission(ledger_id: str, scope: str = "key:1") -> Admission:
+    """A request holding one slot of a concurrency limit of one."""
+    slot = Rule(kind="conc", scope=scope, family="requests", limit=1, window=60)
+    return Admission(
+        ledger_id=ledger_id, organization_id=1, rules=(slot,), estimate=0, credit_enforced=False, provider="p"
+    )
+
+
+def held(url: str, ledger_id: str) -> bool:
+    return redis.Redis.from_url(url).hexists(HOLDS_KEY, ledger_id)
+
+
+async def test_a_settlement_rides_with_the_next_admission_ahead_of_it(url, sends):
+    store = RedisStore(url)
+    first = admission("first")
+    assert (await store.admit(first)).ok
+    failed: list[Settlement] = []
+    before = sends[0]
+    store.defer_settle(Settlement(first, [], 0, '{"request_id": "first"}'), failed.append)
+    assert sends[0] == before and held(url, "first")  # nothing sent yet
+    # A concurrency limit of one: the second request is let in only because the first's slot was freed first.
+    assert (await store.admit(admission("second"))).ok
+    assert sends[0] == before + 1
+    assert not held(url, "first") and held(url, "second")
+    assert redis.Redis.from_url(url).xlen(LEDGER_STREAM) == 1
+    assert failed == []
+
+
+async def test_a_settlement_with_no_admission_after_it_goes_alone_soon(url, sends):
+    store = RedisStore(url)
+    only = admission("only")
+    assert (await store.admit(only)).ok
+    store.defer_settle(Settlement(only, [], 0, '{"request_id": "only"}'), pytest.fail)
+    await asyncio.sleep(SETTLE_RIDE_SECONDS + 0.05)
+    assert not held(url, "only")
+    assert redis.Redis.from_url(url).xlen(LEDGER_STREAM) == 1
+
+
+async def test_settlements_waiting_together_go_in_one_round_trip(url, sends):
+    store = RedisStore(url)
+    admissions = [admission(f"r{i}") for i in range(5)]
+    for a in admissions:
+        a.rules = ()  # no shared slot: five requests in flight together
+        assert (await store.admit(a)).ok
+    before = sends[0]
+    for a in admissions:
+        store.defer_settle(Settlement(a, [], 0, "{}"), pytest.fail)
+    await store.drain()
+    assert sends[0] == before + 1
+    assert not any(held(url, a.ledger_id) for a in admissions)
+
+
+async def test_a_client_leaving_mid_admission_does_not_take_the_riders_with_it(url):
+    store = RedisStore(url)
+    first = admission("first")
+    assert (await store.admit(first)).ok
+    store.defer_settle(Settlement(first, [], 0, "{}"), pytest.fail)
+    leaving = asyncio.ensure_future(store.admit(admission("leaving")))
+    await asyncio.sleep(0)  # on its way to Redis
+    leaving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+    await store.drain()
+    assert not held(url, "first")
+
+
+async def test_a_settlement_redis_refused_comes_back_to_its_owner_and_the_admission_still_runs(url):
+    store = RedisStore(url)
+    first = admission("first", scope="key:first")
+    assert (await store.admit(first)).ok
+    redis.Redis.from_url(url).set(first.rules[0].key, "not a sorted set")  # the settle script fails on it
+    failed: list[Settlement] = []
+    refused = Settlement(first, [], 0, "{}")
+    store.defer_settle(refused, failed.append)
+    assert (await store.admit(admission("second"))).ok
+    assert failed == [refused]
+    assert held(url, "second")
