@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qsl
 
 from django.http import HttpRequest
 
 from accounts.keyauth import InvalidApiKey, KeyIdentity, extract_api_key, resolve_api_key
 from core import tracing
+from core.diagnostics import observe_phase
 from gateway.errors import not_permitted, unauthenticated
 
 
@@ -34,11 +36,13 @@ async def authenticate(request: HttpRequest) -> KeyIdentity:
 
     :raises GatewayError: 401 with one message whatever was wrong with the key.
     """
+    started = time.perf_counter()
     with tracing.span("mcp.key.resolve") as span:
         try:
             identity = await resolve_api_key(extract_api_key(_header_map(request), _query_key(request)))
         except InvalidApiKey:
             raise unauthenticated() from None
+        observe_phase("key", time.perf_counter() - started)
         if span is not None:
             span.set_attributes({"mcp.organization_id": identity.organization_id, "mcp.key_id": identity.key_id})
         return identity

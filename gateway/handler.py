@@ -26,6 +26,7 @@ from django.urls import ResolverMatch, URLResolver, get_resolver
 from django.urls.exceptions import Resolver404
 
 from core import request_id, tracing
+from core.diagnostics import observe_phase
 from core.metrics import UNMATCHED_ROUTE, observe_request
 from gateway.errors import (
     DATABASE_UNAVAILABLE,
@@ -132,12 +133,14 @@ class HotPathHandler:
         finally:
             if watcher is not None and not watcher.done():
                 watcher.cancel()
-            elapsed = time.perf_counter() - started
+            ended = time.perf_counter()
+            elapsed = ended - started
             observe_request(route=route, method=scope["method"], status=status, seconds=elapsed)
             log.info("request", method=scope["method"], path=path, route=route, status=status,
                      duration_ms=round(elapsed * 1000, 2))  # fmt: skip
             tracing.end_server_span(server_span, method=scope["method"], route=route, status=status, request_id=rid)
             structlog.contextvars.clear_contextvars()
+            observe_phase("log", time.perf_counter() - ended)
 
     async def _send(self, response: HttpResponseBase, send, receive, watcher: asyncio.Future | None) -> None:
         if not response.streaming:

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from accounts.keyauth import KeyIdentity
 from billing import hotpath as billing
 from core import tracing
+from core.diagnostics import observe_phase
 from gateway import result_cache
 from gateway import usage as usage_recorder
 from gateway.auth import authorize
@@ -74,8 +75,10 @@ async def proxy(
         authorize(identity, modality=call.modality, model=call.model)
         _ask_request_hooks(call, caller)
         # Limits and credits, before anything reaches an upstream; usage_recorder.record() settles it.
+        admitting = time.perf_counter()
         with tracing.span("mcp.admission", {"mcp.provider": routes[0].provider.name, "mcp.model": call.model}):
             admission = await billing.admit(call=call, identity=identity, provider=routes[0].provider)
+        observe_phase("admission", time.perf_counter() - admitting)
     except GatewayError as exc:
         # Refused after routing (scopes, a plugin, limits, credits): still reported, exactly once.
         outcome = Outcome("", exc.status, None, latency_ms=(time.perf_counter() - started) * 1000)
@@ -130,8 +133,10 @@ async def _proxy_admitted(
         strip_usage = not options.get("include_usage")
         call.payload["stream_options"] = {**options, "include_usage": True}
 
+    opening = time.perf_counter()
     try:
         provider, upstream = await open_upstream(call, routes)
+        observe_phase("upstream", time.perf_counter() - opening)
     except GatewayError as exc:
         outcome = Outcome("", exc.status, None, latency_ms=(time.perf_counter() - started) * 1000)
         usage_recorder.record(call=call, caller=caller, outcome=outcome)

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable
 import structlog
 
 from core import tracing
+from core.diagnostics import observe_phase
 from gateway import dispatch
 from gateway import usage as usage_recorder
 from gateway.errors import GatewayError, sse_error_event, upstream_timeout
@@ -135,6 +136,8 @@ async def relay(
             usage = _partial_usage(call, events.characters if events else relayed)
         outcome = Outcome(provider.name, status, usage, latency_ms=(time.perf_counter() - started) * 1000)
         end_relay_span(span, status=status, size=size, first_byte=first_byte, started=started)
+        if first_byte:
+            observe_phase("relay", time.perf_counter() - first_byte)
         usage_recorder.record(call=call, caller=caller, outcome=outcome)
 
 

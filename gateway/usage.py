@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import structlog
 
 from billing import hotpath as billing
 from core import tracing
+from core.diagnostics import observe_phase
 from gateway.metrics import GATEWAY_REQUESTS, IMAGES, TOKENS, observe_provider_answer
 from plugins.registry import plugin_manager
 from plugins.types import Caller, Outcome, ProviderCall
@@ -15,6 +18,7 @@ log = structlog.get_logger("mcp.gateway")
 
 def record(*, call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
     """Settle billing, count the outcome and hand it to every ``mcp_response`` hook; never raises."""
+    started = time.perf_counter()
     try:
         # The settlement's Redis round trip runs in a background task that inherits this span.
         with tracing.span("mcp.settlement", {"http.response.status_code": outcome.status}):
@@ -37,3 +41,4 @@ def record(*, call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
         plugin_manager().hook.mcp_response(call=call, caller=caller, outcome=outcome)
     except Exception as exc:  # noqa: BLE001 - an observer's bug must not fail a request already answered.
         log.error("response_hook_failed", error_type=type(exc).__name__)
+    observe_phase("settlement", time.perf_counter() - started)
