@@ -1,18 +1,22 @@
 """What applies to a request: the organisation's plan, per-key overrides, provider limits, prices.
 
-Read on the hot path, so cached in the process for :data:`settings.BILLING_POLICY_TTL_SECONDS`; a
-miss costs one async ORM query. An admin edit therefore reaches every replica within that TTL.
+Read on the hot path, so cached in the process for :data:`settings.BILLING_POLICY_TTL_SECONDS`. An
+expired entry is served while one background query refreshes it, so a request waits for the
+database only for an organisation (or table) the process has not seen yet; an admin edit reaches
+every replica within that TTL plus one query.
 While the database is unreachable, an expired entry is served as it was (and the database tried
 again :data:`STALE_RETRY_SECONDS` later), so known callers keep flowing through a restart.
 """
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import datetime as dt
 import time
 from dataclasses import dataclass, field
 
+import structlog
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
@@ -22,6 +26,8 @@ from billing.models import Price, ProviderLimit, Subscription
 from billing.pricing import FREE, UnitPrices
 from billing.types import Rule
 from plugins.types import Provider
+
+log = structlog.get_logger("mcp.billing")
 
 QUOTA_FAMILIES = {"text": ("tokens", "tokens"), "image": ("images", "images"), "audio": ("audio-seconds", "audio_ms")}
 
@@ -51,6 +57,7 @@ def reset() -> None:
     """Forget every cached policy (tests; admin edits in this process)."""
     _orgs.clear()
     _shared.clear()
+    _refreshing.clear()
 
 
 def _ttl() -> float:
@@ -83,22 +90,55 @@ def policy_from_subscription(subscription: Subscription | None) -> OrgPolicy:
 
 
 async def _cached(cache: dict, key: object, load) -> object:
-    """``cache[key]`` while fresh, else ``await load()``; while the database is unreachable, the
-    expired value (its failed connection closed: no request signal does it on the hot path)."""
+    """``cache[key]``; an expired entry is served while one background load refreshes it, so no
+    request waits for the database once a value is known (and many requests arriving as it expires
+    do not all query it). With no value yet, or a TTL of 0, the caller loads it and waits."""
     now = time.monotonic()
     cached = cache.get(key)
-    if cached is not None and cached[0] > now:
-        return cached[1]
+    if cached is None or _ttl() <= 0:
+        return await _load(cache, key, load, cached)
+    if cached[0] <= now:
+        _refresh(cache, key, load, cached)
+    return cached[1]
+
+
+async def _load(cache: dict, key: object, load, cached: tuple | None) -> object:
+    """Load ``cache[key]``; while the database is unreachable, the expired value (its failed
+    connection closed: no request signal does it on the hot path), retried a second later."""
     try:
         value = await load()
     except DatabaseError:
         if cached is None:
             raise
         await sync_to_async(close_old_connections)()
-        cache[key] = (now + STALE_RETRY_SECONDS, cached[1])
+        cache[key] = (time.monotonic() + STALE_RETRY_SECONDS, cached[1])
         return cached[1]
-    cache[key] = (now + _ttl(), value)
+    cache[key] = (time.monotonic() + _ttl(), value)
     return value
+
+
+_refreshing: dict[tuple[int, object], asyncio.Task] = {}
+
+
+def _refresh(cache: dict, key: object, load, cached: tuple) -> None:
+    """Start one background load of an expired entry (none if one is already on its way)."""
+    slot = (id(cache), key)
+    running = _refreshing.get(slot)
+    if running is not None and not running.done() and running.get_loop() is asyncio.get_running_loop():
+        return
+    # Until it lands, this value stays served without starting another load.
+    cache[key] = (time.monotonic() + STALE_RETRY_SECONDS, cached[1])
+    task = asyncio.ensure_future(_load(cache, key, load, cached))
+    task.add_done_callback(_refreshed)
+    _refreshing[slot] = task
+
+
+def _refreshed(task: asyncio.Task) -> None:
+    for slot, running in list(_refreshing.items()):
+        if running is task:
+            del _refreshing[slot]
+    if not task.cancelled() and task.exception() is not None:
+        log.error("billing.policy_refresh_failed", error_type=type(task.exception()).__name__)
 
 
 async def _load_org_policy(organization_id: int) -> OrgPolicy:

