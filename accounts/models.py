@@ -167,6 +167,7 @@ class AuditEvent(models.Model):
         KEY_ROTATED = "key_rotated"
         KEY_REVOKED = "key_revoked"
         KEY_UPDATED = "key_updated"
+        RESULT_DELETED = "result_deleted"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     action = models.CharField(max_length=40, choices=Action.choices, db_index=True)

@@ -44,6 +44,7 @@ ACTION_LABELS: dict[str, str] = {
     "view_billing": "see plan, subscription and invoices",
     "manage_billing": "change plan and payment details",
     "view_jobs": "see async jobs and their results",
+    "manage_results": "delete the organisation's generated results",
     "manage_webhooks": "create, change and delete webhooks",
     "view_audit_log": "read the organisation's security audit log",
 }
@@ -54,7 +55,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     OWNER: _ALL,
     ADMIN: _ALL - {"manage_organization", "manage_owners", "manage_billing", "view_audit_log"},
     DEVELOPER: frozenset(
-        {"view_organization", "view_keys", "manage_keys", "call_gateway", "view_usage", "view_jobs", "manage_webhooks"}
+        {
+            "view_organization",
+            "view_keys",
+            "manage_keys",
+            "call_gateway",
+            "view_usage",
+            "view_jobs",
+            "manage_results",
+            "manage_webhooks",
+        }
     ),
     BILLING: frozenset({"view_organization", "view_usage", "view_billing", "manage_billing"}),
     VIEWER: frozenset({"view_organization", "view_keys", "view_usage", "view_jobs"}),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django import forms
 from django.utils import timezone
@@ -26,6 +28,24 @@ def service_error_to_form(form: forms.Form, error: ApplicationError) -> None:
     """Show a service's refusal on the field it names (``param``), or above the form."""
     field = error.param if error.param in form.fields else None
     form.add_error(field, error.message)
+
+
+_T = TypeVar("_T")
+
+
+def form_submit(form: forms.Form, call: Callable[[dict[str, Any]], _T]) -> _T | None:
+    """Validate ``form`` and hand its cleaned data to one service call.
+
+    :returns: what the service returned, or ``None`` when the form is invalid or the service
+        refused (its error then shows on the field it names, for the page to render again).
+    """
+    if not form.is_valid():
+        return None
+    try:
+        return call(form.cleaned_data)
+    except ApplicationError as exc:
+        service_error_to_form(form, exc)
+        return None
 
 
 class ApiKeyForm(forms.Form):
@@ -71,3 +91,4 @@ class ApiKeyForm(forms.Form):
             if expires is None
             else dt.datetime.combine(expires, dt.time(23, 59, 59), tzinfo=timezone.get_current_timezone()),
         }
+

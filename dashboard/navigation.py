@@ -23,6 +23,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Home", "dashboard:home"),
     NavItem("Playground", "dashboard:playground", "call_gateway"),
     NavItem("Jobs", "dashboard:jobs", "view_jobs"),
+    NavItem("Results", "dashboard:results", "view_jobs"),
     NavItem("API keys", "dashboard:keys", "view_keys"),
     NavItem("Usage", "dashboard:usage", "view_usage"),
     NavItem("Billing", "dashboard:billing", "view_billing"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard.views import account, home, jobs, keys, members, playground, usage, webhooks
+from dashboard.views import account, home, jobs, keys, members, playground, results, usage, webhooks
 
 app_name = "dashboard"
 
@@ -15,6 +15,10 @@ urlpatterns = [
     path("jobs/", jobs.job_list, name="jobs"),
     path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel_view, name="job-cancel"),
     path("jobs/<uuid:job_id>/retry/", jobs.job_retry_view, name="job-retry"),
+    path("results/", results.result_list, name="results"),
+    path("results/<uuid:job_id>/file/", results.result_file, name="result-file"),
+    path("results/<uuid:job_id>/download/", results.result_download, name="result-download"),
+    path("results/<uuid:job_id>/delete/", results.result_delete, name="result-delete"),
     path("keys/", keys.key_list, name="keys"),
     path("keys/new/", keys.key_create, name="key-create"),
     path("keys/<int:key_id>/rotate/", keys.key_rotate, name="key-rotate"),

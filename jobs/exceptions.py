@@ -14,6 +14,7 @@ __all__ = [
     "InvalidWebhookUrl",
     "JobNotCancellable",
     "JobNotFound",
+    "JobResultNotFound",
     "UnsafeWebhookUrl",
     "WebhookDeliveryNotFound",
     "WebhookEndpointNotFound",
@@ -25,6 +26,13 @@ class JobNotFound(ApplicationError):
     type = "not_found_error"
     code = "job_not_found"
     message = "No such job in this organisation. GET /v1/jobs lists them."
+
+
+class JobResultNotFound(ApplicationError):
+    status = 404
+    type = "not_found_error"
+    code = "result_not_found"
+    message = "No such result in this organisation: the job has not finished, or its result was deleted."
 
 
 class JobNotCancellable(ApplicationError):

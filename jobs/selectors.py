@@ -3,15 +3,18 @@ the WebSocket consumer run on the event loop); webhook reads serve the DRF manag
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 
 from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
 from accounts.types import KeyIdentity
 from billing.selectors import plan_get_for_org
-from jobs.exceptions import JobNotFound, WebhookDeliveryNotFound, WebhookEndpointNotFound
+from jobs.exceptions import JobNotFound, JobResultNotFound, WebhookDeliveryNotFound, WebhookEndpointNotFound
 from jobs.models import Job, WebhookDelivery, WebhookEndpoint
 from jobs.types import TERMINAL, JobStatus
 
@@ -21,6 +24,10 @@ __all__ = [
     "job_get_sync",
     "job_list",
     "job_recent",
+    "job_result_get",
+    "job_result_list",
+    "job_result_open",
+    "job_result_text",
     "job_scheduling_get",
     "job_snapshot",
     "job_with_result",
@@ -112,6 +119,61 @@ def job_get_sync(*, organization_id: int, job_id: str) -> Job:
     if job is None:
         raise JobNotFound()
     return job
+
+
+def job_result_list(*, organization_id: int, kind: str | None = None) -> QuerySet[Job]:
+    """The organisation's succeeded jobs whose result is still stored, newest first (the results gallery)."""
+    jobs = Job.objects.filter(organization_id=organization_id, status=JobStatus.SUCCEEDED).exclude(result_name="")
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    return jobs.order_by("-created_at", "-id")
+
+
+def job_result_get(*, organization_id: int, job_id: str) -> Job:
+    """A succeeded job of the organisation with a stored result.
+
+    :raises JobResultNotFound: no such job, not the organisation's, not finished, or its result deleted.
+    """
+    ident = _uuid(job_id)
+    job = None if ident is None else job_result_list(organization_id=organization_id).filter(id=ident).first()
+    if job is None:
+        raise JobResultNotFound()
+    return job
+
+
+def job_result_open(*, job: Job) -> File:
+    """The stored result of ``job``, opened for reading (the caller closes it).
+
+    :raises JobResultNotFound: the file is no longer in storage.
+    """
+    try:
+        return default_storage.open(job.result_name, "rb")
+    except FileNotFoundError:
+        raise JobResultNotFound() from None
+
+
+#: A text result shown on a page is cut to this many characters (the download has it all).
+RESULT_TEXT_CHARS = 600
+#: At most this much of a stored text result is read to find its words.
+RESULT_TEXT_READ_BYTES = 256 * 1024
+
+
+def job_result_text(*, job: Job, limit: int = RESULT_TEXT_CHARS) -> str:
+    """The words of a text or transcription result (the answer, not its JSON envelope), cut to ``limit``."""
+    try:
+        with job_result_open(job=job) as handle:
+            raw = handle.read(RESULT_TEXT_READ_BYTES)
+    except JobResultNotFound:
+        return ""
+    text = raw.decode("utf-8", errors="replace")
+    if job.result_content_type.startswith("application/json"):
+        try:
+            body = json.loads(raw)
+            text = body["text"] if "text" in body else body["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            pass  # cut short or another shape: show it as it was stored
+    text = str(text or "")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def job_snapshot(*, organization_id: int, limit: int = 50) -> list[Job]:

@@ -1,5 +1,6 @@
 """Accounts write operations (the app's public surface, with :mod:`accounts.selectors`)."""
 
+from accounts.services._checks import require_action
 from accounts.services.api_keys import (
     CREATOR_DEACTIVATED,
     CREATOR_DELETED,
@@ -69,5 +70,6 @@ __all__ = [
     "password_change",
     "password_reset_confirm",
     "password_reset_request",
+    "require_action",
     "user_register",
 ]

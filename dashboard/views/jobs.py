@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from accounts.exceptions import ApplicationError
 from dashboard.pages import dashboard_page
+from dashboard.responses import service_action
 from jobs.models import Job
 from jobs.results import result_url
 from jobs.selectors import job_get_sync, job_recent
@@ -40,14 +39,10 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 
 def _change(request: HttpRequest, job_id: str, service, done: str) -> HttpResponse:
-    try:
-        job = job_get_sync(organization_id=request.workspace.organization.pk, job_id=job_id)  # type: ignore[attr-defined]
-        service(job=job)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, done)
-    return redirect("dashboard:jobs")
+    def change() -> None:
+        service(job=job_get_sync(organization_id=request.workspace.organization.pk, job_id=job_id))  # type: ignore[attr-defined]
+
+    return service_action(request, change, done=done, to="dashboard:jobs")
 
 
 @require_POST

@@ -12,8 +12,9 @@ from accounts.exceptions import ApplicationError
 from accounts.selectors import api_key_get, api_key_list
 from accounts.services import api_key_create, api_key_revoke, api_key_rotate
 from accounts.throttling import client_ip
-from dashboard.forms import ApiKeyForm, service_error_to_form
+from dashboard.forms import ApiKeyForm, form_submit
 from dashboard.pages import dashboard_page
+from dashboard.responses import render_secret, service_action
 
 #: The keys page lists this many (newest first); revoked keys are not listed.
 MAX_KEYS_LISTED = 200
@@ -28,9 +29,7 @@ def _list(request: HttpRequest, form: ApiKeyForm | None = None, status: int = 20
 
 
 def _secret(request: HttpRequest, api_key, raw: str, *, rotated: bool) -> HttpResponse:
-    response = render(request, "dashboard/keys/secret.html", {"key": api_key, "secret": raw, "rotated": rotated})
-    response["Cache-Control"] = "no-store"
-    return response
+    return render_secret(request, "dashboard/keys/secret.html", {"key": api_key, "secret": raw, "rotated": rotated})
 
 
 @dashboard_page("view_keys")
@@ -43,19 +42,19 @@ def key_list(request: HttpRequest) -> HttpResponse:
 @dashboard_page("manage_keys")
 def key_create(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST)
-    if form.is_valid():
-        try:
-            api_key, raw = api_key_create(
-                organization=request.workspace.organization,  # type: ignore[attr-defined]
-                created_by=request.user,
-                ip=client_ip(request),
-                **form.service_arguments(),
-            )
-        except ApplicationError as exc:
-            service_error_to_form(form, exc)
-        else:
-            return _secret(request, api_key, raw, rotated=False)
-    return _list(request, form, status=400)
+    created = form_submit(
+        form,
+        lambda _data: api_key_create(
+            organization=request.workspace.organization,  # type: ignore[attr-defined]
+            created_by=request.user,
+            ip=client_ip(request),
+            **form.service_arguments(),
+        ),
+    )
+    if created is None:
+        return _list(request, form, status=400)
+    api_key, raw = created
+    return _secret(request, api_key, raw, rotated=False)
 
 
 @require_POST
@@ -74,11 +73,10 @@ def key_rotate(request: HttpRequest, key_id: int) -> HttpResponse:
 @require_POST
 @dashboard_page("manage_keys")
 def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
-    try:
+    def revoke():
         api_key = api_key_get(organization=request.workspace.organization, key_id=key_id)  # type: ignore[attr-defined]
-        api_key_revoke(api_key=api_key, actor=request.user, ip=client_ip(request))
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"The key {api_key.name} ({api_key.prefix}…) is revoked.")
-    return redirect("dashboard:keys")
+        return api_key_revoke(api_key=api_key, actor=request.user, ip=client_ip(request))
+
+    return service_action(
+        request, revoke, done=lambda key: f"The key {key.name} ({key.prefix}…) is revoked.", to="dashboard:keys"
+    )

@@ -9,13 +9,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts.exceptions import ApplicationError
 from accounts.roles import ROLE_LABELS, ROLES
 from accounts.selectors import audit_event_list, invitation_get, invitation_list, membership_get, membership_list
 from accounts.services import invitation_create, invitation_revoke, membership_remove, membership_role_change
 from accounts.throttling import client_ip
-from dashboard.forms import service_error_to_form
+from dashboard.forms import form_submit
 from dashboard.pages import dashboard_page
+from dashboard.responses import service_action
 
 ROLE_CHOICES = [(role, ROLE_LABELS[role]) for role in ROLES]
 AUDIT_EVENTS_SHOWN = 100
@@ -48,32 +48,26 @@ def member_list(request: HttpRequest) -> HttpResponse:
 @dashboard_page("manage_members")
 def invitation_new(request: HttpRequest) -> HttpResponse:
     form = InvitationForm(request.POST)
-    if form.is_valid():
-        try:
-            invitation, token = invitation_create(
-                organization=request.workspace.organization,  # type: ignore[attr-defined]
-                email=form.cleaned_data["email"],
-                role=form.cleaned_data["role"],
-                invited_by=request.user,
-                ip=client_ip(request),
-            )
-        except ApplicationError as exc:
-            service_error_to_form(form, exc)
-        else:
-            link = request.build_absolute_uri(reverse("dashboard:invitation", args=[token]))
-            messages.success(request, f"Invitation e-mailed to {invitation.email}. Its link: {link}")
-            return redirect("dashboard:members")
+    created = form_submit(
+        form,
+        lambda data: invitation_create(
+            organization=request.workspace.organization,  # type: ignore[attr-defined]
+            email=data["email"],
+            role=data["role"],
+            invited_by=request.user,
+            ip=client_ip(request),
+        ),
+    )
+    if created is not None:
+        invitation, token = created
+        link = request.build_absolute_uri(reverse("dashboard:invitation", args=[token]))
+        messages.success(request, f"Invitation e-mailed to {invitation.email}. Its link: {link}")
+        return redirect("dashboard:members")
     return _page(request, form, status=400)
 
 
 def _act(request: HttpRequest, action, done: str) -> HttpResponse:
-    try:
-        action()
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, done)
-    return redirect("dashboard:members")
+    return service_action(request, action, done=done, to="dashboard:members")
 
 
 @require_POST

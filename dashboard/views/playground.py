@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from asgiref.sync import async_to_sync, sync_to_async
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
@@ -13,12 +14,16 @@ from accounts.exceptions import ApplicationError
 from billing.selectors import plan_get_for_org, usage_cost_of_request
 from dashboard.pages import dashboard_page
 from dashboard.playground import OPERATIONS, gateway_call, playground_secret
+from dashboard.results import PLAYGROUND_DEFAULTS, playground_values
 from dashboard.templatetags.dashboard import credits
 from dashboard.workspace import workspace_for
 from gateway.catalog import model_catalog
+from jobs.selectors import job_get_sync
 
 #: The voices offered for speech (OpenAI's names, which Pollinations serves too).
 VOICES = ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
+#: The image sizes offered.
+IMAGE_SIZES = ("512x512", "1024x1024", "1024x1536", "1536x1024")
 #: How long after a run its cost may be asked for.
 COST_WINDOW = dt.timedelta(minutes=10)
 
@@ -32,11 +37,27 @@ async def _models(organization_id: int) -> dict[str, list[str]]:
     return await model_catalog(OPERATIONS, allowed=plan.allowed_models if plan else ())
 
 
+def _values(request: HttpRequest) -> dict[str, dict]:
+    """Each form's starting values; ``?job=<id>`` ("Run again") fills one in with that job's request."""
+    values = {operation: dict(defaults) for operation, defaults in PLAYGROUND_DEFAULTS.items()}
+    job_id = request.GET.get("job")
+    if job_id:
+        try:
+            job = job_get_sync(organization_id=request.workspace.organization.pk, job_id=job_id)  # type: ignore[attr-defined]
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            operation, prefilled = playground_values(job)
+            values[operation] = prefilled
+    return values
+
+
 @dashboard_page("call_gateway")
 def playground(request: HttpRequest) -> HttpResponse:
     """The page: one form per modality; the models are the live registry's, limited to the plan's list."""
     models = async_to_sync(_models)(request.workspace.organization.pk)  # type: ignore[attr-defined]
-    return render(request, "dashboard/playground.html", {"models": models, "voices": VOICES})
+    context = {"models": models, "voices": VOICES, "sizes": IMAGE_SIZES, "values": _values(request)}
+    return render(request, "dashboard/playground.html", context)
 
 
 async def _workspace(request: HttpRequest):

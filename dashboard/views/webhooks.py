@@ -10,8 +10,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.exceptions import ApplicationError
-from dashboard.forms import service_error_to_form
+from dashboard.forms import form_submit
 from dashboard.pages import dashboard_page
+from dashboard.responses import render_secret, service_action
 from jobs.selectors import webhook_delivery_get, webhook_delivery_list, webhook_endpoint_get, webhook_endpoint_list
 from jobs.services import (
     webhook_delivery_redeliver,
@@ -44,10 +45,9 @@ def _page(request: HttpRequest, form: EndpointForm | None = None, status: int = 
         "form": form or EndpointForm(),
         **extra,
     }
-    response = render(request, "dashboard/webhooks.html", context, status=status)
     if "secret" in extra:
-        response["Cache-Control"] = "no-store"
-    return response
+        return render_secret(request, "dashboard/webhooks.html", context, status=status)
+    return render(request, "dashboard/webhooks.html", context, status=status)
 
 
 @dashboard_page("manage_webhooks")
@@ -60,18 +60,18 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
 @dashboard_page("manage_webhooks")
 def endpoint_create(request: HttpRequest) -> HttpResponse:
     form = EndpointForm(request.POST)
-    if form.is_valid():
-        try:
-            endpoint, secret = webhook_endpoint_create(
-                organization=request.workspace.organization,  # type: ignore[attr-defined]
-                url=form.cleaned_data["url"],
-                description=form.cleaned_data["description"],
-                event_types=form.cleaned_data["event_types"],
-            )
-        except ApplicationError as exc:
-            service_error_to_form(form, exc)
-        else:
-            return _page(request, secret=secret, secret_for=endpoint)
+    created = form_submit(
+        form,
+        lambda data: webhook_endpoint_create(
+            organization=request.workspace.organization,  # type: ignore[attr-defined]
+            url=data["url"],
+            description=data["description"],
+            event_types=data["event_types"],
+        ),
+    )
+    if created is not None:
+        endpoint, secret = created
+        return _page(request, secret=secret, secret_for=endpoint)
     return _page(request, form, status=400)
 
 
@@ -91,24 +91,20 @@ def endpoint_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 @require_POST
 @dashboard_page("manage_webhooks")
 def endpoint_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
-    try:
+    def delete() -> None:
         endpoint = webhook_endpoint_get(organization_id=request.workspace.organization.pk, endpoint_id=endpoint_id)  # type: ignore[attr-defined]
         webhook_endpoint_delete(endpoint=endpoint)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "The endpoint is deleted; its past deliveries stay listed.")
-    return redirect("dashboard:webhooks")
+
+    return service_action(
+        request, delete, done="The endpoint is deleted; its past deliveries stay listed.", to="dashboard:webhooks"
+    )
 
 
 @require_POST
 @dashboard_page("manage_webhooks")
 def delivery_redeliver(request: HttpRequest, delivery_id: str) -> HttpResponse:
-    try:
+    def redeliver() -> None:
         delivery = webhook_delivery_get(organization_id=request.workspace.organization.pk, delivery_id=delivery_id)  # type: ignore[attr-defined]
         webhook_delivery_redeliver(delivery=delivery)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "The delivery is queued to be sent again.")
-    return redirect("dashboard:webhooks")
+
+    return service_action(request, redeliver, done="The delivery is queued to be sent again.", to="dashboard:webhooks")

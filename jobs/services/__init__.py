@@ -12,6 +12,7 @@ from jobs.services.jobs import (
     job_start,
     job_succeed,
 )
+from jobs.services.results import job_result_delete
 from jobs.services.webhooks import (
     UPDATABLE_FIELDS,
     webhook_attempt_record,
@@ -35,6 +36,7 @@ __all__ = [
     "job_progress",
     "job_reap",
     "job_requeue",
+    "job_result_delete",
     "job_start",
     "job_succeed",
     "webhook_attempt_record",

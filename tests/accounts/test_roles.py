@@ -23,6 +23,7 @@ EXPECTED: dict[str, set[str]] = {
     "view_billing": {"owner", "admin", "billing"},
     "manage_billing": {"owner", "billing"},
     "view_jobs": {"owner", "admin", "developer", "viewer"},
+    "manage_results": {"owner", "admin", "developer"},
     "manage_webhooks": {"owner", "admin", "developer"},
     "view_audit_log": {"owner"},
 }

@@ -50,7 +50,7 @@ def dashboard_site(state: Path, **extra: str) -> Iterator[Site]:
     from scripts.local_processes import manage
 
     # A fixed key: the set-up process signs the invitation that the gateway process then checks.
-    extra = {"SECRET_KEY": secrets.token_urlsafe(50), **extra}
+    extra = {"SECRET_KEY": secrets.token_urlsafe(50), "MEDIA_ROOT": str(state / "media"), **extra}
     with embedded_gateway(state, **extra) as (url, key, env):
         output = manage(["shell", "-c", f"PASSWORD = {PASSWORD!r}\n{SETUP}"], env).stdout
         data = json.loads(output.strip().splitlines()[-1])
