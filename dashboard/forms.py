@@ -10,6 +10,7 @@ from django import forms
 from django.utils import timezone
 
 from accounts.exceptions import ApplicationError
+from accounts.models import ApiKey
 from accounts.roles import MODALITIES
 from accounts.services import KNOWN_LIMITS
 
@@ -25,9 +26,11 @@ LIMIT_LABELS = {
 
 
 def service_error_to_form(form: forms.Form, error: ApplicationError) -> None:
-    """Show a service's refusal on the field it names (``param``), or above the form."""
-    field = error.param if error.param in form.fields else None
-    form.add_error(field, error.message)
+    """Show a service's refusal on the field it names (``param``, or the form's own name for it), or above the form."""
+    param = error.param or ""
+    field_for_param = getattr(form, "field_for_param", None)
+    field = field_for_param(param) if field_for_param else param
+    form.add_error(field if field in form.fields else None, error.message)
 
 
 _T = TypeVar("_T")
@@ -49,7 +52,7 @@ def form_submit(form: forms.Form, call: Callable[[dict[str, Any]], _T]) -> _T | 
 
 
 class ApiKeyForm(forms.Form):
-    """Create an API key: name, scopes, models, per-key limits and expiry (empty limits: the plan's)."""
+    """Create or edit an API key: name, scopes, models, per-key limits and expiry (empty limits: the plan's)."""
 
     name = forms.CharField(label="Name", max_length=100)
     scopes = forms.MultipleChoiceField(
@@ -75,6 +78,25 @@ class ApiKeyForm(forms.Form):
                 label=LIMIT_LABELS.get(name, name), required=False, min_value=0
             )
 
+    @staticmethod
+    def initial_for(api_key: ApiKey) -> dict[str, Any]:
+        """The form's values for an existing key (to edit it)."""
+        expires = api_key.expires_at
+        return {
+            "name": api_key.name,
+            "scopes": list(api_key.scopes),
+            "allowed_models": "\n".join(api_key.allowed_models),
+            "expires_on": None if expires is None else timezone.localtime(expires).date(),
+            **{f"limit_{name}": value for name, value in (api_key.limits or {}).items()},
+        }
+
+    @staticmethod
+    def field_for_param(param: str) -> str:
+        """The field showing a service error about ``param`` (``limits.concurrent`` → ``limit_concurrent``)."""
+        if param.startswith("limits."):
+            return f"limit_{param.removeprefix('limits.')}"
+        return {"expires_at": "expires_on"}.get(param, param)
+
     def limit_fields(self) -> list:
         return [self[f"limit_{name}"] for name in KNOWN_LIMITS]
 
@@ -92,3 +114,14 @@ class ApiKeyForm(forms.Form):
             else dt.datetime.combine(expires, dt.time(23, 59, 59), tzinfo=timezone.get_current_timezone()),
         }
 
+    def update_arguments(self, api_key: ApiKey) -> dict:
+        """The cleaned data as :func:`accounts.services.api_key_update` takes it.
+
+        An expiry left on the key's own day is not sent, so saving another change never moves it
+        to the end of that day (nor trips over a key that has already expired).
+        """
+        arguments = self.service_arguments()
+        current = api_key.expires_at
+        if current is not None and self.cleaned_data.get("expires_on") == timezone.localtime(current).date():
+            del arguments["expires_at"]
+        return arguments

@@ -21,6 +21,7 @@ urlpatterns = [
     path("results/<uuid:job_id>/delete/", results.result_delete, name="result-delete"),
     path("keys/", keys.key_list, name="keys"),
     path("keys/new/", keys.key_create, name="key-create"),
+    path("keys/<int:key_id>/edit/", keys.key_edit, name="key-edit"),
     path("keys/<int:key_id>/rotate/", keys.key_rotate, name="key-rotate"),
     path("keys/<int:key_id>/revoke/", keys.key_revoke, name="key-revoke"),
     path("usage/", usage.usage, name="usage"),

@@ -1,4 +1,4 @@
-"""API keys: list with last use; create, rotate (the secret shown once) and revoke."""
+"""API keys: list with last use; create, edit, rotate (the secret shown once) and revoke."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.exceptions import ApplicationError
 from accounts.selectors import api_key_get, api_key_list
-from accounts.services import api_key_create, api_key_revoke, api_key_rotate
+from accounts.services import api_key_create, api_key_revoke, api_key_rotate, api_key_update
 from accounts.throttling import client_ip
 from dashboard.forms import ApiKeyForm, form_submit
 from dashboard.pages import dashboard_page
@@ -55,6 +55,30 @@ def key_create(request: HttpRequest) -> HttpResponse:
         return _list(request, form, status=400)
     api_key, raw = created
     return _secret(request, api_key, raw, rotated=False)
+
+
+@dashboard_page("manage_keys")
+def key_edit(request: HttpRequest, key_id: int) -> HttpResponse:
+    """Change a key's name, scopes, models, limits or expiry; its secret stays the same."""
+    try:
+        api_key = api_key_get(organization=request.workspace.organization, key_id=key_id)  # type: ignore[attr-defined]
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboard:keys")
+    if request.method != "POST":
+        form = ApiKeyForm(initial=ApiKeyForm.initial_for(api_key))
+        return render(request, "dashboard/keys/edit.html", {"key": api_key, "form": form})
+    form = ApiKeyForm(request.POST)
+    updated = form_submit(
+        form,
+        lambda _data: api_key_update(
+            api_key=api_key, actor=request.user, ip=client_ip(request), **form.update_arguments(api_key)
+        ),
+    )
+    if updated is None:
+        return render(request, "dashboard/keys/edit.html", {"key": api_key, "form": form}, status=400)
+    messages.success(request, f"The key {updated.name} ({updated.prefix}…) is saved.")
+    return redirect("dashboard:keys")
 
 
 @require_POST

@@ -71,3 +71,40 @@ def test_a_billing_member_is_not_offered_the_keys(site, page, console_problems):
     response = page.request.get(f"{site.url}/keys/")
     assert response.status == 403 and "Not allowed" in response.text()
     assert console_problems == []
+
+
+def test_a_developer_edits_a_key_and_a_looser_limit_than_the_plan_is_refused(site, page, console_problems):
+    sign_in(page, site, "developer")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="API keys").click()
+    page.get_by_label("Name").fill("key to edit")
+    page.get_by_role("button", name="Create key").click()
+    secret = page.get_by_label("Secret").input_value()
+    page.get_by_role("link", name="Done").click()
+
+    page.get_by_role("row").filter(has_text="key to edit").get_by_role("link", name="Edit key to edit").click()
+    assert page.get_by_role("heading", name="Edit the key key to edit").is_visible()
+    assert accessibility_violations(page) == []
+    page.get_by_label("Name").fill("edited key")
+    page.get_by_text("Limits (optional").click()
+    page.get_by_label("Job priority (0–100)").fill("5")  # the demo plan's job priority is 0
+    with page.expect_navigation() as refused:
+        page.get_by_role("button", name="Save key").click()
+    assert refused.value.status == 400
+    refusal = page.get_by_role("alert").filter(has_text="'job_priority' may be at most 0, the organisation's plan")
+    assert refusal.is_visible()
+    assert accessibility_violations(page) == []
+
+    page.get_by_label("Job priority (0–100)").fill("")
+    page.get_by_label("Requests per minute").fill("20")
+    page.get_by_label("Audio").uncheck()
+    page.get_by_role("button", name="Save key").click()
+    assert page.get_by_text("The key edited key").is_visible()
+    row = page.get_by_role("row").filter(has_text="edited key")
+    assert "requests_per_minute=20" in row.inner_text() and "audio" not in row.inner_text()
+    assert _models_status(site, secret) == 200  # same secret, new settings
+    # Chromium reports the refused form's deliberate 400 as a console error; nothing else may be there.
+    deliberate = (
+        "console: Failed to load resource: the server responded with a status of 400 (Bad Request) "
+        f"({refused.value.url})"
+    )
+    assert [problem for problem in console_problems if problem != deliberate] == []

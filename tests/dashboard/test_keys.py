@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.keyformat import key_hash
-from accounts.models import ApiKey
+from accounts.models import ApiKey, AuditEvent
+from billing.models import Plan
+from billing.services import subscription_create
 from tests.accounts.factories import api_key_create_for_tests, organization_create_for_tests
 
 SECRET = re.compile(r'value="(mgw_[A-Za-z0-9]+)"')
@@ -100,6 +104,66 @@ def test_a_key_of_another_organisation_cannot_be_revoked_or_rotated(signed_in):
     client.post(f"/keys/{foreign.pk}/rotate/")
     foreign.refresh_from_db()
     assert foreign.revoked_at is None
+
+
+def _edit(client: Client, key: ApiKey, **fields):
+    data = {"name": key.name, "scopes": key.scopes, **fields}
+    return client.post(f"/keys/{key.pk}/edit/", data)
+
+
+def test_a_developer_edits_a_key_which_keeps_its_secret(signed_in, org):
+    api_key, secret = api_key_create_for_tests(org=org, name="prod")
+    client = signed_in("developer")
+    assert f'href="/keys/{api_key.pk}/edit/"' in client.get("/keys/").content.decode()
+    form = client.get(f"/keys/{api_key.pk}/edit/").content.decode()
+    assert 'value="prod"' in form and "Save key" in form
+    response = _edit(client, api_key, name="production", scopes=["image"], allowed_models="flux\n",
+                     limit_requests_per_minute="30", expires_on="2999-01-31")  # fmt: skip
+    assert response.status_code == 302
+    api_key.refresh_from_db()
+    assert (api_key.name, api_key.scopes, api_key.allowed_models) == ("production", ["image"], ["flux"])
+    assert api_key.limits == {"requests_per_minute": 30} and api_key.expires_at.date().isoformat() == "2999-01-31"
+    assert api_key.key_hash == key_hash(secret)
+    assert AuditEvent.objects.filter(action="key_updated", target=f"api_key:{api_key.pk}").exists()
+    assert "is saved" in client.get("/keys/").content.decode()
+
+
+def test_a_limit_looser_than_the_plan_is_refused_on_its_field(signed_in, org):
+    subscription_create(organization=org, plan=Plan.objects.create(slug="team", name="Team", requests_per_minute=60))
+    api_key, _ = api_key_create_for_tests(org=org, name="prod", limits={"requests_per_minute": 10})
+    response = _edit(signed_in("admin"), api_key, limit_requests_per_minute="61")
+    assert response.status_code == 400
+    page = response.content.decode()
+    field = page[page.index('id="id_limit_requests_per_minute"') :]
+    assert field.index("may be at most 60, the organisation&#x27;s plan") < field.index("</p>")
+    api_key.refresh_from_db()
+    assert api_key.limits == {"requests_per_minute": 10}
+
+
+def test_saving_an_edit_leaves_the_expiry_where_it_was(signed_in, org):
+    expires = timezone.now() + dt.timedelta(days=3, hours=2)
+    api_key, _ = api_key_create_for_tests(org=org, name="prod", expires_at=expires)
+    _edit(signed_in("owner"), api_key, name="renamed", expires_on=timezone.localtime(expires).date().isoformat())
+    api_key.refresh_from_db()
+    assert api_key.name == "renamed" and api_key.expires_at == expires
+
+
+def test_a_viewer_may_not_edit_a_key(signed_in, org):
+    api_key, _ = api_key_create_for_tests(org=org, name="prod")
+    client = signed_in("viewer")
+    assert "/edit/" not in client.get("/keys/").content.decode()
+    assert client.get(f"/keys/{api_key.pk}/edit/").status_code == 403
+    assert _edit(client, api_key, name="mine").status_code == 403
+    api_key.refresh_from_db()
+    assert api_key.name == "prod"
+
+
+def test_a_key_of_another_organisation_cannot_be_edited(signed_in):
+    foreign, _ = api_key_create_for_tests(org=organization_create_for_tests(slug="globex"), name="theirs")
+    response = _edit(signed_in("owner"), foreign, name="ours")
+    assert response.status_code == 302
+    foreign.refresh_from_db()
+    assert foreign.name == "theirs"
 
 
 @pytest.mark.parametrize("role", ["owner", "viewer"])
