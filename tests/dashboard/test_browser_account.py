@@ -127,3 +127,12 @@ def test_an_owner_invites_a_member_and_reads_the_audit_log(site, page, console_p
     assert page.get_by_role("cell", name="Invitation Created").first.is_visible()
     assert accessibility_violations(page) == []
     assert console_problems == []
+
+
+def test_the_email_addresses_page_runs_no_inline_script(site, page, console_problems):
+    sign_in(page, site, "developer")
+    page.goto(f"{site.url}/accounts/email/")
+    assert page.get_by_role("heading", name="Email Addresses").is_visible()
+    assert page.evaluate("[...document.scripts].every((script) => script.src)")
+    assert accessibility_violations(page) == []
+    assert console_problems == []  # no Content-Security-Policy violation either
