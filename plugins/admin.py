@@ -16,7 +16,13 @@ from django.urls import path
 from gateway.dispatch import breaker_states, reset_breakers
 from plugins import manager, services
 from plugins.models import ProviderConfig
-from plugins.registry import build_registry, incompatible_provider_classes, plugin_manager, provider_classes
+from plugins.registry import (
+    build_registry,
+    builtin_provider_settings,
+    incompatible_provider_classes,
+    plugin_manager,
+    provider_classes,
+)
 from plugins.selectors import provider_settings_list_sync
 from plugins.types import Provider
 
@@ -108,6 +114,18 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         # Breakers live in each process's memory: other replicas close theirs after their own trial call.
         reset_breakers()
         self.message_user(request, "Circuit breakers reset in this process.")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """The rows, and under them the built-in providers, which run without a row until one overrides them."""
+        rows = {
+            name: (pk, enabled) for pk, name, enabled in ProviderConfig.objects.values_list("pk", "name", "enabled")
+        }
+        builtins = []
+        for instance in builtin_provider_settings():
+            pk, enabled = rows.get(instance.name, (None, instance.enabled))
+            builtins.append({"name": instance.name, "kind": instance.kind, "enabled": enabled, "override": pk,
+                             "priority": instance.priority, "base_url": instance.base_url})  # fmt: skip
+        return super().changelist_view(request, {**(extra_context or {}), "builtin_providers": builtins})
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.installed_plugins_view)

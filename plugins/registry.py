@@ -165,6 +165,13 @@ def environment_defaults() -> dict[str, str]:
     }
 
 
+def builtin_provider_settings() -> list[ProviderSettings]:
+    """The providers the installed plugins run on their own, before any admin row (by priority, then name)."""
+    defaults = environment_defaults()
+    instances = [instance for cls in provider_classes().values() for instance in cls.default_instances(defaults)]
+    return sorted(instances, key=lambda instance: (instance.priority, instance.name))
+
+
 def build_registry(configured: Iterable[ProviderSettings]) -> ProviderRegistry:
     """Instantiate every enabled provider: class defaults, overridden or extended by admin rows."""
     configured = tuple(configured)

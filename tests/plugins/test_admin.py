@@ -143,3 +143,24 @@ def test_a_kind_whose_plugin_was_removed_stays_editable_but_cannot_be_saved(admi
     response = admin_client.post(_change_url(config), _form(name="old", kind="removed-kind"))
     assert response.status_code == 200
     assert "No installed plugin provides &#x27;removed-kind&#x27;" in response.content.decode()
+
+
+def _builtin_rows(page: str) -> dict[str, str]:
+    rows = re.findall(r'<tr class="builtin-provider">(.*?)</tr>', page, re.S)
+    return {re.search(r"<td>(.*?)</td>", row).group(1): re.sub(r"<[^>]+>", " ", row) for row in rows}
+
+
+def test_the_provider_page_lists_the_builtin_providers_with_kind_and_state(admin_client):
+    page = admin_client.get(reverse("admin:plugins_providerconfig_changelist")).content.decode()
+    builtins = _builtin_rows(page)
+    assert {"pollinations-text", "pollinations-image", "pollinations-audio"} <= set(builtins)
+    assert all(" enabled " in row and "built-in defaults" in row for row in builtins.values())
+    assert 'href="/admin/plugins/providerconfig/add/?name=pollinations-image&amp;kind=pollinations-image"' in page
+
+
+def test_a_builtin_disabled_by_its_row_is_listed_as_disabled_and_overridden(admin_client):
+    row = provider_config_save(config=ProviderConfig(name="pollinations-text", kind="pollinations-text", enabled=False))
+    page = admin_client.get(reverse("admin:plugins_providerconfig_changelist")).content.decode()
+    listed = _builtin_rows(page)["pollinations-text"]
+    assert " disabled " in listed and "overridden by its row" in listed
+    assert f'href="{_change_url(row)}">overridden by its row' in page
