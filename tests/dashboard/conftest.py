@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,9 +11,8 @@ from django.test import Client
 from accounts.models import Organization, User
 from billing.services.ledger import usage_events_insert
 from tests.accounts.factories import member_create_for_tests, organization_create_for_tests
+from tests.billing.factories import usage_event_for_tests
 from tests.dashboard.browser import Site, dashboard_site
-
-_request_ids = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -60,37 +57,11 @@ def signed_in(member) -> Callable[..., Client]:
     return make
 
 
-def usage_event(organization: Organization, *, cost: int = 1_000_000, model: str = "openai", status: int = 200,
-                key_id: int | None = None, created_at: float | None = None, **extra) -> dict:  # fmt: skip
-    """One ledger event as the gateway records it."""
-    return {
-        "request_id": f"dash-{next(_request_ids)}",
-        "client_request_id": "",
-        "created_at": created_at or time.time(),
-        "organization_id": organization.pk,
-        "key_id": key_id,
-        "user_id": None,
-        "provider": "pollinations",
-        "model": model,
-        "operation": "chat",
-        "modality": "text",
-        "input_tokens": 10,
-        "output_tokens": 20,
-        "images": 0,
-        "audio_seconds": 0.0,
-        "characters": 0,
-        "usage_source": "upstream",
-        "cost": cost,
-        "status": status,
-        "latency_ms": 120,
-        "cache_hit": False,
-        **extra,
-    }
-
-
 @pytest.fixture
 def record_usage() -> Callable[..., int]:
     def record(organization: Organization, count: int = 1, **fields) -> int:
-        return usage_events_insert(events=[usage_event(organization, **fields) for _ in range(count)])
+        return usage_events_insert(
+            events=[usage_event_for_tests(organization_id=organization.pk, **fields) for _ in range(count)]
+        )
 
     return record

@@ -12,6 +12,7 @@ from billing.exceptions import InvoiceStateError
 from billing.models import Plan, UsageEvent
 from billing.rendering import invoice_csv, invoice_html, invoice_pdf
 from billing.services import invoice_issue, invoice_void, payment_record, subscription_create, usage_events_insert
+from tests.billing.factories import usage_event_for_tests
 
 START = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 END = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
@@ -19,30 +20,10 @@ END = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
 
 def _events(organization, count: int, *, at: dt.datetime, model: str = "openai", cost: int = 1234) -> list[dict]:
     return [
-        {
-            "request_id": f"{model}-{at:%d}-{i}",
-            "client_request_id": "",
-            "created_at": at.timestamp() + i,
-            "organization_id": organization.pk,
-            "key_id": 1,
-            "user_id": None,
-            "provider": "pollinations-text",
-            "model": model,
-            "operation": "chat",
-            "modality": "text",
-            "input_tokens": 10,
-            "output_tokens": 20,
-            "images": 0,
-            "audio_seconds": 0.0,
-            "characters": 0,
-            "usage_source": "upstream",
-            "cost": cost + i,
-            "status": 200,
-            "latency_ms": 10,
-            "cache_hit": False,
-        }
+        usage_event_for_tests(organization_id=organization.pk, request_id=f"{model}-{at:%d}-{i}",
+                              created_at=at.timestamp() + i, key_id=1, model=model, cost=cost + i)
         for i in range(count)
-    ]
+    ]  # fmt: skip
 
 
 @pytest.fixture
