@@ -1,4 +1,4 @@
-"""Start, watch and stop local server processes: used by ``scripts.cluster_local`` and the tests.
+"""Start, watch and stop local server processes: used by ``scripts.cluster_local``, ``make screenshots`` and the tests.
 
 Each process runs in its own session (process group), so stopping or killing it also stops any
 children it forked (granian's worker, for one). Output goes to one log file per process.
@@ -7,13 +7,14 @@ children it forked (granian's worker, for one). Output goes to one log file per 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -132,3 +133,41 @@ def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
     # It may have exited between the check and the signal.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
+
+
+@contextlib.contextmanager
+def embedded_gateway(
+    state: Path, *, org: str = "demo", port: int | None = None, **extra: str
+) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """A whole gateway as a stranger runs it: SQLite in ``state``, the simulator upstream, granian.
+
+    Migrates, creates organisation ``org`` with an API key, and serves until the block ends.
+
+    :param port: where to listen (chosen beforehand when e.g. a redirect URI must name it); a free one by default.
+    :param extra: environment variables set on top (e.g. ``REGISTRATION_MODE``).
+    :returns: (base URL, API key, the environment, for ``manage()`` calls against the same database).
+    """
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ENV")}
+    base["PYTHONPATH"] = str(ROOT)
+    with ProcessGroup(state / "logs") as group:
+        simulator_port = free_port()
+        upstream = f"http://127.0.0.1:{simulator_port}"
+        group.start("simulator", simulator_command(simulator_port), base)
+        group.wait_http("simulator", f"{upstream}/_sim/health")
+        env = {
+            **base,
+            "DATABASE_URL": f"sqlite:///{state / 'db.sqlite3'}",
+            "MCP_UPSTREAM": "simulator",
+            "POLLINATIONS_GEN_URL": upstream,
+            "POLLINATIONS_IMAGE_URL": f"{upstream}/legacy/image",
+            "POLLINATIONS_TEXT_URL": f"{upstream}/legacy/text",
+            "MCP_FORWARD_HEADERS": "x-sim-fault",
+            **extra,
+        }
+        manage(["migrate", "--noinput"], env)
+        manage(["create_organization", "--slug", org], env)
+        key = json.loads(manage(["create_api_key", "--org", org, "--name", org, "--json"], env).stdout)["key"]
+        port = port or free_port()
+        group.start("gateway", gateway_command(port), env)
+        group.wait_http("gateway", f"http://127.0.0.1:{port}/readyz")
+        yield f"http://127.0.0.1:{port}", key, env

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.browser import sign_in
+from tests.dashboard.browser import DEMO_PASSWORD, sign_in
 from tests.fixtures.accessibility import accessibility_violations
 
 pytestmark = pytest.mark.slow
@@ -61,12 +61,11 @@ def test_signing_out_ends_the_session(site, page, console_problems):
 
 
 def test_a_member_changes_their_password_and_signs_in_with_the_new_one(site, page, console_problems):
-    from tests.accounts.factories import PASSWORD
 
     sign_in(page, site, "admin")
     page.get_by_role("link", name=site.people["admin"]).click()
     assert accessibility_violations(page) == []
-    page.get_by_label("Current Password").fill(PASSWORD)
+    page.get_by_label("Current Password").fill(DEMO_PASSWORD)
     page.get_by_label("New Password:", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("New Password (again)").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Change Password").click()
