@@ -36,8 +36,8 @@ from billing.models import Plan, Subscription  # noqa: E402
 from billing.services import subscription_create  # noqa: E402
 
 BUDGET_P95_MS = 50.0
-PAGES = ("/", "/usage/", "/usage/?days=90", "/usage/export.csv", "/billing/", "/keys/", "/jobs/", "/members/",
-         "/playground/", "/audit/")  # fmt: skip
+PAGES = ("/", "/usage/", "/usage/?days=90", "/usage/export.csv", "/billing/", "/keys/", "/jobs/", "/results/",
+         "/members/", "/playground/", "/audit/")  # fmt: skip
 
 
 def owner_of(first_org: int) -> User:
