@@ -58,7 +58,7 @@ def main() -> None:
             page.locator("#text").get_by_role("button", name="Run").click()
             page.locator("#text").get_by_text("Done").first.wait_for(timeout=30_000)
         for name, path in PAGES.items():
-            page.goto(f"{site.url}{path}")
+            page.goto(f"{site.url}{path}", wait_until="networkidle")  # lazy images and charts drawn
             page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
             print(f"wrote {(OUT / f'{name}.png').relative_to(ROOT)}")
         browser.close()
