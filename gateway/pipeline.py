@@ -37,10 +37,12 @@ def caller_of(identity: KeyIdentity) -> Caller:
 
 
 async def resolve_routes(call: ProviderCall) -> list[Route]:
-    """Providers for the call's model and operation; 404 for an unknown model, 400 for a wrong operation."""
+    """Providers for the call's model and operation, the call's modality set from them; 404 for an
+    unknown model, 400 for a wrong operation."""
     registry = await get_registry()
     routes = registry.routes(call.model, call.operation)
     if routes:
+        call.modality = routes[0].model.modality
         return routes
     if registry.knows(call.model):
         raise invalid(
@@ -69,11 +71,9 @@ async def proxy(
     started = time.perf_counter()
     call.forward_headers = forwarded_headers(request)
     routes = await resolve_routes(call)
-    call.modality = routes[0].model.modality
     caller = caller_of(identity)
     try:
-        authorize(identity, modality=call.modality, model=call.model)
-        _ask_request_hooks(call, caller)
+        screen(call, identity, caller)
         # Limits and credits, before anything reaches an upstream; usage_recorder.record() settles it.
         admitting = time.perf_counter()
         with tracing.span("mcp.admission", {"mcp.provider": routes[0].provider.name, "mcp.model": call.model}):
@@ -102,8 +102,11 @@ async def proxy(
     return response
 
 
-def _ask_request_hooks(call: ProviderCall, caller: Caller) -> None:
-    """Let plugins inspect, amend or refuse the call; a plugin that crashes refuses it (fail closed)."""
+def screen(call: ProviderCall, identity: KeyIdentity, caller: Caller) -> None:
+    """What a routed call must pass before billing, for a request and a job alike: the key's scopes,
+    then the ``mcp_request`` hooks, which may amend or refuse it; a plugin that crashes refuses it
+    (fail closed)."""
+    authorize(identity, modality=call.modality, model=call.model)
     try:
         refusal = plugin_manager().hook.mcp_request(call=call, caller=caller)
     except Exception as exc:  # noqa: BLE001 - a guardrail that cannot decide must not wave requests through.

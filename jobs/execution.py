@@ -27,10 +27,9 @@ from django.core.files.storage import default_storage
 from billing import hotpath as billing
 from core import tracing
 from gateway import usage as usage_recorder
-from gateway.auth import authorize
 from gateway.dispatch import open_upstream
 from gateway.errors import GatewayError, from_upstream
-from gateway.pipeline import caller_of, resolve_routes
+from gateway.pipeline import caller_of, resolve_routes, screen
 from gateway.relay import STATUS_CLIENT_CLOSED, usage_of
 from jobs import services
 from jobs.identity import job_identity
@@ -39,7 +38,7 @@ from jobs.models import Job
 from jobs.results import result_downloadable, result_name, store_bytes
 from jobs.types import KIND_OPERATION
 from plugins.errors import UpstreamError
-from plugins.registry import close_loop_sessions, plugin_manager
+from plugins.registry import close_loop_sessions
 from plugins.types import Caller, Outcome, ProviderCall
 
 log = structlog.get_logger("mcp.jobs")
@@ -87,12 +86,8 @@ async def _run(job: Job) -> None:
     call = _call_for(job, await _read_input(job))
     call.forward_headers = dict(job.forward_headers)
     routes = await resolve_routes(call)
-    call.modality = routes[0].model.modality
-    authorize(identity, modality=call.modality, model=call.model)
     caller = caller_of(identity)
-    refusal = plugin_manager().hook.mcp_request(call=call, caller=caller)
-    if refusal:
-        raise GatewayError(400, str(refusal), code="request_refused")
+    screen(call, identity, caller)
     # Limits and credits, as for a synchronous call. Each attempt holds under an id of its own (a
     # reaped attempt may still be running); a success is billed under the job's stable request id,
     # which the hold records, so the hold of an attempt whose worker died is settled against it.

@@ -108,6 +108,19 @@ async def test_an_upstream_failure_is_retried_with_backoff_then_fails_at_the_max
     assert usage_lines(tmp_path) == []
 
 
+async def test_a_job_whose_request_plugin_crashes_fails_closed_and_nothing_is_sent(
+    client, start_worker, upstream, tmp_path
+):
+    start_worker(extra={"MCP_TEST_BROKEN_GUARD": "1"})
+    upstream.delete("/_sim/requests")
+    job_id = (await client.post("/v1/jobs", json=IMAGE)).json()["id"]
+    await until(lambda: _is(job_id, "failed"), timeout=30)
+    job = await Job.objects.aget(id=job_id)
+    # The same rule as a synchronous request: a guardrail that cannot decide refuses, and says no more.
+    assert job.error["code"] == "plugin_error" and "guardrail" not in str(job.error)
+    assert upstream.get("/_sim/requests").json()["requests"] == []
+
+
 async def test_a_job_over_its_keys_rate_limit_is_deferred_by_the_worker_not_failed(
     client, amake_key, start_worker, tmp_path
 ):

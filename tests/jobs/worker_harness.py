@@ -4,6 +4,7 @@
   test can count how many times a job was charged across worker processes.
 * ``MCP_TEST_STALL_MARKER=<file>``: the first job to reach ``mcp_request`` creates the file and
   then blocks the worker (heartbeat included) — a worker hung or about to be killed mid-job.
+* ``MCP_TEST_BROKEN_GUARD=1``: every ``mcp_request`` raises — a guardrail whose backend is down.
 """
 
 from __future__ import annotations
@@ -42,9 +43,17 @@ class Staller:
             time.sleep(120)
 
 
+class BrokenGuard:
+    @hookimpl
+    def mcp_request(self, call, caller) -> None:
+        raise RuntimeError("guardrail backend down")
+
+
 if __name__ == "__main__":
     if os.environ.get("MCP_TEST_USAGE_LOG"):
         plugin_manager().register(UsageRecorder())
     if os.environ.get("MCP_TEST_STALL_MARKER"):
         plugin_manager().register(Staller())
+    if os.environ.get("MCP_TEST_BROKEN_GUARD"):
+        plugin_manager().register(BrokenGuard())
     call_command("db_worker", "--interval", "0.05", "--no-startup-delay", "--no-reload", *sys.argv[1:])
