@@ -1,11 +1,12 @@
-"""Hot-path URLs, served by :class:`gateway.handler.HotPathHandler` (see :mod:`mcp_site.hot_urls`)."""
+"""The gateway's hot-path URLs (``/v1``, Pollinations paths), served by :class:`gateway.handler.HotPathHandler`.
+
+:mod:`mcp_site.hot_urls` and :mod:`mcp_site.urls` mount them, beside the jobs app's ``/v1/jobs`` URLs.
+"""
 
 from django.urls import path, re_path
 
 from gateway import images
 from gateway.views import keyinfo, native, openai
-from jobs import callbacks as job_callbacks
-from jobs import views as jobs
 
 urlpatterns = [
     # OpenAI-compatible
@@ -18,11 +19,6 @@ urlpatterns = [
     path("v1/key/info", keyinfo.key_info, name="v1-key-info"),
     # Model ids may hold slashes ("org/model"), as in OpenAI's fine-tuned ids.
     re_path(r"^v1/models/(?P<model_id>.+)$", openai.model_detail, name="v1-model"),
-    # Async jobs (jobs/): submit, read, list, cancel, signed result downloads, provider callbacks
-    path("v1/jobs", jobs.jobs_collection, name="v1-jobs"),
-    path("v1/jobs/callbacks/<slug:provider>", job_callbacks.provider_callback, name="v1-job-callback"),
-    path("v1/jobs/<uuid:job_id>", jobs.job_detail, name="v1-job"),
-    path("v1/jobs/<uuid:job_id>/result", jobs.job_result, name="v1-job-result"),
     # Pollinations model lists (public)
     path("models", native.model_list, {"modality": "text"}, name="native-models"),
     path("text/models", native.model_list, {"modality": "text"}, name="native-text-models"),

@@ -1,4 +1,4 @@
-"""Every URL the hot-path handler serves: operations endpoints, the gateway, the legacy text catch-all.
+"""Every URL the hot-path handler serves: operations endpoints, the gateway, jobs, the legacy text catch-all.
 
 :mod:`mcp_site.asgi` resolves each request once against the site's URLs (:mod:`mcp_site.urls`, which
 lists these too, the catch-all last); a route listed here is served by the hot-path handler with
@@ -27,6 +27,7 @@ OPS_ROUTES = frozenset({"healthz", "readyz", "metrics"})
 urlpatterns = [
     path("", include("mcp_site.ops_urls")),
     path("", include("gateway.urls")),
+    path("", include("jobs.v1_urls")),
     re_path(LEGACY_TEXT_PATH, legacy_text, name="legacy-text"),
 ]
 

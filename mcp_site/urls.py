@@ -26,6 +26,7 @@ urlpatterns = [
     # Served by mcp_site.asgi's hot-path handler, without Django's middleware (mcp_site.hot_urls lists them).
     path("", include("mcp_site.ops_urls")),
     path("", include("gateway.urls")),
+    path("", include("jobs.v1_urls")),
     # Before admin.site.urls so that the rate-limited sign-in answers /admin/login/.
     path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),

@@ -33,9 +33,7 @@ ISOLATED = ("simulator",)
 
 #: (importing package, imported package) pairs still pointing up or sideways, to be removed.
 KNOWN_UPWARD = {
-    # X
     ("billing", "gateway"),
-    ("gateway", "jobs"),
     ("plugins", "gateway"),
 }
 #: (importing module, private module of another package) pairs still to be made public.
