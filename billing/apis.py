@@ -15,7 +15,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from accounts.apis._base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi
+from accounts.apis.base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi
 from billing.selectors import GROUPS, latency_percentiles, usage_summary
 
 MAX_RANGE_DAYS = 400

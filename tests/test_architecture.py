@@ -37,10 +37,7 @@ KNOWN_UPWARD = {
     ("plugins", "gateway"),
 }
 #: (importing module, private module of another package) pairs still to be made public.
-KNOWN_PRIVATE = {
-    ("billing.apis", "accounts.apis._base"),
-    ("jobs.apis.webhooks", "accounts.apis._base"),
-}
+KNOWN_PRIVATE: set[tuple[str, str]] = set()
 
 
 def _module_name(path: Path) -> str:

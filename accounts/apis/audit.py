@@ -7,7 +7,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts import selectors
-from accounts.apis._base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi
+from accounts.apis.base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi
 
 
 class AuditEventListApi(OrganizationApi):

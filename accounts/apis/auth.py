@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.apis._base import INVALID, TOO_MANY, UNAUTHORIZED, ip_of
+from accounts.apis.base import INVALID, TOO_MANY, UNAUTHORIZED, ip_of
 from accounts.exceptions import AuthenticationFailed
 from accounts.throttling import attempt_check, attempt_failed
 

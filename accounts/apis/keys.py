@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts import selectors, services
-from accounts.apis._base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi, ip_of
+from accounts.apis.base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi, ip_of
 from accounts.roles import MODALITIES
 from accounts.services import KNOWN_LIMITS
 

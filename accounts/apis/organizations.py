@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.apis._base import INVALID, ORG_ERRORS, ORG_HEADER_PARAMETER, UNAUTHORIZED, OrganizationApi, ip_of
+from accounts.apis.base import INVALID, ORG_ERRORS, ORG_HEADER_PARAMETER, UNAUTHORIZED, OrganizationApi, ip_of
 from accounts.roles import ROLES
 
 

@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from accounts.apis._base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi, error_response
+from accounts.apis.base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi, error_response
 from jobs import selectors, services
 from jobs.models import WebhookDelivery
 from jobs.types import WEBHOOK_EVENT_TYPES

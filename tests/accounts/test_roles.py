@@ -6,7 +6,7 @@ import pytest
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory, force_authenticate
 
-from accounts.apis._base import OrganizationApi
+from accounts.apis.base import OrganizationApi
 from accounts.roles import ACTIONS, ROLES, matrix_markdown, role_allows
 from tests.conftest import ROOT
 

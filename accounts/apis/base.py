@@ -1,4 +1,7 @@
-"""Shared pieces of the management API views."""
+"""Shared pieces of the management API views: error schemas, the organisation header, the organisation view.
+
+Public: the jobs and billing APIs build on it too.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,20 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
 from accounts.permissions import ORGANIZATION_HEADER, HasOrganizationAction
+
+__all__ = [
+    "ERROR",
+    "FORBIDDEN",
+    "INVALID",
+    "NOT_FOUND",
+    "ORG_ERRORS",
+    "ORG_HEADER_PARAMETER",
+    "TOO_MANY",
+    "UNAUTHORIZED",
+    "OrganizationApi",
+    "error_response",
+    "ip_of",
+]
 
 ERROR = inline_serializer(
     name="Error",
