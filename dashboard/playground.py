@@ -21,9 +21,9 @@ from django.utils import timezone
 
 from accounts.roles import MODALITIES
 from accounts.services import api_key_create
+from core.crypto import decrypt, encrypt
 from dashboard.workspace import Workspace
 from gateway.errors import GatewayError, error_response
-from plugins.crypto import decrypt, encrypt
 
 SESSION_KEY = "dashboard_playground_keys"
 KEY_LIFETIME = dt.timedelta(days=1)

@@ -21,12 +21,12 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from core import tracing
+from core.crypto import DecryptionFailed, decrypt
 from jobs.exceptions import ApplicationError
 from jobs.metrics import observe_webhook_attempt
 from jobs.models import WebhookDelivery
 from jobs.netguard import BlockedDestination, guarded_transport, webhook_url_validate
 from jobs.services import webhook_attempt_record
-from plugins.crypto import DecryptionFailed, decrypt
 
 log = structlog.get_logger("mcp.webhooks")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import structlog
 
-from plugins.crypto import DecryptionFailed, decrypt
+from core.crypto import DecryptionFailed, decrypt
 from plugins.models import ProviderConfig
 from plugins.types import ProviderSettings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from plugins.crypto import DecryptionFailed, encrypt, reencrypt
+from core.crypto import DecryptionFailed, encrypt, reencrypt
 from plugins.models import ProviderConfig
 from plugins.registry import expire_registry, provider_classes
 

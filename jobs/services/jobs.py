@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.crypto import encrypt
 from jobs import queue
 from jobs.events import apublish, publish_on_commit
 from jobs.exceptions import IdempotencyConflict, JobNotCancellable
@@ -24,7 +25,6 @@ from jobs.models import Job
 from jobs.results import result_name, store_bytes
 from jobs.services.webhooks import webhook_deliveries_create
 from jobs.types import TERMINAL, JobStatus
-from plugins.crypto import encrypt
 
 #: A job whose organisation is at its running cap waits this long before it is looked at again.
 CAP_DEFER_SECONDS = 1.0

@@ -18,13 +18,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organization
+from core.crypto import DecryptionFailed, encrypt, reencrypt
 from jobs import queue
 from jobs.exceptions import InvalidWebhookEndpoint
 from jobs.models import Job, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from jobs.netguard import webhook_url_validate
 from jobs.payloads import job_payload
 from jobs.types import WEBHOOK_EVENT_TYPES
-from plugins.crypto import DecryptionFailed, encrypt, reencrypt
 
 #: Per-job webhooks (``webhook`` in POST /v1/jobs) get the final outcome only.
 JOB_WEBHOOK_EVENTS = frozenset({"job.succeeded", "job.failed", "job.cancelled"})

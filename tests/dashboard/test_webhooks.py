@@ -6,9 +6,9 @@ import re
 
 import pytest
 
+from core.crypto import decrypt
 from jobs.models import Job, WebhookDelivery, WebhookEndpoint
 from jobs.services import webhook_deliveries_create, webhook_endpoint_create
-from plugins.crypto import decrypt
 
 SECRET = re.compile(r'value="(whsec_[^"]+)"')
 

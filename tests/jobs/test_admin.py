@@ -8,8 +8,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
 
+from core.crypto import decrypt
 from jobs.models import WebhookEndpoint
-from plugins.crypto import decrypt
 from tests.accounts.factories import organization_create_for_tests, user_create_for_tests
 
 pytestmark = pytest.mark.django_db

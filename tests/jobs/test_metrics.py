@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from prometheus_client import REGISTRY
 
+from core.crypto import encrypt
 from jobs.delivery import webhook_delivery_attempt
 from jobs.models import Job, WebhookDelivery
 from jobs.services import webhook_deliveries_create, webhook_secret_generate
-from plugins.crypto import encrypt
 from tests.jobs.test_api import IMAGE, run_next_attempt
 
 pytestmark = pytest.mark.django_db(transaction=True)

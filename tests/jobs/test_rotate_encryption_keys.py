@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
+from core.crypto import decrypt, encrypt
 from jobs.models import Job, WebhookEndpoint
-from plugins.crypto import decrypt, encrypt
 from plugins.models import ProviderConfig
 
 pytestmark = pytest.mark.django_db

@@ -8,11 +8,11 @@ import httpcore
 import pytest
 from standardwebhooks import Webhook
 
+from core.crypto import encrypt
 from jobs.delivery import post, signed_headers, webhook_delivery_attempt
 from jobs.models import Job, WebhookDelivery
 from jobs.netguard import GuardedBackend, guarded_transport
 from jobs.services import webhook_deliveries_create, webhook_secret_generate
-from plugins.crypto import encrypt
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

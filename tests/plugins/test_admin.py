@@ -8,9 +8,9 @@ import re
 import pytest
 from django.urls import reverse
 
+from core.crypto import decrypt
 from gateway.dispatch import breaker_states, reset_breakers
 from plugins import manager
-from plugins.crypto import decrypt
 from plugins.manager import BrokenPlugin
 from plugins.models import ProviderConfig
 from plugins.services import provider_config_save

@@ -7,8 +7,8 @@ import time
 import pytest
 from django.core.exceptions import ValidationError
 
+from core.crypto import decrypt
 from plugins import registry
-from plugins.crypto import decrypt
 from plugins.models import ProviderConfig
 from plugins.services import provider_config_delete, provider_config_save
 

@@ -10,9 +10,9 @@ from django_tasks_db.models import DBTaskResult
 from drf_spectacular.generators import SchemaGenerator
 from standardwebhooks import Webhook
 
+from core.crypto import decrypt
 from jobs.delivery import signed_headers
 from jobs.models import WebhookDelivery, WebhookEndpoint
-from plugins.crypto import decrypt
 from tests.jobs.test_netguard import PROBED_URLS
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.crypto import DecryptionFailed, decrypt, encrypt, reencrypt
+from core.crypto import DecryptionFailed, decrypt, encrypt, reencrypt
 
 SECRET = "sk-upstream-0123456789"  # pragma: allowlist secret
 OLD, NEW = "old-key-" + "o" * 32, "new-key-" + "n" * 32
