@@ -19,6 +19,7 @@ from plugins.models import ProviderConfig
 from plugins.registry import (
     build_registry,
     builtin_provider_settings,
+    duplicate_provider_kinds,
     incompatible_provider_classes,
     plugin_manager,
     provider_classes,
@@ -145,6 +146,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             "plugins": manager.plugin_infos(plugin_manager()),
             "broken": manager.BROKEN,
             "incompatible": sorted(incompatible_provider_classes().items()),
+            "duplicates": sorted(duplicate_provider_kinds().items()),
             "kinds": sorted(provider_classes()),
             "providers": [
                 {"name": p.name, "kind": p.settings.kind, "priority": p.settings.priority,

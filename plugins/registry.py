@@ -30,6 +30,8 @@ _pm: pluggy.PluginManager | None = None
 _classes: dict[str, type[Provider]] = {}
 #: Provider kind → why its class was skipped (written for a different gateway version).
 _incompatible: dict[str, str] = {}
+#: Provider kind → which of the classes declaring it is used, and which are ignored.
+_duplicates: dict[str, str] = {}
 
 
 def install_plugin_manager(pm: pluggy.PluginManager | None = None) -> pluggy.PluginManager:
@@ -42,6 +44,7 @@ def install_plugin_manager(pm: pluggy.PluginManager | None = None) -> pluggy.Plu
     _pm = pm or manager.build_plugin_manager(blocked=tuple(settings.MCP_BLOCKED_PLUGINS))
     _classes.clear()
     _incompatible.clear()
+    _duplicates.clear()
     try:
         _pm.hook.mcp_provider_classes.call_historic(result_callback=_collect_classes)
     except Exception as exc:  # noqa: BLE001 - the manager checked each plugin's answer; this is a last resort.
@@ -59,9 +62,33 @@ def _collect_classes(returned: list[type[Provider]] | None) -> None:
             )
             log.warning("provider_incompatible", kind=cls.kind, reason=_incompatible[cls.kind])
             continue
+        current = _classes.get(cls.kind)
+        if current is not None and current is not cls:
+            cls = _report_duplicate(current, cls)
         _classes[cls.kind] = cls
     # New provider kinds: the next request rebuilds the registry.
     reset_registry()
+
+
+def _class_name(cls: type[Provider]) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _report_duplicate(current: type[Provider], other: type[Provider]) -> type[Provider]:
+    """Two classes declare one kind: an installed plugin's wins over a built-in, else the first collected.
+
+    Hooks run in plugin order, built-ins last (``trylast``). The clash is logged and shown in the admin.
+    """
+    used, ignored = (other, current) if _is_builtin(current) and not _is_builtin(other) else (current, other)
+    _duplicates[used.kind] = (
+        f"{used.kind}: declared by {_class_name(used)} and {_class_name(ignored)}; {_class_name(used)} is used"
+    )
+    log.warning("provider_kind_duplicate", kind=used.kind, used=_class_name(used), ignored=_class_name(ignored))
+    return used
+
+
+def _is_builtin(cls: type[Provider]) -> bool:
+    return cls.__module__.split(".")[:2] == ["plugins", "builtin"]
 
 
 def plugin_manager() -> pluggy.PluginManager:
@@ -143,6 +170,12 @@ def provider_classes() -> dict[str, type[Provider]]:
     """Provider kind → class, from every registered plugin."""
     plugin_manager()
     return dict(_classes)
+
+
+def duplicate_provider_kinds() -> dict[str, str]:
+    """Provider kind → which of the classes declaring it is used (one kind, one class)."""
+    plugin_manager()
+    return dict(_duplicates)
 
 
 def incompatible_provider_classes() -> dict[str, str]:

@@ -126,6 +126,7 @@ def usage_from_answer(call: ProviderCall, headers: list[tuple[str, str]], body_t
     return Usage(**reported) if reported else None
 
 
-@hookimpl
+# trylast: an installed plugin declaring the same kind is collected first, and wins.
+@hookimpl(trylast=True)
 def mcp_provider_classes() -> list[type[Provider]]:
     return [OpenAICompatibleProvider]

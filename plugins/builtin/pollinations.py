@@ -126,6 +126,7 @@ class PollinationsAudioProvider(_PollinationsProvider):
     catalogue = AUDIO_MODELS
 
 
-@hookimpl
+# trylast: an installed plugin declaring the same kind is collected first, and wins.
+@hookimpl(trylast=True)
 def mcp_provider_classes() -> list[type[Provider]]:
     return [PollinationsTextProvider, PollinationsImageProvider, PollinationsAudioProvider]
