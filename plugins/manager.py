@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pluggy
@@ -47,8 +48,6 @@ class BrokenPlugin:
     error: str
 
 
-#: entry-point name → (distribution name, version) of installed plugins.
-_DISTRIBUTIONS: dict[str, tuple[str, str]] = {}
 #: Plugins that could not be loaded in this process, with the reason (no traceback).
 BROKEN: list[BrokenPlugin] = []
 
@@ -67,28 +66,41 @@ def build_plugin_manager(*, load_entry_points: bool = True, blocked: tuple[str, 
     for module_name in BUILTIN_PLUGINS:
         if pm.is_blocked(module_name):
             continue
-        _register(pm, module_name, lambda m=module_name: importlib.import_module(m))
+        _register(pm, module_name, lambda m=module_name: _register_builtin(pm, m))
     if load_entry_points:
         for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             if pm.is_blocked(entry_point.name):
                 continue
-            if entry_point.dist is not None:
-                _DISTRIBUTIONS[entry_point.name] = (entry_point.dist.metadata["Name"], entry_point.dist.version)
-            _register(pm, entry_point.name, entry_point.load)
+            _register(pm, entry_point.name, lambda name=entry_point.name: _register_installed(pm, name))
     return pm
 
 
-def _register(pm: pluggy.PluginManager, name: str, load) -> None:
-    plugin = None
+def _register_builtin(pm: pluggy.PluginManager, module_name: str) -> object:
+    plugin = importlib.import_module(module_name)
+    pm.register(plugin, name=module_name)
+    return plugin
+
+
+def _register_installed(pm: pluggy.PluginManager, name: str) -> object:
+    """Load and register one entry point through pluggy, which records its distribution (name, version)."""
+    if pm.has_plugin(name):
+        # pluggy would skip it without a word; a second plugin claiming a taken name is broken instead.
+        raise ValueError(f"Plugin name already registered: {name}")
+    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
+    return pm.get_plugin(name)
+
+
+def _register(pm: pluggy.PluginManager, name: str, register: Callable[[], object]) -> None:
+    previous = pm.get_plugin(name)
     try:
-        plugin = load()
-        pm.register(plugin, name=name)
+        plugin = register()
         # A misspelt hook name fails here, at start-up, not silently at call time.
         pm.check_pending()
         _check_provider_classes(pm, plugin)
     except Exception as exc:  # noqa: BLE001 - a broken plugin is reported and skipped.
-        # Only this plugin: a name clash must not unregister the plugin that holds the name already.
-        if plugin is not None and pm.get_plugin(name) is plugin:
+        # Only this plugin (registered, or half-registered by a failed validation): a name clash must
+        # not unregister the plugin that holds the name already.
+        if pm.get_plugin(name) is not None and pm.get_plugin(name) is not previous:
             pm.unregister(name=name)
         BROKEN.append(BrokenPlugin(name=name, error_type=type(exc).__name__, error=f"{type(exc).__name__}: {exc}"))
         log.error("plugin_broken", plugin=name, error_type=type(exc).__name__, error=str(exc))
@@ -111,10 +123,16 @@ def _check_provider_classes(pm: pluggy.PluginManager, plugin: object) -> None:
 
 
 def plugin_infos(pm: pluggy.PluginManager) -> list[PluginInfo]:
-    """Name, package, version and implemented hooks of every registered plugin."""
+    """Name, package, version and implemented hooks of every registered plugin.
+
+    An installed plugin's package and version are its distribution's, as pluggy recorded them when it
+    loaded the entry point; a built-in's are the gateway's.
+    """
+    distributions = {id(plugin): dist for plugin, dist in pm.list_plugin_distributions()}
     infos = []
     for name, plugin in pm.list_name_plugin():
-        package, version = _DISTRIBUTIONS.get(name, ("mcp-gateway", __version__))
+        dist = distributions.get(id(plugin))
+        package, version = (dist.metadata["Name"], dist.version) if dist is not None else ("mcp-gateway", __version__)
         infos.append(
             PluginInfo(
                 name=name,
