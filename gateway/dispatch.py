@@ -23,9 +23,9 @@ import structlog
 from django.conf import settings
 from prometheus_client import Counter
 
-from core import tracing
-from gateway import answers, breakers
-from gateway.breakers import BREAKER_THRESHOLD
+from core import breakers, tracing
+from core.breakers import BREAKER_THRESHOLD
+from gateway import answers
 from gateway.errors import GatewayError, from_upstream, no_provider_available, upstream_timeout
 from plugins import registry
 from plugins.errors import UpstreamError

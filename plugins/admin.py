@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from gateway.dispatch import breaker_states, reset_breakers
+from core import breakers
 from plugins import manager, services
 from plugins.models import ProviderConfig
 from plugins.registry import (
@@ -94,7 +94,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
 
     @admin.display(description="circuit")
     def circuit_state(self, obj: ProviderConfig) -> str:
-        return breaker_states().get(obj.name, "closed")
+        return breakers.states().get(obj.name, "closed")
 
     def save_model(self, request: HttpRequest, obj: ProviderConfig, form: ProviderConfigForm, change: bool) -> None:
         try:
@@ -113,7 +113,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
     @admin.action(description="Reset the circuit breakers (every provider, this process)", permissions=["change"])
     def reset_circuit_breakers(self, request: HttpRequest, queryset) -> None:
         # Breakers live in each process's memory: other replicas close theirs after their own trial call.
-        reset_breakers()
+        breakers.reset()
         self.message_user(request, "Circuit breakers reset in this process.")
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
@@ -138,7 +138,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             raise PermissionDenied
         # Built from the configuration as saved now: this process may not have loaded a registry yet.
         configured = build_registry(provider_settings_list_sync())
-        circuits = breaker_states()
+        circuits = breakers.states()
         context = {
             **self.admin_site.each_context(request),
             "title": "Installed plugins",

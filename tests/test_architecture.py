@@ -34,7 +34,6 @@ ISOLATED = ("simulator",)
 #: (importing package, imported package) pairs still pointing up or sideways, to be removed.
 KNOWN_UPWARD = {
     ("billing", "gateway"),
-    ("plugins", "gateway"),
 }
 #: (importing module, private module of another package) pairs still to be made public.
 KNOWN_PRIVATE: set[tuple[str, str]] = set()

@@ -6,8 +6,8 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from accounts.services import api_key_create, organization_create
-from gateway import breakers
-from gateway.breakers import BREAKER_OPEN_SECONDS, BREAKER_THRESHOLD, Breaker
+from core import breakers
+from core.breakers import BREAKER_OPEN_SECONDS, BREAKER_THRESHOLD, Breaker
 from tests.gateway.conftest import upstream_requests
 
 BODY = {"model": "openai", "messages": [{"role": "user", "content": "hi"}]}

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from billing.models import UsageEvent
-from gateway.breakers import BREAKER_THRESHOLD
+from core.breakers import BREAKER_THRESHOLD
 from tests.fixtures.gateway_server import database_url_of_test_db, gateway_env, run_gateway
 from tests.gateway.conftest import upstream_requests
 

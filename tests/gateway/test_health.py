@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from gateway import breakers
+from core import breakers
 from gateway.dispatch import reset_breakers
 from gateway.health import UPSTREAM_UNREADY_AFTER
 from tests.fixtures.breakers import trip_breaker
