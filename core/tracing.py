@@ -8,6 +8,12 @@ propagators, the exporter's endpoint, headers and timeout, batching — the SDK 
 
 The hot path calls the helpers below, never the tracer directly: while tracing is off each helper
 is one global read returning ``None`` or a shared no-op context, so a request makes no tracer call.
+
+The sampling decision is taken once, at the request's server span, and everything after it obeys:
+inside a request that is not sampled, :func:`span` and :func:`start_span` create nothing, and the
+library instrumentations (aiohttp, Redis, psycopg) are suppressed, so an unsampled request costs
+its server span and little more. The trace context still travels on — to the upstream, into jobs —
+with its "not sampled" flag, so the rest of the system agrees with the decision.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 __all__ = [
@@ -154,7 +161,11 @@ def start_server_span(method: str, headers: Mapping[bytes, bytes]) -> ServerSpan
     server = _tracer.start_span(
         method, context=parent, kind=SpanKind.SERVER, attributes={"http.request.method": method}
     )
-    return server, otel_context.attach(trace.set_span_in_context(server, parent))
+    current = trace.set_span_in_context(server, parent)
+    if not server.is_recording():
+        # Not sampled: the libraries' instrumentations would only build spans nobody keeps.
+        current = otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, current)
+    return server, otel_context.attach(current)
 
 
 def end_server_span(handle: ServerSpan | None, *, method: str, route: str, status: int, request_id: str) -> None:
@@ -176,7 +187,7 @@ def span(
 
     An exception leaving the block is recorded on the span and marks it as an error.
     """
-    if _tracer is None:
+    if _tracer is None or _unsampled():
         return _NOOP
     return _tracer.start_as_current_span(name, attributes=attributes, kind=kind)
 
@@ -185,9 +196,15 @@ def start_span(
     name: str, attributes: Mapping[str, Any] | None = None, *, kind: SpanKind = SpanKind.INTERNAL
 ) -> Span | None:
     """A child of the current span that the caller ends with :func:`end_span`; ``None`` when off."""
-    if _tracer is None:
+    if _tracer is None or _unsampled():
         return None
     return _tracer.start_span(name, attributes=attributes, kind=kind)
+
+
+def _unsampled() -> bool:
+    """Inside a trace whose sampling said no (a span with no valid context is a new trace's root)."""
+    context = trace.get_current_span().get_span_context()
+    return context.is_valid and not context.trace_flags.sampled
 
 
 def end_span(span: Span | None, attributes: Mapping[str, Any] | None = None, *, error: bool = False) -> None:

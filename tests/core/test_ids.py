@@ -1,4 +1,4 @@
-"""Fresh ids: unique within a process and across processes, shaped like ``uuid4().hex``."""
+"""Fresh ids: unique within a process and across processes, shaped like ``uuid4().hex``, and no counter."""
 
 from __future__ import annotations
 
@@ -25,4 +25,9 @@ def test_a_forked_process_draws_a_prefix_of_its_own():
     child.start()
     theirs = queue.get(timeout=10)
     child.join(10)
-    assert theirs[:20] != mine[:20]
+    assert theirs != mine and theirs[:8] != mine[:8]
+
+
+def test_consecutive_ids_do_not_reveal_a_count():
+    first, second = int(fresh_id(), 16), int(fresh_id(), 16)
+    assert abs(second - first) > 2**64

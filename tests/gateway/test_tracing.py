@@ -102,3 +102,40 @@ async def test_with_tracing_off_the_hot_path_makes_no_tracer_call(client, monkey
     for stream in (False, True):
         response = await client.post("/v1/chat/completions", json={**CHAT, "stream": stream})
         assert response.status_code == 200
+
+
+@pytest.fixture
+def sampled_out():
+    """Tracing on with a parent-based sampler that samples no new trace; every span kept, if any."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
+
+    from core import tracing
+
+    exporter = InMemorySpanExporter()
+    tracing.configure(exporter=exporter, sampler=ParentBased(ALWAYS_OFF), instrument=("aiohttp-client", "redis"))
+    try:
+        yield exporter
+    finally:
+        tracing.disable()
+
+
+async def test_a_request_not_sampled_builds_no_span_but_passes_its_decision_on(client, sampled_out, upstream):
+    for stream in (False, True):
+        response = await client.post("/v1/chat/completions", json={**CHAT, "stream": stream})
+        assert response.status_code == 200
+    # Neither the gateway's spans nor the libraries' (aiohttp, Redis): sampling is decided once.
+    assert sampled_out.get_finished_spans() == ()
+    sent = upstream_requests(upstream, "/v1/chat/completions")
+    assert len(sent) == 2
+    # The upstream continues the trace, told that it is not sampled (the flags' lowest bit).
+    flags = [int(s["headers"]["traceparent"].rsplit("-", 1)[1], 16) for s in sent]
+    assert [f & 1 for f in flags] == [0, 0]
+
+
+async def test_a_client_that_samples_its_trace_is_traced_whatever_the_ratio(client, sampled_out):
+    traceparent = f"00-{CLIENT_TRACE}-{CLIENT_PARENT}-01"
+    response = await client.post("/v1/chat/completions", json=CHAT, headers={"traceparent": traceparent})
+    assert response.status_code == 200
+    names = {span.name for span in sampled_out.get_finished_spans()}
+    assert {"POST v1/chat/completions", "mcp.key.resolve", "mcp.admission", "mcp.upstream.attempt"} <= names
