@@ -1,10 +1,13 @@
-"""Errors raised by the accounts services; the API maps each to ``{"error": {...}}`` with its status.
+"""Errors raised by the accounts services, subclasses of :class:`core.errors.ApplicationError`.
 
-Each carries the HTTP status, an OpenAI-style ``type``, a stable ``code`` and, for input errors, the
-``param`` at fault. Messages are safe to show to the caller and say what to do next.
+The API maps each to ``{"error": {...}}`` with its status. Each carries the HTTP status, an
+OpenAI-style ``type``, a stable ``code`` and, for input errors, the ``param`` at fault.
+Messages are safe to show to the caller and say what to do next.
 """
 
 from __future__ import annotations
+
+from core.errors import ApplicationError
 
 __all__ = [
     "ApplicationError",
@@ -18,25 +21,6 @@ __all__ = [
     "RegistrationClosed",
     "TooManyAttempts",
 ]
-
-
-class ApplicationError(Exception):
-    """Base class: a refusal the caller can act on."""
-
-    status: int = 400
-    type: str = "invalid_request_error"
-    code: str = "invalid_request"
-    message: str = "The request could not be completed."
-
-    def __init__(self, message: str | None = None, *, param: str | None = None, code: str | None = None) -> None:
-        self.message = message or self.message
-        self.param = param
-        if code:
-            self.code = code
-        super().__init__(self.message)
-
-    def as_dict(self) -> dict[str, dict[str, str | None]]:
-        return {"error": {"message": self.message, "type": self.type, "code": self.code, "param": self.param}}
 
 
 class InvalidInput(ApplicationError):
@@ -84,5 +68,5 @@ class TooManyAttempts(ApplicationError):
     message = "Too many attempts. Wait a few minutes before trying again."
 
     def __init__(self, message: str | None = None, *, retry_after: int = 60) -> None:
-        super().__init__(message)
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
         self.retry_after = retry_after

@@ -55,8 +55,8 @@ def _setup_django() -> None:
 
 
 def _measure(check: str, body: bytes, calls: int) -> list[int]:
+    from core.errors import HttpError
     from gateway import validation
-    from gateway.errors import GatewayError
 
     validate = getattr(validation, check)
     clock = time.perf_counter_ns
@@ -66,7 +66,7 @@ def _measure(check: str, body: bytes, calls: int) -> list[int]:
         try:
             payload = validation.decode_json(body)
             validate(payload)
-        except GatewayError:
+        except HttpError:
             pass
         timings.append(clock() - started)
     timings.sort()

@@ -7,7 +7,7 @@ import time
 
 from billing._stores import AdmitResult
 from billing.types import Admission, Rule
-from gateway.errors import GatewayError
+from core.errors import HttpError
 
 __all__ = ["headers_of", "refusal_of"]
 
@@ -39,9 +39,9 @@ def headers_of(rules: tuple[Rule, ...], result: AdmitResult) -> dict[str, str]:
     return headers
 
 
-def refusal_of(admission: Admission, result: AdmitResult) -> GatewayError:
+def refusal_of(admission: Admission, result: AdmitResult) -> HttpError:
     if result.kind == "credit":
-        return GatewayError(
+        return HttpError(
             402,
             "This organisation has run out of credits: add credits or change plan, then retry.",
             type="insufficient_quota",
@@ -62,7 +62,7 @@ def refusal_of(admission: Admission, result: AdmitResult) -> GatewayError:
         f"x-ratelimit-remaining-{rule.family}": "0",
         f"x-ratelimit-reset-{rule.family}": f"{retry}s",
     }
-    return GatewayError(
+    return HttpError(
         429,
         f"Rate limit reached: this {scope} allows {what}. Retry in {retry} s.",
         type="rate_limit_error",

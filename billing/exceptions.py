@@ -1,8 +1,11 @@
-"""Errors raised by the billing services; the API maps each to ``{"error": {...}}`` with its status."""
+"""Errors raised by the billing services (:class:`core.errors.ApplicationError` subclasses).
+
+The API maps each to ``{"error": {...}}`` with its status.
+"""
 
 from __future__ import annotations
 
-from accounts.exceptions import ApplicationError
+from core.errors import ApplicationError
 
 __all__ = ["ApplicationError", "BillingInputError", "InvoiceStateError", "UnknownModel"]
 

@@ -36,8 +36,8 @@ from billing.policy import reset as policy_reset
 from billing.pricing import cost_of, estimate_usage
 from billing.selectors import credit_cap_get
 from billing.types import Admission, Rule
+from core.errors import HttpError, not_permitted
 from core.ids import fresh_id
-from gateway.errors import GatewayError, not_permitted
 from plugins.types import Caller, Outcome, Provider, ProviderCall, Usage
 
 log = structlog.get_logger("mcp.billing")
@@ -94,12 +94,12 @@ async def admit(
     :param ledger_id: the id its slots, reservation and ledger event go by (default: a fresh one).
     :param charge_id: what the work is charged under if it completes, when not ``ledger_id`` (a job
         attempt: ``job-<id>``); the reconciler settles the hold of a dead attempt against it.
-    :raises GatewayError: 429 over a limit, 402 out of credits, 503 when credits cannot be checked.
+    :raises HttpError: 429 over a limit, 402 out of credits, 503 when credits cannot be checked.
     """
     policy = await org_policy(identity.organization_id)
     if policy.status == "cancelled":
         REFUSALS.labels("subscription").inc()
-        raise GatewayError(
+        raise HttpError(
             402,
             "This organisation's subscription is cancelled: renew it to use the gateway.",
             type="insufficient_quota",
@@ -160,7 +160,7 @@ async def _admit_in_store(admission: Admission) -> AdmitResult:
         # Degraded: requests/minute and concurrency per process, no period quotas, credits fail closed.
         if admission.credit_enforced:
             REFUSALS.labels("unavailable").inc()
-            raise GatewayError(
+            raise HttpError(
                 503,
                 "Credits cannot be checked right now. Retry in a few seconds.",
                 type="service_unavailable",

@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 from django import forms
 from django.utils import timezone
 
-from accounts.exceptions import ApplicationError
 from accounts.models import ApiKey
 from accounts.roles import MODALITIES
 from accounts.services import KNOWN_LIMITS
+from core.errors import ApplicationError
 
 LIMIT_LABELS = {
     "requests_per_minute": "Requests per minute",

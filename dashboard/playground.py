@@ -22,8 +22,8 @@ from django.utils import timezone
 from accounts.roles import MODALITIES
 from accounts.services import api_key_create
 from core.crypto import decrypt, encrypt
+from core.errors import HttpError, error_response
 from dashboard.workspace import Workspace
-from gateway.errors import GatewayError, error_response
 
 SESSION_KEY = "dashboard_playground_keys"
 KEY_LIFETIME = dt.timedelta(days=1)
@@ -86,5 +86,5 @@ async def gateway_call(request: HttpRequest, *, operation: str, secret: str) -> 
     match = resolve(path, urlconf="gateway.urls")
     try:
         return await match.func(call, *match.args, **match.kwargs)
-    except GatewayError as exc:
+    except HttpError as exc:
         return error_response(exc)

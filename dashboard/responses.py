@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from accounts.exceptions import ApplicationError
+from core.errors import ApplicationError
 
 
 def service_action(

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from accounts.keyauth import InvalidApiKey, KeyIdentity, extract_api_key, resolve_api_key
 from core import tracing
 from core.diagnostics import observe_phase
-from gateway.errors import not_permitted, unauthenticated
+from core.errors import not_permitted, unauthenticated
 
 
 def _header_map(request: HttpRequest) -> dict[str, str]:
@@ -34,7 +34,7 @@ def _query_key(request: HttpRequest) -> str | None:
 async def authenticate(request: HttpRequest) -> KeyIdentity:
     """Resolve the caller's API key (``Authorization: Bearer``, ``X-API-Key`` or ``?key=``).
 
-    :raises GatewayError: 401 with one message whatever was wrong with the key.
+    :raises HttpError: 401 with one message whatever was wrong with the key.
     """
     started = time.perf_counter()
     with tracing.span("mcp.key.resolve") as span:

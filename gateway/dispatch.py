@@ -25,8 +25,9 @@ from prometheus_client import Counter
 
 from core import breakers, tracing
 from core.breakers import BREAKER_THRESHOLD
+from core.errors import HttpError
 from gateway import answers
-from gateway.errors import GatewayError, from_upstream, no_provider_available, upstream_timeout
+from gateway.errors import from_upstream, no_provider_available, upstream_timeout
 from plugins import registry
 from plugins.errors import UpstreamError
 from plugins.registry import Route
@@ -145,7 +146,7 @@ async def open_upstream(call: ProviderCall, routes: list[Route]) -> tuple[Provid
 
     Sets ``call.deadline`` (event-loop time) if the caller has not, and keeps to it.
 
-    :raises GatewayError: the last failure's honest status (module docstring); the upstream's own
+    :raises HttpError: the last failure's honest status (module docstring); the upstream's own
         4xx when it refused the request itself.
     """
     loop = asyncio.get_running_loop()
@@ -200,7 +201,7 @@ def reset_breakers() -> None:
 
 __all__ = [
     "BREAKER_THRESHOLD",
-    "GatewayError",
+    "HttpError",
     "breaker_states",
     "deadline_seconds",
     "open_upstream",

@@ -18,7 +18,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import HttpResponse
 
-from gateway.errors import GatewayError
+from core.errors import HttpError
 
 __all__ = [
     "file_response",
@@ -68,7 +68,7 @@ def signature_valid(subject: str, *, salt: str, expires: str, signature: str) ->
 def require_signature(subject: str, *, salt: str, query, hint: str) -> None:
     """Refuse (403 ``result_link_invalid``) a request whose ``expires``/``signature`` do not sign ``subject``."""
     if not signature_valid(subject, salt=salt, expires=query.get("expires", ""), signature=query.get("signature", "")):
-        raise GatewayError(403, f"This link is invalid or has expired: {hint}",
+        raise HttpError(403, f"This link is invalid or has expired: {hint}",
                            type="permission_error", code="result_link_invalid")  # fmt: skip
 
 

@@ -27,16 +27,16 @@ from django.urls.exceptions import Resolver404
 
 from core import request_id, tracing
 from core.diagnostics import observe_phase
-from core.metrics import UNMATCHED_ROUTE, observe_request
-from gateway.errors import (
+from core.errors import (
     DATABASE_UNAVAILABLE,
     INTERNAL_ERROR,
-    GatewayError,
+    HttpError,
     body_too_large,
     error_response,
     invalid,
     not_found,
 )
+from core.metrics import UNMATCHED_ROUTE, observe_request
 
 log = structlog.get_logger("mcp.access")
 errors_log = structlog.get_logger("mcp.gateway")
@@ -104,7 +104,7 @@ class HotPathHandler:
                     view.waiting = False
             except Resolver404:
                 response = error_response(not_found())
-            except GatewayError as exc:
+            except HttpError as exc:
                 response = error_response(exc)
             except ClientDisconnected:
                 status = 499

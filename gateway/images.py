@@ -18,7 +18,7 @@ import uuid
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from gateway.errors import GatewayError, method_not_allowed
+from core.errors import HttpError, method_not_allowed
 from gateway.files import file_response, require_signature, signed_query, sniff_image, store_bytes
 
 SALT = "gateway.image-url"
@@ -46,7 +46,7 @@ async def answer_with_urls(response: HttpResponseBase, request: HttpRequest) -> 
         items = body["data"]
         images = [base64.b64decode(item.pop("b64_json"), validate=True) for item in items]
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
-        raise GatewayError(502, "The upstream provider sent a malformed image answer.",
+        raise HttpError(502, "The upstream provider sent a malformed image answer.",
                            type="upstream_error", code="upstream_error") from None  # fmt: skip
     base = request.build_absolute_uri("/").rstrip("/")
     for item, image in zip(items, images, strict=True):
@@ -68,4 +68,4 @@ async def image_file(request: HttpRequest, filename: str) -> HttpResponse:
     try:
         return await file_response(f"{STORAGE_DIR}/{filename}", content_type)
     except FileNotFoundError:
-        raise GatewayError(404, "This image is no longer stored.", code="result_not_found") from None
+        raise HttpError(404, "This image is no longer stored.", code="result_not_found") from None

@@ -17,11 +17,12 @@ from accounts.keyauth import KeyIdentity
 from billing import hotpath as billing
 from core import tracing
 from core.diagnostics import observe_phase
+from core.errors import HttpError, invalid
 from gateway import result_cache
 from gateway import usage as usage_recorder
 from gateway.auth import authorize
 from gateway.dispatch import open_upstream
-from gateway.errors import GatewayError, invalid, model_not_found
+from gateway.errors import model_not_found
 from gateway.metrics import observe_first_byte
 from gateway.relay import STATUS_CLIENT_CLOSED, TAIL_BYTES, end_relay_span, relay, start_relay_span, usage_of
 from plugins.registry import Route, get_registry, plugin_manager
@@ -79,14 +80,14 @@ async def proxy(
         with tracing.span("mcp.admission", {"mcp.provider": routes[0].provider.name, "mcp.model": call.model}):
             admission = await billing.admit(call=call, identity=identity, provider=routes[0].provider)
         observe_phase("admission", time.perf_counter() - admitting)
-    except GatewayError as exc:
+    except HttpError as exc:
         # Refused after routing (scopes, a plugin, limits, credits): still reported, exactly once.
         outcome = Outcome("", exc.status, None, latency_ms=(time.perf_counter() - started) * 1000)
         usage_recorder.record(call=call, caller=caller, outcome=outcome)
         raise
     try:
         response = await _proxy_admitted(call, caller, routes, started, private)
-    except GatewayError as exc:
+    except HttpError as exc:
         billing.abandon(call)
         exc.headers = {**admission.headers, **exc.headers}
         raise
@@ -111,10 +112,10 @@ def screen(call: ProviderCall, identity: KeyIdentity, caller: Caller) -> None:
         refusal = plugin_manager().hook.mcp_request(call=call, caller=caller)
     except Exception as exc:  # noqa: BLE001 - a guardrail that cannot decide must not wave requests through.
         log.error("request_hook_failed", error_type=type(exc).__name__)
-        raise GatewayError(500, "A request plugin failed; the request was not sent.", type="server_error",
+        raise HttpError(500, "A request plugin failed; the request was not sent.", type="server_error",
                            code="plugin_error") from None  # fmt: skip
     if refusal:
-        raise GatewayError(400, str(refusal), code="request_refused")
+        raise HttpError(400, str(refusal), code="request_refused")
 
 
 async def _proxy_admitted(
@@ -140,7 +141,7 @@ async def _proxy_admitted(
     try:
         provider, upstream = await open_upstream(call, routes)
         observe_phase("upstream", time.perf_counter() - opening)
-    except GatewayError as exc:
+    except HttpError as exc:
         outcome = Outcome("", exc.status, None, latency_ms=(time.perf_counter() - started) * 1000)
         usage_recorder.record(call=call, caller=caller, outcome=outcome)
         raise

@@ -24,9 +24,10 @@ import structlog
 
 from core import tracing
 from core.diagnostics import observe_phase
+from core.errors import HttpError, sse_error_event
 from gateway import dispatch
 from gateway import usage as usage_recorder
-from gateway.errors import GatewayError, sse_error_event, upstream_timeout
+from gateway.errors import upstream_timeout
 from gateway.metrics import observe_first_byte
 from gateway.sse import EventStream
 from plugins.errors import UpstreamError
@@ -159,8 +160,8 @@ def end_relay_span(span, *, status: int, size: int, first_byte: float, started: 
 _closing: set[asyncio.Task] = set()
 
 
-def _broken_off(exc: UpstreamError) -> GatewayError:
-    return GatewayError(502, exc.client_message, type="upstream_error", code="upstream_error")
+def _broken_off(exc: UpstreamError) -> HttpError:
+    return HttpError(502, exc.client_message, type="upstream_error", code="upstream_error")
 
 
 def usage_of(

@@ -13,21 +13,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from core.errors import HttpError
 from gateway.answers import error_object
-from gateway.errors import GatewayError
 
 #: No event is this long: an unterminated one that is has broken the stream.
 MAX_EVENT_BYTES = 1024 * 1024
 _DONE = b"[DONE]"
 
 
-def _broken() -> GatewayError:
-    return GatewayError(502, "The upstream provider sent a malformed event.", type="upstream_error",
+def _broken() -> HttpError:
+    return HttpError(502, "The upstream provider sent a malformed event.", type="upstream_error",
                         code="upstream_error")  # fmt: skip
 
 
-def _failed_upstream() -> GatewayError:
-    return GatewayError(502, "The upstream provider failed while answering.", type="upstream_error",
+def _failed_upstream() -> HttpError:
+    return HttpError(502, "The upstream provider failed while answering.", type="upstream_error",
                         code="upstream_error")  # fmt: skip
 
 
@@ -63,7 +63,7 @@ class EventStream:
         self.characters = 0
         self.strip_usage = strip_usage
         #: The error that ended the stream (a broken or error event), once one arrived.
-        self.failed: GatewayError | None = None
+        self.failed: HttpError | None = None
         #: Whether ``[DONE]`` went by.
         self.done = False
 

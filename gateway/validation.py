@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 import msgspec
 from django.http import HttpRequest
 
+from core.errors import invalid
 from gateway import schemas
-from gateway.errors import invalid
 
 T = TypeVar("T", bound=msgspec.Struct)
 

@@ -24,8 +24,8 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from billing import hotpath as billing
 from billing.pricing import estimate_usage
+from core.errors import HttpError, invalid, method_not_allowed
 from gateway import usage as usage_recorder
-from gateway.errors import GatewayError, invalid, method_not_allowed
 from gateway.pipeline import resolve_routes
 from jobs import services
 from jobs.models import Job
@@ -38,8 +38,8 @@ from plugins.types import Caller, JobCallback, Outcome, ProviderCall
 REPLAY_WINDOW_SECONDS = 600
 
 
-def _refused() -> GatewayError:
-    return GatewayError(401, "The callback is unsigned, wrongly signed, too old or a replay; it was ignored.",
+def _refused() -> HttpError:
+    return HttpError(401, "The callback is unsigned, wrongly signed, too old or a replay; it was ignored.",
                         type="authentication_error", code="callback_refused")  # fmt: skip
 
 
@@ -92,7 +92,7 @@ async def provider_callback(request: HttpRequest, provider: str) -> HttpResponse
         raise method_not_allowed("POST")
     secret = settings.JOBS_CALLBACK_SECRET
     if not secret:
-        raise GatewayError(404, "Provider callbacks are not enabled (JOBS_CALLBACK_SECRET).", code="not_found")
+        raise HttpError(404, "Provider callbacks are not enabled (JOBS_CALLBACK_SECRET).", code="not_found")
     headers = {name: request.headers.get(name, "") for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
     try:
         payload = Webhook(secret).verify(request.body, headers)

@@ -1,10 +1,10 @@
-"""Errors raised by the jobs services. They subclass the accounts ``ApplicationError`` so the one
-``/api`` exception handler renders them; the ``/v1/jobs`` views turn them into ``GatewayError``.
+"""Errors raised by the jobs services, subclasses of :class:`core.errors.ApplicationError`: the ``/api``
+exception handler renders them, and the ``/v1/jobs`` views answer them in the same shape.
 """
 
 from __future__ import annotations
 
-from accounts.exceptions import ApplicationError
+from core.errors import ApplicationError
 
 __all__ = [
     "ApplicationError",

@@ -26,9 +26,10 @@ from django.core.files.storage import default_storage
 
 from billing import hotpath as billing
 from core import tracing
+from core.errors import HttpError
 from gateway import usage as usage_recorder
 from gateway.dispatch import open_upstream
-from gateway.errors import GatewayError, from_upstream
+from gateway.errors import from_upstream
 from gateway.pipeline import caller_of, resolve_routes, screen
 from gateway.relay import STATUS_CLIENT_CLOSED, usage_of
 from jobs import services
@@ -54,7 +55,7 @@ class _Lost(Exception):
 class _RateLimited(Exception):
     """A limit refused the attempt for now: it waits ``Retry-After`` and runs again, attempt unspent."""
 
-    def __init__(self, refusal: GatewayError) -> None:
+    def __init__(self, refusal: HttpError) -> None:
         super().__init__(refusal.message)
         self.refusal = refusal
         self.delay_seconds = float(refusal.headers.get("Retry-After", "1"))
@@ -94,13 +95,13 @@ async def _run(job: Job) -> None:
     try:
         await billing.admit(call=call, identity=identity, provider=routes[0].provider,
                             ledger_id=f"{job.request_id}-{job.attempt}", charge_id=job.request_id)  # fmt: skip
-    except GatewayError as exc:
+    except HttpError as exc:
         if exc.status == 429:
             raise _RateLimited(exc) from None
         raise
     try:
         await _run_admitted(job, call, caller, routes, started)
-    except GatewayError as exc:
+    except HttpError as exc:
         billing.abandon(call, status=exc.status)
         raise
     except BaseException as exc:
@@ -119,7 +120,7 @@ async def _run_admitted(job: Job, call: ProviderCall, caller: Caller, routes: li
         async for chunk in upstream.body:
             size += len(chunk)
             if size > MAX_RESULT_BYTES:
-                raise GatewayError(502, "The upstream answer is too large.", type="upstream_error",
+                raise HttpError(502, "The upstream answer is too large.", type="upstream_error",
                                    code="upstream_error")  # fmt: skip
             parts.append(chunk)
             step = 30 + int(60 * size / declared) if declared else reported
@@ -131,7 +132,7 @@ async def _run_admitted(job: Job, call: ProviderCall, caller: Caller, routes: li
     finally:
         await upstream.close()
     if upstream.status >= 400:
-        raise GatewayError(upstream.status, "The upstream provider refused the job.", code="upstream_rejected",
+        raise HttpError(upstream.status, "The upstream provider refused the job.", code="upstream_rejected",
                            type="upstream_error" if upstream.status >= 500 else "invalid_request_error")  # fmt: skip
     body = b"".join(parts)
     usage = usage_of(provider, call, upstream, body[-8192:], 0)
@@ -166,7 +167,7 @@ async def _heartbeat(job: Job, work: asyncio.Task) -> None:
 
 
 def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, GatewayError):
+    if isinstance(exc, HttpError):
         return exc.status >= 500 or exc.status in (408, 429)
     return True  # unexpected failures (network, storage) are worth another attempt
 
@@ -209,7 +210,7 @@ async def _execute(job: Job, job_id: str, attempt: int) -> str:
         return "deferred"
     except Exception as exc:  # noqa: BLE001 - every failure ends the attempt with a recorded error.
         error = _error_of(exc)
-        if not isinstance(exc, GatewayError):
+        if not isinstance(exc, HttpError):
             log.error("job_attempt_crashed", job=job_id, error_type=type(exc).__name__)
         await sync_to_async(services.job_fail_or_retry)(job_id=job_id, attempt=attempt, error=error,
                                                         retryable=_retryable(exc))  # fmt: skip

@@ -11,14 +11,14 @@ from types import MappingProxyType
 from accounts.models import ApiKey
 from accounts.roles import MODALITIES
 from accounts.types import KeyIdentity
-from gateway.errors import unauthenticated
+from core.errors import unauthenticated
 from jobs.models import Job
 
 
 async def job_identity(job: Job) -> KeyIdentity:
     """The submitting key's current identity.
 
-    :raises GatewayError: 401 when the key is gone, revoked, expired or its organisation inactive.
+    :raises HttpError: 401 when the key is gone, revoked, expired or its organisation inactive.
     """
     key = await ApiKey.objects.select_related("organization").filter(id=job.key_id).afirst()
     if key is None or not key.is_active or not key.organization.is_active:

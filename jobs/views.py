@@ -1,7 +1,7 @@
 """``/v1/jobs``: submit work and get a job id at once, then read, list, cancel, and fetch results.
 
 Served by the hot-path handler (no middleware): async views, the async ORM for the few queries a
-job needs, ``sync_to_async`` for the one transactional write, and errors as ``GatewayError``.
+job needs, ``sync_to_async`` for the one transactional write, and errors as ``core.errors.HttpError``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accounts.types import KeyIdentity
+from core.errors import HttpError, invalid, method_not_allowed
 from gateway import validation
 from gateway.auth import authenticate, authorize
-from gateway.errors import GatewayError, invalid, method_not_allowed
 from gateway.files import file_response, require_signature
 from gateway.pipeline import forwarded_headers, resolve_routes
 from jobs import selectors, services
@@ -38,15 +38,18 @@ _VALIDATORS: dict[str, Callable[..., Any]] = {
 }
 
 
-def _gateway_error(exc: ApplicationError) -> GatewayError:
-    return GatewayError(exc.status, exc.message, type=exc.type, code=exc.code, param=exc.param)
+def _gateway_error(exc: ApplicationError) -> HttpError:
+    return HttpError(exc.status, exc.message, type=exc.type, code=exc.code, param=exc.param)
 
 
 def _handles(func: Callable[..., Awaitable[HttpResponse]]) -> Callable[..., Awaitable[HttpResponse]]:
     async def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return await func(request, *args, **kwargs)
+        except HttpError:
+            raise  # already the answer, headers included
         except ApplicationError as exc:
+            # The hot-path handler answers HttpError; a service's named refusal becomes one, same shape.
             raise _gateway_error(exc) from None
 
     view.__name__ = func.__name__
@@ -79,7 +82,7 @@ async def job_result(request: HttpRequest, job_id: str) -> HttpResponse:
     require_signature(str(job_id), salt=RESULT_SALT, query=request.GET, hint="GET the job for a fresh one.")
     job = await selectors.job_with_result(job_id=str(job_id))
     if job is None:
-        raise GatewayError(404, "This job has no result.", code="result_not_found")
+        raise HttpError(404, "This job has no result.", code="result_not_found")
     return await file_response(job.result_name, job.result_content_type)
 
 
@@ -140,7 +143,7 @@ def _webhook(value: Any, *, names: tuple[str, str] = ("webhook.url", "webhook.se
 
 def _multipart_job(request: HttpRequest) -> tuple[str, dict[str, Any], tuple[bytes, str], dict[str, str]]:
     if len(request.body) > MAX_TRANSCRIPTION_BYTES + 64 * 1024:
-        raise GatewayError(413, "The audio file is larger than 25 MB.", param="file", code="file_too_large")
+        raise HttpError(413, "The audio file is larger than 25 MB.", param="file", code="file_too_large")
     form = request.POST
     if form.get("kind") != JobKind.TRANSCRIPTION:
         raise invalid("Multipart jobs must have kind=transcription.", param="kind")

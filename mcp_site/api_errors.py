@@ -1,6 +1,7 @@
 """One exception handler for ``/api``: every error is ``{"error": {"message", "type", "code", "param"}}``.
 
-The same shape the gateway answers on ``/v1`` (OpenAI's). Authentication failures say nothing about
+The same shape the gateway answers on ``/v1`` (OpenAI's), built by :mod:`core.errors`; DRF's own
+exceptions are mapped to it here. Authentication failures say nothing about
 which part of a token was wrong.
 """
 
@@ -13,13 +14,10 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from accounts.exceptions import ApplicationError, TooManyAttempts
+from core.errors import ApplicationError
+from core.errors import error_dict as error_body
 
-__all__ = ["error_body", "exception_handler"]
-
-
-def error_body(message: str, type_: str, code: str, param: str | None = None) -> dict[str, dict[str, Any]]:
-    return {"error": {"message": message, "type": type_, "code": code, "param": param}}
+__all__ = ["exception_handler"]
 
 
 def _first_field_error(detail: Any, path: str = "") -> tuple[str | None, str]:
@@ -38,12 +36,10 @@ def _first_field_error(detail: Any, path: str = "") -> tuple[str | None, str]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    headers: dict[str, str] = {}
     if isinstance(exc, ApplicationError):
-        if isinstance(exc, TooManyAttempts):
-            headers["Retry-After"] = str(exc.retry_after)
-        elif exc.status == status.HTTP_401_UNAUTHORIZED:
-            headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        headers = dict(exc.headers)
+        if exc.status == status.HTTP_401_UNAUTHORIZED:
+            headers.setdefault("WWW-Authenticate", 'Bearer realm="api"')
         return Response(exc.as_dict(), status=exc.status, headers=headers)
     if isinstance(exc, Http404):
         return Response(error_body("Not found.", "not_found_error", "not_found"), status=404)

@@ -11,7 +11,7 @@ from typing import Any
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-from gateway.errors import GatewayError
+from core.errors import HttpError
 from gateway.validation import decode_json
 
 
@@ -20,5 +20,5 @@ class JSONParser(parsers.JSONParser):
         body = stream.read() if stream is not None else b""
         try:
             return decode_json(body)
-        except GatewayError as exc:
+        except HttpError as exc:
             raise ParseError(exc.message) from None

@@ -26,7 +26,7 @@ from django.conf import settings  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
 from core import request_id  # noqa: E402
-from gateway.errors import GatewayError, error_response  # noqa: E402
+from core.errors import HttpError, error_response  # noqa: E402
 from gateway.handler import (  # noqa: E402
     MAX_BODY_BYTES,
     ClientDisconnected,
@@ -61,7 +61,7 @@ async def bounded_django_http(scope, receive, send) -> None:
         body = await read_body(receive, headers, settings.DATA_UPLOAD_MAX_MEMORY_SIZE or MAX_BODY_BYTES)
     except ClientDisconnected:
         return
-    except GatewayError as exc:
+    except HttpError as exc:
         response = error_response(exc)
         response["X-Request-ID"] = request_id.from_headers(headers.get(b"x-request-id", b"").decode("latin-1"))
         await send_whole(response, send)

@@ -13,15 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 from django.views.decorators.csrf import csrf_exempt
 
-from gateway.errors import (
-    INTERNAL_ERROR,
-    GatewayError,
-    body_too_large,
-    error_response,
-    invalid,
-    not_found,
-    not_permitted,
-)
+from core.errors import INTERNAL_ERROR, HttpError, body_too_large, error_response, invalid, not_found, not_permitted
 from gateway.handler import where
 
 log = structlog.get_logger("mcp.site")
@@ -45,7 +37,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """``CSRF_FAILURE_VIEW``: a form posted without its CSRF token (or from another origin)."""
-    return error_response(GatewayError(403, "The CSRF check failed: reload the page and submit the form again.",
+    return error_response(HttpError(403, "The CSRF check failed: reload the page and submit the form again.",
                                        type="permission_error", code="csrf_failed"))  # fmt: skip
 
 
@@ -70,7 +62,7 @@ class ErrorShapeMiddleware(MiddlewareMixin):
     """
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, GatewayError):
+        if isinstance(exception, HttpError):
             return error_response(exception)
         if isinstance(exception, Http404 | PermissionDenied):
             return None  # Django's own answer (handler404/handler403 above)

@@ -32,9 +32,7 @@ LAYERS = {
 ISOLATED = ("simulator",)
 
 #: (importing package, imported package) pairs still pointing up or sideways, to be removed.
-KNOWN_UPWARD = {
-    ("billing", "gateway"),
-}
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 #: (importing module, private module of another package) pairs still to be made public.
 KNOWN_PRIVATE: set[tuple[str, str]] = set()
 

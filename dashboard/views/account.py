@@ -9,9 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.exceptions import ApplicationError
 from accounts.services import invitation_accept, invitation_get_by_token, user_register
 from accounts.throttling import attempt_check, client_ip
+from core.errors import ApplicationError
 from dashboard.pages import dashboard_page
 from dashboard.workspace import workspace_switch
 

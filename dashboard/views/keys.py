@@ -8,10 +8,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts.exceptions import ApplicationError
 from accounts.selectors import api_key_get, api_key_list
 from accounts.services import api_key_create, api_key_revoke, api_key_rotate, api_key_update
 from accounts.throttling import client_ip
+from core.errors import ApplicationError
 from dashboard.forms import ApiKeyForm, form_submit
 from dashboard.pages import dashboard_page
 from dashboard.responses import render_secret, service_action

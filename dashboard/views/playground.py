@@ -10,8 +10,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from accounts.exceptions import ApplicationError
 from billing.selectors import plan_get_for_org, usage_cost_of_request
+from core.errors import ApplicationError
 from dashboard.pages import dashboard_page
 from dashboard.playground import OPERATIONS, gateway_call, playground_secret
 from dashboard.results import PLAYGROUND_DEFAULTS, playground_values

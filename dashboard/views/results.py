@@ -12,8 +12,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts.exceptions import ApplicationError
 from accounts.throttling import client_ip
+from core.errors import ApplicationError
 from dashboard.pages import dashboard_page
 from dashboard.responses import service_action
 from dashboard.results import result_card

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts.exceptions import ApplicationError
+from core.errors import ApplicationError
 from dashboard.forms import form_submit
 from dashboard.pages import dashboard_page
 from dashboard.responses import render_secret, service_action

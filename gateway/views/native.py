@@ -17,10 +17,10 @@ from urllib.parse import parse_qsl, quote, unquote
 
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
+from core.errors import HttpError, method_not_allowed
 from gateway import validation
 from gateway.auth import authenticate
 from gateway.dispatch import open_upstream
-from gateway.errors import GatewayError, method_not_allowed
 from gateway.pipeline import proxy
 from gateway.relay import relay
 from plugins.registry import Route, get_registry
@@ -59,7 +59,7 @@ def _checked_raw_path(request: HttpRequest) -> str:
     """The path to forward, byte for byte; refused when it holds a dot segment."""
     path = _raw_path(request)
     if _has_dot_segment(path):
-        raise GatewayError(400, "The path may not contain '.' or '..' segments, encoded or not: percent-encode "
+        raise HttpError(400, "The path may not contain '.' or '..' segments, encoded or not: percent-encode "
                            "'/' and '.' inside a prompt as part of the text, or drop the segment.",
                            param="path", code="invalid_path")  # fmt: skip
     return path
@@ -128,7 +128,7 @@ async def model_list(request: HttpRequest, modality: str = "text", host: str = "
     registry = await get_registry()
     provider = registry.native_provider(modality)
     if provider is None:
-        raise GatewayError(404, "No provider serves this model list.", code="not_found")
+        raise HttpError(404, "No provider serves this model list.", code="not_found")
     call = ProviderCall("native", "", modality, request.request_id, method="GET", raw_path=_raw_path(request),  # type: ignore[arg-type]
                         raw_query=_forwarded_query(request), host=host)  # fmt: skip
     routes = [Route(provider, next(m for m in provider.models() if "native" in m.operations))]

@@ -6,9 +6,10 @@ import time
 
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
+from core.errors import HttpError, invalid, method_not_allowed
 from gateway import images, validation
 from gateway.auth import authenticate
-from gateway.errors import GatewayError, invalid, method_not_allowed, model_not_found
+from gateway.errors import model_not_found
 from gateway.pipeline import proxy
 from plugins.registry import get_registry
 from plugins.types import ProviderCall
@@ -58,7 +59,7 @@ async def audio_transcriptions(request: HttpRequest) -> HttpResponseBase:
             "Upload the audio as multipart/form-data with a 'file' field.", param="file", code="invalid_content_type"
         )
     if len(request.body) > MAX_TRANSCRIPTION_BYTES + 64 * 1024:
-        raise GatewayError(413, "The audio file is larger than 25 MB.", param="file", code="file_too_large")
+        raise HttpError(413, "The audio file is larger than 25 MB.", param="file", code="file_too_large")
     try:
         form, files = request.POST, request.FILES
     except Exception:  # noqa: BLE001 - Django raises several types for a malformed multipart body.
@@ -67,7 +68,7 @@ async def audio_transcriptions(request: HttpRequest) -> HttpResponseBase:
     if upload is None or upload.size == 0:
         raise invalid("'file' is required: the audio to transcribe.", param="file", code="missing_field")
     if upload.size > MAX_TRANSCRIPTION_BYTES:
-        raise GatewayError(413, "The audio file is larger than 25 MB.", param="file", code="file_too_large")
+        raise HttpError(413, "The audio file is larger than 25 MB.", param="file", code="file_too_large")
     fields = validation.transcription_form({name: form.get(name) for name in form})
     call = ProviderCall(
         "transcription",
