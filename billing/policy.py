@@ -14,10 +14,12 @@ import asyncio
 import calendar
 import datetime as dt
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
 import structlog
 from asgiref.sync import sync_to_async
+from cachetools import LRUCache
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
@@ -49,7 +51,11 @@ class OrgPolicy:
 
 NO_PLAN = OrgPolicy()
 STALE_RETRY_SECONDS = 1.0
-_orgs: dict[int, tuple[float, OrgPolicy]] = {}
+#: Organisations whose policy this process keeps; past it, the least recently used is forgotten (and
+#: read again at its next request). Bounded by size, not by age: an expired entry is still served
+#: while it is refreshed or the database is down, so freshness is the entry's own deadline.
+MAX_CACHED_ORGANIZATIONS = 10_000
+_orgs: LRUCache[int, tuple[float, OrgPolicy]] = LRUCache(maxsize=MAX_CACHED_ORGANIZATIONS)
 _shared: dict[str, tuple[float, object]] = {}
 
 
@@ -89,7 +95,7 @@ def policy_from_subscription(subscription: Subscription | None) -> OrgPolicy:
     )
 
 
-async def _cached(cache: dict, key: object, load) -> object:
+async def _cached(cache: MutableMapping, key: object, load) -> object:
     """``cache[key]``; an expired entry is served while one background load refreshes it, so no
     request waits for the database once a value is known (and many requests arriving as it expires
     do not all query it). With no value yet, or a TTL of 0, the caller loads it and waits."""
@@ -102,7 +108,7 @@ async def _cached(cache: dict, key: object, load) -> object:
     return cached[1]
 
 
-async def _load(cache: dict, key: object, load, cached: tuple | None) -> object:
+async def _load(cache: MutableMapping, key: object, load, cached: tuple | None) -> object:
     """Load ``cache[key]``; while the database is unreachable, the expired value (its failed
     connection closed: no request signal does it on the hot path), retried a second later."""
     try:
@@ -120,7 +126,7 @@ async def _load(cache: dict, key: object, load, cached: tuple | None) -> object:
 _refreshing: dict[tuple[int, object], asyncio.Task] = {}
 
 
-def _refresh(cache: dict, key: object, load, cached: tuple) -> None:
+def _refresh(cache: MutableMapping, key: object, load, cached: tuple) -> None:
     """Start one background load of an expired entry (none if one is already on its way)."""
     slot = (id(cache), key)
     running = _refreshing.get(slot)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from cachetools import LRUCache
 from django.db import OperationalError
 
 from billing import policy
@@ -83,3 +84,23 @@ async def test_a_value_never_seen_is_waited_for_and_a_ttl_of_zero_always_reads(s
     table.value = "plan B"
     assert await policy._cached(cache, "org", table) == "plan B"
     assert table.calls == 2
+
+
+def test_the_organisation_cache_is_bounded():
+    assert isinstance(policy._orgs, LRUCache)
+    assert policy._orgs.maxsize == policy.MAX_CACHED_ORGANIZATIONS
+
+
+async def test_past_its_bound_the_least_recently_used_organisation_is_forgotten_and_read_again(settings):
+    settings.BILLING_POLICY_TTL_SECONDS = 60
+    cache: LRUCache = LRUCache(maxsize=2)
+    loads: list[int] = []
+
+    async def load(key: int) -> int:
+        loads.append(key)
+        return key * 10
+
+    for key in (1, 2, 1, 3, 1, 2):  # 2 is the least recently used when 3 arrives
+        assert await policy._cached(cache, key, lambda key=key: load(key)) == key * 10
+    assert loads == [1, 2, 3, 2]
+    assert len(cache) == 2
