@@ -167,8 +167,12 @@ class RedisStore:
     def _send(self, riders: list[Settlement], after: list[tuple]) -> asyncio.Future:
         """Send ``riders``' settlements, then the ``after`` commands, in one pipeline; each rider that was
         not applied goes back to its ``on_failure``, whatever becomes of whoever awaits the answer."""
+        queue = self._queue()
         future = asyncio.ensure_future(self._pipelined_after(riders, after))
-        future.add_done_callback(functools.partial(self._queue().outcome, riders))
+        future.add_done_callback(functools.partial(queue.outcome, riders))
+        # Tracked until done, so draining the loop waits for it even if its admission was abandoned.
+        queue.flushing.add(future)
+        future.add_done_callback(queue.flushing.discard)
         return future
 
     async def _pipelined_after(self, riders: list[Settlement], after: list[tuple]) -> list:
