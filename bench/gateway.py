@@ -619,7 +619,8 @@ def report(results: dict[str, dict]) -> int:
     table = "\n".join(lines)
     print(table)
     (RESULTS / "gateway.md").write_text(table + "\n")
-    (RESULTS / "gateway.json").write_text(json.dumps({"quick": QUICK, "results": results}, indent=1, default=str))
+    document = json.dumps({"quick": QUICK, "results": results}, indent=1, default=str)
+    (RESULTS / "gateway.json").write_text(document + "\n")
     return 0 if all(row[-1] for row in rows) else 1
 
 
