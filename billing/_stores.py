@@ -149,7 +149,7 @@ class RedisStore:
 
     def defer_settle(self, settlement: Settlement, on_failure: Callable[[Settlement], None]) -> None:
         """Queue ``settlement`` to ride with the next admission; ``on_failure`` gets it back if it was not applied."""
-        self._queue().put(settlement, on_failure, self.flush)
+        self._queue().put(settlement, on_failure)
 
     async def drain(self) -> None:
         """Send this loop's queued settlements and wait for those already on their way."""
@@ -220,17 +220,16 @@ class _Queue:
         self.timer: asyncio.TimerHandle | None = None
         self.flushing: set[asyncio.Task] = set()
 
-    def put(self, settlement: Settlement, on_failure: Callable[[Settlement], None], flush) -> None:
+    def put(self, settlement: Settlement, on_failure: Callable[[Settlement], None]) -> None:
         self.items.append(settlement)
         self.callbacks[id(settlement)] = on_failure
         if self.timer is None:
-            loop = asyncio.get_running_loop()
-            self.timer = loop.call_later(SETTLE_RIDE_SECONDS, self._alone, flush)
+            self.timer = asyncio.get_running_loop().call_later(SETTLE_RIDE_SECONDS, self._alone)
 
-    def _alone(self, flush) -> None:
+    def _alone(self) -> None:
         self.timer = None
         if self.items:
-            task = asyncio.ensure_future(_quietly(flush()))
+            task = asyncio.ensure_future(_quietly(self.store.flush()))
             self.flushing.add(task)
             task.add_done_callback(self.flushing.discard)
 
