@@ -78,13 +78,33 @@ class MembershipAdmin(admin.ModelAdmin):
 class ApiKeyAdmin(admin.ModelAdmin):
     """Read-only apart from revocation: keys are created by their owners (API, CLI), never here."""
 
-    list_display = ["prefix", "name", "organization", "scopes", "created_by", "created_at", "expires_at",
-                    "revoked_at", "last_used_at"]  # fmt: skip
+    list_display = [
+        "prefix",
+        "name",
+        "organization",
+        "scopes",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
     list_filter = ["revoked_at", "organization"]
     search_fields = ["prefix", "name", "organization__slug"]
     exclude = ["key_hash"]
-    readonly_fields = ["organization", "name", "prefix", "scopes", "allowed_models", "limits", "created_by",
-                       "created_at", "expires_at", "revoked_at", "last_used_at"]  # fmt: skip
+    readonly_fields = [
+        "organization",
+        "name",
+        "prefix",
+        "scopes",
+        "allowed_models",
+        "limits",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
     actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -105,8 +125,17 @@ class InvitationAdmin(admin.ModelAdmin):
     list_filter = ["role"]
     search_fields = ["email", "organization__slug"]
     exclude = ["nonce"]
-    readonly_fields = ["organization", "email", "role", "invited_by", "created_at", "expires_at", "accepted_at",
-                       "accepted_by", "revoked_at"]  # fmt: skip
+    readonly_fields = [
+        "organization",
+        "email",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+        "revoked_at",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -92,8 +92,10 @@ def main() -> int:
         "database": os.environ["DATABASE_URL"].split(":", 1)[0],
         "shared_cache": "redis" if os.environ.get("REDIS_URL") else "local-memory",
     }
-    print(f"cached resolve_api_key over {len(timings)} calls: p50 {p50 * 1000:.1f} µs, p99 {p99 * 1000:.1f} µs, "
-          f"mean {mean * 1000:.1f} µs")  # fmt: skip
+    print(
+        f"cached resolve_api_key over {len(timings)} calls: p50 {p50 * 1000:.1f} µs, p99 {p99 * 1000:.1f} µs, "
+        f"mean {mean * 1000:.1f} µs"
+    )
     print(f"{'PASS' if passed else 'FAIL'}: p50 {p50:.4f} ms {'<' if passed else '>='} {TARGET_P50_MS} ms")
     out = ROOT / "bench" / "results" / "auth.json"
     out.parent.mkdir(parents=True, exist_ok=True)

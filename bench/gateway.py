@@ -199,11 +199,13 @@ def chunk_drift(url: str, key: str, interval_ms: int = 50, n: int = 5) -> list[f
 
 #: Histograms of the gateway's own (core/diagnostics.py): (metric, label or None) -> row name.
 DIAGNOSTICS = {
-    **{("mcp_hot_path_phase_seconds", ("phase", p)): f"phase: {p}" for p in
-       ("key", "admission", "upstream", "relay", "settlement", "log")},
+    **{
+        ("mcp_hot_path_phase_seconds", ("phase", p)): f"phase: {p}"
+        for p in ("key", "admission", "upstream", "relay", "settlement", "log")
+    },
     **{("mcp_gc_pause_seconds", ("generation", g)): f"GC pause, generation {g}" for g in ("0", "1", "2")},
     ("mcp_event_loop_lag_seconds", None): "event-loop lag (100 ms probe)",
-}  # fmt: skip
+}
 
 
 def scrape(url: str) -> dict[tuple, float]:
@@ -612,8 +614,13 @@ def report(results: dict[str, dict]) -> int:
     ]
     for name, direct, ours, theirs, ratio, target, ok in rows:
         lines.append(f"| {name} | {direct} | {ours} | {theirs} | {ratio:.1f} | {target} | {'PASS' if ok else 'FAIL'} |")
-    lines += ["", "Where the gateway's time went during its c=1 run (its own histograms, /metrics):", "",
-              "| histogram | count | p50 (ms) | p99 (ms) |", "|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "Where the gateway's time went during its c=1 run (its own histograms, /metrics):",
+        "",
+        "| histogram | count | p50 (ms) | p99 (ms) |",
+        "|---|---|---|---|",
+    ]
     for name, row in m.get("where", {}).items():
         lines.append(f"| {name} | {row['count']:.0f} | {row['p50_ms']:.3f} | {row['p99_ms']:.3f} |")
     table = "\n".join(lines)

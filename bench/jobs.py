@@ -72,8 +72,15 @@ def _run(args, env: dict[str, str]) -> int:
     cap = max(args.jobs, 1)
 
     def submit() -> Job:
-        return job_create(organization_id=organization.id, key_id=key.id, user_id=None, kind="text", model="openai",
-                          params={"messages": [{"role": "user", "content": "hi"}]}, max_running=cap)[0]  # fmt: skip
+        return job_create(
+            organization_id=organization.id,
+            key_id=key.id,
+            user_id=None,
+            kind="text",
+            model="openai",
+            params={"messages": [{"role": "user", "content": "hi"}]},
+            max_running=cap,
+        )[0]
 
     workers = [
         subprocess.Popen(

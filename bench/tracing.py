@@ -93,22 +93,46 @@ def main() -> int:
         "BILLING_LEDGER_FLUSHER": "worker",
     }
     key = bench.prepare_database(base_env)
-    granian = [bench.PY, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--loop", "uvloop",
-               "--log-level", "warning", "--workers", "1"]  # fmt: skip
+    granian = [
+        bench.PY,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--loop",
+        "uvloop",
+        "--log-level",
+        "warning",
+        "--workers",
+        "1",
+    ]
     results: dict[str, dict[str, list]] = {name: {"c32": [], "c1": []} for name in CONFIGS}
     servers = []
-    with started("simulator", [bench.PY, "-m", "simulator", "--host", "127.0.0.1", "--port", str(PORTS["sim"])],
-                 env=dict(os.environ), health_url=f"{sim}/_sim/health", log_dir=bench.WORK):  # fmt: skip
+    with started(
+        "simulator",
+        [bench.PY, "-m", "simulator", "--host", "127.0.0.1", "--port", str(PORTS["sim"])],
+        env=dict(os.environ),
+        health_url=f"{sim}/_sim/health",
+        log_dir=bench.WORK,
+    ):
         pids = {}
         for name, extra in CONFIGS.items():
             env = {**base_env, **extra, **({"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url} if extra else {})}
-            server = started(name, [*granian, "--port", str(PORTS[name]), "mcp_site.asgi:application"], env=env,
-                             health_url=f"http://127.0.0.1:{PORTS[name]}/healthz", log_dir=bench.WORK)  # fmt: skip
+            server = started(
+                name,
+                [*granian, "--port", str(PORTS[name]), "mcp_site.asgi:application"],
+                env=env,
+                health_url=f"http://127.0.0.1:{PORTS[name]}/healthz",
+                log_dir=bench.WORK,
+            )
             pids[name] = server.__enter__()
             servers.append(server)
         try:
-            with bench.background("ledger", [bench.PY, "manage.py", "billing_flush_ledger"], env=base_env,
-                                  log_dir=bench.WORK):  # fmt: skip
+            with bench.background(
+                "ledger", [bench.PY, "manage.py", "billing_flush_ledger"], env=base_env, log_dir=bench.WORK
+            ):
                 for name in CONFIGS:
                     url = f"http://127.0.0.1:{PORTS[name]}/v1/chat/completions"
                     response = httpx.post(url, json=bench.BODY, headers={"Authorization": f"Bearer {key}"}, timeout=30)
@@ -118,10 +142,10 @@ def main() -> int:
                     for name in order:
                         url = f"http://127.0.0.1:{PORTS[name]}/v1/chat/completions"
                         bench.log(f"tracing {name}: round {round_ + 1}")
-                        results[name]["c32"].append(bench.measured(url, pids[name], key=key, conc=32,
-                                                                   seconds=DURATION))  # fmt: skip
-                        results[name]["c1"].append(bench.measured(url, pids[name], key=key, conc=1,
-                                                                  seconds=DURATION / 2))  # fmt: skip
+                        results[name]["c32"].append(bench.measured(url, pids[name], key=key, conc=32, seconds=DURATION))
+                        results[name]["c1"].append(
+                            bench.measured(url, pids[name], key=key, conc=1, seconds=DURATION / 2)
+                        )
         finally:
             for server in reversed(servers):
                 server.__exit__(None, None, None)
@@ -162,9 +186,18 @@ def report(results: dict[str, dict[str, list]], sink: Sink) -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     (bench.RESULTS / "tracing.md").write_text(text)
-    (bench.RESULTS / "tracing.json").write_text(json.dumps(
-        {"quick": QUICK, "rounds": ROUNDS, "results": results, "cpu_added_percent": {"on-10": added_10,
-         "on-10-own": added_own, "on-100": added_100}}, indent=2) + "\n")  # fmt: skip
+    (bench.RESULTS / "tracing.json").write_text(
+        json.dumps(
+            {
+                "quick": QUICK,
+                "rounds": ROUNDS,
+                "results": results,
+                "cpu_added_percent": {"on-10": added_10, "on-10-own": added_own, "on-100": added_100},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return 0
 
 

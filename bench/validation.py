@@ -35,14 +35,23 @@ _TOOL = {
 BODIES = {
     "chat (4 messages, a tool, sampling fields)": (
         "chat_request",
-        {"model": "openai", "messages": _MESSAGES, "temperature": 0.7, "top_p": 0.9, "max_tokens": 256,
-         "stream": True, "stream_options": {"include_usage": True}, "tools": [_TOOL], "seed": 42},
+        {
+            "model": "openai",
+            "messages": _MESSAGES,
+            "temperature": 0.7,
+            "top_p": 0.9,
+            "max_tokens": 256,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "tools": [_TOOL],
+            "seed": 42,
+        },
     ),
     "chat (one 64 KB message)": ("chat_request", {"messages": [{"role": "user", "content": "x" * 65_536}]}),
     "image": ("image_request", {"prompt": "a lighthouse at dusk", "size": "512x512", "seed": 7}),
     "speech": ("speech_request", {"input": "Hello from the gateway.", "voice": "nova", "response_format": "mp3"}),
     "chat refused (temperature 'hot')": ("chat_request", {"messages": _MESSAGES, "temperature": "hot"}),
-}  # fmt: skip
+}
 
 
 def _setup_django() -> None:
@@ -87,10 +96,18 @@ def main() -> int:
         print(f"validate {name:<44} {len(body):>6} B: p50 {p50 * 1000:6.1f} µs, p99 {p99 * 1000:6.1f} µs")
     typical = rows[0]["p50_ms"]
     passed = typical < TARGET_P50_MS
-    print(f"{'PASS' if passed else 'FAIL'}: a typical chat body validates in p50 {typical:.4f} ms "
-          f"{'<' if passed else '>='} {TARGET_P50_MS} ms")  # fmt: skip
-    result = {"benchmark": "gateway.validation (decode + check, per request)", "calls": args.calls, "rows": rows,
-              "target_p50_ms": TARGET_P50_MS, "pass": passed, "python": platform.python_version()}  # fmt: skip
+    print(
+        f"{'PASS' if passed else 'FAIL'}: a typical chat body validates in p50 {typical:.4f} ms "
+        f"{'<' if passed else '>='} {TARGET_P50_MS} ms"
+    )
+    result = {
+        "benchmark": "gateway.validation (decode + check, per request)",
+        "calls": args.calls,
+        "rows": rows,
+        "target_p50_ms": TARGET_P50_MS,
+        "pass": passed,
+        "python": platform.python_version(),
+    }
     out = ROOT / "bench" / "results" / "validation.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -112,8 +112,13 @@ async def run_writer(
             _state["failures"] += 1
             LEDGER_FLUSH_ERRORS.labels(_dependency(exc)).inc()
             delay = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (_state["failures"] - 1))
-            log.warning("ledger.flush_failed", error_type=type(exc).__name__, error=str(exc)[:200],
-                        failures=_state["failures"], retry_in=delay)  # fmt: skip
+            log.warning(
+                "ledger.flush_failed",
+                error_type=type(exc).__name__,
+                error=str(exc)[:200],
+                failures=_state["failures"],
+                retry_in=delay,
+            )
             if isinstance(exc, redis.RedisError):
                 await drop_pool(async_client())
         else:

@@ -219,9 +219,13 @@ def usage_cost_of_request(*, organization_id: int, client_request_id: str, withi
 
 
 def usage_daily_series(
-    *, organization_id: int | None, start: dt.datetime, end: dt.datetime, model: str | None = None,
+    *,
+    organization_id: int | None,
+    start: dt.datetime,
+    end: dt.datetime,
+    model: str | None = None,
     key_id: int | None = None,
-) -> list[dict]:  # fmt: skip
+) -> list[dict]:
     """:func:`usage_summary` per UTC day with every day of the range present (zeros where nothing happened)."""
     rows = {
         row["group"]: row
@@ -229,8 +233,16 @@ def usage_daily_series(
             organization_id=organization_id, start=start, end=end, group_by="day", model=model, key_id=key_id
         )
     }
-    empty = {"requests": 0, "errors": 0, "cost": 0, "input_tokens": 0, "output_tokens": 0, "images": 0,
-             "max_latency_ms": 0, "mean_latency_ms": 0}  # fmt: skip
+    empty = {
+        "requests": 0,
+        "errors": 0,
+        "cost": 0,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "images": 0,
+        "max_latency_ms": 0,
+        "mean_latency_ms": 0,
+    }
     first, last = start.astimezone(dt.UTC).date(), end.astimezone(dt.UTC).date()
     days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
     return [rows.get(day.isoformat(), {**empty, "group": day.isoformat()}) for day in days]

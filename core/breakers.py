@@ -76,8 +76,13 @@ class Breaker:
         count += 1
         if count >= BREAKER_THRESHOLD:
             until, count = now + BREAKER_OPEN_SECONDS, 0
-            log.warning("circuit_breaker_state", provider=self.name, state=OPENED, scope="organization",
-                        organization_id=organization)  # fmt: skip
+            log.warning(
+                "circuit_breaker_state",
+                provider=self.name,
+                state=OPENED,
+                scope="organization",
+                organization_id=organization,
+            )
         self.by_org[organization] = (count, until)
         if len(self.by_org) > MAX_TRACKED_ORGANIZATIONS:
             del self.by_org[next(iter(self.by_org))]

@@ -25,9 +25,26 @@ from prometheus_client import Histogram
 Phase = Literal["key", "admission", "upstream", "relay", "settlement", "log"]
 PHASES: tuple[Phase, ...] = ("key", "admission", "upstream", "relay", "settlement", "log")
 _FINE_BUCKETS = (
-    0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075,
-    0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
-)  # fmt: skip
+    0.000025,
+    0.00005,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.00075,
+    0.001,
+    0.0015,
+    0.002,
+    0.003,
+    0.005,
+    0.0075,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    1.0,
+    5.0,
+)
 
 PHASE_SECONDS = Histogram(
     "mcp_hot_path_phase_seconds",
@@ -36,9 +53,11 @@ PHASE_SECONDS = Histogram(
     buckets=_FINE_BUCKETS,
 )
 GC_PAUSE_SECONDS = Histogram(
-    "mcp_gc_pause_seconds", "Pauses of the cyclic garbage collector, by generation.", ["generation"],
+    "mcp_gc_pause_seconds",
+    "Pauses of the cyclic garbage collector, by generation.",
+    ["generation"],
     buckets=_FINE_BUCKETS,
-)  # fmt: skip
+)
 LOOP_LAG_SECONDS = Histogram(
     "mcp_event_loop_lag_seconds",
     "How late a periodic timer of the event loop fired: the longest a callback held the loop.",

@@ -114,8 +114,9 @@ def invalid(message: str, *, param: str | None = None, code: str = "invalid_valu
 def method_not_allowed(*allowed: str) -> HttpError:
     """405 with the ``Allow`` header listing what the endpoint accepts."""
     methods = ", ".join(allowed)
-    return HttpError(405, f"Use {' or '.join(allowed)} for this endpoint.", code="method_not_allowed",
-                     headers={"Allow": methods})  # fmt: skip
+    return HttpError(
+        405, f"Use {' or '.join(allowed)} for this endpoint.", code="method_not_allowed", headers={"Allow": methods}
+    )
 
 
 def body_too_large(limit: int) -> HttpError:

@@ -101,8 +101,14 @@ async def _open_once(
         with tracing.span("mcp.upstream.attempt") as span:
             if span is not None:
                 state = breakers.breaker(provider.name).state(time.monotonic())
-                span.set_attributes({"mcp.provider": provider.name, "mcp.model": call.model, "mcp.retry": retry,
-                                     "mcp.breaker.state": state})  # fmt: skip
+                span.set_attributes(
+                    {
+                        "mcp.provider": provider.name,
+                        "mcp.model": call.model,
+                        "mcp.retry": retry,
+                        "mcp.breaker.state": state,
+                    }
+                )
             upstream = await provider.open(call)
             if span is not None:
                 span.set_attribute("http.response.status_code", upstream.status)

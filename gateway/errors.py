@@ -16,9 +16,11 @@ __all__ = ["from_upstream", "model_not_found", "no_provider_available", "upstrea
 
 def model_not_found(model: str) -> HttpError:
     return HttpError(
-        404, f"The model {model!r} does not exist or is not served here. GET /v1/models lists the models.",
-        code="model_not_found", param="model",
-    )  # fmt: skip
+        404,
+        f"The model {model!r} does not exist or is not served here. GET /v1/models lists the models.",
+        code="model_not_found",
+        param="model",
+    )
 
 
 def no_provider_available(retry_after: float | None) -> HttpError:
@@ -48,11 +50,13 @@ def from_upstream(error: UpstreamError) -> HttpError:
     if error.retry_after is not None and status in (429, 503):
         headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
     if status == 429:
-        return HttpError(429, error.client_message, type="rate_limit_error", code="upstream_rate_limited",
-                            headers=headers)  # fmt: skip
+        return HttpError(
+            429, error.client_message, type="rate_limit_error", code="upstream_rate_limited", headers=headers
+        )
     if status == 503:
-        return HttpError(503, error.client_message, type="service_unavailable", code="upstream_unavailable",
-                            headers=headers)  # fmt: skip
+        return HttpError(
+            503, error.client_message, type="service_unavailable", code="upstream_unavailable", headers=headers
+        )
     if 400 <= status < 500:
         return HttpError(status, error.client_message, code="upstream_rejected")
     return HttpError(status, error.client_message, type="upstream_error", code="upstream_error")

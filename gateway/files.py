@@ -68,8 +68,9 @@ def signature_valid(subject: str, *, salt: str, expires: str, signature: str) ->
 def require_signature(subject: str, *, salt: str, query, hint: str) -> None:
     """Refuse (403 ``result_link_invalid``) a request whose ``expires``/``signature`` do not sign ``subject``."""
     if not signature_valid(subject, salt=salt, expires=query.get("expires", ""), signature=query.get("signature", "")):
-        raise HttpError(403, f"This link is invalid or has expired: {hint}",
-                           type="permission_error", code="result_link_invalid")  # fmt: skip
+        raise HttpError(
+            403, f"This link is invalid or has expired: {hint}", type="permission_error", code="result_link_invalid"
+        )
 
 
 async def file_response(name: str, content_type: str) -> HttpResponse:

@@ -117,8 +117,9 @@ class HotPathHandler:
                 await sync_to_async(close_old_connections)()
                 response = error_response(DATABASE_UNAVAILABLE)
             except DisallowedHost:
-                response = error_response(invalid("The Host header names no host this gateway serves.",
-                                                  param="Host", code="invalid_host"))  # fmt: skip
+                response = error_response(
+                    invalid("The Host header names no host this gateway serves.", param="Host", code="invalid_host")
+                )
             except RequestDataTooBig:
                 response = error_response(body_too_large(MAX_BODY_BYTES))
             except SuspiciousOperation:
@@ -136,8 +137,14 @@ class HotPathHandler:
             ended = time.perf_counter()
             elapsed = ended - started
             observe_request(route=route, method=scope["method"], status=status, seconds=elapsed)
-            log.info("request", method=scope["method"], path=path, route=route, status=status,
-                     duration_ms=round(elapsed * 1000, 2))  # fmt: skip
+            log.info(
+                "request",
+                method=scope["method"],
+                path=path,
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )
             tracing.end_server_span(server_span, method=scope["method"], route=route, status=status, request_id=rid)
             structlog.contextvars.clear_contextvars()
             observe_phase("log", time.perf_counter() - ended)

@@ -46,8 +46,9 @@ async def answer_with_urls(response: HttpResponseBase, request: HttpRequest) -> 
         items = body["data"]
         images = [base64.b64decode(item.pop("b64_json"), validate=True) for item in items]
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
-        raise HttpError(502, "The upstream provider sent a malformed image answer.",
-                           type="upstream_error", code="upstream_error") from None  # fmt: skip
+        raise HttpError(
+            502, "The upstream provider sent a malformed image answer.", type="upstream_error", code="upstream_error"
+        ) from None
     base = request.build_absolute_uri("/").rstrip("/")
     for item, image in zip(items, images, strict=True):
         extension = _EXTENSIONS.get(sniff_image(image), ".bin")

@@ -46,9 +46,12 @@ def operation(
 ) -> dict[str, Any]:
     """One operation: its 200 answer ``ok`` (plus ``extra`` statuses) and every error status it can give."""
     operation: dict[str, Any] = {
-        "operationId": operation_id, "tags": [tag], "summary": summary, "security": _SECURITY,
+        "operationId": operation_id,
+        "tags": [tag],
+        "summary": summary,
+        "security": _SECURITY,
         "responses": {"200": ok, **(extra or {}), **_ERRORS},
-    }  # fmt: skip
+    }
     if body is not None:
         operation["requestBody"] = body
     if parameters:
@@ -71,11 +74,19 @@ _CHAT = {
     "required": ["messages"],
     "properties": {
         "model": {**_NAME, "default": "openai"},
-        "messages": {"type": "array", "minItems": 1, "items": {
-            "type": "object", "required": ["role"], "properties": {
-                "role": {"enum": _ROLES},
-                "content": {"oneOf": [_STR, {"type": "array", "items": {"type": "object"}}], "nullable": True},
-                "name": {**_STR, "maxLength": 256}}}},
+        "messages": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["role"],
+                "properties": {
+                    "role": {"enum": _ROLES},
+                    "content": {"oneOf": [_STR, {"type": "array", "items": {"type": "object"}}], "nullable": True},
+                    "name": {**_STR, "maxLength": 256},
+                },
+            },
+        },
         "stream": {"type": "boolean", "default": False},
         "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
         "temperature": _number(0, 2),
@@ -85,22 +96,39 @@ _CHAT = {
         "max_completion_tokens": _number(1, 1_048_576, "integer"),
         "presence_penalty": _number(-2, 2),
         "frequency_penalty": _number(-2, 2),
-        "seed": {**_number(-(2**63), 2**63 - 1, "integer"),
-                 "description": "With a seed (and not `private`), the answer is cached."},
+        "seed": {
+            **_number(-(2**63), 2**63 - 1, "integer"),
+            "description": "With a seed (and not `private`), the answer is cached.",
+        },
         "stop": {"oneOf": [_STR, {"type": "array", "items": _STR, "maxItems": 4}]},
         "logit_bias": {"type": "object", "additionalProperties": _number(-100, 100, "integer")},
         "logprobs": {"type": "boolean"},
         "top_logprobs": _number(0, 20, "integer"),
         "user": {**_STR, "maxLength": 256},
-        "tools": {"type": "array", "items": {"type": "object", "required": ["type"], "properties": {
-            "type": _NAME, "function": {"type": "object", "required": ["name"], "properties": {
-                "name": {**_STR, "minLength": 1, "maxLength": 64}, "parameters": {"type": "object"}}}}}},
+        "tools": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {
+                    "type": _NAME,
+                    "function": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {
+                            "name": {**_STR, "minLength": 1, "maxLength": 64},
+                            "parameters": {"type": "object"},
+                        },
+                    },
+                },
+            },
+        },
         "tool_choice": {"oneOf": [_STR, {"type": "object"}]},
         "response_format": {"type": "object", "required": ["type"], "properties": {"type": _NAME}},
         "private": {"type": "boolean", "description": "Never cache this request."},
     },
     "additionalProperties": True,
-}  # fmt: skip
+}
 _IMAGE = {
     "type": "object",
     "required": ["prompt"],
@@ -282,10 +310,19 @@ def add_gateway_paths(result: dict[str, Any], generator: Any, request: Any, publ
     components.setdefault("schemas", {})["GatewayError"] = {
         "type": "object",
         "required": ["error"],
-        "properties": {"error": {"type": "object", "required": ["message", "type"], "properties": {
-            "message": _STR, "type": _STR, "code": {"type": "string", "nullable": True},
-            "param": {"type": "string", "nullable": True}}}},
-    }  # fmt: skip
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["message", "type"],
+                "properties": {
+                    "message": _STR,
+                    "type": _STR,
+                    "code": {"type": "string", "nullable": True},
+                    "param": {"type": "string", "nullable": True},
+                },
+            }
+        },
+    }
     components.setdefault("securitySchemes", {})["apiKeyAuth"] = {
         "type": "http",
         "scheme": "bearer",

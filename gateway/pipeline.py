@@ -112,8 +112,9 @@ def screen(call: ProviderCall, identity: KeyIdentity, caller: Caller) -> None:
         refusal = plugin_manager().hook.mcp_request(call=call, caller=caller)
     except Exception as exc:  # noqa: BLE001 - a guardrail that cannot decide must not wave requests through.
         log.error("request_hook_failed", error_type=type(exc).__name__)
-        raise HttpError(500, "A request plugin failed; the request was not sent.", type="server_error",
-                           code="plugin_error") from None  # fmt: skip
+        raise HttpError(
+            500, "A request plugin failed; the request was not sent.", type="server_error", code="plugin_error"
+        ) from None
     if refusal:
         raise HttpError(400, str(refusal), code="request_refused")
 
@@ -125,8 +126,13 @@ async def _proxy_admitted(
     if key is not None:
         cached = await result_cache.lookup(key)
         if cached is not None:
-            outcome = Outcome(routes[0].provider.name, cached.status, None, cache_hit=True,
-                              latency_ms=(time.perf_counter() - started) * 1000)  # fmt: skip
+            outcome = Outcome(
+                routes[0].provider.name,
+                cached.status,
+                None,
+                cache_hit=True,
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
             usage_recorder.record(call=call, caller=caller, outcome=outcome)
             return _cached_response(cached)
 
@@ -157,13 +163,19 @@ async def _proxy_admitted(
     sse = upstream.content_type.startswith("text/event-stream")
     response = StreamingHttpResponse(
         relay(
-            upstream, provider=provider, call=call, caller=caller, started=started, sse=sse,
-            strip_usage_event=strip_usage, on_complete=remember,
+            upstream,
+            provider=provider,
+            call=call,
+            caller=caller,
+            started=started,
+            sse=sse,
+            strip_usage_event=strip_usage,
+            on_complete=remember,
             keep_body_up_to=result_cache.MAX_ENTRY_BYTES if key else 0,
         ),
         status=upstream.status,
         content_type=upstream.content_type,
-    )  # fmt: skip
+    )
     _copy_headers(response, upstream.headers)
     if sse:
         for name, value in SSE_HEADERS.items():

@@ -22,13 +22,11 @@ _DONE = b"[DONE]"
 
 
 def _broken() -> HttpError:
-    return HttpError(502, "The upstream provider sent a malformed event.", type="upstream_error",
-                        code="upstream_error")  # fmt: skip
+    return HttpError(502, "The upstream provider sent a malformed event.", type="upstream_error", code="upstream_error")
 
 
 def _failed_upstream() -> HttpError:
-    return HttpError(502, "The upstream provider failed while answering.", type="upstream_error",
-                        code="upstream_error")  # fmt: skip
+    return HttpError(502, "The upstream provider failed while answering.", type="upstream_error", code="upstream_error")
 
 
 def generated_characters(chunk: dict) -> int:

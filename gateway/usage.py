@@ -28,8 +28,9 @@ def record(*, call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
     provider, usage = outcome.provider, outcome.usage
     GATEWAY_REQUESTS.labels(call.operation, provider or "-", str(outcome.status)).inc()
     if provider and not outcome.cache_hit:
-        observe_provider_answer(provider=provider, model=call.model, status=outcome.status,
-                                seconds=outcome.latency_ms / 1000)  # fmt: skip
+        observe_provider_answer(
+            provider=provider, model=call.model, status=outcome.status, seconds=outcome.latency_ms / 1000
+        )
     if usage is not None and provider and not outcome.cache_hit:
         if usage.input_tokens:
             TOKENS.labels(provider, call.model, "input").inc(usage.input_tokens)

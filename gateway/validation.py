@@ -44,8 +44,11 @@ def decode_json(body: bytes) -> Any:
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         field = _surrogate_field(body)
         if field is not None:
-            raise invalid(f"'{field or 'body'}' is not valid Unicode: it holds a lone surrogate (\\ud800-\\udfff).",
-                          param=field or None, code="invalid_unicode") from None  # fmt: skip
+            raise invalid(
+                f"'{field or 'body'}' is not valid Unicode: it holds a lone surrogate (\\ud800-\\udfff).",
+                param=field or None,
+                code="invalid_unicode",
+            ) from None
         if isinstance(exc, UnicodeDecodeError):
             raise invalid("The request body is not valid UTF-8.", code="invalid_json") from None
         raise invalid(f"The request body is not valid JSON: {_detail(exc)}", code="invalid_json") from None
@@ -99,8 +102,11 @@ def storable(payload: Any, *, prefix: str = "") -> None:
     """400 when a string (key or value) holds NUL, which PostgreSQL cannot store (job requests are stored)."""
     path = _find(payload, "", lambda text: "\x00" in text)
     if path is not None:
-        raise invalid(f"'{prefix}{path}' holds a NUL character (\\u0000), which cannot be stored.",
-                      param=f"{prefix}{path}".rstrip(".") or None, code="invalid_unicode")  # fmt: skip
+        raise invalid(
+            f"'{prefix}{path}' holds a NUL character (\\u0000), which cannot be stored.",
+            param=f"{prefix}{path}".rstrip(".") or None,
+            code="invalid_unicode",
+        )
 
 
 def _detail(exc: Exception) -> str:

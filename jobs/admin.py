@@ -29,8 +29,7 @@ def _each(modeladmin, request, queryset, service, done: str) -> None:
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ("id", "organization", "kind", "model", "status", "progress", "attempt", "created_at",
-                    "finished_at")  # fmt: skip
+    list_display = ("id", "organization", "kind", "model", "status", "progress", "attempt", "created_at", "finished_at")
     list_filter = ("status", "kind", "organization")
     search_fields = ("id", "model", "idempotency_key")
     date_hierarchy = "created_at"
@@ -56,9 +55,11 @@ class WebhookEndpointForm(forms.ModelForm):
     url = forms.URLField(max_length=2000, assume_scheme="https")
 
     event_types = forms.MultipleChoiceField(
-        choices=[(t, t) for t in WEBHOOK_EVENT_TYPES], required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(t, t) for t in WEBHOOK_EVENT_TYPES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         help_text="None selected: every event.",
-    )  # fmt: skip
+    )
 
     class Meta:
         model = WebhookEndpoint
@@ -91,9 +92,12 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             services.webhook_endpoint_update(endpoint=obj, **changes)
             return
         endpoint, secret = services.webhook_endpoint_create(
-            organization=obj.organization, url=obj.url, description=obj.description,
-            event_types=list(obj.event_types), is_active=obj.is_active,
-        )  # fmt: skip
+            organization=obj.organization,
+            url=obj.url,
+            description=obj.description,
+            event_types=list(obj.event_types),
+            is_active=obj.is_active,
+        )
         obj.pk, obj.secret, obj.created_at = endpoint.pk, endpoint.secret, endpoint.created_at
         self.message_user(
             request,
@@ -114,8 +118,16 @@ class WebhookAttemptInline(admin.TabularInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("event_type", "url", "status", "attempts", "last_status_code", "last_error", "last_latency_ms",
-                    "created_at")  # fmt: skip
+    list_display = (
+        "event_type",
+        "url",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "last_latency_ms",
+        "created_at",
+    )
     list_filter = ("status", "event_type", "organization")
     search_fields = ("url", "id")
     inlines = (WebhookAttemptInline,)

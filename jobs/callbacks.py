@@ -39,17 +39,24 @@ REPLAY_WINDOW_SECONDS = 600
 
 
 def _refused() -> HttpError:
-    return HttpError(401, "The callback is unsigned, wrongly signed, too old or a replay; it was ignored.",
-                        type="authentication_error", code="callback_refused")  # fmt: skip
+    return HttpError(
+        401,
+        "The callback is unsigned, wrongly signed, too old or a replay; it was ignored.",
+        type="authentication_error",
+        code="callback_refused",
+    )
 
 
 def _default_translation(payload: dict) -> JobCallback:
     try:
         result = base64.b64decode(payload["result_base64"]) if payload.get("result_base64") else None
-        return JobCallback(job_id=str(payload["job_id"]).removeprefix("job-"),
-                           succeeded=payload["status"] == "succeeded",
-                           content_type=str(payload.get("content_type") or "application/octet-stream"),
-                           result=result, error_message=str(payload.get("error") or ""))  # fmt: skip
+        return JobCallback(
+            job_id=str(payload["job_id"]).removeprefix("job-"),
+            succeeded=payload["status"] == "succeeded",
+            content_type=str(payload.get("content_type") or "application/octet-stream"),
+            result=result,
+            error_message=str(payload.get("error") or ""),
+        )
     except (KeyError, TypeError, binascii.Error):
         raise invalid("The callback body is not a job report: job_id and status are required.") from None
 
@@ -66,9 +73,15 @@ def _finish(report: JobCallback) -> tuple[str, Job | None]:
     result, content_type = result_downloadable(kind=job.kind, body=report.result, content_type=report.content_type)
     name = result_name(organization_id=job.organization_id, job_id=job.id.hex, content_type=content_type)
     stored = store_bytes(name, result)
-    finished, charge = services.job_succeed(job_id=str(job.id), attempt=job.attempt, result=stored,
-                                            content_type=content_type, size=len(result), usage=None,
-                                            provider="callback")  # fmt: skip
+    finished, charge = services.job_succeed(
+        job_id=str(job.id),
+        attempt=job.attempt,
+        result=stored,
+        content_type=content_type,
+        size=len(result),
+        usage=None,
+        provider="callback",
+    )
     if finished is None:
         return "ignored", None
     return "succeeded", finished if charge else None

@@ -117,9 +117,15 @@ def _post_traced(
         tracing.inject(headers)
         outcome = post(delivery.url, body, headers, transport=transport)
         if span is not None:
-            span.set_attributes({"mcp.webhook.delivery_id": str(delivery.id), "mcp.webhook.event": delivery.event_type,
-                                 "mcp.webhook.attempt": delivery.attempts + 1, "mcp.webhook.error": outcome.error,
-                                 "http.response.status_code": outcome.status_code or 0})  # fmt: skip
+            span.set_attributes(
+                {
+                    "mcp.webhook.delivery_id": str(delivery.id),
+                    "mcp.webhook.event": delivery.event_type,
+                    "mcp.webhook.attempt": delivery.attempts + 1,
+                    "mcp.webhook.error": outcome.error,
+                    "http.response.status_code": outcome.status_code or 0,
+                }
+            )
         return outcome
 
 
@@ -141,12 +147,24 @@ def webhook_delivery_attempt(*, delivery_id: str, transport: httpx.BaseTransport
         headers = signed_headers(secret=secret, message_id=delivery.message_id, body=body)
         outcome = _post_traced(delivery, body, headers, transport)
         final = False
-    log.info("webhook_attempt", delivery=str(delivery.id), status=outcome.status_code, error=outcome.error,
-             latency_ms=outcome.latency_ms)  # fmt: skip
-    recorded = webhook_attempt_record(delivery=delivery, status_code=outcome.status_code,
-                                      latency_ms=outcome.latency_ms, error=outcome.error,
-                                      excerpt=outcome.excerpt, final=final)  # fmt: skip
-    observe_webhook_attempt(delivered=recorded.status == WebhookDelivery.Status.SUCCEEDED,
-                            gave_up=recorded.status == WebhookDelivery.Status.FAILED,
-                            created=recorded.created_at)  # fmt: skip
+    log.info(
+        "webhook_attempt",
+        delivery=str(delivery.id),
+        status=outcome.status_code,
+        error=outcome.error,
+        latency_ms=outcome.latency_ms,
+    )
+    recorded = webhook_attempt_record(
+        delivery=delivery,
+        status_code=outcome.status_code,
+        latency_ms=outcome.latency_ms,
+        error=outcome.error,
+        excerpt=outcome.excerpt,
+        final=final,
+    )
+    observe_webhook_attempt(
+        delivered=recorded.status == WebhookDelivery.Status.SUCCEEDED,
+        gave_up=recorded.status == WebhookDelivery.Status.FAILED,
+        created=recorded.created_at,
+    )
     return recorded

@@ -64,8 +64,9 @@ class _RateLimited(Exception):
 def _call_for(job: Job, body: bytes | None) -> ProviderCall:
     operation = KIND_OPERATION[job.kind]
     if body is not None:
-        return ProviderCall(operation, job.model, "audio", job.request_id, body=body,
-                            content_type=job.input_content_type)  # fmt: skip
+        return ProviderCall(
+            operation, job.model, "audio", job.request_id, body=body, content_type=job.input_content_type
+        )
     modality = {"chat": "text", "image": "image"}.get(operation, "audio")
     return ProviderCall(operation, job.model, modality, job.request_id, payload=dict(job.params))
 
@@ -93,8 +94,13 @@ async def _run(job: Job) -> None:
     # reaped attempt may still be running); a success is billed under the job's stable request id,
     # which the hold records, so the hold of an attempt whose worker died is settled against it.
     try:
-        await billing.admit(call=call, identity=identity, provider=routes[0].provider,
-                            ledger_id=f"{job.request_id}-{job.attempt}", charge_id=job.request_id)  # fmt: skip
+        await billing.admit(
+            call=call,
+            identity=identity,
+            provider=routes[0].provider,
+            ledger_id=f"{job.request_id}-{job.attempt}",
+            charge_id=job.request_id,
+        )
     except HttpError as exc:
         if exc.status == 429:
             raise _RateLimited(exc) from None
@@ -120,8 +126,7 @@ async def _run_admitted(job: Job, call: ProviderCall, caller: Caller, routes: li
         async for chunk in upstream.body:
             size += len(chunk)
             if size > MAX_RESULT_BYTES:
-                raise HttpError(502, "The upstream answer is too large.", type="upstream_error",
-                                   code="upstream_error")  # fmt: skip
+                raise HttpError(502, "The upstream answer is too large.", type="upstream_error", code="upstream_error")
             parts.append(chunk)
             step = 30 + int(60 * size / declared) if declared else reported
             if step >= reported + 20:  # a few steps, not one event per chunk
@@ -132,17 +137,26 @@ async def _run_admitted(job: Job, call: ProviderCall, caller: Caller, routes: li
     finally:
         await upstream.close()
     if upstream.status >= 400:
-        raise HttpError(upstream.status, "The upstream provider refused the job.", code="upstream_rejected",
-                           type="upstream_error" if upstream.status >= 500 else "invalid_request_error")  # fmt: skip
+        raise HttpError(
+            upstream.status,
+            "The upstream provider refused the job.",
+            code="upstream_rejected",
+            type="upstream_error" if upstream.status >= 500 else "invalid_request_error",
+        )
     body = b"".join(parts)
     usage = usage_of(provider, call, upstream, body[-8192:], 0)
     result, content_type = result_downloadable(kind=job.kind, body=body, content_type=upstream.content_type)
     name = result_name(organization_id=job.organization_id, job_id=job.id.hex, content_type=content_type)
     stored = await sync_to_async(store_bytes)(name, result)
     finished, charge = await sync_to_async(services.job_succeed)(
-        job_id=str(job.id), attempt=job.attempt, result=stored, content_type=content_type,
-        size=len(result), usage=_usage_dict(usage), provider=provider.name,
-    )  # fmt: skip
+        job_id=str(job.id),
+        attempt=job.attempt,
+        result=stored,
+        content_type=content_type,
+        size=len(result),
+        usage=_usage_dict(usage),
+        provider=provider.name,
+    )
     if finished is None:
         raise _Lost
     if not charge:
@@ -177,8 +191,9 @@ async def job_execute(*, job_id: str, attempt: int, worker_id: str) -> str:
     job = await sync_to_async(services.job_start)(job_id=job_id, attempt=attempt, worker_id=worker_id)
     if job is None:
         return "skipped"
-    observe_attempt_start(kind=job.kind, due=max(job.created_at, job.run_after or job.created_at),
-                          started=job.started_at)  # fmt: skip
+    observe_attempt_start(
+        kind=job.kind, due=max(job.created_at, job.run_after or job.created_at), started=job.started_at
+    )
     begun, result = time.perf_counter(), "crashed"
     # The attempt joins the trace of the request that submitted the job (its traceparent was kept).
     with (
@@ -191,8 +206,14 @@ async def job_execute(*, job_id: str, attempt: int, worker_id: str) -> str:
         finally:
             observe_attempt_end(kind=job.kind, result=result, seconds=time.perf_counter() - begun)
             if span is not None:
-                span.set_attributes({"mcp.job.id": job_id, "mcp.job.kind": job.kind, "mcp.job.attempt": attempt,
-                                     "mcp.job.result": result})  # fmt: skip
+                span.set_attributes(
+                    {
+                        "mcp.job.id": job_id,
+                        "mcp.job.kind": job.kind,
+                        "mcp.job.attempt": attempt,
+                        "mcp.job.result": result,
+                    }
+                )
 
 
 async def _execute(job: Job, job_id: str, attempt: int) -> str:
@@ -205,15 +226,17 @@ async def _execute(job: Job, job_id: str, attempt: int) -> str:
         log.info("job_attempt_abandoned", job=job_id, attempt=attempt)
         return "abandoned"
     except _RateLimited as exc:
-        await sync_to_async(services.job_defer)(job_id=job_id, attempt=attempt, delay_seconds=exc.delay_seconds,
-                                                error=_error_of(exc.refusal))  # fmt: skip
+        await sync_to_async(services.job_defer)(
+            job_id=job_id, attempt=attempt, delay_seconds=exc.delay_seconds, error=_error_of(exc.refusal)
+        )
         return "deferred"
     except Exception as exc:  # noqa: BLE001 - every failure ends the attempt with a recorded error.
         error = _error_of(exc)
         if not isinstance(exc, HttpError):
             log.error("job_attempt_crashed", job=job_id, error_type=type(exc).__name__)
-        await sync_to_async(services.job_fail_or_retry)(job_id=job_id, attempt=attempt, error=error,
-                                                        retryable=_retryable(exc))  # fmt: skip
+        await sync_to_async(services.job_fail_or_retry)(
+            job_id=job_id, attempt=attempt, error=error, retryable=_retryable(exc)
+        )
         return "failed"
     finally:
         beat.cancel()
@@ -229,5 +252,8 @@ async def _execute(job: Job, job_id: str, attempt: int) -> str:
 
 
 def _error_of(exc: BaseException) -> dict:
-    return {"message": getattr(exc, "message", "The job failed."), "code": getattr(exc, "code", None) or "job_failed",
-            "type": getattr(exc, "type", "server_error")}  # fmt: skip
+    return {
+        "message": getattr(exc, "message", "The job failed."),
+        "code": getattr(exc, "code", None) or "job_failed",
+        "type": getattr(exc, "type", "server_error"),
+    }

@@ -100,8 +100,9 @@ def webhook_url_validate(url: Any, *, param: str = "url", allow_private: bool | 
     """
     allow = settings.WEBHOOKS_ALLOW_PRIVATE if allow_private is None else allow_private
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
-        raise InvalidWebhookUrl(f"'{param}' must be an http(s) URL of at most {MAX_URL_LENGTH} characters.",
-                                param=param)  # fmt: skip
+        raise InvalidWebhookUrl(
+            f"'{param}' must be an http(s) URL of at most {MAX_URL_LENGTH} characters.", param=param
+        )
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
@@ -112,21 +113,24 @@ def webhook_url_validate(url: Any, *, param: str = "url", allow_private: bool | 
     if not parts.scheme or not parts.hostname:
         raise InvalidWebhookUrl(f"'{param}' is not a valid URL: use https://host/path.", param=param)
     if parts.username is not None or parts.password is not None:
-        raise UnsafeWebhookUrl(f"'{param}' may not carry credentials: sign with the webhook secret instead.",
-                               param=param)  # fmt: skip
+        raise UnsafeWebhookUrl(
+            f"'{param}' may not carry credentials: sign with the webhook secret instead.", param=param
+        )
     host = parts.hostname
     literal = _ip_literal(host)
     if literal is None:
         try:
             numeric = numeric_host(host)
         except ValueError:
-            raise InvalidWebhookUrl(f"'{param}' has a host that is neither a name nor an IP address.",
-                                    param=param) from None  # fmt: skip
+            raise InvalidWebhookUrl(
+                f"'{param}' has a host that is neither a name nor an IP address.", param=param
+            ) from None
         if numeric is not None:
             if not address_allowed(str(numeric), allow_private=allow):
                 raise UnsafeWebhookUrl(param=param)
-            raise InvalidWebhookUrl(f"'{param}': write the IPv4 address as four decimal numbers ({numeric}).",
-                                    param=param)  # fmt: skip
+            raise InvalidWebhookUrl(
+                f"'{param}': write the IPv4 address as four decimal numbers ({numeric}).", param=param
+            )
     if literal is not None and not address_allowed(literal, allow_private=allow):
         raise UnsafeWebhookUrl(param=param)
     if literal is None and not allow and host.rstrip(".").lower().endswith(("localhost", ".internal")):

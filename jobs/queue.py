@@ -57,6 +57,7 @@ def queue_entry_abandon(entry_id: str) -> None:
 
 def entries_claimed_before(entry_ids: list[str], moment: datetime) -> set[str]:
     """Which of these queue entries a worker claimed before ``moment`` and never finished."""
-    claimed = DBTaskResult.objects.filter(id__in=[e for e in entry_ids if e], status=TaskResultStatus.RUNNING,
-                                          started_at__lt=moment)  # fmt: skip
+    claimed = DBTaskResult.objects.filter(
+        id__in=[e for e in entry_ids if e], status=TaskResultStatus.RUNNING, started_at__lt=moment
+    )
     return {str(entry_id) for entry_id in claimed.values_list("id", flat=True)}

@@ -12,9 +12,12 @@ _org_scoped = [
     ("webhooks", webhooks.WebhookEndpointCollectionApi, "webhooks"),
     ("webhooks/<int:endpoint_id>", webhooks.WebhookEndpointDetailApi, "webhook"),
     ("webhooks/<int:endpoint_id>/deliveries", webhooks.WebhookDeliveryListApi, "webhook-deliveries"),
-    ("webhooks/<int:endpoint_id>/deliveries/<str:delivery_id>/redeliver", webhooks.WebhookDeliveryRedeliverApi,
-     "webhook-redeliver"),
-]  # fmt: skip
+    (
+        "webhooks/<int:endpoint_id>/deliveries/<str:delivery_id>/redeliver",
+        webhooks.WebhookDeliveryRedeliverApi,
+        "webhook-redeliver",
+    ),
+]
 
 app_name = "jobs"
 urlpatterns = [

@@ -97,13 +97,22 @@ async def _job_create(request: HttpRequest) -> HttpResponse:
     secret = webhook.get("secret") or (services.webhook_secret_generate() if webhook.get("url") else "")
     priority, max_running = await selectors.job_scheduling_get(identity=identity)
     job, created = await sync_to_async(services.job_create)(
-        organization_id=identity.organization_id, key_id=identity.key_id, user_id=identity.user_id, kind=kind,
-        model=model, params=params, input_bytes=upload[0] if upload else None,
-        input_content_type=upload[1] if upload else "", webhook_url=webhook.get("url", ""), webhook_secret=secret,
-        idempotency_key=request.headers.get("Idempotency-Key") or None, priority=priority,
-        max_running=max_running, public_base_url=request.build_absolute_uri("/").rstrip("/"),
+        organization_id=identity.organization_id,
+        key_id=identity.key_id,
+        user_id=identity.user_id,
+        kind=kind,
+        model=model,
+        params=params,
+        input_bytes=upload[0] if upload else None,
+        input_content_type=upload[1] if upload else "",
+        webhook_url=webhook.get("url", ""),
+        webhook_secret=secret,
+        idempotency_key=request.headers.get("Idempotency-Key") or None,
+        priority=priority,
+        max_running=max_running,
+        public_base_url=request.build_absolute_uri("/").rstrip("/"),
         forward_headers=forwarded_headers(request),
-    )  # fmt: skip
+    )
     payload = job_payload(job)
     if created and webhook.get("url") and not webhook.get("secret"):
         payload["webhook_secret"] = secret  # generated for the caller: shown once, here
@@ -194,9 +203,12 @@ async def _job_list(request: HttpRequest) -> HttpResponse:
     limit = query.get("limit", "20")
     if not limit.isdigit():
         raise invalid("'limit' must be a number from 1 to 100.", param="limit")
-    jobs, has_more = await selectors.job_list(organization_id=identity.organization_id, status=status, kind=kind,
-                                              created_before=before, limit=int(limit))  # fmt: skip
+    jobs, has_more = await selectors.job_list(
+        organization_id=identity.organization_id, status=status, kind=kind, created_before=before, limit=int(limit)
+    )
     data = [job_payload(job) for job in jobs]
     next_before = data[-1]["created_at"] if has_more and data else None
-    return HttpResponse(json.dumps({"object": "list", "data": data, "has_more": has_more, "next_before": next_before}),
-                        content_type="application/json")  # fmt: skip
+    return HttpResponse(
+        json.dumps({"object": "list", "data": data, "has_more": has_more, "next_before": next_before}),
+        content_type="application/json",
+    )

@@ -318,8 +318,12 @@ _CALLBACK_KEY_FORMAT_HELP = (
 
 #: Default total time per operation, from the first upstream attempt to the answer's last byte.
 DEFAULT_UPSTREAM_DEADLINES: Mapping[str, float] = {
-    "chat": 300.0, "image": 180.0, "speech": 180.0, "transcription": 300.0, "native": 300.0,
-}  # fmt: skip
+    "chat": 300.0,
+    "image": 180.0,
+    "speech": 180.0,
+    "transcription": 300.0,
+    "native": 300.0,
+}
 
 
 def _deadlines(env: _Env) -> dict[str, float]:

@@ -37,8 +37,14 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """``CSRF_FAILURE_VIEW``: a form posted without its CSRF token (or from another origin)."""
-    return error_response(HttpError(403, "The CSRF check failed: reload the page and submit the form again.",
-                                       type="permission_error", code="csrf_failed"))  # fmt: skip
+    return error_response(
+        HttpError(
+            403,
+            "The CSRF check failed: reload the page and submit the form again.",
+            type="permission_error",
+            code="csrf_failed",
+        )
+    )
 
 
 def favicon(request: HttpRequest) -> HttpResponse:

@@ -41,8 +41,18 @@ class ProviderConfigForm(forms.ModelForm):
 
     class Meta:
         model = ProviderConfig
-        fields = ["name", "kind", "enabled", "priority", "base_url", "connect_timeout", "read_timeout",
-                  "model_aliases", "served_models", "options"]  # fmt: skip
+        fields = [
+            "name",
+            "kind",
+            "enabled",
+            "priority",
+            "base_url",
+            "connect_timeout",
+            "read_timeout",
+            "model_aliases",
+            "served_models",
+            "options",
+        ]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -78,14 +88,25 @@ class ProviderConfigAdmin(admin.ModelAdmin):
     readonly_fields = ["credential_state", "updated_at"]
     fieldsets = (
         (None, {"fields": ("name", "kind", "enabled", "priority")}),
-        ("Upstream", {"fields": ("base_url", "credential_state", "credential", "clear_credential",
-                                 "connect_timeout", "read_timeout"),
-                      "description": "Base URLs are trusted operator input: the gateway connects to whatever "
-                                     "host is set, internal ones included."}),
+        (
+            "Upstream",
+            {
+                "fields": (
+                    "base_url",
+                    "credential_state",
+                    "credential",
+                    "clear_credential",
+                    "connect_timeout",
+                    "read_timeout",
+                ),
+                "description": "Base URLs are trusted operator input: the gateway connects to whatever "
+                "host is set, internal ones included.",
+            },
+        ),
         ("Models", {"fields": ("model_aliases", "served_models")}),
         ("Provider options", {"fields": ("options",)}),
         (None, {"fields": ("updated_at",)}),
-    )  # fmt: skip
+    )
     actions = ["reset_circuit_breakers"]
 
     @admin.display(description="credential")
@@ -124,8 +145,16 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         builtins = []
         for instance in builtin_provider_settings():
             pk, enabled = rows.get(instance.name, (None, instance.enabled))
-            builtins.append({"name": instance.name, "kind": instance.kind, "enabled": enabled, "override": pk,
-                             "priority": instance.priority, "base_url": instance.base_url})  # fmt: skip
+            builtins.append(
+                {
+                    "name": instance.name,
+                    "kind": instance.kind,
+                    "enabled": enabled,
+                    "override": pk,
+                    "priority": instance.priority,
+                    "base_url": instance.base_url,
+                }
+            )
         return super().changelist_view(request, {**(extra_context or {}), "builtin_providers": builtins})
 
     def get_urls(self):
@@ -149,12 +178,17 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             "duplicates": sorted(duplicate_provider_kinds().items()),
             "kinds": sorted(provider_classes()),
             "providers": [
-                {"name": p.name, "kind": p.settings.kind, "priority": p.settings.priority,
-                 "models": _model_ids(p), "circuit": circuits.get(p.name, "closed")}
+                {
+                    "name": p.name,
+                    "kind": p.settings.kind,
+                    "priority": p.settings.priority,
+                    "models": _model_ids(p),
+                    "circuit": circuits.get(p.name, "closed"),
+                }
                 for p in configured.providers
             ],
             "configuration_errors": configured.errors,
-        }  # fmt: skip
+        }
         return TemplateResponse(request, "admin/plugins/installed_plugins.html", context)
 
 

@@ -23,10 +23,24 @@ KEEPALIVE_SECONDS = 30
 READ_BUFFER_BYTES = 16 * 1024
 #: Relayed as they are; hop-by-hop and encoding headers are the gateway's own business.
 _DROPPED_HEADERS = frozenset(
-    {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "server", "date",
-     "set-cookie", "trailer", "upgrade", "proxy-authenticate", "access-control-allow-origin",
-     "access-control-allow-methods", "access-control-allow-headers", "access-control-expose-headers"}
-)  # fmt: skip
+    {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "content-encoding",
+        "server",
+        "date",
+        "set-cookie",
+        "trailer",
+        "upgrade",
+        "proxy-authenticate",
+        "access-control-allow-origin",
+        "access-control-allow-methods",
+        "access-control-allow-headers",
+        "access-control-expose-headers",
+    }
+)
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Upstream answers that are the caller's mistake and are relayed as such.
 _CLIENT_ERROR_STATUSES = frozenset({400, 413, 415, 422})

@@ -223,8 +223,11 @@ def run_cluster(
 def create_demo_key(cluster: Cluster, state_dir: Path = STATE_DIR) -> Path:
     """An organisation ``cluster-local`` and a fresh key in it, written to ``state_dir/api-key.txt``."""
     cluster.manage("create_organization", "--slug", "cluster-local", "--if-missing")
-    created = json.loads(cluster.manage("create_api_key", "--org", "cluster-local", "--name",
-                                        f"cluster-local-{int(time.time())}", "--json"))  # fmt: skip
+    created = json.loads(
+        cluster.manage(
+            "create_api_key", "--org", "cluster-local", "--name", f"cluster-local-{int(time.time())}", "--json"
+        )
+    )
     path = state_dir / "api-key.txt"
     path.write_text(created["key"] + "\n")
     path.chmod(0o600)

@@ -163,8 +163,15 @@ def write_config(
 
 def nginx_command(binary: str, config: Path) -> list[str]:
     """Run nginx in the foreground on ``config``; ``-e`` keeps it off the system error log at start-up."""
-    return [binary, "-e", str(config.parent.resolve() / "nginx-error.log"), "-p", str(config.parent.resolve()),
-            "-c", str(config.resolve())]  # fmt: skip
+    return [
+        binary,
+        "-e",
+        str(config.parent.resolve() / "nginx-error.log"),
+        "-p",
+        str(config.parent.resolve()),
+        "-c",
+        str(config.resolve()),
+    ]
 
 
 def check_config(binary: str, config: Path) -> None:

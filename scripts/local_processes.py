@@ -35,9 +35,21 @@ def free_port() -> int:
 def gateway_command(port: int) -> list[str]:
     """One gateway replica: granian, one worker, on loopback (the image's ``web`` role, scaled down)."""
     return [
-        PYTHON, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1", "--loop", "uvloop", "mcp_site.asgi:application",
-    ]  # fmt: skip
+        PYTHON,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--loop",
+        "uvloop",
+        "mcp_site.asgi:application",
+    ]
 
 
 def simulator_command(port: int) -> list[str]:
@@ -77,9 +89,14 @@ class ProcessGroup:
             raise RuntimeError(f"{name} is already running (pid {self.processes[name].pid})")
         with self.log_path(name).open("ab") as log:
             process = subprocess.Popen(
-                list(command), cwd=ROOT, env=dict(env), stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                list(command),
+                cwd=ROOT,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.processes[name] = process
         return process
 

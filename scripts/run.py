@@ -50,13 +50,25 @@ def gateway_reload_flags(paths: list[Path]) -> list[str]:
 def _commands(*, reload: bool = False) -> dict[str, list[str]]:
     commands = {
         "gateway": [
-            PY, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(GATEWAY_PORT),
-            "--workers", "1", "--loop", "uvloop", *(gateway_reload_flags(reload_paths()) if reload else []),
+            PY,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(GATEWAY_PORT),
+            "--workers",
+            "1",
+            "--loop",
+            "uvloop",
+            *(gateway_reload_flags(reload_paths()) if reload else []),
             "mcp_site.asgi:application",
         ],
         # A short poll keeps enqueue → running well under 50 ms (bench/jobs.py); an idle poll is one indexed query.
         "worker": [PY, "manage.py", "db_worker", "--interval", "0.1", "--reload" if reload else "--no-reload"],
-    }  # fmt: skip
+    }
     if os.environ.get("MCP_UPSTREAM", "simulator") == "simulator":
         commands = {
             "simulator": [PY, "-m", "simulator", "--host", "127.0.0.1", "--port", str(SIMULATOR_PORT)]

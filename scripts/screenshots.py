@@ -22,8 +22,14 @@ from scripts.demo_site import Site, demo_site, sign_in  # noqa: E402
 from scripts.local_processes import manage  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
-PAGES = {"home": "/", "playground": "/playground/", "usage": "/usage/", "keys": "/keys/", "jobs": "/jobs/",
-         "results": "/results/"}  # fmt: skip
+PAGES = {
+    "home": "/",
+    "playground": "/playground/",
+    "usage": "/usage/",
+    "keys": "/keys/",
+    "jobs": "/jobs/",
+    "results": "/results/",
+}
 JOBS = (
     {"kind": "image", "request": {"prompt": "a lighthouse at dusk, oil painting", "model": "flux", "seed": 7}},
     {"kind": "image", "request": {"prompt": "a fox in the snow", "model": "flux", "seed": 42}},
@@ -37,8 +43,9 @@ JOBS = (
 def _run_jobs(site: Site) -> None:
     """Submit a few jobs through ``/v1/jobs`` and let a worker run them (it exits when the queue is empty)."""
     for job in JOBS:
-        httpx.post(f"{site.url}/v1/jobs", headers={"Authorization": f"Bearer {site.api_key}"}, json=job,
-                   timeout=30).raise_for_status()  # fmt: skip
+        httpx.post(
+            f"{site.url}/v1/jobs", headers={"Authorization": f"Bearer {site.api_key}"}, json=job, timeout=30
+        ).raise_for_status()
     manage(["db_worker", "--batch", "--no-startup-delay"], site.env)
 
 

@@ -53,9 +53,11 @@ def error_response(description: str, message: str, type_: str, code: str, param:
 
 
 UNAUTHORIZED = error_response(
-    "Missing, malformed or expired token", "Invalid or missing credentials.", "authentication_error",
+    "Missing, malformed or expired token",
+    "Invalid or missing credentials.",
+    "authentication_error",
     "invalid_credentials",
-)  # fmt: skip
+)
 NOT_FOUND = error_response("Not found, or not a member", "No such organisation.", "not_found_error", "not_found")
 FORBIDDEN = error_response(
     "Your role does not allow this",
@@ -63,12 +65,15 @@ FORBIDDEN = error_response(
     "permission_error",
     "forbidden",
 )
-INVALID = error_response("Invalid input (names the field)", "This field is required.", "invalid_request_error",
-                         "invalid_value", "name")  # fmt: skip
+INVALID = error_response(
+    "Invalid input (names the field)", "This field is required.", "invalid_request_error", "invalid_value", "name"
+)
 TOO_MANY = error_response(
-    "Too many attempts", "Too many attempts. Wait 60 seconds before trying again.", "rate_limit_error",
+    "Too many attempts",
+    "Too many attempts. Wait 60 seconds before trying again.",
+    "rate_limit_error",
     "too_many_attempts",
-)  # fmt: skip
+)
 ORG_ERRORS = {400: INVALID, 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND}
 
 ORG_HEADER_PARAMETER = OpenApiParameter(

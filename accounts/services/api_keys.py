@@ -172,9 +172,12 @@ def api_key_update(
         organization=locked.organization,
         ip=ip,
         target=f"api_key:{locked.pk}",
-        detail={"prefix": locked.prefix, "changed": sorted(changes),
-                **{f: (v.isoformat() if isinstance(v, dt.datetime) else v) for f, v in changes.items()}},
-    )  # fmt: skip
+        detail={
+            "prefix": locked.prefix,
+            "changed": sorted(changes),
+            **{f: (v.isoformat() if isinstance(v, dt.datetime) else v) for f, v in changes.items()},
+        },
+    )
     _publish_after_commit(locked)
     return locked
 

@@ -15,8 +15,15 @@ from accounts.models import Organization
 __all__ = ["KNOWN_LIMITS", "LIMIT_RANGES", "api_key_limits_clean", "key_limit_ceilings_register"]
 
 #: Per-key limits the billing/limits code and the job scheduler understand; anything else is refused.
-KNOWN_LIMITS = ("requests_per_minute", "requests_per_day", "concurrent", "tokens_per_minute", "credits_per_month",
-                "job_priority", "max_running_jobs")  # fmt: skip
+KNOWN_LIMITS = (
+    "requests_per_minute",
+    "requests_per_day",
+    "concurrent",
+    "tokens_per_minute",
+    "credits_per_month",
+    "job_priority",
+    "max_running_jobs",
+)
 #: The range of each limit (the job scheduler's, as on a billing plan; 0 is the lowest job priority).
 LIMIT_RANGES: dict[str, tuple[int, int]] = {
     **dict.fromkeys(KNOWN_LIMITS, (1, 10**12)),

@@ -69,10 +69,21 @@ class Hold:
             organization_id, estimate, enforced, since, *rest = data
             return cls(organization_id, estimate, enforced, since, rest[0] if rest else [])
         return cls(
-            data["o"], data["e"], data["c"], data["t"], data.get("s", []), data.get("p", ""), data.get("k"),
-            data.get("u"), data.get("r", ""), data.get("j", ""), data.get("v", ""), data.get("m", ""),
-            data.get("op", ""), data.get("md", ""),
-        )  # fmt: skip
+            data["o"],
+            data["e"],
+            data["c"],
+            data["t"],
+            data.get("s", []),
+            data.get("p", ""),
+            data.get("k"),
+            data.get("u"),
+            data.get("r", ""),
+            data.get("j", ""),
+            data.get("v", ""),
+            data.get("m", ""),
+            data.get("op", ""),
+            data.get("md", ""),
+        )
 
 
 def _dead_processes(client: redis.Redis, processes: set[str], now: float) -> set[str]:

@@ -73,16 +73,32 @@ def usage_csv(request: HttpRequest) -> HttpResponse:
     """The same per-day numbers as the charts, as CSV."""
     organization = request.workspace.organization  # type: ignore[attr-defined]
     filters = _filters(request)
-    rows = usage_daily_series(organization_id=organization.pk, start=filters["start"], end=filters["end"],
-                              model=filters["model"], key_id=filters["key_id"])  # fmt: skip
+    rows = usage_daily_series(
+        organization_id=organization.pk,
+        start=filters["start"],
+        end=filters["end"],
+        model=filters["model"],
+        key_id=filters["key_id"],
+    )
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="usage-{organization.slug}-{filters["days"]}d.csv"'
     writer = csv.writer(response)
-    writer.writerow(["day", "requests", "errors", "cost_credits", "input_tokens", "output_tokens", "images",
-                     "mean_latency_ms"])  # fmt: skip
+    writer.writerow(
+        ["day", "requests", "errors", "cost_credits", "input_tokens", "output_tokens", "images", "mean_latency_ms"]
+    )
     for row in rows:
-        writer.writerow([row["group"], row["requests"], row["errors"], f"{(row['cost'] or 0) / MICRO:.6f}",
-                         row["input_tokens"], row["output_tokens"], row["images"], row["mean_latency_ms"]])  # fmt: skip
+        writer.writerow(
+            [
+                row["group"],
+                row["requests"],
+                row["errors"],
+                f"{(row['cost'] or 0) / MICRO:.6f}",
+                row["input_tokens"],
+                row["output_tokens"],
+                row["images"],
+                row["mean_latency_ms"],
+            ]
+        )
     return response
 
 

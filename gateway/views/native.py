@@ -59,9 +59,13 @@ def _checked_raw_path(request: HttpRequest) -> str:
     """The path to forward, byte for byte; refused when it holds a dot segment."""
     path = _raw_path(request)
     if _has_dot_segment(path):
-        raise HttpError(400, "The path may not contain '.' or '..' segments, encoded or not: percent-encode "
-                           "'/' and '.' inside a prompt as part of the text, or drop the segment.",
-                           param="path", code="invalid_path")  # fmt: skip
+        raise HttpError(
+            400,
+            "The path may not contain '.' or '..' segments, encoded or not: percent-encode "
+            "'/' and '.' inside a prompt as part of the text, or drop the segment.",
+            param="path",
+            code="invalid_path",
+        )
     return path
 
 
@@ -92,11 +96,18 @@ async def _generate(request: HttpRequest, *, host: str, modality: str) -> HttpRe
         model = typed.model if "model" in payload else model
         body = request.body
     call = ProviderCall(
-        "native", model or DEFAULT_MODELS[modality], modality, request.request_id, body=body,  # type: ignore[arg-type]
-        content_type=request.META.get("CONTENT_TYPE") or None, method=request.method,
-        raw_path=raw_path, raw_query=_forwarded_query(request), host=host,
+        "native",
+        model or DEFAULT_MODELS[modality],
+        modality,
+        request.request_id,
+        body=body,  # type: ignore[arg-type]
+        content_type=request.META.get("CONTENT_TYPE") or None,
+        method=request.method,
+        raw_path=raw_path,
+        raw_query=_forwarded_query(request),
+        host=host,
         stream=bool(query.stream),
-    )  # fmt: skip
+    )
     return await proxy(call, identity, request, private=bool(query.private))
 
 
@@ -129,8 +140,16 @@ async def model_list(request: HttpRequest, modality: str = "text", host: str = "
     provider = registry.native_provider(modality)
     if provider is None:
         raise HttpError(404, "No provider serves this model list.", code="not_found")
-    call = ProviderCall("native", "", modality, request.request_id, method="GET", raw_path=_raw_path(request),  # type: ignore[arg-type]
-                        raw_query=_forwarded_query(request), host=host)  # fmt: skip
+    call = ProviderCall(
+        "native",
+        "",
+        modality,
+        request.request_id,
+        method="GET",
+        raw_path=_raw_path(request),  # type: ignore[arg-type]
+        raw_query=_forwarded_query(request),
+        host=host,
+    )
     routes = [Route(provider, next(m for m in provider.models() if "native" in m.operations))]
     provider, upstream = await open_upstream(call, routes)
     # Model lists are public: nobody is billed for them (organisation 0 in the usage record).

@@ -91,8 +91,16 @@ async def _listed_models(request: HttpRequest) -> list[dict]:
     for provider, model in registry.models():
         if identity is not None and not (identity.allows_modality(model.modality) and identity.allows_model(model.id)):
             continue
-        data.append({"id": model.id, "object": "model", "created": created, "owned_by": model.owned_by or provider.name,
-                     "modality": model.modality, "capabilities": list(model.capabilities)})  # fmt: skip
+        data.append(
+            {
+                "id": model.id,
+                "object": "model",
+                "created": created,
+                "owned_by": model.owned_by or provider.name,
+                "modality": model.modality,
+                "capabilities": list(model.capabilities),
+            }
+        )
     return data
 
 

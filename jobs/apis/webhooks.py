@@ -18,8 +18,12 @@ from jobs.models import WebhookDelivery
 from jobs.types import WEBHOOK_EVENT_TYPES
 
 TAGS = ["webhooks"]
-ENDPOINT_NOT_FOUND = error_response("No such endpoint in this organisation", "No such webhook endpoint in this "
-                                    "organisation.", "not_found_error", "webhook_not_found")  # fmt: skip
+ENDPOINT_NOT_FOUND = error_response(
+    "No such endpoint in this organisation",
+    "No such webhook endpoint in this organisation.",
+    "not_found_error",
+    "webhook_not_found",
+)
 UNSAFE_URL = error_response(
     "Invalid input, e.g. a URL that may not be called (names the field)",
     "Webhook URLs must be http(s) URLs of public hosts: loopback, private, link-local and metadata addresses "
@@ -159,8 +163,9 @@ class WebhookEndpointCollectionApi(OrganizationApi):
     def post(self, request, org_slug: str | None = None):
         serializer = self.CreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        endpoint, secret = services.webhook_endpoint_create(organization=request.organization,
-                                                            **serializer.validated_data)  # fmt: skip
+        endpoint, secret = services.webhook_endpoint_create(
+            organization=request.organization, **serializer.validated_data
+        )
         body = {**WebhookEndpointOutput(endpoint).data, "secret": secret}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -243,8 +248,9 @@ class WebhookDeliveryListApi(OrganizationApi):
         endpoint = selectors.webhook_endpoint_get(organization_id=organization_id, endpoint_id=endpoint_id)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        deliveries = selectors.webhook_delivery_list(organization_id=organization_id, endpoint_id=endpoint.id,
-                                                     **filters.validated_data)  # fmt: skip
+        deliveries = selectors.webhook_delivery_list(
+            organization_id=organization_id, endpoint_id=endpoint.id, **filters.validated_data
+        )
         return Response(WebhookDeliveryOutput(deliveries, many=True).data)
 
 
@@ -268,7 +274,8 @@ class WebhookDeliveryRedeliverApi(OrganizationApi):
     def post(self, request, endpoint_id: int, delivery_id: str, org_slug: str | None = None):
         organization_id = request.organization.id
         endpoint = selectors.webhook_endpoint_get(organization_id=organization_id, endpoint_id=endpoint_id)
-        delivery = selectors.webhook_delivery_get(organization_id=organization_id, endpoint_id=endpoint.id,
-                                                  delivery_id=delivery_id)  # fmt: skip
+        delivery = selectors.webhook_delivery_get(
+            organization_id=organization_id, endpoint_id=endpoint.id, delivery_id=delivery_id
+        )
         delivery = services.webhook_delivery_redeliver(delivery=delivery)
         return Response(WebhookDeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)

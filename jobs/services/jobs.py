@@ -77,12 +77,23 @@ def job_create(
     if idempotency_key and (job := _existing(organization_id, idempotency_key, request_hash)):
         return job, False
     job = Job(
-        organization_id=organization_id, key_id=key_id, user_id=user_id, kind=kind, model=model, params=params,
-        input_content_type=input_content_type, idempotency_key=idempotency_key or None, request_hash=request_hash,
-        webhook_url=webhook_url, webhook_secret=encrypt(webhook_secret), priority=priority,
-        max_attempts=settings.JOBS_MAX_ATTEMPTS, max_running=max_running or settings.JOBS_MAX_RUNNING_PER_ORG,
-        public_base_url=public_base_url, forward_headers=forward_headers or {},
-    )  # fmt: skip
+        organization_id=organization_id,
+        key_id=key_id,
+        user_id=user_id,
+        kind=kind,
+        model=model,
+        params=params,
+        input_content_type=input_content_type,
+        idempotency_key=idempotency_key or None,
+        request_hash=request_hash,
+        webhook_url=webhook_url,
+        webhook_secret=encrypt(webhook_secret),
+        priority=priority,
+        max_attempts=settings.JOBS_MAX_ATTEMPTS,
+        max_running=max_running or settings.JOBS_MAX_RUNNING_PER_ORG,
+        public_base_url=public_base_url,
+        forward_headers=forward_headers or {},
+    )
     job.full_clean(exclude=["organization", "input_name", "task_id"])
     try:
         with transaction.atomic():
@@ -124,8 +135,9 @@ def job_start(*, job_id: str, attempt: int, worker_id: str) -> Job | None:
         running = Job.objects.filter(organization_id=job.organization_id, status=JobStatus.RUNNING).count()
         if running >= job.max_running:
             job.run_after = now + timedelta(seconds=CAP_DEFER_SECONDS)
-            job.task_id = queue.enqueue(queue.JOB_RUN, str(job.id), attempt, priority=job.priority,
-                                        run_after=job.run_after)  # fmt: skip
+            job.task_id = queue.enqueue(
+                queue.JOB_RUN, str(job.id), attempt, priority=job.priority, run_after=job.run_after
+            )
             job.save(update_fields=["run_after", "task_id"])
             return None
         job.status, job.progress, job.worker_id = JobStatus.RUNNING, 0, worker_id
@@ -200,8 +212,9 @@ def job_fail_or_retry(
             delay = _backoff(job.attempt) if delay_seconds is None else delay_seconds
             job.attempt += 1
             job.status, job.progress, job.run_after = JobStatus.QUEUED, 0, now + timedelta(seconds=delay)
-            job.task_id = queue.enqueue(queue.JOB_RUN, str(job.id), job.attempt, priority=job.priority,
-                                        run_after=job.run_after)  # fmt: skip
+            job.task_id = queue.enqueue(
+                queue.JOB_RUN, str(job.id), job.attempt, priority=job.priority, run_after=job.run_after
+            )
             job.save()
             publish_on_commit(job, "job.queued")
             return job

@@ -64,8 +64,14 @@ def webhook_endpoint_create(
     """
     webhook_url_validate(url)
     secret = webhook_secret_generate()
-    endpoint = WebhookEndpoint(organization=organization, url=url, description=description, is_active=is_active,
-                               event_types=_check_event_types(event_types), secret=encrypt(secret))  # fmt: skip
+    endpoint = WebhookEndpoint(
+        organization=organization,
+        url=url,
+        description=description,
+        is_active=is_active,
+        event_types=_check_event_types(event_types),
+        secret=encrypt(secret),
+    )
     _validated(endpoint).save()
     return endpoint, secret
 
@@ -151,9 +157,13 @@ def webhook_attempt_record(
         delivery = WebhookDelivery.objects.select_for_update().get(id=delivery.id)
         delivery.attempts += 1
         WebhookAttempt.objects.create(
-            delivery=delivery, number=delivery.attempts, status_code=status_code, latency_ms=latency_ms,
-            error=error[:300], response_excerpt=excerpt[:500],
-        )  # fmt: skip
+            delivery=delivery,
+            number=delivery.attempts,
+            status_code=status_code,
+            latency_ms=latency_ms,
+            error=error[:300],
+            response_excerpt=excerpt[:500],
+        )
         delivery.last_status_code, delivery.last_latency_ms, delivery.last_error = status_code, latency_ms, error[:300]
         delays = settings.WEBHOOKS_RETRY_DELAYS
         if status_code is not None and 200 <= status_code < 300:

@@ -29,15 +29,37 @@ def test_an_organisation_a_user_with_a_role_and_a_key_are_created_from_the_comma
     assert org["slug"] == "acme"
     assert org["created"] is True
     user = json.loads(
-        _run("create_user", "--email", "Ops@Acme.io", "--org", "acme", "--role", "owner",
-             "--password-env", "BOOT_PASSWORD", "--json")
-    )  # fmt: skip
+        _run(
+            "create_user",
+            "--email",
+            "Ops@Acme.io",
+            "--org",
+            "acme",
+            "--role",
+            "owner",
+            "--password-env",
+            "BOOT_PASSWORD",
+            "--json",
+        )
+    )
     assert user == {"id": user["id"], "email": "ops@acme.io", "created": True, "organization": "acme", "role": "owner"}
     assert Membership.objects.get(user_id=user["id"]).role == "owner"
     key = json.loads(
-        _run("create_api_key", "--org", "acme", "--name", "ci", "--scopes", "text,image",
-             "--limit", "requests_per_minute=50", "--created-by", "ops@acme.io", "--json")
-    )  # fmt: skip
+        _run(
+            "create_api_key",
+            "--org",
+            "acme",
+            "--name",
+            "ci",
+            "--scopes",
+            "text,image",
+            "--limit",
+            "requests_per_minute=50",
+            "--created-by",
+            "ops@acme.io",
+            "--json",
+        )
+    )
     assert key["scopes"] == ["image", "text"]
     assert key["limits"] == {"requests_per_minute": 50}
     stored = ApiKey.objects.get(pk=key["id"])

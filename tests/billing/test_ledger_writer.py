@@ -56,8 +56,12 @@ async def test_the_writer_command_survives_a_redis_restart_and_reports_it(transa
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
     redis_port, health_port = free_port(), free_port()
-    env = gateway_env(database_name=connection.settings_dict["NAME"], upstream_url="http://127.0.0.1:9",
-                      REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", BILLING_LEDGER_FLUSH_MS="100")  # fmt: skip
+    env = gateway_env(
+        database_name=connection.settings_dict["NAME"],
+        upstream_url="http://127.0.0.1:9",
+        REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+        BILLING_LEDGER_FLUSH_MS="100",
+    )
     command = [sys.executable, "manage.py", "billing_flush_ledger", "--health-port", str(health_port)]
     health = f"http://127.0.0.1:{health_port}"
     client = redis.Redis(port=redis_port)

@@ -133,12 +133,15 @@ class Chaos:
 
     def balance_matches_ledger(self, organization_id: int) -> tuple[int, int]:
         """(balance, grants − ledger) of an organisation, from the database."""
-        ((balance,),) = self.query("SELECT balance FROM billing_creditaccount WHERE organization_id = %s",
-                                   (organization_id,))  # fmt: skip
-        ((grants,),) = self.query("SELECT COALESCE(SUM(amount), 0) FROM billing_creditgrant WHERE organization_id = %s",
-                                  (organization_id,))  # fmt: skip
-        ((spent,),) = self.query("SELECT COALESCE(SUM(cost), 0) FROM billing_usageevent WHERE organization_id = %s",
-                                 (organization_id,))  # fmt: skip
+        ((balance,),) = self.query(
+            "SELECT balance FROM billing_creditaccount WHERE organization_id = %s", (organization_id,)
+        )
+        ((grants,),) = self.query(
+            "SELECT COALESCE(SUM(amount), 0) FROM billing_creditgrant WHERE organization_id = %s", (organization_id,)
+        )
+        ((spent,),) = self.query(
+            "SELECT COALESCE(SUM(cost), 0) FROM billing_usageevent WHERE organization_id = %s", (organization_id,)
+        )
         return balance, grants - spent
 
 
@@ -155,8 +158,21 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
     root = tmp_path_factory.mktemp("chaos")
     redis_port, pg_port, writer_port = free_port(), free_port(), free_port()
     (root / "redis").mkdir()
-    redis_command = ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                     "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(root / "redis")]  # fmt: skip
+    redis_command = [
+        "redis-server",
+        "--port",
+        str(redis_port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--dir",
+        str(root / "redis"),
+    ]
     # Not under pytest's temporary directory: that one is private to root, and PostgreSQL runs as postgres.
     pg_dir = Path(tempfile.mkdtemp(prefix="chaos-postgres-"))
     postgres = PrivatePostgres(pg_dir, pg_port)
@@ -179,11 +195,23 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
         ports = ClusterPorts(
             balancer=free_port(), simulator=free_port(), replicas=(free_port(), free_port(), free_port())
         )
-        with run_cluster(ports=ports, workers=2, state_dir=root / "cluster", environ=environ, install_nginx=False,
-                         fail_timeout=1) as cluster:  # fmt: skip
+        with run_cluster(
+            ports=ports, workers=2, state_dir=root / "cluster", environ=environ, install_nginx=False, fail_timeout=1
+        ) as cluster:
             chaos.cluster = cluster
-            cluster.group.start("ledger-writer", [PYTHON, "manage.py", "billing_flush_ledger", "--health-port",
-                                                  str(writer_port), "--reconcile-every", "5"], cluster.env)  # fmt: skip
+            cluster.group.start(
+                "ledger-writer",
+                [
+                    PYTHON,
+                    "manage.py",
+                    "billing_flush_ledger",
+                    "--health-port",
+                    str(writer_port),
+                    "--reconcile-every",
+                    "5",
+                ],
+                cluster.env,
+            )
             cluster.group.wait_http("ledger-writer", f"{chaos.writer_url}/healthz")
             chaos.tenants = json.loads(cluster.manage("shell", "-c", SETUP).strip().splitlines()[-1])
             yield chaos

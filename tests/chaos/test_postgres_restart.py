@@ -47,24 +47,32 @@ async def test_postgres_killed_and_restarted_under_traffic_loses_no_ledger_event
     await asyncio.sleep(5)
     stop.set()
     await asyncio.gather(*clients)
-    print(f"[chaos] postgres killed for {down_for:.1f} s under {CLIENTS} clients: {tally.figures()}; "
-          f"errors: {bodies}", flush=True)  # fmt: skip
+    print(
+        f"[chaos] postgres killed for {down_for:.1f} s under {CLIENTS} clients: {tally.figures()}; errors: {bodies}",
+        flush=True,
+    )
     assert not tally.errors
     assert set(tally.by_status) <= {200, 503}, bodies
     assert all(body["error"]["code"] for body in bodies.values())
 
     # Work that needs the database right now (a job is a row) goes through again.
     async with httpx.AsyncClient(base_url=chaos.cluster.url, timeout=60) as http:
-        jobs = await asyncio.gather(*(http.post("/v1/jobs", json=JOB, headers={"Authorization": f"Bearer {key}"})
-                                      for _ in range(6)))  # fmt: skip
+        jobs = await asyncio.gather(
+            *(http.post("/v1/jobs", json=JOB, headers={"Authorization": f"Bearer {key}"}) for _ in range(6))
+        )
     print(f"[chaos] after the restart: 6 job submissions: {sorted(j.status_code for j in jobs)}", flush=True)
     assert [j.status_code for j in jobs] == [202] * 6
 
     served = tally.by_status.get(200, [])
 
     def rows() -> dict[str, int]:
-        return dict(chaos.query("SELECT client_request_id, count(*) FROM billing_usageevent "
-                                "WHERE client_request_id = ANY(%s) GROUP BY 1", (served,)))  # fmt: skip
+        return dict(
+            chaos.query(
+                "SELECT client_request_id, count(*) FROM billing_usageevent "
+                "WHERE client_request_id = ANY(%s) GROUP BY 1",
+                (served,),
+            )
+        )
 
     took = chaos.wait("the ledger caught up", lambda: len(rows()) == len(served), 90)
     print(

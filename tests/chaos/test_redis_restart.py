@@ -43,8 +43,9 @@ async def test_redis_killed_and_restarted_under_bursts_keeps_limits_credits_and_
     await asyncio.sleep(2)  # "from 2 s after it answers again"
     back = await burst(url, keys[2], BURST)
     credits = await burst(url, prepaid, 20)
-    print(f"[chaos] redis back (+2 s): fresh key: {back.figures()}; credit-enforced org: {credits.figures()}",
-          flush=True)  # fmt: skip
+    print(
+        f"[chaos] redis back (+2 s): fresh key: {back.figures()}; credit-enforced org: {credits.figures()}", flush=True
+    )
     assert _exact(back), back.figures()
     assert credits.count(200) == 20, credits.figures()  # 0 spurious 503s after recovery
     again = await burst(url, keys[0], 10)
@@ -55,12 +56,17 @@ async def test_redis_killed_and_restarted_under_bursts_keeps_limits_credits_and_
     served = [rid for tally in (up, down, back, credits) for rid in tally.by_status.get(200, [])]
 
     def rows() -> dict[str, int]:
-        found = chaos.query("SELECT client_request_id, count(*) FROM billing_usageevent "
-                            "WHERE client_request_id = ANY(%s) GROUP BY 1", (served,))  # fmt: skip
+        found = chaos.query(
+            "SELECT client_request_id, count(*) FROM billing_usageevent WHERE client_request_id = ANY(%s) GROUP BY 1",
+            (served,),
+        )
         return dict(found)
 
     took = chaos.wait("every 2xx on the ledger", lambda: len(rows()) == len(served), 60)
     counts = rows()
-    print(f"[chaos] ledger: {len(served)} answers 2xx, {len(counts)} rows by client request id, "
-          f"{sum(c - 1 for c in counts.values())} duplicates, caught up in {took:.1f} s", flush=True)  # fmt: skip
+    print(
+        f"[chaos] ledger: {len(served)} answers 2xx, {len(counts)} rows by client request id, "
+        f"{sum(c - 1 for c in counts.values())} duplicates, caught up in {took:.1f} s",
+        flush=True,
+    )
     assert set(counts.values()) == {1}

@@ -66,18 +66,27 @@ async def test_replicas_killed_under_streaming_traffic_lose_and_double_nothing(c
     admitted = set(tally.by_status.get(200, []))
 
     def rows() -> dict[str, int]:
-        return dict(chaos.query("SELECT client_request_id, count(*) FROM billing_usageevent "
-                                "WHERE organization_id = %s GROUP BY 1", (organization,)))  # fmt: skip
+        return dict(
+            chaos.query(
+                "SELECT client_request_id, count(*) FROM billing_usageevent WHERE organization_id = %s GROUP BY 1",
+                (organization,),
+            )
+        )
 
     chaos.wait("every admitted stream on the ledger", lambda: admitted <= set(rows()), 60)
     counts = rows()
-    estimated = chaos.query("SELECT count(*) FROM billing_usageevent WHERE organization_id = %s "
-                            "AND usage_source = 'estimated'", (organization,))[0][0]  # fmt: skip
+    estimated = chaos.query(
+        "SELECT count(*) FROM billing_usageevent WHERE organization_id = %s AND usage_source = 'estimated'",
+        (organization,),
+    )[0][0]
     balance, expected = chaos.balance_matches_ledger(organization)
-    print(f"[chaos] ledger: {len(admitted)} streams answered 200, {len(counts)} rows by client request id "
-          f"({estimated} reconciled at their estimate), {sum(c - 1 for c in counts.values())} duplicates; "
-          f"holds settled {since_kill:.0f} s after the last kill; "
-          f"balance {balance} = grants − ledger {expected}", flush=True)  # fmt: skip
+    print(
+        f"[chaos] ledger: {len(admitted)} streams answered 200, {len(counts)} rows by client request id "
+        f"({estimated} reconciled at their estimate), {sum(c - 1 for c in counts.values())} duplicates; "
+        f"holds settled {since_kill:.0f} s after the last kill; "
+        f"balance {balance} = grants − ledger {expected}",
+        flush=True,
+    )
     assert set(counts.values()) == {1}  # 0 duplicates
     assert admitted <= set(counts) <= set(sent)  # every admitted stream once, nothing we did not send
     assert balance == expected

@@ -32,8 +32,9 @@ async def test_jobs_whose_workers_are_killed_succeed_and_are_charged_exactly_onc
     key, organization = chaos.tenants["jobs"]["keys"][0], chaos.tenants["jobs"]["org"]
     headers = {"Authorization": f"Bearer {key}", "X-Sim-Fault": "latency=1500ms"}
     async with httpx.AsyncClient(base_url=chaos.cluster.url, timeout=60, headers=headers) as http:
-        submitted = await asyncio.gather(*(http.post("/v1/jobs", json=IMAGE_JOB, headers={"X-Request-ID": request_id()})
-                                           for _ in range(count)))  # fmt: skip
+        submitted = await asyncio.gather(
+            *(http.post("/v1/jobs", json=IMAGE_JOB, headers={"X-Request-ID": request_id()}) for _ in range(count))
+        )
         assert {s.status_code for s in submitted} == {202}, [s.text for s in submitted if s.status_code != 202][:1]
         ids = [s.json()["id"] for s in submitted]
 
@@ -62,17 +63,21 @@ async def test_jobs_whose_workers_are_killed_succeed_and_are_charged_exactly_onc
     charges = {f"job-{job_id}" for job_id in ids}
 
     def ledger() -> list[tuple[str, int]]:
-        return chaos.query("SELECT request_id, cost FROM billing_usageevent WHERE organization_id = %s",
-                           (organization,))  # fmt: skip
+        return chaos.query(
+            "SELECT request_id, cost FROM billing_usageevent WHERE organization_id = %s", (organization,)
+        )
 
     chaos.wait("every job charged", lambda: charges <= {r for r, _ in ledger()}, 60)
     rows = ledger()
     charged = [r for r, cost in rows if r in charges]
     attempts = [(r, cost) for r, cost in rows if r not in charges]
     balance, expected = chaos.balance_matches_ledger(organization)
-    print(f"[chaos] ledger: {len(charged)} job charges for {count} jobs, {len(attempts)} other attempts "
-          f"(cost {sum(c for _, c in attempts)}), holds left 0, {time.monotonic() - last_kill:.0f} s after the "
-          f"last kill; balance {balance} = grants − ledger {expected}", flush=True)  # fmt: skip
+    print(
+        f"[chaos] ledger: {len(charged)} job charges for {count} jobs, {len(attempts)} other attempts "
+        f"(cost {sum(c for _, c in attempts)}), holds left 0, {time.monotonic() - last_kill:.0f} s after the "
+        f"last kill; balance {balance} = grants − ledger {expected}",
+        flush=True,
+    )
     assert sorted(charged) == sorted(charges)  # exactly once each
     assert all(cost == 0 for _, cost in attempts)  # an abandoned attempt adds no charge
     assert balance == expected

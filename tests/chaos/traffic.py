@@ -35,8 +35,15 @@ def request_id() -> str:
     return f"chaos-{uuid.uuid4().hex}"
 
 
-async def burst(url: str, key: str, count: int, *, body: dict | None = None, path: str = "/v1/chat/completions",
-                headers: dict | None = None) -> Tally:  # fmt: skip
+async def burst(
+    url: str,
+    key: str,
+    count: int,
+    *,
+    body: dict | None = None,
+    path: str = "/v1/chat/completions",
+    headers: dict | None = None,
+) -> Tally:
     """``count`` requests at once; every answer is read to its end."""
     tally = Tally()
     limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)

@@ -18,9 +18,13 @@ def test_a_named_refusal_renders_its_class_attributes_and_the_param_at_fault():
     response = error_response(InvalidInput("Name is required.", param="name"))
     assert response.status_code == 400
     assert json.loads(response.content) == {
-        "error": {"message": "Name is required.", "type": "invalid_request_error", "code": "invalid_value",
-                  "param": "name"}
-    }  # fmt: skip
+        "error": {
+            "message": "Name is required.",
+            "type": "invalid_request_error",
+            "code": "invalid_value",
+            "param": "name",
+        }
+    }
 
 
 def test_a_one_off_answer_is_an_application_error_with_its_headers():

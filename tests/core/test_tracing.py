@@ -118,22 +118,48 @@ def test_a_real_gateway_process_sends_its_spans_to_an_otlp_http_receiver(otlp_re
         env.pop("REDIS_URL", None)
         manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "migrate", "--noinput"], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
-        subprocess.run([*manage, "create_organization", "--slug", "traced"], cwd=REPO_ROOT, env=env, check=True,
-                       capture_output=True)  # fmt: skip
-        created = subprocess.run([*manage, "create_api_key", "--org", "traced", "--name", "t", "--json"],
-                                 cwd=REPO_ROOT, env=env, check=True, capture_output=True, text=True)  # fmt: skip
+        subprocess.run(
+            [*manage, "create_organization", "--slug", "traced"],
+            cwd=REPO_ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        created = subprocess.run(
+            [*manage, "create_api_key", "--org", "traced", "--name", "t", "--json"],
+            cwd=REPO_ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         key = json.loads(created.stdout)["key"]
         log_path = tmp_path / "gateway.log"
-        command = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-                   "--workers", "1", "mcp_site.asgi:application"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "mcp_site.asgi:application",
+        ]
         with log_path.open("wb") as log:
             process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
             try:
                 base = f"http://127.0.0.1:{port}"
                 _wait_for(lambda: _answers(f"{base}/healthz"))
-                response = httpx.post(f"{base}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
-                                      json={"model": "openai", "messages": [{"role": "user", "content": "hi"}]},
-                                      timeout=30)  # fmt: skip
+                response = httpx.post(
+                    f"{base}/v1/chat/completions",
+                    headers={"Authorization": f"Bearer {key}"},
+                    json={"model": "openai", "messages": [{"role": "user", "content": "hi"}]},
+                    timeout=30,
+                )
                 assert response.status_code == 200
                 _wait_for(lambda: any(s.name == "POST v1/chat/completions" for _, s in otlp_receiver.spans()))
             finally:

@@ -117,8 +117,15 @@ def test_a_developer_edits_a_key_which_keeps_its_secret(signed_in, org):
     assert f'href="/keys/{api_key.pk}/edit/"' in client.get("/keys/").content.decode()
     form = client.get(f"/keys/{api_key.pk}/edit/").content.decode()
     assert 'value="prod"' in form and "Save key" in form
-    response = _edit(client, api_key, name="production", scopes=["image"], allowed_models="flux\n",
-                     limit_requests_per_minute="30", expires_on="2999-01-31")  # fmt: skip
+    response = _edit(
+        client,
+        api_key,
+        name="production",
+        scopes=["image"],
+        allowed_models="flux\n",
+        limit_requests_per_minute="30",
+        expires_on="2999-01-31",
+    )
     assert response.status_code == 302
     api_key.refresh_from_db()
     assert (api_key.name, api_key.scopes, api_key.allowed_models) == ("production", ["image"], ["flux"])

@@ -36,9 +36,13 @@ def test_the_gallery_shows_each_result_with_its_prompt_model_and_seed(signed_in,
     image = finished_job_create_for_tests(organization=org)
     _text_job(org)
     speech = finished_job_create_for_tests(
-        organization=org, kind="speech", model="openai-audio", params={"input": "Hello there", "voice": "nova"},
-        result=b"ID3 audio", content_type="audio/mpeg",
-    )  # fmt: skip
+        organization=org,
+        kind="speech",
+        model="openai-audio",
+        params={"input": "Hello there", "voice": "nova"},
+        result=b"ID3 audio",
+        content_type="audio/mpeg",
+    )
     page = signed_in("viewer").get("/results/").content.decode()
     assert f'src="/results/{image.id}/file/"' in page and "a lighthouse at dusk" in page and ">42<" in page
     assert "Name lighthouses" in page and "Fastnet, Eddystone, Pharos." in page and "openai" in page

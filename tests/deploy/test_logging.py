@@ -68,5 +68,8 @@ def test_the_agent_may_reach_only_dns_the_api_server_and_loki_and_read_only_pods
     (role,) = of_kind(manifests, "ClusterRole")
     assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
     (namespace,) = of_kind(manifests, "Namespace")
-    assert {obj["metadata"].get("namespace") for obj in manifests if obj["kind"] not in (
-        "Namespace", "ClusterRole", "ClusterRoleBinding")} == {namespace["metadata"]["name"]}  # fmt: skip
+    assert {
+        obj["metadata"].get("namespace")
+        for obj in manifests
+        if obj["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding")
+    } == {namespace["metadata"]["name"]}

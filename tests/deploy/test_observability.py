@@ -26,8 +26,13 @@ EXTERNAL = {
     "certmanager_certificate_expiration_timestamp_seconds": "cert-manager",
 }
 _KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset"}
-_SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_count", "_sum", "_created"),
-             "gauge": ("",), "summary": ("", "_count", "_sum", "_created"), "info": ("_info",)}  # fmt: skip
+_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_count", "_sum", "_created"),
+    "gauge": ("",),
+    "summary": ("", "_count", "_sum", "_created"),
+    "info": ("_info",),
+}
 
 
 def metric_names(expr: str) -> set[str]:

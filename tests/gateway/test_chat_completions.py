@@ -76,8 +76,9 @@ async def test_the_usage_chunk_stays_hidden_when_the_upstream_splits_events_acro
     chunks = [json.loads(e) for e in events[:-1]]
     assert all(c["choices"] for c in chunks), "no usage-only chunk reaches a client that did not ask"
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
-    asked = await client.post("/v1/chat/completions", json={**body, "stream_options": {"include_usage": True}},
-                              headers=fault)  # fmt: skip
+    asked = await client.post(
+        "/v1/chat/completions", json={**body, "stream_options": {"include_usage": True}}, headers=fault
+    )
     assert json.loads(_sse_events(asked.text)[-2])["usage"]["completion_tokens"] > 0
 
 

@@ -27,8 +27,12 @@ BODY = {"model": "openai", "messages": [{"role": "user", "content": "hello"}]}
 
 @pytest.fixture
 def gateway_url(gateway_settings, upstream_url):
-    env = gateway_env(database_name=None, upstream_url=upstream_url, DATABASE_URL=database_url_of_test_db(),
-                      BILLING_LEDGER_FLUSH_MS="200")  # fmt: skip
+    env = gateway_env(
+        database_name=None,
+        upstream_url=upstream_url,
+        DATABASE_URL=database_url_of_test_db(),
+        BILLING_LEDGER_FLUSH_MS="200",
+    )
     with run_gateway(env) as url:
         yield url
 

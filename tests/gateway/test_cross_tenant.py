@@ -39,8 +39,12 @@ async def other_org_client(gateway_settings):
 
     org = await sync_to_async(organization_create)(name="Beta", slug="beta")
     _, raw = await sync_to_async(api_key_create)(organization=org, name="beta", scopes=("text", "image", "audio"))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver",
-                                 headers={"Authorization": f"Bearer {raw}"}, timeout=30) as http:  # fmt: skip
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application),
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {raw}"},
+        timeout=30,
+    ) as http:
         yield http
 
 
@@ -69,8 +73,12 @@ async def test_one_organisations_rate_limit_is_its_own(amake_key, other_org_clie
     from mcp_site.asgi import application
 
     limited = await amake_key(limits={"requests_per_minute": 2})
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver",
-                                 headers={"Authorization": f"Bearer {limited}"}, timeout=30) as a:  # fmt: skip
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application),
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {limited}"},
+        timeout=30,
+    ) as a:
         statuses = [(await a.post("/v1/chat/completions", json={"messages": MSG})).status_code for _ in range(5)]
     assert statuses.count(429) >= 3
     assert [status for status, _ in await _b_answers(other_org_client)] == [200, 200, 200]

@@ -14,9 +14,17 @@ DEEP_OBJECT = b'{"a":' * 10_000 + b"1" + b"}" * 10_000
 MB = 2**20
 JSON_ROUTES = ["/v1/chat/completions", "/v1/images/generations", "/v1/audio/speech", "/v1/jobs", "/text"]
 #: (path, the smallest body refused): 26 MB on the hot path (audio uploads), Django's 2.5 MB elsewhere.
-EVERY_FAMILY = [("/v1/chat/completions", 27 * MB), ("/v1/jobs", 27 * MB), ("/image/a%20cat", 27 * MB),
-                ("/textbook", 27 * MB), ("/api/auth/token", 3 * MB), ("/api/orgs", 3 * MB),
-                ("/accounts/login/", 3 * MB), ("/admin/login/", 3 * MB), ("/", 3 * MB)]  # fmt: skip
+EVERY_FAMILY = [
+    ("/v1/chat/completions", 27 * MB),
+    ("/v1/jobs", 27 * MB),
+    ("/image/a%20cat", 27 * MB),
+    ("/textbook", 27 * MB),
+    ("/api/auth/token", 3 * MB),
+    ("/api/orgs", 3 * MB),
+    ("/accounts/login/", 3 * MB),
+    ("/admin/login/", 3 * MB),
+    ("/", 3 * MB),
+]
 HEADERS = {"content-type": "application/json"}
 
 
@@ -64,9 +72,15 @@ def production_hosts(gateway_settings):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/v1/chat/completions"), ("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/models"),
-     ("GET", "/image/a%20cat"), ("GET", "/textbook")],
-)  # fmt: skip
+    [
+        ("POST", "/v1/chat/completions"),
+        ("POST", "/v1/jobs"),
+        ("GET", "/v1/jobs"),
+        ("GET", "/v1/models"),
+        ("GET", "/image/a%20cat"),
+        ("GET", "/textbook"),
+    ],
+)
 async def test_a_host_not_in_allowed_hosts_is_a_400_on_the_hot_path(client, upstream, production_hosts, method, path):
     body = {"messages": [{"role": "user", "content": "hi"}]} if method == "POST" else None
     response = await client.request(method, path, json=body, headers={"Host": "evil.example"})

@@ -47,8 +47,11 @@ async def test_readyz_recovers_on_the_first_probe_that_reaches_the_simulator(ano
     response = await anonymous.get("/readyz")
     assert response.status_code == 200
     assert response.json()["checks"]["default_upstream"] == {
-        "ok": True, "mode": "simulator", "reachable": True, "failures_in_a_row": 0,
-    }  # fmt: skip
+        "ok": True,
+        "mode": "simulator",
+        "reachable": True,
+        "failures_in_a_row": 0,
+    }
 
 
 async def test_a_live_upstream_is_not_probed_by_readyz(anonymous, settings):

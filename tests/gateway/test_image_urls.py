@@ -22,8 +22,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 @pytest.fixture
 def gateway(gateway_settings, upstream_url, tmp_path):
-    env = gateway_env(database_name=None, upstream_url=upstream_url, DATABASE_URL=database_url_of_test_db(),
-                      MEDIA_ROOT=str(tmp_path / "media"))  # fmt: skip
+    env = gateway_env(
+        database_name=None,
+        upstream_url=upstream_url,
+        DATABASE_URL=database_url_of_test_db(),
+        MEDIA_ROOT=str(tmp_path / "media"),
+    )
     with run_gateway(env) as url:
         yield url
 

@@ -99,7 +99,10 @@ async def test_a_transcription_without_a_file_is_refused(client):
 
 
 async def test_an_oversized_upload_is_refused_with_413_before_reaching_the_upstream(client, upstream):
-    response = await client.post("/v1/audio/transcriptions", content=b"x" * (27 * 1024 * 1024),
-                                 headers={"Content-Type": "multipart/form-data; boundary=x"})  # fmt: skip
+    response = await client.post(
+        "/v1/audio/transcriptions",
+        content=b"x" * (27 * 1024 * 1024),
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
     assert response.status_code == 413
     assert upstream_requests(upstream, "/v1/audio") == []

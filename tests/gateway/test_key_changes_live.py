@@ -32,8 +32,12 @@ def live(gateway_settings, upstream_url, organization):
     membership_add(organization=organization, user=owner, role="owner")
     key, raw = api_key_create(organization=organization, name="edited", scopes=("text", "image"))
     # The same SECRET_KEY, so the gateway accepts the owner's JWT minted here.
-    env = gateway_env(database_name=None, upstream_url=upstream_url, DATABASE_URL=database_url_of_test_db(),
-                      SECRET_KEY=settings.SECRET_KEY)  # fmt: skip
+    env = gateway_env(
+        database_name=None,
+        upstream_url=upstream_url,
+        DATABASE_URL=database_url_of_test_db(),
+        SECRET_KEY=settings.SECRET_KEY,
+    )
     with run_gateway(env) as url:
         token = RefreshToken.for_user(owner).access_token
         with (

@@ -15,8 +15,14 @@ IMAGE = {"model": "flux", "prompt": "a lighthouse", "size": "256x256"}
 
 @pytest.fixture
 def planned(organization):
-    plan = Plan.objects.create(slug="team", name="Team", requests_per_minute=600, concurrent_requests=8,
-                               image_quota=100, overage_policy=Plan.Overage.BLOCK)  # fmt: skip
+    plan = Plan.objects.create(
+        slug="team",
+        name="Team",
+        requests_per_minute=600,
+        concurrent_requests=8,
+        image_quota=100,
+        overage_policy=Plan.Overage.BLOCK,
+    )
     subscription_create(organization=organization, plan=plan)
     credits_grant(organization=organization, amount=5_000_000, reason="test")
     return plan
@@ -33,8 +39,10 @@ async def test_a_key_sees_its_own_settings_its_plan_and_what_is_left(planned, cl
     assert info["object"] == "key.info"
     assert info["key"]["prefix"] == key[:12]
     assert (info["key"]["organization"], info["key"]["scopes"], info["key"]["allowed_models"]) == (
-        "acme", ["image"], ["flux"],
-    )  # fmt: skip
+        "acme",
+        ["image"],
+        ["flux"],
+    )
     assert info["key"]["limits"] == {"requests_per_minute": 30}
     assert info["plan"]["slug"] == "team"
     assert (info["plan"]["requests_per_minute"], info["plan"]["concurrent_requests"]) == (600, 8)

@@ -18,12 +18,24 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 #: Each would reach another upstream endpoint once an upstream (or a proxy in front of it) normalises it.
 TRAVERSALS = [
-    "/image/../_sim/requests", "/image/./../_sim/requests", "/image/%2e%2e/_sim/requests",
-    "/image/%2E%2E/_sim/requests", "/image/%2E./_sim/requests", "/image/.%2e/_sim/requests",
-    "/image/%252e%252e/_sim/requests", "/image/a%2F..%2F..%2F_sim%2Frequests", "/image/..%5c_sim/requests",
-    "/image/..\\_sim/requests", "/image/..;x/_sim/requests", "/text/../_sim/requests", "/audio/../../_sim/requests",
-    "/prompt/../_sim/requests", "/openai/../_sim/requests", "/image/.", "/text/x/..",
-]  # fmt: skip
+    "/image/../_sim/requests",
+    "/image/./../_sim/requests",
+    "/image/%2e%2e/_sim/requests",
+    "/image/%2E%2E/_sim/requests",
+    "/image/%2E./_sim/requests",
+    "/image/.%2e/_sim/requests",
+    "/image/%252e%252e/_sim/requests",
+    "/image/a%2F..%2F..%2F_sim%2Frequests",
+    "/image/..%5c_sim/requests",
+    "/image/..\\_sim/requests",
+    "/image/..;x/_sim/requests",
+    "/text/../_sim/requests",
+    "/audio/../../_sim/requests",
+    "/prompt/../_sim/requests",
+    "/openai/../_sim/requests",
+    "/image/.",
+    "/text/x/..",
+]
 
 
 @pytest.fixture

@@ -23,9 +23,12 @@ BODY = {"model": "openai", "messages": [{"role": "user", "content": "hi"}]}
 async def dead_first():
     """An admin-configured provider for 'openai' with the best priority, on a port nobody listens on."""
     await ProviderConfig.objects.acreate(
-        name="dead-first", kind="openai-compatible", priority=1,
-        base_url=f"http://127.0.0.1:{free_port()}/v1", served_models={"openai": "text"},
-    )  # fmt: skip
+        name="dead-first",
+        kind="openai-compatible",
+        priority=1,
+        base_url=f"http://127.0.0.1:{free_port()}/v1",
+        served_models={"openai": "text"},
+    )
     reset_registry()
 
 
@@ -123,8 +126,9 @@ async def test_a_stream_that_outlives_its_deadline_ends_with_an_in_band_timeout(
 
 
 async def test_a_providers_deadline_option_overrides_the_default(client, gateway_settings):
-    await ProviderConfig.objects.acreate(name="pollinations-text", kind="pollinations-text",
-                                         options={"deadline_seconds": 1})  # fmt: skip
+    await ProviderConfig.objects.acreate(
+        name="pollinations-text", kind="pollinations-text", options={"deadline_seconds": 1}
+    )
     reset_registry()
     started = time.monotonic()
     response = await client.post("/v1/chat/completions", json=BODY, headers={"X-Sim-Fault": "latency=5s"})

@@ -96,8 +96,13 @@ async def test_with_tracing_off_the_hot_path_makes_no_tracer_call(client, monkey
     def forbidden(*args, **kwargs):
         raise AssertionError("a tracer call while tracing is off")
 
-    for module, name in ((trace, "get_current_span"), (propagate, "inject"), (propagate, "extract"),
-                         (context, "attach"), (trace, "get_tracer")):  # fmt: skip
+    for module, name in (
+        (trace, "get_current_span"),
+        (propagate, "inject"),
+        (propagate, "extract"),
+        (context, "attach"),
+        (trace, "get_tracer"),
+    ):
         monkeypatch.setattr(module, name, forbidden)
     for stream in (False, True):
         response = await client.post("/v1/chat/completions", json={**CHAT, "stream": stream})

@@ -26,8 +26,16 @@ from tests.conftest import ROOT, require_env
 from tests.gateway import conftest as gateway_fixtures
 
 # The gateway's fixtures (a simulator upstream, an organisation, keys, ASGI clients), shared here.
-for _name in ("amake_key", "anonymous", "api_key", "client", "gateway_settings", "make_key", "organization",
-              "upstream"):  # fmt: skip
+for _name in (
+    "amake_key",
+    "anonymous",
+    "api_key",
+    "client",
+    "gateway_settings",
+    "make_key",
+    "organization",
+    "upstream",
+):
     globals()[_name] = getattr(gateway_fixtures, _name)
 # Billing's plans and subscriptions, for jobs scheduled and charged by plan.
 for _name in ("make_plan", "subscribe"):

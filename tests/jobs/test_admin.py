@@ -27,8 +27,13 @@ def admin_client(settings) -> Client:
 
 def test_the_admin_creates_an_endpoint_and_shows_its_secret_once(admin_client):
     org = organization_create_for_tests(slug="acme")
-    form = {"organization": org.pk, "url": "https://example.com/h", "description": "d", "event_types": ["job.failed"],
-            "is_active": "on"}  # fmt: skip
+    form = {
+        "organization": org.pk,
+        "url": "https://example.com/h",
+        "description": "d",
+        "event_types": ["job.failed"],
+        "is_active": "on",
+    }
     response = admin_client.post(ADD_URL, form, follow=True)
     shown = [str(m) for m in get_messages(response.wsgi_request)] + [response.content.decode()]
     secret = re.search(r"whsec_[A-Za-z0-9+/=]+", " ".join(shown)).group(0)
@@ -53,5 +58,8 @@ def test_the_admin_changes_an_endpoint_through_the_service(admin_client):
     form = {"url": "https://example.com/moved", "description": "", "event_types": ["job.succeeded"]}
     admin_client.post(f"/admin/jobs/webhookendpoint/{endpoint.pk}/change/", form)
     endpoint.refresh_from_db()
-    assert (endpoint.url, endpoint.event_types, endpoint.is_active) == ("https://example.com/moved",
-                                                                        ["job.succeeded"], False)  # fmt: skip
+    assert (endpoint.url, endpoint.event_types, endpoint.is_active) == (
+        "https://example.com/moved",
+        ["job.succeeded"],
+        False,
+    )

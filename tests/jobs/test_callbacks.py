@@ -26,8 +26,9 @@ def callbacks(job_settings):
 
 
 def running_job(organization) -> Job:
-    job = job_create(organization_id=organization.id, key_id=None, user_id=None, kind="image", model="flux",
-                     params={"prompt": "x"})[0]  # fmt: skip
+    job = job_create(
+        organization_id=organization.id, key_id=None, user_id=None, kind="image", model="flux", params={"prompt": "x"}
+    )[0]
     return job_start(job_id=str(job.id), attempt=1, worker_id="w")
 
 
@@ -35,15 +36,23 @@ def signed(body: dict, message_id: str = "msg_1", at: datetime | None = None) ->
     raw = json.dumps(body)
     at = at or datetime.now(tz=UTC)
     signature = Webhook(SECRET).sign(message_id, at, raw)
-    headers = {"webhook-id": message_id, "webhook-timestamp": str(int(at.timestamp())),
-               "webhook-signature": signature, "content-type": "application/json"}  # fmt: skip
+    headers = {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+    }
     return raw.encode(), headers
 
 
 async def test_a_signed_callback_finishes_the_running_job_and_a_replay_is_refused(anonymous, callbacks, organization):
     job = await sync_to_async(running_job)(organization)
-    report = {"job_id": f"job-{job.id}", "status": "succeeded", "content_type": "image/png",
-              "result_base64": base64.b64encode(b"\x89PNG...").decode()}  # fmt: skip
+    report = {
+        "job_id": f"job-{job.id}",
+        "status": "succeeded",
+        "content_type": "image/png",
+        "result_base64": base64.b64encode(b"\x89PNG...").decode(),
+    }
     body, headers = signed(report)
     response = await anonymous.post("/v1/jobs/callbacks/simulator", content=body, headers=headers)
     assert response.status_code == 200 and response.json() == {"status": "succeeded"}
@@ -71,8 +80,12 @@ async def test_a_callback_finished_image_job_is_stored_decoded_and_billed_once(a
     await sync_to_async(Price.objects.create)(model="flux", per_image=1_000_000)
     job = await sync_to_async(running_job)(organization)
     envelope = json.dumps({"data": [{"b64_json": base64.b64encode(b"\xff\xd8 a jpeg").decode()}]}).encode()
-    report = {"job_id": f"job-{job.id}", "status": "succeeded", "content_type": "application/json",
-              "result_base64": base64.b64encode(envelope).decode()}  # fmt: skip
+    report = {
+        "job_id": f"job-{job.id}",
+        "status": "succeeded",
+        "content_type": "application/json",
+        "result_base64": base64.b64encode(envelope).decode(),
+    }
     for message_id in ("msg_a", "msg_b"):  # the provider reports twice (two deliveries of one result)
         body, headers = signed(report, message_id=message_id)
         assert (await anonymous.post("/v1/jobs/callbacks/simulator", content=body, headers=headers)).status_code == 200

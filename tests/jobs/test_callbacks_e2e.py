@@ -51,8 +51,9 @@ def simulator() -> Iterator[httpx.Client]:
 
 def running_job() -> Job:
     organization = organization_create_for_tests()
-    job = job_create(organization_id=organization.id, key_id=None, user_id=None, kind="image", model="flux",
-                     params={"prompt": "x"})[0]  # fmt: skip
+    job = job_create(
+        organization_id=organization.id, key_id=None, user_id=None, kind="image", model="flux", params={"prompt": "x"}
+    )[0]
     return job_start(job_id=str(job.id), attempt=1, worker_id="elsewhere")
 
 

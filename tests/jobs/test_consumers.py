@@ -15,8 +15,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _job(organization_id: int):
-    return job_create(organization_id=organization_id, key_id=None, user_id=None, kind="image", model="flux",
-                      params={"prompt": "x"})[0]  # fmt: skip
+    return job_create(
+        organization_id=organization_id, key_id=None, user_id=None, kind="image", model="flux", params={"prompt": "x"}
+    )[0]
 
 
 async def test_a_connection_without_credentials_is_closed_as_unauthenticated(job_settings):
@@ -143,9 +144,13 @@ async def test_a_garbage_text_frame_is_answered_with_an_error_and_the_socket_sta
 
 @pytest.mark.parametrize(
     ("frame", "close_code"),
-    [({"bytes": b"\x00\xff binary"}, 1003), ({"bytes": b""}, 1003), ({"text": "x" * 5000}, 1009),
-     ({"text": "[" * 100_000}, 1009)],
-)  # fmt: skip
+    [
+        ({"bytes": b"\x00\xff binary"}, 1003),
+        ({"bytes": b""}, 1003),
+        ({"text": "x" * 5000}, 1009),
+        ({"text": "[" * 100_000}, 1009),
+    ],
+)
 async def test_binary_and_oversized_frames_close_the_socket_with_an_explicit_code(
     job_settings, api_key, frame, close_code
 ):

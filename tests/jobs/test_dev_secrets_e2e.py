@@ -41,8 +41,12 @@ def test_a_web_and_a_worker_process_under_dev_defaults_deliver_a_signed_webhook(
     worker = subprocess.Popen([sys.executable, str(HARNESS)], cwd=ROOT, env=env, start_new_session=True)
     try:
         with run_gateway(env) as url:
-            submitted = httpx.post(f"{url}/v1/jobs", json={**IMAGE, "webhook": {"url": receiver.url}},
-                                   headers={"Authorization": f"Bearer {api_key}"}, timeout=30)  # fmt: skip
+            submitted = httpx.post(
+                f"{url}/v1/jobs",
+                json={**IMAGE, "webhook": {"url": receiver.url}},
+                headers={"Authorization": f"Bearer {api_key}"},
+                timeout=30,
+            )
             assert submitted.status_code == 202, submitted.text
             secret = submitted.json()["webhook_secret"]
             wait_for(lambda: receiver.requests, timeout=60)

@@ -66,8 +66,9 @@ async def test_changes_made_by_another_process_reach_the_client_in_order(in_memo
 
 async def test_a_change_published_in_this_process_is_not_sent_twice(in_memory_layer, organization, api_key):
     socket = await _connected(api_key)
-    job = await sync_to_async(job_create)(organization_id=organization.id, key_id=None, user_id=None, kind="image",
-                                          model="flux", params={"prompt": "x"})  # fmt: skip
+    job = await sync_to_async(job_create)(
+        organization_id=organization.id, key_id=None, user_id=None, kind="image", model="flux", params={"prompt": "x"}
+    )
     first = await socket.receive_json_from(timeout=3)
     assert (first["type"], first["job"]["id"]) == ("job.queued", str(job[0].id))
     assert await socket.receive_nothing(timeout=0.5)
@@ -106,8 +107,9 @@ async def test_the_poll_stops_when_the_client_disconnects(in_memory_layer, organ
 
 async def test_with_the_redis_layer_nothing_is_polled(job_settings, api_key, monkeypatch):
     redis_url = require_env("REDIS_URL")
-    job_settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                               "CONFIG": {"hosts": [redis_url]}}}  # fmt: skip
+    job_settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}
+    }
     polled = []
     monkeypatch.setattr(fallback, "poll_changes", lambda **kwargs: polled.append(kwargs))
     socket = await _connected(api_key)
@@ -123,8 +125,11 @@ async def test_a_job_run_by_a_separate_worker_is_watched_live_without_redis(
     socket = await _connected(api_key)
     # The generation takes 1.5 s, so "running" outlasts a poll (a shorter state may be skipped: the poll sends
     # each job's state as it is when it looks; the final state always arrives).
-    response = await client.post("/v1/jobs", json={"kind": "image", "request": {"prompt": "a lighthouse"}},
-                                 headers={"X-Sim-Fault": "latency=1500ms"})  # fmt: skip
+    response = await client.post(
+        "/v1/jobs",
+        json={"kind": "image", "request": {"prompt": "a lighthouse"}},
+        headers={"X-Sim-Fault": "latency=1500ms"},
+    )
     job_id = response.json()["id"]
     seen = []
     while not seen or seen[-1] not in ("job.succeeded", "job.failed"):

@@ -28,8 +28,14 @@ async def test_an_attempt_observes_its_wait_and_its_run_time_by_kind_and_result(
 
 
 def test_a_delivered_webhook_counts_its_attempt_and_its_lag(organization, receiver, job_settings):
-    job = Job.objects.create(organization=organization, kind="image", model="flux", status="succeeded",
-                             webhook_url=receiver.url, webhook_secret=encrypt(webhook_secret_generate()))  # fmt: skip
+    job = Job.objects.create(
+        organization=organization,
+        kind="image",
+        model="flux",
+        status="succeeded",
+        webhook_url=receiver.url,
+        webhook_secret=encrypt(webhook_secret_generate()),
+    )
     [first, second] = [webhook_deliveries_create(job=job, event_type="job.succeeded")[0] for _ in range(2)]
     delivered, failed = (
         sample("mcp_webhook_delivery_attempts_total", result="delivered"),

@@ -16,34 +16,103 @@ from jobs.netguard import BlockedDestination, GuardedBackend, address_allowed, w
 #: Addresses no webhook may reach when private addresses are not allowed, one per reason.
 NON_GLOBAL = [
     "0.0.0.0",  # noqa: S104 - an address to refuse, not to bind
-    "0.1.2.3", "10.0.0.1", "100.64.0.1", "127.0.0.1", "127.255.255.254", "169.254.169.254",
-    "172.16.0.1", "192.0.0.8", "192.0.0.9", "192.0.0.192", "192.0.2.1", "192.88.99.1", "192.168.1.1",
-    "198.18.0.1", "198.51.100.7", "203.0.113.9", "224.0.0.1", "239.255.255.250", "240.0.0.1",
+    "0.1.2.3",
+    "10.0.0.1",
+    "100.64.0.1",
+    "127.0.0.1",
+    "127.255.255.254",
+    "169.254.169.254",
+    "172.16.0.1",
+    "192.0.0.8",
+    "192.0.0.9",
+    "192.0.0.192",
+    "192.0.2.1",
+    "192.88.99.1",
+    "192.168.1.1",
+    "198.18.0.1",
+    "198.51.100.7",
+    "203.0.113.9",
+    "224.0.0.1",
+    "239.255.255.250",
+    "240.0.0.1",
     "255.255.255.255",
-    "::", "::1", "fe80::1", "fc00::1", "fd00:ec2::254", "fec0::1", "ff02::1", "ff0e::1", "100::1",
-    "2001:db8::1", "2001:2::1", "3fff::1", "5f00::1", "::ffff:0:0:1",
+    "::",
+    "::1",
+    "fe80::1",
+    "fc00::1",
+    "fd00:ec2::254",
+    "fec0::1",
+    "ff02::1",
+    "ff0e::1",
+    "100::1",
+    "2001:db8::1",
+    "2001:2::1",
+    "3fff::1",
+    "5f00::1",
+    "::ffff:0:0:1",
     # IPv4 wrapped in IPv6: mapped, translated, compatible, NAT64 (well-known and local-use), 6to4, Teredo, ISATAP
-    "::ffff:127.0.0.1", "::ffff:a9fe:a9fe", "::ffff:0:a9fe:a9fe", "::a9fe:a9fe", "::127.0.0.1", "::10.0.0.1",
-    "64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1", "64:ff9b::c000:8", "64:ff9b:1::a9fe:a9fe",
-    "64:ff9b:1:a9fe:a9:fe00::", "64:ff9b:1:0:a9:fea9:fe00:0", "64:ff9b:1::808:808",
-    "2002:a9fe:a9fe::1", "2002:7f00:1::1", "2002:c0a8:101::1", "2002:808:808::1",
-    "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001::1", "2001:0:808:808:0:0:56f7:56f7",
-    "fe80::5efe:a9fe:a9fe", "2a00:1450::5efe:a9fe:a9fe", "2a00:1450::200:5efe:7f00:1",
-]  # fmt: skip
+    "::ffff:127.0.0.1",
+    "::ffff:a9fe:a9fe",
+    "::ffff:0:a9fe:a9fe",
+    "::a9fe:a9fe",
+    "::127.0.0.1",
+    "::10.0.0.1",
+    "64:ff9b::a9fe:a9fe",
+    "64:ff9b::7f00:1",
+    "64:ff9b::c000:8",
+    "64:ff9b:1::a9fe:a9fe",
+    "64:ff9b:1:a9fe:a9:fe00::",
+    "64:ff9b:1:0:a9:fea9:fe00:0",
+    "64:ff9b:1::808:808",
+    "2002:a9fe:a9fe::1",
+    "2002:7f00:1::1",
+    "2002:c0a8:101::1",
+    "2002:808:808::1",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+    "2001::1",
+    "2001:0:808:808:0:0:56f7:56f7",
+    "fe80::5efe:a9fe:a9fe",
+    "2a00:1450::5efe:a9fe:a9fe",
+    "2a00:1450::200:5efe:7f00:1",
+]
 
 #: Reachable public addresses, also when carried by a form that only wraps them.
 GLOBAL = ["93.184.216.34", "8.8.8.8", "2a00:1450:4001:81c::200e", "::ffff:93.184.216.34", "64:ff9b::808:808"]
 
 #: Refused even when WEBHOOKS_ALLOW_PRIVATE is on, however they are written.
 METADATA = [
-    "169.254.169.254", "fd00:ec2::254", "100.100.100.200", "169.254.170.2", "168.63.129.16", "192.0.0.192",
-    "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "64:ff9b:1::a9fe:a9fe", "::a9fe:a9fe", "2002:a9fe:a9fe::1",
-    "2001:0:4136:e378:8000:63bf:5601:5601", "fe80::5efe:a9fe:a9fe",
-]  # fmt: skip
+    "169.254.169.254",
+    "fd00:ec2::254",
+    "100.100.100.200",
+    "169.254.170.2",
+    "168.63.129.16",
+    "192.0.0.192",
+    "::ffff:169.254.169.254",
+    "64:ff9b::a9fe:a9fe",
+    "64:ff9b:1::a9fe:a9fe",
+    "::a9fe:a9fe",
+    "2002:a9fe:a9fe::1",
+    "2001:0:4136:e378:8000:63bf:5601:5601",
+    "fe80::5efe:a9fe:a9fe",
+]
 
 #: Host names written as numbers, as inet_aton and browsers read them: all mean 127.0.0.1 or 0.0.0.0.
-NUMERIC_LOOPBACK = ["127.1", "127.0.1", "2130706433", "0x7f000001", "0x7F000001", "0177.0.0.1", "0x7f.1",
-                    "0x7f.0.0.1", "017700000001", "127.0.0.1.", "0", "0x0", "00", "0.0"]  # fmt: skip
+NUMERIC_LOOPBACK = [
+    "127.1",
+    "127.0.1",
+    "2130706433",
+    "0x7f000001",
+    "0x7F000001",
+    "0177.0.0.1",
+    "0x7f.1",
+    "0x7f.0.0.1",
+    "017700000001",
+    "127.0.0.1.",
+    "0",
+    "0x0",
+    "00",
+    "0.0",
+]
 
 
 class NoConnect(httpcore.NetworkBackend):
@@ -134,18 +203,31 @@ def test_hosts_ending_in_a_number_that_are_no_address_are_invalid(host):
 
 @pytest.mark.parametrize(
     "url",
-    ["", "not a url", "http://", "http://exa mple.com/", "http://example.com:99999/", "http://example.com:x/",
-     "https://" + "a" * 2000 + ".com/", 42, None],
-)  # fmt: skip
+    [
+        "",
+        "not a url",
+        "http://",
+        "http://exa mple.com/",
+        "http://example.com:99999/",
+        "http://example.com:x/",
+        "https://" + "a" * 2000 + ".com/",
+        42,
+        None,
+    ],
+)
 def test_malformed_urls_are_invalid(url):
     with pytest.raises(InvalidWebhookUrl):
         webhook_url_validate(url, allow_private=True)
 
 
 UNSAFE_FORMS = [
-    "ftp://example.com/h", "file:///etc/passwd", "http://localhost./x", "http://metadata.google.internal/x",
-    "http://x.localhost/x", "https://user:pw@example.com/h",  # pragma: allowlist secret
-]  # fmt: skip
+    "ftp://example.com/h",
+    "file:///etc/passwd",
+    "http://localhost./x",
+    "http://metadata.google.internal/x",
+    "http://x.localhost/x",
+    "https://user:pw@example.com/h",  # pragma: allowlist secret
+]
 
 
 @pytest.mark.parametrize("url", UNSAFE_FORMS)
@@ -156,7 +238,15 @@ def test_other_schemes_credentials_and_local_names_are_unsafe(url):
 
 #: The URLs an outside probe sent: each must be a 400 naming the field wherever a webhook URL is taken.
 PROBED_URLS = [
-    "http://127.1:8212/x", "http://2130706433/x", "http://0x7f000001/x", "http://0/x", "http://0177.0.0.1/x",
-    "http://[64:ff9b::a9fe:a9fe]/x", "http://[64:ff9b:1::a9fe:a9fe]/x", "http://[::a9fe:a9fe]/x",
-    "http://[2002:a9fe:a9fe::1]/x", "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x", "http://192.0.0.8/x",
-]  # fmt: skip
+    "http://127.1:8212/x",
+    "http://2130706433/x",
+    "http://0x7f000001/x",
+    "http://0/x",
+    "http://0177.0.0.1/x",
+    "http://[64:ff9b::a9fe:a9fe]/x",
+    "http://[64:ff9b:1::a9fe:a9fe]/x",
+    "http://[::a9fe:a9fe]/x",
+    "http://[2002:a9fe:a9fe::1]/x",
+    "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x",
+    "http://192.0.0.8/x",
+]

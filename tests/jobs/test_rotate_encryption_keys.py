@@ -16,12 +16,22 @@ SECRET = "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"  # pragma: allowlist secret
 
 
 def _stored(organization):
-    endpoint = WebhookEndpoint.objects.create(organization=organization, url="https://example.com/h",
-                                              secret=encrypt(SECRET))  # fmt: skip
-    job = Job.objects.create(organization=organization, kind="image", model="flux", webhook_url="https://example.com/j",
-                             webhook_secret=encrypt(SECRET))  # fmt: skip
-    provider = ProviderConfig.objects.create(name="azure", kind="openai-compatible", base_url="https://azure.test/v1",
-                                             credential_encrypted=encrypt("sk-azure"))  # fmt: skip
+    endpoint = WebhookEndpoint.objects.create(
+        organization=organization, url="https://example.com/h", secret=encrypt(SECRET)
+    )
+    job = Job.objects.create(
+        organization=organization,
+        kind="image",
+        model="flux",
+        webhook_url="https://example.com/j",
+        webhook_secret=encrypt(SECRET),
+    )
+    provider = ProviderConfig.objects.create(
+        name="azure",
+        kind="openai-compatible",
+        base_url="https://azure.test/v1",
+        credential_encrypted=encrypt("sk-azure"),
+    )
     return endpoint, job, provider
 
 

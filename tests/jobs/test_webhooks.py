@@ -70,8 +70,9 @@ def test_a_redirect_to_a_private_address_is_refused_before_connecting(settings, 
     settings.WEBHOOKS_ALLOW_PRIVATE = False
     receiver.redirect_to = "http://10.0.0.1/steal"
     port = int(receiver.url.split(":")[2].split("/")[0])
-    transport = guarded_transport(allow_private=False, resolver=lambda host, p: [PUBLIC_IP],
-                                  inner=PublicToLoopback(port))  # fmt: skip
+    transport = guarded_transport(
+        allow_private=False, resolver=lambda host, p: [PUBLIC_IP], inner=PublicToLoopback(port)
+    )
     result = post("http://hooks.example.test/hook", "{}", {}, transport=transport)
     assert len(receiver.requests) == 1 and result.error.startswith("refused")
 
@@ -94,8 +95,14 @@ def test_signatures_verify_with_the_standardwebhooks_library():
 @pytest.fixture
 def delivery(organization, receiver, job_settings):
     secret = webhook_secret_generate()
-    job = Job.objects.create(organization=organization, kind="image", model="flux", status="succeeded",
-                             webhook_url=receiver.url, webhook_secret=encrypt(secret))  # fmt: skip
+    job = Job.objects.create(
+        organization=organization,
+        kind="image",
+        model="flux",
+        status="succeeded",
+        webhook_url=receiver.url,
+        webhook_secret=encrypt(secret),
+    )
     [created] = webhook_deliveries_create(job=job, event_type="job.succeeded")
     created.secret = secret
     return created

@@ -211,8 +211,15 @@ def test_jobs_and_webhooks_settings_have_safe_defaults_and_come_from_the_environ
     assert (default.jobs_max_attempts, default.jobs_lease_seconds, default.jobs_max_running_per_org) == (3, 30, 4)
     assert default.jobs_rate_limit_max_wait_seconds == 3600
     assert load_config({"JOBS_RATE_LIMIT_MAX_WAIT_SECONDS": "0"}).jobs_rate_limit_max_wait_seconds == 0
-    config = load_config({"WEBHOOKS_ALLOW_PRIVATE": "true", "JOBS_MAX_ATTEMPTS": "5", "WEBHOOKS_TIMEOUT_SECONDS": "3",
-                          "STORAGE_BACKEND": "storages.backends.s3.S3Storage", "S3_BUCKET": "results"})  # fmt: skip
+    config = load_config(
+        {
+            "WEBHOOKS_ALLOW_PRIVATE": "true",
+            "JOBS_MAX_ATTEMPTS": "5",
+            "WEBHOOKS_TIMEOUT_SECONDS": "3",
+            "STORAGE_BACKEND": "storages.backends.s3.S3Storage",
+            "S3_BUCKET": "results",
+        }
+    )
     assert config.webhooks_allow_private and config.jobs_max_attempts == 5 and config.webhooks_timeout_seconds == 3
     assert config.storage_backend == "storages.backends.s3.S3Storage"
 

@@ -42,8 +42,9 @@ def test_processes_started_together_agree_on_the_secrets(tmp_path):
         "import json, pathlib\nfrom mcp_site.devsecrets import dev_secrets\n"
         f"print(json.dumps(dev_secrets(pathlib.Path({str(path)!r}))))"
     )
-    processes = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-                 for _ in range(6)]  # fmt: skip
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(6)
+    ]
     seen = {process.communicate(timeout=30)[0] for process in processes}
     assert len(seen) == 1 and json.loads(seen.pop()) == json.loads(path.read_text())
 

@@ -33,8 +33,14 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
 
 def _fuzz(operation, base_url: str, authorization: str) -> None:
     @given(case=operation.as_strategy())
-    @hypothesis_settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-                         phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))  # fmt: skip
+    @hypothesis_settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case) -> None:
         response = case.call(base_url=base_url, headers={"Authorization": authorization}, timeout=30)
         case.validate_response(response, checks=CHECKS)
@@ -48,8 +54,9 @@ def test_every_operation_of_the_schema_survives_fuzzing_with_documented_answers_
     _, api_key = api_key_create_for_tests(org=organization)
     failures = []
     with run_simulator() as upstream_url:
-        env = gateway_env(database_name=connection.settings_dict["NAME"], upstream_url=upstream_url,
-                          SECRET_KEY=settings.SECRET_KEY)  # fmt: skip
+        env = gateway_env(
+            database_name=connection.settings_dict["NAME"], upstream_url=upstream_url, SECRET_KEY=settings.SECRET_KEY
+        )
         with run_gateway(env) as base_url:
             schema = schemathesis.openapi.from_url(f"{base_url}/api/schema/?format=json")
             operations = [result.ok() for result in schema.get_all_operations()]

@@ -23,10 +23,20 @@ ADD_URL = reverse("admin:plugins_providerconfig_add")
 
 
 def _form(**fields) -> dict[str, str]:
-    return {"name": "azure", "kind": "openai-compatible", "enabled": "on", "priority": "10",
-            "base_url": "https://azure.test/v1", "connect_timeout": "5", "read_timeout": "300",
-            "model_aliases": "{}", "served_models": '{"gpt-4o": "text"}', "options": "{}", "credential": "",
-            **fields}  # fmt: skip
+    return {
+        "name": "azure",
+        "kind": "openai-compatible",
+        "enabled": "on",
+        "priority": "10",
+        "base_url": "https://azure.test/v1",
+        "connect_timeout": "5",
+        "read_timeout": "300",
+        "model_aliases": "{}",
+        "served_models": '{"gpt-4o": "text"}',
+        "options": "{}",
+        "credential": "",
+        **fields,
+    }
 
 
 def _change_url(config: ProviderConfig) -> str:

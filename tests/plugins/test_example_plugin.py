@@ -33,9 +33,13 @@ def _entry_points_of_the_example() -> dict[str, str]:
 def echo_installed(monkeypatch, tmp_path: Path, restore_plugins):
     """The example installed (``pip install -e`` style) and the gateway's plugins rebuilt from entry points."""
     install_distribution(
-        monkeypatch, tmp_path / "site", name="mcp-gateway-echo-provider", version="1.0.0",
-        entry_points=_entry_points_of_the_example(), source_dirs=(EXAMPLE,),
-    )  # fmt: skip
+        monkeypatch,
+        tmp_path / "site",
+        name="mcp-gateway-echo-provider",
+        version="1.0.0",
+        entry_points=_entry_points_of_the_example(),
+        source_dirs=(EXAMPLE,),
+    )
     return install_plugin_manager(manager.build_plugin_manager())
 
 

@@ -60,9 +60,13 @@ def installed(monkeypatch, tmp_path: Path, restore_plugins) -> None:
     for name, code in PLUGINS.items():
         (source / f"plug_{name}.py").write_text(textwrap.dedent(code))
     install_distribution(
-        monkeypatch, tmp_path / "site", name="mixed-plugins", version="2.0",
-        entry_points={name: f"plug_{name}" for name in PLUGINS}, source_dirs=(source,),
-    )  # fmt: skip
+        monkeypatch,
+        tmp_path / "site",
+        name="mixed-plugins",
+        version="2.0",
+        entry_points={name: f"plug_{name}" for name in PLUGINS},
+        source_dirs=(source,),
+    )
 
 
 def _broken() -> dict[str, str]:
@@ -129,9 +133,12 @@ def test_rebuilding_forgets_earlier_broken_plugins(installed):
 
 def test_a_second_plugin_claiming_a_taken_name_is_broken_and_the_first_keeps_serving(monkeypatch, tmp_path, installed):
     install_distribution(
-        monkeypatch, tmp_path / "site2", name="impostor", version="0.1",
+        monkeypatch,
+        tmp_path / "site2",
+        name="impostor",
+        version="0.1",
         entry_points={"plugins.builtin.pollinations": "plug_good"},
-    )  # fmt: skip
+    )
     pm = manager.build_plugin_manager()
     assert "plugins.builtin.pollinations" in _broken()
     assert pm.get_plugin("plugins.builtin.pollinations").__name__ == "plugins.builtin.pollinations"

@@ -53,8 +53,16 @@ def test_an_unknown_modality_is_refused_naming_the_choices():
     assert "'video'" in message and "text, image, audio" in message
 
 
-@pytest.mark.parametrize(("field", "value"), [("connect_timeout", -1), ("connect_timeout", 0), ("read_timeout", -5),
-                                              ("connect_timeout", 61), ("read_timeout", 3601)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("connect_timeout", -1),
+        ("connect_timeout", 0),
+        ("read_timeout", -5),
+        ("connect_timeout", 61),
+        ("read_timeout", 3601),
+    ],
+)
 def test_timeouts_must_be_positive_and_bounded(field, value):
     assert field in _errors(_config(**{field: value}))
 

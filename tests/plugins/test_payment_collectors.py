@@ -44,9 +44,13 @@ def card_installed(monkeypatch, tmp_path: Path, restore_plugins):
     source.mkdir()
     (source / "mcp_card_collector.py").write_text(textwrap.dedent(CARD_PLUGIN))
     install_distribution(
-        monkeypatch, tmp_path / "site", name="mcp-card-collector", version="0.1.0",
-        entry_points={"card": "mcp_card_collector"}, source_dirs=(source,),
-    )  # fmt: skip
+        monkeypatch,
+        tmp_path / "site",
+        name="mcp-card-collector",
+        version="0.1.0",
+        entry_points={"card": "mcp_card_collector"},
+        source_dirs=(source,),
+    )
     return install_plugin_manager(manager.build_plugin_manager())
 
 
@@ -78,9 +82,13 @@ def test_a_plugin_misspelling_the_payment_hook_is_reported_broken(monkeypatch, t
         CARD_PLUGIN.replace("def mcp_payment_collectors", "def mcp_payment_collector")
     )
     install_distribution(
-        monkeypatch, tmp_path / "site", name="mcp-typo-collector", version="0.1.0",
-        entry_points={"typo": "mcp_typo_collector"}, source_dirs=(source,),
-    )  # fmt: skip
+        monkeypatch,
+        tmp_path / "site",
+        name="mcp-typo-collector",
+        version="0.1.0",
+        entry_points={"typo": "mcp_typo_collector"},
+        source_dirs=(source,),
+    )
     install_plugin_manager(manager.build_plugin_manager())
     assert [b.error_type for b in manager.BROKEN if b.name == "typo"] == ["PluginValidationError"]
     assert set(payment_collectors()) == {"manual"}

@@ -80,8 +80,9 @@ def test_an_unknown_kind_is_a_configuration_error_not_a_crash():
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_saved_row_reaches_the_registry_with_its_credential_decrypted():
-    config = ProviderConfig(name="azure", kind=GENERIC, base_url="https://azure.test/v1", priority=3,
-                            served_models={"gpt-4o": "text"})  # fmt: skip
+    config = ProviderConfig(
+        name="azure", kind=GENERIC, base_url="https://azure.test/v1", priority=3, served_models={"gpt-4o": "text"}
+    )
     await sync_to_async(provider_config_save)(config=config, credential="sk-azure-secret")  # pragma: allowlist secret
     reset_registry()
     registry = await get_registry()

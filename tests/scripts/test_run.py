@@ -87,9 +87,14 @@ def running(tmp_path: Path) -> Iterator[Running]:
     log = tmp_path / "run.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "scripts.run"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [sys.executable, "-m", "scripts.run"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     running = Running(process, log, f"http://127.0.0.1:{gateway_port}", (gateway_port, simulator_port), key)
     try:
         _wait_ready(running)

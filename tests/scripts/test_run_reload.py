@@ -58,9 +58,13 @@ def test_the_reloading_gateway_restarts_when_a_module_or_a_template_changes(tmp_
     log = tmp_path / "granian.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, cwd=site, env={**os.environ, "PYTHONPATH": str(site)}, stdout=out, stderr=subprocess.STDOUT,
+            command,
+            cwd=site,
+            env={**os.environ, "PYTHONPATH": str(site)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
     try:
         url = f"http://127.0.0.1:{port}/"
         _wait_for(url, "v1 first page", log)

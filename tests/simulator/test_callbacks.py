@@ -80,8 +80,11 @@ def test_the_signature_is_the_one_the_standard_webhooks_library_makes_and_verifi
 
 
 def test_after_answering_the_simulator_reports_the_answer_signed_to_the_callback(calling_simulator, inbox):
-    answer = calling_simulator.post("/v1/images/generations", json={"prompt": unique(), "response_format": "b64_json"},
-                                    headers={"X-Sim-Callback": inbox.url, "X-Request-ID": "job-42"})  # fmt: skip
+    answer = calling_simulator.post(
+        "/v1/images/generations",
+        json={"prompt": unique(), "response_format": "b64_json"},
+        headers={"X-Sim-Callback": inbox.url, "X-Request-ID": "job-42"},
+    )
     assert answer.status_code == 200
     headers, body = inbox.wait()[0]
     report = Webhook(CALLBACK_SECRET).verify(body, headers)
@@ -93,9 +96,16 @@ def test_after_answering_the_simulator_reports_the_answer_signed_to_the_callback
 
 
 def test_a_failed_generation_is_reported_as_failed_and_the_job_header_wins(calling_simulator, inbox):
-    calling_simulator.post("/v1/chat/completions", json=chat_body(unique()),
-                           headers={"X-Sim-Callback": inbox.url, "X-Sim-Callback-Job": "job-7", "X-Request-ID": "r",
-                                    "X-Sim-Fault": "status=503"})  # fmt: skip
+    calling_simulator.post(
+        "/v1/chat/completions",
+        json=chat_body(unique()),
+        headers={
+            "X-Sim-Callback": inbox.url,
+            "X-Sim-Callback-Job": "job-7",
+            "X-Request-ID": "r",
+            "X-Sim-Fault": "status=503",
+        },
+    )
     headers, body = inbox.wait()[0]
     report = Webhook(CALLBACK_SECRET).verify(body, headers)
     assert (report["job_id"], report["status"], report["result_base64"]) == ("job-7", "failed", None)
@@ -118,8 +128,11 @@ def test_an_unusable_callback_request_is_refused_before_generating(calling_simul
 
 
 def test_without_a_secret_callback_mode_is_refused(gen):
-    response = gen.post("/v1/chat/completions", json=chat_body("hi"),
-                        headers={"X-Sim-Callback": "http://127.0.0.1:9/cb", "X-Request-ID": "j"})  # fmt: skip
+    response = gen.post(
+        "/v1/chat/completions",
+        json=chat_body("hi"),
+        headers={"X-Sim-Callback": "http://127.0.0.1:9/cb", "X-Request-ID": "j"},
+    )
     assert response.status_code == 400 and "SIM_CALLBACK_SECRET" in response.text
 
 

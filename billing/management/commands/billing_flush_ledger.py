@@ -64,18 +64,30 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--once", action="store_true", help="One pass, then exit.")
         parser.add_argument(
-            "--periodic-every", type=int, default=0,
+            "--periodic-every",
+            type=int,
+            default=0,
             help="Also renew due subscriptions and reconcile stale reservations every N seconds (0: never).",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--reconcile-every", type=int, default=10,
+            "--reconcile-every",
+            type=int,
+            default=10,
             help="Settle the reservations of dead processes every N seconds (0: only with --periodic-every).",
-        )  # fmt: skip
+        )
         parser.add_argument("--health-port", type=int, default=0, help="Serve /healthz, /readyz, /metrics (0: off).")
         parser.add_argument("--health-host", default="127.0.0.1", help="Address for --health-port.")
 
-    def handle(self, *args, once: bool = False, periodic_every: int = 0, reconcile_every: int = 10,
-               health_port: int = 0, health_host: str = "127.0.0.1", **options) -> None:  # fmt: skip
+    def handle(
+        self,
+        *args,
+        once: bool = False,
+        periodic_every: int = 0,
+        reconcile_every: int = 10,
+        health_port: int = 0,
+        health_host: str = "127.0.0.1",
+        **options,
+    ) -> None:
         if not settings.CONFIG.redis_url:
             raise CommandError("REDIS_URL is not set: without Redis each gateway process flushes its own events.")
         if warning := persistence_warning():

@@ -82,8 +82,12 @@ async def _json(call: ProviderCall, text: str) -> AsyncIterator[bytes]:
 
 async def _sse(call: ProviderCall, text: str) -> AsyncIterator[bytes]:
     """OpenAI's chunk shape: a role delta, one delta per word, a finish chunk, usage if asked, ``[DONE]``."""
-    base = {"id": _completion_id(call), "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": call.model}  # fmt: skip
+    base = {
+        "id": _completion_id(call),
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": call.model,
+    }
 
     def event(payload: dict[str, Any]) -> bytes:
         # One whole event per chunk: the gateway relays chunks as they come.

@@ -99,7 +99,15 @@ def test_the_header_route_without_a_header_names_the_missing_header(owner, jwt_c
 def test_a_user_in_two_organisations_acts_in_the_one_chosen(org, other_org, owner, jwt_client):
     services.membership_add(organization=other_org, user=owner, role="viewer")
     client = jwt_client(owner)
-    assert client.post("/api/org/keys", {"name": "a", "scopes": ["text"]}, format="json",
-                       HTTP_X_ORGANIZATION="acme").status_code == 201  # fmt: skip
-    assert client.post("/api/org/keys", {"name": "a", "scopes": ["text"]}, format="json",
-                       HTTP_X_ORGANIZATION="globex").status_code == 403  # fmt: skip
+    assert (
+        client.post(
+            "/api/org/keys", {"name": "a", "scopes": ["text"]}, format="json", HTTP_X_ORGANIZATION="acme"
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post(
+            "/api/org/keys", {"name": "a", "scopes": ["text"]}, format="json", HTTP_X_ORGANIZATION="globex"
+        ).status_code
+        == 403
+    )

@@ -25,10 +25,14 @@ def test_editing_a_key_changes_only_the_fields_sent_and_keeps_its_secret(
     with django_capture_on_commit_callbacks(execute=True):
         edited = jwt_client(owner).patch(
             f"/api/orgs/acme/keys/{created['id']}",
-            {"name": "ci-text", "scopes": ["text"], "limits": {"requests_per_minute": 5},
-             "expires_at": "2999-01-01T00:00:00Z"},
+            {
+                "name": "ci-text",
+                "scopes": ["text"],
+                "limits": {"requests_per_minute": 5},
+                "expires_at": "2999-01-01T00:00:00Z",
+            },
             format="json",
-        )  # fmt: skip
+        )
     assert edited.status_code == 200, edited.json()
     body = edited.json()
     assert (body["id"], body["prefix"], body["name"]) == (created["id"], created["prefix"], "ci-text")
@@ -81,12 +85,16 @@ def test_a_name_taken_by_another_active_key_is_a_409(owner, jwt_client, created)
 
 
 def test_a_viewer_cannot_edit_a_key_and_a_stranger_cannot_see_it(user_with_role, jwt_client, stranger, created):
-    assert jwt_client(user_with_role("viewer")).patch(
-        f"/api/orgs/acme/keys/{created['id']}", {"name": "x"}, format="json"
-    ).status_code == 403  # fmt: skip
-    assert jwt_client(stranger).patch(
-        f"/api/orgs/acme/keys/{created['id']}", {"name": "x"}, format="json"
-    ).status_code == 404  # fmt: skip
+    assert (
+        jwt_client(user_with_role("viewer"))
+        .patch(f"/api/orgs/acme/keys/{created['id']}", {"name": "x"}, format="json")
+        .status_code
+        == 403
+    )
+    assert (
+        jwt_client(stranger).patch(f"/api/orgs/acme/keys/{created['id']}", {"name": "x"}, format="json").status_code
+        == 404
+    )
     assert ApiKey.objects.get(pk=created["id"]).name == "ci"
 
 

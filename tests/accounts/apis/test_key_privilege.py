@@ -21,9 +21,12 @@ def on_plan(owner):
 
 @pytest.mark.parametrize(
     ("limits", "param"),
-    [({"job_priority": 100}, "limits.job_priority"), ({"max_running_jobs": 1000}, "limits.max_running_jobs"),
-     ({"requests_per_minute": 61}, "limits.requests_per_minute")],
-)  # fmt: skip
+    [
+        ({"job_priority": 100}, "limits.job_priority"),
+        ({"max_running_jobs": 1000}, "limits.max_running_jobs"),
+        ({"requests_per_minute": 61}, "limits.requests_per_minute"),
+    ],
+)
 def test_a_key_looser_than_the_plan_is_refused_on_create_and_on_edit(owner, jwt_client, on_plan, limits, param):
     client = jwt_client(owner)
     refused = client.post(KEYS, {"name": "jump", "scopes": ["image"], "limits": limits}, format="json")

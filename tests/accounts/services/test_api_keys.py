@@ -32,8 +32,15 @@ def create(organization, limits: dict) -> dict:
 
 
 def test_a_key_may_tighten_every_limit_of_its_plan(organization):
-    tight = {"requests_per_minute": 60, "concurrent": 1, "job_priority": 0, "max_running_jobs": 10,
-             "requests_per_day": 1000, "tokens_per_minute": 5000, "credits_per_month": 10**6}  # fmt: skip
+    tight = {
+        "requests_per_minute": 60,
+        "concurrent": 1,
+        "job_priority": 0,
+        "max_running_jobs": 10,
+        "requests_per_day": 1000,
+        "tokens_per_minute": 5000,
+        "credits_per_month": 10**6,
+    }
     assert create(subscribed(organization), tight) == tight
 
 
@@ -70,10 +77,15 @@ def test_without_a_plan_the_gateway_defaults_are_the_ceiling(organization, limit
 
 @pytest.mark.parametrize(
     ("limits", "param"),
-    [({"job_priority": 101}, "limits.job_priority"), ({"max_running_jobs": 0}, "limits.max_running_jobs"),
-     ({"requests_per_minute": 0}, "limits.requests_per_minute"), ({"job_priority": True}, "limits.job_priority"),
-     ({"concurrent": "2"}, "limits.concurrent"), ({"no_such_limit": 1}, "limits")],
-)  # fmt: skip
+    [
+        ({"job_priority": 101}, "limits.job_priority"),
+        ({"max_running_jobs": 0}, "limits.max_running_jobs"),
+        ({"requests_per_minute": 0}, "limits.requests_per_minute"),
+        ({"job_priority": True}, "limits.job_priority"),
+        ({"concurrent": "2"}, "limits.concurrent"),
+        ({"no_such_limit": 1}, "limits"),
+    ],
+)
 def test_a_limit_out_of_its_range_or_unknown_is_refused(organization, limits, param):
     with pytest.raises(InvalidInput) as refused:
         create(organization, limits)

@@ -54,8 +54,9 @@ def test_saving_an_already_inactive_user_revokes_nothing_more(keys):
     creator = keys["creator"]
     creator.is_active = False
     creator.save()
-    key = services.api_key_create(organization=keys["organization"], name="later", scopes=["text"],
-                                  created_by=creator, enforce_role=False)[0]  # fmt: skip
+    key = services.api_key_create(
+        organization=keys["organization"], name="later", scopes=["text"], created_by=creator, enforce_role=False
+    )[0]
     creator.save()
     assert ApiKey.objects.get(pk=key.pk).revoked_at is None
 

@@ -20,10 +20,16 @@ END = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
 
 def _events(organization, count: int, *, at: dt.datetime, model: str = "openai", cost: int = 1234) -> list[dict]:
     return [
-        usage_event_for_tests(organization_id=organization.pk, request_id=f"{model}-{at:%d}-{i}",
-                              created_at=at.timestamp() + i, key_id=1, model=model, cost=cost + i)
+        usage_event_for_tests(
+            organization_id=organization.pk,
+            request_id=f"{model}-{at:%d}-{i}",
+            created_at=at.timestamp() + i,
+            key_id=1,
+            model=model,
+            cost=cost + i,
+        )
         for i in range(count)
-    ]  # fmt: skip
+    ]
 
 
 @pytest.fixture

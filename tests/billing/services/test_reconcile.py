@@ -31,10 +31,21 @@ def redis_client(transactional_db):
 
 def _hold(client, ledger_id: str, organization_id: int, *, process: str, age: float, charge_id: str = "") -> None:
     admission = Admission(
-        ledger_id=ledger_id, organization_id=organization_id, rules=(), estimate=700, credit_enforced=True,
-        provider="pollinations-image", key_id=11, user_id=12, charge_id=charge_id, process_id=process,
-        client_request_id=f"client-{ledger_id}", model="flux", operation="image", modality="image",
-    )  # fmt: skip
+        ledger_id=ledger_id,
+        organization_id=organization_id,
+        rules=(),
+        estimate=700,
+        credit_enforced=True,
+        provider="pollinations-image",
+        key_id=11,
+        user_id=12,
+        charge_id=charge_id,
+        process_id=process,
+        client_request_id=f"client-{ledger_id}",
+        model="flux",
+        operation="image",
+        modality="image",
+    )
     data = json.loads(hold_record(admission))
     data["t"] = time.time() - age  # taken that long ago
     client.hset(HOLDS_KEY, ledger_id, json.dumps(data))

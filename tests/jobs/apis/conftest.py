@@ -10,15 +10,25 @@ from jobs import services
 from jobs.models import WebhookDelivery, WebhookEndpoint
 from tests.accounts import conftest as accounts_fixtures
 
-for _name in ("_fast_password_hashing", "_fresh_caches", "anon_client", "jwt_client", "org", "other_org", "owner",
-              "stranger", "user_with_role"):  # fmt: skip
+for _name in (
+    "_fast_password_hashing",
+    "_fresh_caches",
+    "anon_client",
+    "jwt_client",
+    "org",
+    "other_org",
+    "owner",
+    "stranger",
+    "user_with_role",
+):
     globals()[_name] = getattr(accounts_fixtures, _name)
 
 
 def endpoint_with_delivery(organization: Organization) -> tuple[WebhookEndpoint, WebhookDelivery]:
     """An endpoint of ``organization`` with one delivery that failed once and then succeeded."""
-    endpoint, _ = services.webhook_endpoint_create(organization=organization, url="https://example.com/hook",
-                                                   event_types=[])  # fmt: skip
+    endpoint, _ = services.webhook_endpoint_create(
+        organization=organization, url="https://example.com/hook", event_types=[]
+    )
     delivery = WebhookDelivery.objects.create(
         organization=organization, endpoint=endpoint, url=endpoint.url, event_type="job.succeeded", payload={}
     )

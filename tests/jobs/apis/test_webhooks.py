@@ -48,7 +48,11 @@ def test_endpoint_urls_are_checked_by_the_validator_job_webhooks_use(url, owner,
     response = jwt_client(owner).post(BASE, {"url": url}, format="json")
     assert response.status_code == 400, response.content
     assert response.json()["error"] | {"message": ""} == {
-        "message": "", "type": "invalid_request_error", "code": "unsafe_webhook_url", "param": "url"}  # fmt: skip
+        "message": "",
+        "type": "invalid_request_error",
+        "code": "unsafe_webhook_url",
+        "param": "url",
+    }
     assert not WebhookEndpoint.objects.exists()
 
 
@@ -104,7 +108,11 @@ def test_a_refused_change_changes_nothing(body, param, hook, owner, jwt_client, 
     assert response.json()["error"]["param"] == param
     after = WebhookEndpoint.objects.get(pk=endpoint.pk)
     assert (after.url, after.is_active, after.event_types, after.description) == (
-        "https://example.com/hook", True, [], "")  # fmt: skip
+        "https://example.com/hook",
+        True,
+        [],
+        "",
+    )
 
 
 def test_an_endpoint_can_be_disabled_narrowed_and_moved(hook, owner, jwt_client):
@@ -116,9 +124,13 @@ def test_an_endpoint_can_be_disabled_narrowed_and_moved(hook, owner, jwt_client)
     )
     assert changed.status_code == 200
     assert changed.json() | {"created_at": None} == {
-        "id": endpoint.pk, "url": "https://hooks.example.org/x", "description": "",
-        "event_types": ["job.failed", "job.succeeded"], "is_active": False, "created_at": None,
-    }  # fmt: skip
+        "id": endpoint.pk,
+        "url": "https://hooks.example.org/x",
+        "description": "",
+        "event_types": ["job.failed", "job.succeeded"],
+        "is_active": False,
+        "created_at": None,
+    }
     stored = WebhookEndpoint.objects.get(pk=endpoint.pk)
     assert (stored.is_active, stored.url, stored.secret) == (False, "https://hooks.example.org/x", endpoint.secret)
 

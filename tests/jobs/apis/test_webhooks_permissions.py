@@ -65,13 +65,17 @@ def test_an_owner_of_one_organisation_gets_404_on_another_by_path_and_by_header(
 ):
     client = jwt_client(owner)
     by_path = getattr(client, method)(f"/api/orgs/globex/{_path(path, foreign_hook)}", body, format="json")
-    by_header = getattr(client, method)(f"/api/org/{_path(path, foreign_hook)}", body, format="json",
-                                        HTTP_X_ORGANIZATION="globex")  # fmt: skip
+    by_header = getattr(client, method)(
+        f"/api/org/{_path(path, foreign_hook)}", body, format="json", HTTP_X_ORGANIZATION="globex"
+    )
     assert (by_path.status_code, by_header.status_code) == (404, 404)
 
 
-@pytest.mark.parametrize(("method", "path", "body", "action", "allowed_status"), OBJECT_OPERATIONS,
-                         ids=[f"{m}-{p}" for m, p, *_ in OBJECT_OPERATIONS])  # fmt: skip
+@pytest.mark.parametrize(
+    ("method", "path", "body", "action", "allowed_status"),
+    OBJECT_OPERATIONS,
+    ids=[f"{m}-{p}" for m, p, *_ in OBJECT_OPERATIONS],
+)
 def test_another_organisations_endpoint_and_delivery_ids_are_not_found_in_your_own(
     method, path, body, action, allowed_status, hook, foreign_hook, owner, jwt_client
 ):
