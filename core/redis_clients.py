@@ -132,7 +132,7 @@ def persistence_warning(url: str | None = None) -> str | None:
     try:
         enabled = client.info("persistence").get("aof_enabled")
         if enabled is None:
-            enabled = {"yes": 1, "no": 0}.get(client.config_get("appendonly").get("appendonly", ""))
+            enabled = {"yes": 1, "no": 0}.get(client.config_get("appendonly").get("appendonly") or "")
     except redis.RedisError:
         return None
     if enabled is None or int(enabled) == 1:

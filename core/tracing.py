@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from contextvars import Token
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 __all__ = [
@@ -58,7 +59,7 @@ _tracer: Tracer | None = None
 _provider: Any = None
 _instrumentors: list[Any] = []
 
-ServerSpan = tuple[Span, object]
+ServerSpan = tuple[Span, Token[Context]]
 
 
 def enabled() -> bool:
