@@ -1,7 +1,7 @@
 """The permission matrix: which organisation role may do which action.
 
 This one table is read by the DRF permission classes (:mod:`accounts.permissions`), the services,
-the gateway and the dashboard, and printed in the README (a test fails when they disagree).
+the gateway and the dashboard, and printed in docs/auth.md (a test fails when they disagree).
 Deny by default: an action or role missing from the table is refused.
 """
 
@@ -38,7 +38,7 @@ ACTION_LABELS: dict[str, str] = {
     "manage_owners": "grant or remove the owner role",
     "view_keys": "list API keys (never their secrets)",
     "manage_keys": "create, edit, rotate and revoke API keys",
-    # A person reaches /v1 through a personal API key (the playground creates one), never a JWT: see README.
+    # A person reaches /v1 through a personal API key (the playground creates one), never a JWT: see docs/auth.md.
     "call_gateway": "call /v1 as themselves (dashboard playground, with a personal expiring key)",
     "view_usage": "see usage and quota",
     "view_billing": "see plan, subscription and invoices",
@@ -77,7 +77,7 @@ def role_allows(role: str | None, action: str) -> bool:
 
 
 def matrix_markdown() -> str:
-    """The matrix as a Markdown table (the README prints exactly this)."""
+    """The matrix as a Markdown table (docs/auth.md prints exactly this)."""
     header = "| action | " + " | ".join(ROLES) + " |"
     rule = "|---|" + "---|" * len(ROLES)
     rows = [
