@@ -35,6 +35,11 @@ def service_error_to_form(form: forms.Form, error: ApplicationError) -> None:
 
 _T = TypeVar("_T")
 
+#: The status of a page showing a refused form again, its errors on the fields. 200, not 400: a
+#: refusal is an expected answer the person acts on, and browsers report every page that loads
+#: with a 4xx status as a console error.
+REFUSED_FORM_STATUS = 200
+
 
 def form_submit(form: forms.Form, call: Callable[[dict[str, Any]], _T]) -> _T | None:
     """Validate ``form`` and hand its cleaned data to one service call.

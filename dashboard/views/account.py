@@ -66,4 +66,4 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             messages.success(request, f"Welcome! You joined {pending.organization.name}.")
             return redirect("dashboard:home")
     context["form"] = form
-    return render(request, "dashboard/invitation.html", context, status=400 if form.errors else 200)
+    return render(request, "dashboard/invitation.html", context)  # a refused form too: see REFUSED_FORM_STATUS

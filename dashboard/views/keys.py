@@ -12,7 +12,7 @@ from accounts.selectors import api_key_get, api_key_list
 from accounts.services import api_key_create, api_key_revoke, api_key_rotate, api_key_update
 from accounts.throttling import client_ip
 from core.errors import ApplicationError
-from dashboard.forms import ApiKeyForm, form_submit
+from dashboard.forms import REFUSED_FORM_STATUS, ApiKeyForm, form_submit
 from dashboard.pages import dashboard_page
 from dashboard.responses import render_secret, service_action
 
@@ -52,7 +52,7 @@ def key_create(request: HttpRequest) -> HttpResponse:
         ),
     )
     if created is None:
-        return _list(request, form, status=400)
+        return _list(request, form, status=REFUSED_FORM_STATUS)
     api_key, raw = created
     return _secret(request, api_key, raw, rotated=False)
 
@@ -76,7 +76,7 @@ def key_edit(request: HttpRequest, key_id: int) -> HttpResponse:
         ),
     )
     if updated is None:
-        return render(request, "dashboard/keys/edit.html", {"key": api_key, "form": form}, status=400)
+        return render(request, "dashboard/keys/edit.html", {"key": api_key, "form": form}, status=REFUSED_FORM_STATUS)
     messages.success(request, f"The key {updated.name} ({updated.prefix}…) is saved.")
     return redirect("dashboard:keys")
 

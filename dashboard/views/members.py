@@ -13,7 +13,7 @@ from accounts.roles import ROLE_LABELS, ROLES
 from accounts.selectors import audit_event_list, invitation_get, invitation_list, membership_get, membership_list
 from accounts.services import invitation_create, invitation_revoke, membership_remove, membership_role_change
 from accounts.throttling import client_ip
-from dashboard.forms import form_submit
+from dashboard.forms import REFUSED_FORM_STATUS, form_submit
 from dashboard.pages import dashboard_page
 from dashboard.responses import service_action
 
@@ -63,7 +63,7 @@ def invitation_new(request: HttpRequest) -> HttpResponse:
         link = request.build_absolute_uri(reverse("dashboard:invitation", args=[token]))
         messages.success(request, f"Invitation e-mailed to {invitation.email}. Its link: {link}")
         return redirect("dashboard:members")
-    return _page(request, form, status=400)
+    return _page(request, form, status=REFUSED_FORM_STATUS)
 
 
 def _act(request: HttpRequest, action, done: str) -> HttpResponse:

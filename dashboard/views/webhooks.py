@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
-from dashboard.forms import form_submit
+from dashboard.forms import REFUSED_FORM_STATUS, form_submit
 from dashboard.pages import dashboard_page
 from dashboard.responses import render_secret, service_action
 from jobs.selectors import webhook_delivery_get, webhook_delivery_list, webhook_endpoint_get, webhook_endpoint_list
@@ -72,7 +72,7 @@ def endpoint_create(request: HttpRequest) -> HttpResponse:
     if created is not None:
         endpoint, secret = created
         return _page(request, secret=secret, secret_for=endpoint)
-    return _page(request, form, status=400)
+    return _page(request, form, status=REFUSED_FORM_STATUS)
 
 
 @require_POST

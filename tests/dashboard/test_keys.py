@@ -53,7 +53,7 @@ def test_a_refusal_of_the_service_is_shown_on_the_field_it_names(signed_in, org)
     client = signed_in("developer")
     _create(client)
     status, page = _create(client)
-    assert status == 400
+    assert status == 200  # the form again, with the refusal on it (a 4xx page is a console error)
     assert "An active key named &#x27;ci&#x27; already exists" in page
     assert ApiKey.objects.filter(organization=org, name="ci").count() == 1
 
@@ -139,7 +139,7 @@ def test_a_limit_looser_than_the_plan_is_refused_on_its_field(signed_in, org):
     subscription_create(organization=org, plan=Plan.objects.create(slug="team", name="Team", requests_per_minute=60))
     api_key, _ = api_key_create_for_tests(org=org, name="prod", limits={"requests_per_minute": 10})
     response = _edit(signed_in("admin"), api_key, limit_requests_per_minute="61")
-    assert response.status_code == 400
+    assert response.status_code == 200
     page = response.content.decode()
     field = page[page.index('id="id_limit_requests_per_minute"') :]
     assert field.index("may be at most 60, the organisation&#x27;s plan") < field.index("</p>")
