@@ -38,7 +38,7 @@ from accounts.models import User
 from accounts.roles import role_allows
 from accounts.selectors import organization_get_for_member
 from jobs import fallback, selectors
-from jobs.events import job_state, organization_group
+from jobs.events import RESULT_DELETED, job_state, organization_group
 from jobs.exceptions import JobNotFound
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -145,8 +145,12 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def job_event(self, message: dict) -> None:
         """A group message from :mod:`jobs.events`: forwarded as ``{"type": "job.<event>", "job": {...}}``."""
-        if self._sent is not None and self._sent.event_for(message["job"]) is None:
-            return  # the poll already sent this state
+        if (
+            message["event"] != RESULT_DELETED
+            and self._sent is not None
+            and self._sent.event_for(message["job"]) is None
+        ):
+            return  # the poll already sent this state (a result's deletion is no new state: never polled)
         await self.send_json({"type": message["event"], "job": message["job"]})
 
 

@@ -1,7 +1,8 @@
 """Live job events: their shape, the per-organisation group they go to, and publishing them.
 
-Every status change and progress step is sent to the group of the job's organisation only,
-named by :func:`organization_group`; the WebSocket consumer joins exactly that group after
+Every status change and progress step, and the deletion of a job's result
+(:data:`RESULT_DELETED`), is sent to the group of the job's organisation only, named by
+:func:`organization_group`; the WebSocket consumer joins exactly that group after
 authenticating, so no connection ever receives another organisation's events.
 """
 
@@ -20,6 +21,9 @@ log = structlog.get_logger("mcp.jobs")
 
 #: The consumer's handler for group messages (``type`` ``job.event`` → ``job_event``).
 GROUP_MESSAGE_TYPE = "job.event"
+#: A job's stored result was deleted (the job itself stays, in its final state): open pages drop
+#: their link to it or the result itself.
+RESULT_DELETED = "job.result_deleted"
 
 
 def organization_group(organization_id: int) -> str:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent, User
 from accounts.services import audit_event_record, require_action
+from jobs.events import RESULT_DELETED, publish_on_commit
 from jobs.exceptions import JobResultNotFound
 from jobs.models import Job
 from jobs.types import JobStatus
@@ -41,4 +42,5 @@ def job_result_delete(*, job: Job, actor: User | None, ip: str | None = None) ->
             detail={"kind": locked.kind, "model": locked.model, "bytes": size},
         )
         transaction.on_commit(lambda: default_storage.delete(name))
+        publish_on_commit(locked, RESULT_DELETED)
     return locked

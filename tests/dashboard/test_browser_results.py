@@ -86,3 +86,32 @@ def test_a_viewer_may_not_delete_and_another_organisation_sees_nothing(site, pag
     assert page.request.get(f"{site.url}/results/{job_id}/file/").status == 404
     assert page.request.get(f"{site.url}/results/{job_id}/download/").status == 404
     assert console_problems == []
+
+
+def test_a_result_deleted_on_one_page_leaves_the_other_open_pages_without_reloading(site, page, console_problems):
+    job_id = _finished_image_job(site, "a result deleted elsewhere", 7)
+    sign_in(page, site, "developer")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Jobs").click()
+    page.locator("#jobs-table[data-live=open]").wait_for()
+    row = page.locator(f'tr[data-job="{job_id}"]')
+    assert row.get_by_role("link", name="Open result").count() == 1
+    # The same person's Results page, open in a second tab (same session), also live.
+    results = page.context.new_page()
+    results.on("console", lambda msg: msg.type == "error" and console_problems.append(f"results: {msg.text}"))
+    results.goto(f"{site.url}/results/")
+    results.locator("[data-results-of][data-live=open]").wait_for()
+    assert results.locator(f'[data-result="{job_id}"]').count() == 1
+
+    # A third tab deletes the result.
+    third = page.context.new_page()
+    third.goto(f"{site.url}/results/")
+    third.locator(f'[data-result="{job_id}"]').get_by_role("button", name=f"Delete result {job_id}").click()
+    assert third.get_by_text("The result and its file are deleted.").is_visible()
+
+    results.locator(f'[data-result="{job_id}"]').wait_for(state="detached", timeout=10_000)
+    assert results.get_by_role("status").filter(has_text=f"The result of job {job_id} was deleted.").count() == 1
+    row.get_by_text("Result deleted").wait_for(timeout=10_000)
+    assert row.get_by_role("link", name="Open result").count() == 0
+    assert "succeeded" in row.inner_text()  # the job itself stays, in its final state
+    assert accessibility_violations(results) == []
+    assert console_problems == []

@@ -1,15 +1,20 @@
-// Jobs page: the organisation's jobs stay current over the /ws/jobs/ WebSocket (session sign-in).
-// A changed job's status and progress are updated in place; a finished job offers "reload" for its links.
+// Jobs and Results pages: the organisation's jobs stay current over the /ws/jobs/ WebSocket (session sign-in).
+// Jobs: a changed job's status and progress are updated in place; a finished job offers "reload" for its links.
+// Both: a result deleted elsewhere (job.result_deleted) loses its link on Jobs, and its card on Results.
 "use strict";
 
 (() => {
   const table = document.getElementById("jobs-table");
-  if (!table) return;
+  const results = document.querySelector("[data-results-of]");
+  if (!table && !results) return;
+  const organization = table ? table.dataset.organization : results.dataset.resultsOf;
   const live = document.querySelector("[data-live-status]");
-  const wanted = { status: table.dataset.status, kind: table.dataset.kind };
+  const say = (text) => { if (live) live.textContent = text; };
+  const wanted = table ? { status: table.dataset.status, kind: table.dataset.kind } : {};
   let retry = 1000;
 
   function render(job) {
+    if (!table) return;
     if ((wanted.status && job.status !== wanted.status) || (wanted.kind && job.kind !== wanted.kind)) return;
     let row = table.querySelector(`tr[data-job="${job.id}"]`);
     if (!row) {
@@ -44,22 +49,46 @@
     row.classList.toggle("changed", true);
   }
 
+  function resultDeleted(job) {
+    const link = table && table.querySelector(`tr[data-job="${job.id}"] [data-result-link]`);
+    if (link) {
+      const note = document.createElement("span");
+      note.className = "muted";
+      note.dataset.resultDeleted = "";
+      note.textContent = "Result deleted";
+      link.replaceWith(note);
+    }
+    const card = results && results.querySelector(`[data-result="${job.id}"]`);
+    if (card) {
+      card.remove();
+      say(`The result of job ${job.id} was deleted.`);
+      const empty = document.querySelector("[data-results-empty]");
+      if (empty && !results.querySelector("[data-result]")) empty.hidden = false;
+    }
+  }
+
   function connect() {
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-    const url = `${scheme}://${window.location.host}/ws/jobs/?org=${encodeURIComponent(table.dataset.organization)}`;
+    const url = `${scheme}://${window.location.host}/ws/jobs/?org=${encodeURIComponent(organization)}`;
     const socket = new WebSocket(url);
-    socket.addEventListener("open", () => { retry = 1000; live.textContent = "Live: jobs update as they change."; });
+    socket.addEventListener("open", () => {
+      retry = 1000;
+      (table || results).dataset.live = "open";
+      if (table) say("Live: jobs update as they change.");
+    });
     socket.addEventListener("message", (message) => {
       const data = JSON.parse(message.data);
       if (data.type === "snapshot") data.jobs.forEach(render);
+      else if (data.type === "job.result_deleted") resultDeleted(data.job);
       else if (data.job) render(data.job);
     });
     socket.addEventListener("close", (event) => {
+      (table || results).dataset.live = "closed";
       if (event.code === 4401 || event.code === 4403) {
-        live.textContent = "Live updates are not available for your role.";
+        if (table) say("Live updates are not available for your role.");
         return;
       }
-      live.textContent = "Reconnecting…";
+      if (table) say("Reconnecting…");
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 30000);
     });
