@@ -8,9 +8,12 @@ import io
 import time
 
 import pytest
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from billing.models import Plan
+from billing.models import MICRO, Plan, UsageEvent
+from billing.selectors import usage_overview, usage_summary
 from billing.services import invoice_issue, subscription_create
 from tests.accounts.factories import api_key_create_for_tests, organization_create_for_tests
 
@@ -92,3 +95,91 @@ def test_roles_without_billing_rights_cannot_see_invoices(signed_in, org):
 def test_another_organisations_invoice_is_not_found(signed_in, org):
     invoice = _invoice(organization_create_for_tests(slug="globex"))
     assert signed_in("owner").get(f"/billing/invoices/{invoice.pk}.pdf").status_code == 404
+
+
+def _ledger_totals(events, *, by: str | None = None) -> dict:
+    """The figures the page shows, aggregated directly over the ledger rows (no roll-up)."""
+    group = {"day": TruncDate("created_at", tzinfo=dt.UTC)} if by == "day" else {}
+    rows = events.annotate(**group).values(*([by] if by else [])) if by else events.values("organization_id")
+    rows = rows.annotate(
+        requests=Count("id"),
+        errors=Count("id", filter=Q(status__gte=400)),
+        cost=Sum("cost"),
+        input_tokens=Sum("input_tokens"),
+        output_tokens=Sum("output_tokens"),
+        latency=Sum("latency_ms"),
+    )
+    return {
+        (row[by].isoformat() if by == "day" else row[by]) if by else "all": {
+            "requests": row["requests"],
+            "errors": row["errors"],
+            "cost": row["cost"],
+            "input_tokens": row["input_tokens"],
+            "output_tokens": row["output_tokens"],
+            "mean_latency_ms": round(row["latency"] / row["requests"], 1),
+        }
+        for row in rows
+    }
+
+
+@pytest.mark.parametrize("time_zone", ["UTC", "Pacific/Kiritimati", "America/Adak"])
+def test_the_90_day_figures_equal_a_direct_aggregate_over_the_ledger(signed_in, org, record_usage, settings, time_zone):
+    """The roll-up the page reads agrees with the ledger itself: per UTC day, today so far, at the edges."""
+    settings.TIME_ZONE = time_zone  # days are UTC days whatever the site's zone
+    now = timezone.now()
+    midnight = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    first_day = midnight - dt.timedelta(days=89)
+    api_key, _ = api_key_create_for_tests(org=org, name="production")
+    moments = [
+        (now - dt.timedelta(seconds=1), {}),  # today so far
+        (midnight, {"status": 500, "latency_ms": 900}),  # the first instant of today
+        (midnight - dt.timedelta(microseconds=1), {"model": "flux", "key_id": api_key.pk}),  # the last of yesterday
+        (midnight - dt.timedelta(days=12, hours=5), {"status": 429, "cost": 0, "key_id": api_key.pk}),
+        (first_day, {"model": "flux", "cost": 7}),  # the first instant of the period
+        (first_day - dt.timedelta(microseconds=1), {"cost": 999}),  # just before it: not shown
+    ]
+    for moment, fields in moments:
+        record_usage(org, count=2, created_at=moment.timestamp(), **fields)
+    record_usage(organization_create_for_tests(slug="globex"), count=3)  # another organisation's
+
+    ledger = UsageEvent.objects.filter(organization_id=org.pk, created_at__gte=first_day, created_at__lte=now)
+    client = signed_in("owner")
+    csv_rows = list(csv.DictReader(io.StringIO(client.get("/usage/export.csv", {"days": "90"}).content.decode())))
+    assert len(csv_rows) == 90 and csv_rows[0]["day"] == first_day.date().isoformat()
+    assert csv_rows[-1]["day"] == midnight.date().isoformat()
+    shown = {
+        row["day"]: {
+            "requests": int(row["requests"]),
+            "errors": int(row["errors"]),
+            "cost": round(float(row["cost_credits"]) * MICRO),
+            "input_tokens": int(row["input_tokens"]),
+            "output_tokens": int(row["output_tokens"]),
+            "mean_latency_ms": float(row["mean_latency_ms"]),
+        }
+        for row in csv_rows
+        if int(row["requests"])
+    }
+    assert shown == _ledger_totals(ledger, by="day")
+    assert shown[midnight.date().isoformat()]["requests"] == 4  # today: the partial day, both of its edges
+
+    scope = {"organization_id": org.pk, "start": first_day, "end": now}
+    fields = ("requests", "errors", "cost", "input_tokens", "output_tokens", "mean_latency_ms")
+    for group_by, events in (("model", ledger), ("key", ledger.annotate(key=Coalesce("key_id", 0)))):
+        summary = {
+            row["group"]: {name: row[name] for name in fields} for row in usage_summary(**scope, group_by=group_by)
+        }
+        assert summary == _ledger_totals(events, by=group_by)
+
+    overview = usage_overview(organization_id=org.pk, now=now)
+    period = UsageEvent.objects.filter(
+        organization_id=org.pk, created_at__gte=overview["period_start"], created_at__lte=now
+    )
+    [today] = _ledger_totals(period.filter(created_at__gte=midnight)).values()
+    [whole] = _ledger_totals(period).values()
+    for totals, direct in ((overview["today"], today), (overview["period"], whole)):
+        assert (totals["requests"], totals["errors"], totals["cost"]) == (
+            direct["requests"],
+            direct["errors"],
+            direct["cost"],
+        )
+        assert totals["tokens"] == direct["input_tokens"] + direct["output_tokens"]
