@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, F, Max, Sum
 from django.utils import timezone
 
+from accounts.models import Organization
 from billing.models import CreditAccount, Invoice, Plan, Subscription, UsageDaily, UsageEvent
 
 #: GET /api/usage ``group_by`` values → ledger columns.
@@ -148,14 +150,14 @@ def _sampled(sql: str) -> str:
 
 
 def usage_overview(*, organization_id: int, now: dt.datetime | None = None) -> dict:
-    """Today and the current period at a glance (the dashboard's home): three queries, from the roll-up.
+    """Today and the current period at a glance (the dashboard's home): two queries, from the roll-up.
 
     :returns: ``plan`` (or ``None``), ``period_start``/``period_end``, ``today`` and ``period`` totals
         (requests, errors, cost, tokens, images), ``balance`` (``None`` without a credit account) and
         ``quotas``: one ``{"name", "used", "limit"}`` per quota the plan sets.
     """
     now = now or timezone.now()
-    subscription = Subscription.objects.select_related("plan").filter(organization_id=organization_id).first()
+    subscription, account = _subscription_and_account(organization_id)
     if subscription is not None:
         period_start, period_end = subscription.current_period_start, subscription.current_period_end
     else:
@@ -183,7 +185,6 @@ def usage_overview(*, organization_id: int, now: dt.datetime | None = None) -> d
             period[name] += row[name] or 0
             if row["day"] == today:
                 today_totals[name] += row[name] or 0
-    account = CreditAccount.objects.filter(organization_id=organization_id).first()
     plan = None if subscription is None else subscription.plan
     quotas = []
     if plan is not None:
@@ -203,6 +204,20 @@ def usage_overview(*, organization_id: int, now: dt.datetime | None = None) -> d
         "balance": None if account is None else account.balance,
         "quotas": quotas,
     }
+
+
+def _subscription_and_account(organization_id: int) -> tuple[Subscription | None, CreditAccount | None]:
+    """The organisation's subscription (with its plan) and credit account, in one query (both optional)."""
+    organization = (
+        Organization.objects.select_related("subscription__plan", "credit_account").filter(pk=organization_id).first()
+    )
+    found: list = []
+    for name in ("subscription", "credit_account"):
+        try:
+            found.append(getattr(organization, name) if organization is not None else None)
+        except ObjectDoesNotExist:
+            found.append(None)
+    return found[0], found[1]
 
 
 def usage_cost_of_request(*, organization_id: int, client_request_id: str, within: dt.timedelta) -> int | None:

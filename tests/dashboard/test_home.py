@@ -92,6 +92,6 @@ def test_home_answers_in_a_bounded_number_of_queries(signed_in, org, record_usag
     for _ in range(10):
         Job.objects.create(organization=org, kind="text", model="openai")
     client = signed_in(role)
-    # Session, user, memberships, subscription, usage, credit account, jobs, provider configuration.
-    with django_assert_max_num_queries(9):
+    # Session, user, memberships, subscription and credit account, usage, jobs, provider configuration.
+    with django_assert_max_num_queries(8):
         assert client.get("/").status_code == 200
