@@ -21,7 +21,6 @@ that much "last used" precision, nothing else.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import time
 from collections.abc import Mapping
@@ -43,6 +42,7 @@ from accounts.models import ApiKey
 from accounts.roles import MODALITIES
 from accounts.services import api_key_last_used_record
 from accounts.types import KeyIdentity
+from core import background
 
 __all__ = [
     "LOCAL_TTL_SECONDS",
@@ -63,7 +63,6 @@ _local = local_entries()
 # key id → wall-clock time of the last use not yet written to the database
 _last_used: dict[int, float] = {}
 _next_flush = time.monotonic() + LAST_USED_FLUSH_SECONDS
-_background: set[asyncio.Task] = set()
 
 
 def extract_api_key(headers: Mapping[str, str], query_key: str | None) -> str | None:
@@ -121,9 +120,7 @@ async def _lookup(digest: str) -> tuple[str, KeyIdentity | None]:
 def _schedule_flush() -> None:
     global _next_flush
     _next_flush = time.monotonic() + LAST_USED_FLUSH_SECONDS
-    task = asyncio.get_running_loop().create_task(flush_last_used())
-    _background.add(task)
-    task.add_done_callback(_background.discard)
+    background.spawn(flush_last_used())
 
 
 async def flush_last_used() -> int:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis.asyncio
+from django.conf import settings
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -386,10 +387,6 @@ def shared_credits_adjust(organization_id: int, amount: int) -> None:
 
     A cap not loaded yet needs nothing: it is read from the database on first use.
     """
-    from django.conf import settings
-
-    from billing.hotpath import local_store
-
     url = settings.CONFIG.redis_url
     if not url:
         account = local_store().credits.get(organization_id)
@@ -401,3 +398,34 @@ def shared_credits_adjust(organization_id: int, amount: int) -> None:
     sync_client(url).eval(
         "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'cap', ARGV[1]) end", 1, key, amount
     )
+
+
+_local = LocalStore()
+_redis: RedisStore | None = None
+
+
+def local_store() -> LocalStore:
+    """This process's store: the embedded setup's, and the fallback while Redis is down."""
+    return _local
+
+
+def redis_store() -> RedisStore | None:
+    """The shared store of ``REDIS_URL``, or ``None`` in the embedded setup."""
+    global _redis
+    url = settings.CONFIG.redis_url
+    if not url:
+        return None
+    if _redis is None or _redis.url != url:
+        _redis = RedisStore(url)
+    return _redis
+
+
+def current_redis_store() -> RedisStore | None:
+    """The shared store if one was made in this process (nothing is connected to find out)."""
+    return _redis
+
+
+def reset_stores() -> None:
+    """Forget both stores (tests)."""
+    global _local, _redis
+    _local, _redis = LocalStore(), None

@@ -1,11 +1,13 @@
-"""Billing on the gateway's hot path: :func:`admit` before the upstream call, :func:`settle` after it.
+"""Billing on the gateway's hot path: :func:`metered` owns a request's billing from admission to settlement.
 
-``admit`` checks every limit that applies (key, user, organisation, provider; requests per minute,
-concurrent requests, period quotas) and reserves the request's estimated cost — one Redis round
-trip, or none in the embedded setup. ``settle`` is called exactly once however the request ended;
-it releases the concurrency slots and the reservation, adds the actual usage to the quotas and the
-actual cost to the credits, and appends the ledger event — without a round trip of its own: it
-rides with the next admission's (``billing/_stores.py``), so the response never waits for it.
+``async with metered(...) as meter`` admits on entry and settles on exit, exactly once, whatever
+ends the block (an answer, an error, a cancelled task, a closed stream). Admission checks every
+limit that applies (key, user, organisation, provider; requests per minute, concurrent requests,
+period quotas) and reserves the request's estimated cost — one Redis round trip, or none in the
+embedded setup. Settlement releases the concurrency slots and the reservation, adds the actual
+usage to the quotas and the actual cost to the credits, and appends the ledger event — without a
+round trip of its own: it rides with the next admission's (``billing/_stores.py``), so the
+response never waits for it.
 
 When Redis is unreachable (see docs/billing.md, "When Redis is unreachable"): rate and
 concurrency limits fall back to this process's own counters (which also count what Redis admitted
@@ -18,8 +20,11 @@ call that still fails drops the pool, and Redis is tried again ``BILLING_REDIS_R
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import msgspec
 import redis
@@ -29,36 +34,25 @@ from django.conf import settings
 from accounts.types import KeyIdentity
 from billing import heartbeat, ledger
 from billing._answers import headers_of, refusal_of
-from billing._stores import AdmitResult, LocalStore, RedisStore, Settlement
+from billing._stores import AdmitResult, Settlement, current_redis_store, local_store, redis_store, reset_stores
 from billing.metrics import ADMISSIONS, DEGRADED, REDIS_DEGRADED, REFUSALS, SETTLE_FAILURES, observe_credits_spent
 from billing.policy import org_policy, prices_for, rules_for
 from billing.policy import reset as policy_reset
 from billing.pricing import cost_of, estimate_usage
 from billing.selectors import credit_cap_get
 from billing.types import Admission, Rule
-from core.errors import HttpError, not_permitted
+from core import background, tracing
+from core.diagnostics import observe_phase
+from core.errors import STATUS_CLIENT_CLOSED, ApplicationError, HttpError, not_permitted
 from core.ids import fresh_id
 from plugins.types import Caller, Outcome, Provider, ProviderCall, Usage
 
 log = structlog.get_logger("mcp.billing")
 
-_local = LocalStore()
-_redis: RedisStore | None = None
 #: After a failed Redis call: when to try Redis again (monotonic clock).
 _redis_retry_at = 0.0
 #: A settlement that could not reach Redis is tried again after each of these pauses (seconds).
 SETTLE_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0)
-_background: set[asyncio.Task] = set()
-
-
-def redis_store() -> RedisStore | None:
-    global _redis
-    url = settings.CONFIG.redis_url
-    if not url:
-        return None
-    if _redis is None or _redis.url != url:
-        _redis = RedisStore(url)
-    return _redis
 
 
 def redis_degraded() -> bool:
@@ -69,14 +63,11 @@ def redis_degraded() -> bool:
 REDIS_DEGRADED.set_function(lambda: float(redis_degraded()))
 
 
-def local_store() -> LocalStore:
-    return _local
-
-
 def reset() -> None:
     """Forget process state: stores, cached policies, queued ledger events (tests)."""
-    global _local, _redis, _redis_retry_at
-    _local, _redis, _redis_retry_at = LocalStore(), None, 0.0
+    global _redis_retry_at
+    _redis_retry_at = 0.0
+    reset_stores()
     policy_reset()
     ledger.reset()
 
@@ -133,7 +124,6 @@ async def admit(
         REFUSALS.labels(result.kind).inc()
         raise refusal_of(admission, result)
     admission.headers = headers_of(admission.rules, result)
-    call.admission = admission
     ADMISSIONS.labels(admission.store).inc()
     return admission
 
@@ -149,7 +139,7 @@ async def _admit_in_store(admission: Admission) -> AdmitResult:
                 await store.load_credits(admission.organization_id, await credit_cap_get(admission.organization_id))
                 result = await store.admit(admission)
             if result.ok:
-                _local.count(admission)
+                local_store().count(admission)
             return result
         except (redis.RedisError, OSError) as exc:
             # The client already retried on fresh connections: Redis is down. Keep no connection to it.
@@ -170,10 +160,11 @@ async def _admit_in_store(admission: Admission) -> AdmitResult:
         admission.rules = tuple(r for r in admission.rules if r.kind != "quota")
         DEGRADED.inc()
     admission.store = "local"
-    result = await _local.admit(admission)
+    local = local_store()
+    result = await local.admit(admission)
     if result.kind == "init":
-        await _local.load_credits(admission.organization_id, await credit_cap_get(admission.organization_id))
-        result = await _local.admit(admission)
+        await local.load_credits(admission.organization_id, await credit_cap_get(admission.organization_id))
+        result = await local.admit(admission)
     return result
 
 
@@ -189,10 +180,12 @@ def _units(rule: Rule, usage: Usage | None, cost: int) -> int:
     }[rule.unit]
 
 
-def event_of(admission: Admission, call: ProviderCall, caller: Caller, outcome: Outcome, cost: int) -> dict:
+def event_of(
+    admission: Admission, call: ProviderCall, caller: Caller, outcome: Outcome, cost: int, request_id: str
+) -> dict:
     usage = outcome.usage
     return {
-        "request_id": admission.event_id or admission.ledger_id,
+        "request_id": request_id,
         "client_request_id": call.request_id[:128],
         "created_at": time.time(),
         "organization_id": caller.organization_id,
@@ -215,33 +208,131 @@ def event_of(admission: Admission, call: ProviderCall, caller: Caller, outcome: 
     }
 
 
-def settle(*, call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
+#: Reports a request's final outcome (the gateway's metrics and ``mcp_response`` hooks).
+Reporter = Callable[..., None]
+
+
+@dataclass(slots=True)
+class Meter:
+    """One request's billing between admission and settlement; see :func:`metered`."""
+
+    admission: Admission
+    started: float
+    #: What the request delivered, billed at settlement; ``None`` until the one who knows says.
+    outcome: Outcome | None = None
+    #: Bill the outcome under the admission's ``charge_id`` (the work is done and is charged as such).
+    charged: bool = False
+    #: Hand the outcome to the reporter at settlement.
+    report: bool = True
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The limit headers of the admission (``x-ratelimit-*``), for the answer."""
+        return self.admission.headers
+
+    def charge(self, outcome: Outcome) -> None:
+        """What the request delivered, to be billed when the block ends."""
+        self.outcome, self.charged = outcome, True
+
+    def release(self, status: int) -> None:
+        """Bill nothing and report nothing: what the hold was for is billed elsewhere (a job already charged)."""
+        self.outcome, self.charged, self.report = Outcome("", status, None), False, False
+
+
+@contextlib.asynccontextmanager
+async def metered(
+    *,
+    call: ProviderCall,
+    identity: KeyIdentity,
+    provider: Provider | None,
+    started: float | None = None,
+    ledger_id: str | None = None,
+    charge_id: str = "",
+    reporter: Reporter | None = None,
+) -> AsyncIterator[Meter]:
+    """Admit the request on entry; on exit settle it, exactly once, and report its outcome.
+
+    The block says what the request delivered with :meth:`Meter.charge`. A block that ends without
+    an outcome — an error, a cancelled task, a closed stream — is settled as abandoned: nothing is
+    charged, the slots and the reservation are released, and the status says why (the error's, 499
+    for a client that left, 500 otherwise).
+
+    :param started: when the request began (``time.perf_counter()``), for the latency of an abandonment.
+    :param ledger_id: the id its slots, reservation and ledger event go by (default: a fresh one).
+    :param charge_id: what the work is charged under when it completes, if not ``ledger_id`` (a job
+        attempt: ``job-<id>``); the reconciler settles the hold of a dead attempt against it.
+    :param reporter: called once at the end as ``reporter(call=, caller=, outcome=)``.
+    :raises HttpError: on entry, a refusal: 429 over a limit, 402 out of credits, 503 when credits
+        cannot be checked; nothing is held then.
+    """
+    admission = await admit(call=call, identity=identity, provider=provider, ledger_id=ledger_id, charge_id=charge_id)
+    meter = Meter(admission, time.perf_counter() if started is None else started)
+    try:
+        yield meter
+    except BaseException as exc:
+        if meter.outcome is None:
+            meter.outcome = Outcome("", _abandoned_status(exc), None, latency_ms=_since(meter.started))
+        raise
+    finally:
+        if meter.outcome is None:  # the block returned without saying what it delivered: a bug, billed as nothing
+            meter.outcome = Outcome("", 500, None, latency_ms=_since(meter.started))
+        caller = Caller(admission.organization_id, admission.key_id, admission.user_id)
+        _settle_and_report(meter, call, caller, reporter)
+
+
+def _abandoned_status(exc: BaseException) -> int:
+    if isinstance(exc, ApplicationError):
+        return exc.status
+    if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+        return STATUS_CLIENT_CLOSED
+    return 500
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _settle_and_report(meter: Meter, call: ProviderCall, caller: Caller, reporter: Reporter | None) -> None:
+    outcome = meter.outcome
+    assert outcome is not None
+    settling = time.perf_counter()
+    request_id = meter.admission.charge_id if meter.charged and meter.admission.charge_id else ""
+    try:
+        # The settlement's Redis round trip rides with a later admission, inside this span's context.
+        with tracing.span("mcp.settlement", {"http.response.status_code": outcome.status}):
+            settle(meter.admission, call=call, caller=caller, outcome=outcome, request_id=request_id)
+    except Exception as exc:  # noqa: BLE001 - the hold is reconciled later; the answer stands.
+        log.error("billing_settle_failed", error_type=type(exc).__name__)
+    if reporter is not None and meter.report:
+        reporter(call=call, caller=caller, outcome=outcome)
+    observe_phase("settlement", time.perf_counter() - settling)
+
+
+def settle(admission: Admission, *, call: ProviderCall, caller: Caller, outcome: Outcome, request_id: str = "") -> None:
     """Release what the request held, bill what it consumed, append its ledger event; never blocks.
 
-    Idempotent per admission: only the first call does anything. Cache hits cost nothing (the
-    upstream was not called); failed requests cost what the upstream reported, usually nothing.
+    Called once per admission, by :func:`metered`'s exit. Cache hits cost nothing (the upstream was
+    not called); failed requests cost what the upstream reported, usually nothing.
+
+    :param request_id: the ledger event's id, when not the admission's ``ledger_id``.
     """
-    admission: Admission | None = getattr(call, "admission", None)
-    if admission is None or admission.settled:
-        return
-    admission.settled = True
     usage = None if outcome.cache_hit else outcome.usage
     cost = cost_of(admission.prices, call, usage)
     units = [_units(r, usage, cost) for r in admission.rules if r.kind == "quota"]
-    event = event_of(admission, call, caller, outcome, cost)
+    event = event_of(admission, call, caller, outcome, cost, request_id or admission.ledger_id)
     observe_credits_spent(caller.organization_id, cost)
     store = redis_store()
     if admission.store != "redis" or store is None:
-        _spawn(_settle_locally(admission, units, cost, event))
+        background.spawn(_settle_locally(admission, units, cost, event))
         return
     # No round trip of its own: it rides with the next admission (billing/_stores.py).
     payload = msgspec.json.encode(event).decode()
-    store.defer_settle(Settlement(admission, units, cost, payload), lambda s: _spawn(_retry_settle(s, event)))
+    store.defer_settle(Settlement(admission, units, cost, payload), lambda s: background.spawn(_retry_settle(s, event)))
     ledger.ensure_flusher()
 
 
 async def _settle_locally(admission: Admission, units: list[int], cost: int, event: dict) -> None:
-    await _local.settle(admission, units, cost, "")
+    await local_store().settle(admission, units, cost, "")
     ledger.append_local(event)
 
 
@@ -267,23 +358,10 @@ async def _retry_settle(settlement: Settlement, event: dict) -> None:
     log.error("billing.settle_abandoned", request_id=admission.ledger_id)
 
 
-def _spawn(coroutine) -> None:
-    task = asyncio.get_running_loop().create_task(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-
-
-def abandon(call: ProviderCall, *, status: int = 500) -> None:
-    """Settle a request that ended before it reached the usage recorder (an unexpected error, a disconnect)."""
-    admission: Admission | None = getattr(call, "admission", None)
-    if admission is not None and not admission.settled:
-        caller = Caller(admission.organization_id, admission.key_id, admission.user_id)
-        settle(call=call, caller=caller, outcome=Outcome(admission.provider, status, None))
-
-
-async def admit_done(*, call: ProviderCall, caller: Caller, provider: Provider | None, ledger_id: str) -> Admission:
-    """Admit work that was already done without an admission of its own (a job a provider finished by
-    callback), so that ``usage.record`` bills it like any other request.
+async def bill_done(
+    *, call: ProviderCall, caller: Caller, provider: Provider | None, ledger_id: str, outcome: Outcome
+) -> None:
+    """Bill work that was done without an admission of its own (a job a provider finished by callback).
 
     No limit applies (the work is done); its cost goes to the credits even past the balance, and
     its ledger event is ``ledger_id`` — idempotent, so a repeated report is not billed twice.
@@ -310,22 +388,19 @@ async def admit_done(*, call: ProviderCall, caller: Caller, provider: Provider |
         admission.credit_enforced = False
         await _admit_in_store(admission)
         admission.credit_enforced = policy.credit_enforced
-    call.admission = admission
-    return admission
+    settle(admission, call=call, caller=caller, outcome=outcome)
 
 
 async def drain() -> None:
     """Send and wait for the settlements this event loop has scheduled (tests; graceful shutdown)."""
-    loop = asyncio.get_running_loop()
     while True:
-        if _redis is not None:
-            await _redis.drain()
-        # A task of another loop (one that ended while a settlement was being retried) is not ours
-        # to wait for: what it held is reconciled from the holds.
-        mine = [task for task in _background if task.get_loop() is loop]
-        if not mine:
+        store = current_redis_store()
+        if store is not None:
+            await store.drain()
+        # Settlement retries and local settlements run as background tasks; they may queue more.
+        if not background.pending():
             return
-        await asyncio.gather(*mine, return_exceptions=True)
+        await background.drain()
 
 
 async def settle_pending() -> None:

@@ -31,7 +31,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from billing._stores import LEDGER_STREAM
+from billing._stores import LEDGER_STREAM, redis_store
 from billing.metrics import LEDGER_BUFFERED, LEDGER_FLUSH_ERRORS, LEDGER_LAST_FLUSH, LEDGER_OUTBOX, LEDGER_WRITTEN
 from billing.services import usage_events_insert
 from core.redis_clients import async_client, drop_pool
@@ -158,8 +158,6 @@ async def _flush_forever() -> None:
 async def flush_tick() -> int:
     """One pass of a gateway process's flusher: its own queued events, and the Redis outbox unless a
     worker owns that (``BILLING_LEDGER_FLUSHER=worker``)."""
-    from billing.hotpath import redis_store
-
     count = await flush_buffer()
     store = redis_store() if settings.BILLING_LEDGER_FLUSHER == "web" else None
     client = store.client()[0] if store is not None else None

@@ -39,7 +39,7 @@ class Rule:
 
 @dataclass(slots=True)
 class Admission:
-    """A request let in: what it holds (slots, reservation) until it is settled, exactly once."""
+    """A request let in: what it holds (slots, reservation) until it is settled (``billing.hotpath.metered``)."""
 
     ledger_id: str
     organization_id: int
@@ -54,9 +54,6 @@ class Admission:
     headers: dict[str, str] = field(default_factory=dict)
     #: Which store admitted it: ``redis``, or ``local`` (embedded, or Redis down).
     store: str = "redis"
-    settled: bool = False
-    #: The ledger event's request id when it differs from ``ledger_id`` (a job's stable ``job-<id>``).
-    event_id: str = ""
     #: What the work is charged under if it completes (a job attempt: the job's ``job-<id>``); the
     #: reconciler settles a dead attempt's hold against it, so a job is never charged twice.
     charge_id: str = ""

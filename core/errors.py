@@ -35,6 +35,11 @@ __all__ = [
 ErrorDict = dict[str, dict[str, str | None]]
 
 
+#: The status a request is logged, billed and reported with when its client left before the answer
+#: was complete (nginx's convention; never sent, there is nobody to send it to).
+STATUS_CLIENT_CLOSED = 499
+
+
 def error_dict(message: str, type_: str, code: str | None, param: str | None = None) -> ErrorDict:
     """The error shape, as a mapping."""
     return {"error": {"message": message, "type": type_, "code": code, "param": param}}

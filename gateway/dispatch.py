@@ -59,7 +59,7 @@ def deadline_seconds(provider: Provider, operation: str) -> float:
 
 def organization_of(call: ProviderCall) -> int | None:
     """The organisation a call is billed to (breakers keep a failure streak per organisation)."""
-    return getattr(call.admission, "organization_id", None)
+    return call.organization_id
 
 
 def _should_retry(exc: Exception) -> bool:

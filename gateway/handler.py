@@ -30,7 +30,8 @@ from core.diagnostics import observe_phase
 from core.errors import (
     DATABASE_UNAVAILABLE,
     INTERNAL_ERROR,
-    HttpError,
+    STATUS_CLIENT_CLOSED,
+    ApplicationError,
     body_too_large,
     error_response,
     invalid,
@@ -43,9 +44,6 @@ errors_log = structlog.get_logger("mcp.gateway")
 
 #: Largest request body accepted (audio uploads are the biggest: 25 MB plus multipart overhead).
 MAX_BODY_BYTES = 26 * 1024 * 1024
-
-
-STATUS_CLIENT_CLOSED = 499
 
 
 class ClientDisconnected(Exception):
@@ -104,10 +102,10 @@ class HotPathHandler:
                     view.waiting = False
             except Resolver404:
                 response = error_response(not_found())
-            except HttpError as exc:
+            except ApplicationError as exc:
                 response = error_response(exc)
             except ClientDisconnected:
-                status = 499
+                status = STATUS_CLIENT_CLOSED
                 return
             except DatabaseError as exc:
                 errors_log.warning("database_unavailable", error_type=type(exc).__name__, where=where(exc))

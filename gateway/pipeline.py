@@ -1,13 +1,16 @@
-"""The hot path after parsing: route → authorise → plugins → cache → provider → stream back → usage.
+"""The hot path after parsing: route → authorise → plugins → admit → cache → provider → stream back → settle.
 
 Views parse and validate what the client sent into a :class:`ProviderCall`; :func:`proxy` does
-the rest and is the same for every endpoint.
+the rest and is the same for every endpoint. :func:`prepared` is the part a job's worker shares
+(jobs/execution.py), so a request and a job pass the same checks.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import structlog
 from django.conf import settings
@@ -15,18 +18,17 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 
 from accounts.keyauth import KeyIdentity
 from billing import hotpath as billing
-from core import tracing
+from core import background, tracing
 from core.diagnostics import observe_phase
-from core.errors import HttpError, invalid
-from gateway import result_cache
-from gateway import usage as usage_recorder
+from core.errors import ApplicationError, HttpError, invalid
+from gateway import result_cache, usage
 from gateway.auth import authorize
 from gateway.dispatch import open_upstream
 from gateway.errors import model_not_found
 from gateway.metrics import observe_first_byte
-from gateway.relay import STATUS_CLIENT_CLOSED, TAIL_BYTES, end_relay_span, relay, start_relay_span, usage_of
+from gateway.relay import TAIL_BYTES, end_relay_span, relay, start_relay_span, usage_of
 from plugins.registry import Route, get_registry, plugin_manager
-from plugins.types import Caller, Outcome, ProviderCall
+from plugins.types import Caller, Outcome, Provider, ProviderCall, UpstreamResponse
 
 log = structlog.get_logger("mcp.gateway")
 
@@ -65,40 +67,73 @@ def forwarded_headers(request: HttpRequest) -> dict[str, str]:
     return forwarded
 
 
+@dataclass(slots=True)
+class Exchange:
+    """A call that passed the pipeline: its routes, who makes it, and its billing until it ends."""
+
+    routes: list[Route]
+    caller: Caller
+    meter: billing.Meter
+
+
+@contextlib.asynccontextmanager
+async def prepared(
+    call: ProviderCall,
+    identity: KeyIdentity,
+    *,
+    started: float,
+    ledger_id: str | None = None,
+    charge_id: str = "",
+) -> AsyncIterator[Exchange]:
+    """Route, authorise, show the call to the ``mcp_request`` hooks and admit it — for a request and a
+    job alike; when the block ends, the call is settled and reported, exactly once.
+
+    A refusal on the way in (404 model, 403 scope, a plugin, 429/402/503 from billing) is reported
+    and raised; nothing is held then. The block says what the call delivered with
+    ``exchange.meter.charge(outcome)``; one that ends otherwise is settled as abandoned
+    (``billing.hotpath.metered``).
+    """
+    routes = await resolve_routes(call)
+    caller = caller_of(identity)
+    call.organization_id = identity.organization_id
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            screen(call, identity, caller)
+            admitting = time.perf_counter()
+            with tracing.span("mcp.admission", {"mcp.provider": routes[0].provider.name, "mcp.model": call.model}):
+                meter = await stack.enter_async_context(
+                    billing.metered(
+                        call=call,
+                        identity=identity,
+                        provider=routes[0].provider,
+                        started=started,
+                        ledger_id=ledger_id,
+                        charge_id=charge_id,
+                        reporter=usage.report,
+                    )
+                )
+            observe_phase("admission", time.perf_counter() - admitting)
+        except ApplicationError as exc:
+            # Refused after routing (scopes, a plugin, limits, credits): still reported, exactly once.
+            usage.report(call=call, caller=caller, outcome=Outcome("", exc.status, None, latency_ms=_since(started)))
+            raise
+        yield Exchange(routes, caller, meter)
+
+
 async def proxy(
     call: ProviderCall, identity: KeyIdentity, request: HttpRequest, *, private: bool = False
 ) -> HttpResponseBase:
     """Send a validated call upstream and answer the client."""
     started = time.perf_counter()
     call.forward_headers = forwarded_headers(request)
-    routes = await resolve_routes(call)
-    caller = caller_of(identity)
-    try:
-        screen(call, identity, caller)
-        # Limits and credits, before anything reaches an upstream; usage_recorder.record() settles it.
-        admitting = time.perf_counter()
-        with tracing.span("mcp.admission", {"mcp.provider": routes[0].provider.name, "mcp.model": call.model}):
-            admission = await billing.admit(call=call, identity=identity, provider=routes[0].provider)
-        observe_phase("admission", time.perf_counter() - admitting)
-    except HttpError as exc:
-        # Refused after routing (scopes, a plugin, limits, credits): still reported, exactly once.
-        outcome = Outcome("", exc.status, None, latency_ms=(time.perf_counter() - started) * 1000)
-        usage_recorder.record(call=call, caller=caller, outcome=outcome)
-        raise
-    try:
-        response = await _proxy_admitted(call, caller, routes, started, private)
-    except HttpError as exc:
-        billing.abandon(call)
-        exc.headers = {**admission.headers, **exc.headers}
-        raise
-    except BaseException as exc:
-        if not getattr(call.admission, "settled", True):
-            # Cancelled while waiting for the upstream: the client left (499), and is reported as such.
-            status = STATUS_CLIENT_CLOSED if isinstance(exc, asyncio.CancelledError) else 500
-            outcome = Outcome("", status, None, latency_ms=(time.perf_counter() - started) * 1000)
-            usage_recorder.record(call=call, caller=caller, outcome=outcome)
-        raise
-    for name, value in admission.headers.items():
+    async with contextlib.AsyncExitStack() as owner:
+        exchange = await owner.enter_async_context(prepared(call, identity, started=started))
+        try:
+            response = await _answer(call, exchange, owner, started, private)
+        except ApplicationError as exc:
+            exc.headers = {**exchange.meter.headers, **exc.headers}
+            raise
+    for name, value in exchange.meter.headers.items():
         response[name] = value
     return response
 
@@ -119,21 +154,18 @@ def screen(call: ProviderCall, identity: KeyIdentity, caller: Caller) -> None:
         raise HttpError(400, str(refusal), code="request_refused")
 
 
-async def _proxy_admitted(
-    call: ProviderCall, caller: Caller, routes: list[Route], started: float, private: bool
+async def _answer(
+    call: ProviderCall, exchange: Exchange, owner: contextlib.AsyncExitStack, started: float, private: bool
 ) -> HttpResponseBase:
+    """The answer of an admitted call. A streamed one takes over ``owner`` (the call's billing), which
+    its body closes when the stream ends."""
+    routes, meter = exchange.routes, exchange.meter
     key = result_cache.cache_key(call, routes[0].provider.name, private_header=private)
     if key is not None:
         cached = await result_cache.lookup(key)
         if cached is not None:
-            outcome = Outcome(
-                routes[0].provider.name,
-                cached.status,
-                None,
-                cache_hit=True,
-                latency_ms=(time.perf_counter() - started) * 1000,
-            )
-            usage_recorder.record(call=call, caller=caller, outcome=outcome)
+            name = routes[0].provider.name
+            meter.charge(Outcome(name, cached.status, None, cache_hit=True, latency_ms=_since(started)))
             return _cached_response(cached)
 
     strip_usage = False
@@ -144,37 +176,31 @@ async def _proxy_admitted(
         call.payload["stream_options"] = {**options, "include_usage": True}
 
     opening = time.perf_counter()
-    try:
-        provider, upstream = await open_upstream(call, routes)
-        observe_phase("upstream", time.perf_counter() - opening)
-    except HttpError as exc:
-        outcome = Outcome("", exc.status, None, latency_ms=(time.perf_counter() - started) * 1000)
-        usage_recorder.record(call=call, caller=caller, outcome=outcome)
-        raise
+    provider, upstream = await open_upstream(call, routes)
+    observe_phase("upstream", time.perf_counter() - opening)
 
     if upstream.buffered is not None:
-        return await _buffered(call, caller, provider, upstream, key, started)
+        return await _buffered(call, meter, provider, upstream, key, started)
 
     def remember(body: bytes | None) -> None:
         if key is not None and body is not None:
             answer = result_cache.CachedAnswer(upstream.status, upstream.content_type, tuple(upstream.headers), body)
-            _spawn(result_cache.store(key, answer))
+            background.spawn(result_cache.store(key, answer))
 
     sse = upstream.content_type.startswith("text/event-stream")
+    body = relay(
+        upstream,
+        provider=provider,
+        call=call,
+        delivered=meter.charge,
+        started=started,
+        sse=sse,
+        strip_usage_event=strip_usage,
+        on_complete=remember,
+        keep_body_up_to=result_cache.MAX_ENTRY_BYTES if key else 0,
+    )
     response = StreamingHttpResponse(
-        relay(
-            upstream,
-            provider=provider,
-            call=call,
-            caller=caller,
-            started=started,
-            sse=sse,
-            strip_usage_event=strip_usage,
-            on_complete=remember,
-            keep_body_up_to=result_cache.MAX_ENTRY_BYTES if key else 0,
-        ),
-        status=upstream.status,
-        content_type=upstream.content_type,
+        _owned_by(owner.pop_all(), body), status=upstream.status, content_type=upstream.content_type
     )
     _copy_headers(response, upstream.headers)
     if sse:
@@ -185,17 +211,32 @@ async def _proxy_admitted(
     return response
 
 
-async def _buffered(call, caller, provider, upstream, key, started) -> HttpResponse:
+async def _owned_by(owner: contextlib.AsyncExitStack, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """A streamed answer's body, which owns the call's billing: settled when the stream ends, however
+    it ends (the relay says what was delivered as it closes, then the meter settles it)."""
+    async with owner, contextlib.aclosing(body):
+        async for chunk in body:
+            yield chunk
+
+
+async def _buffered(
+    call: ProviderCall,
+    meter: billing.Meter,
+    provider: Provider,
+    upstream: UpstreamResponse,
+    key: str | None,
+    started: float,
+) -> HttpResponse:
     """A JSON answer the dispatcher has read and checked whole: answered in one piece."""
     body = upstream.buffered
+    assert body is not None
     span = start_relay_span(provider, call)
     first_byte = time.perf_counter()  # the dispatcher read and checked the body: it is all here now
     observe_first_byte(provider=provider.name, model=call.model, seconds=first_byte - started)
     await upstream.close()
     end_relay_span(span, status=upstream.status, size=len(body), first_byte=first_byte, started=started)
-    usage = usage_of(provider, call, upstream, body[-TAIL_BYTES:], 0) if upstream.status < 400 else None
-    outcome = Outcome(provider.name, upstream.status, usage, latency_ms=(time.perf_counter() - started) * 1000)
-    usage_recorder.record(call=call, caller=caller, outcome=outcome)
+    usage_ = usage_of(provider, call, upstream, body[-TAIL_BYTES:], 0) if upstream.status < 400 else None
+    meter.charge(Outcome(provider.name, upstream.status, usage_, latency_ms=_since(started)))
     response = HttpResponse(body, status=upstream.status, content_type=upstream.content_type)
     _copy_headers(response, upstream.headers)
     if key is not None:
@@ -204,6 +245,10 @@ async def _buffered(call, caller, provider, upstream, key, started) -> HttpRespo
         )
         response["X-Cache"] = "MISS"
     return response
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
 def _cached_response(cached: result_cache.CachedAnswer) -> HttpResponse:
@@ -217,13 +262,3 @@ def _copy_headers(response: HttpResponseBase, headers: list[tuple[str, str]]) ->
     for name, value in headers:
         if name.lower() != "content-type":
             response[name] = value
-
-
-_background: set = set()
-
-
-def _spawn(coroutine) -> None:
-    """Run a fire-and-forget coroutine, keeping a reference so it is not garbage-collected mid-way."""
-    task = asyncio.ensure_future(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)

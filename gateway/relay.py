@@ -10,7 +10,7 @@ deadline closes the upstream answer when it passes (504 / in-band ``upstream_tim
 What is charged (docs/billing.md): a byte stream only when it arrived whole; text by what was
 relayed (the upstream's reported usage for a completed answer, the gateway's count otherwise);
 nothing when nothing was delivered. Whatever happens — completion, upstream failure, client
-disconnect — usage is recorded exactly once.
+disconnect — ``delivered`` is told once what was delivered (the meter, which bills it when the call ends).
 """
 
 from __future__ import annotations
@@ -22,16 +22,15 @@ from collections.abc import AsyncIterator, Callable
 
 import structlog
 
-from core import tracing
+from core import background, tracing
 from core.diagnostics import observe_phase
-from core.errors import HttpError, sse_error_event
+from core.errors import STATUS_CLIENT_CLOSED, HttpError, sse_error_event
 from gateway import dispatch
-from gateway import usage as usage_recorder
 from gateway.errors import upstream_timeout
 from gateway.metrics import observe_first_byte
 from gateway.sse import EventStream
 from plugins.errors import UpstreamError
-from plugins.types import Caller, Outcome, Provider, ProviderCall, UpstreamResponse, Usage
+from plugins.types import Outcome, Provider, ProviderCall, UpstreamResponse, Usage
 
 log = structlog.get_logger("mcp.gateway")
 
@@ -39,7 +38,6 @@ log = structlog.get_logger("mcp.gateway")
 TAIL_BYTES = 8 * 1024
 #: Rough characters per token, for answers whose upstream reports no usage (documented in the README).
 CHARS_PER_TOKEN = 4
-STATUS_CLIENT_CLOSED = 499
 
 
 async def relay(
@@ -47,15 +45,16 @@ async def relay(
     *,
     provider: Provider,
     call: ProviderCall,
-    caller: Caller,
+    delivered: Callable[[Outcome], None],
     started: float,
     sse: bool,
     strip_usage_event: bool = False,
     on_complete: Callable[[bytes | None], None] | None = None,
     keep_body_up_to: int = 0,
 ) -> AsyncIterator[bytes]:
-    """Yield the upstream body as it arrives; record usage when it ends, however it ends.
+    """Yield the upstream body as it arrives; tell ``delivered`` what was delivered when it ends, however it ends.
 
+    :param delivered: called once with the outcome (the call's meter bills it).
     :param sse: the body is ``text/event-stream`` (relayed event by event; errors become a final SSE event).
     :param strip_usage_event: remove the usage-only event the gateway requested on the client's behalf.
     :param on_complete: called with the whole body (if it fit in ``keep_body_up_to``) after a clean end.
@@ -74,8 +73,7 @@ async def relay(
         nonlocal expired
         expired = True
         # Closing the answer wakes the read below with an error, wherever it is waiting.
-        _closing.add(task := asyncio.ensure_future(upstream.close()))
-        task.add_done_callback(_closing.discard)
+        background.spawn(upstream.close())
 
     if call.deadline:
         timer = asyncio.get_running_loop().call_at(call.deadline, expire)
@@ -139,7 +137,7 @@ async def relay(
         end_relay_span(span, status=status, size=size, first_byte=first_byte, started=started)
         if first_byte:
             observe_phase("relay", time.perf_counter() - first_byte)
-        usage_recorder.record(call=call, caller=caller, outcome=outcome)
+        delivered(outcome)
 
 
 def start_relay_span(provider: Provider, call: ProviderCall):
@@ -155,9 +153,6 @@ def end_relay_span(span, *, status: int, size: int, first_byte: float, started: 
     if first_byte:
         attributes["mcp.relay.ttfb_ms"] = round((first_byte - started) * 1000, 3)
     tracing.end_span(span, attributes, error=status >= 500)
-
-
-_closing: set[asyncio.Task] = set()
 
 
 def _broken_off(exc: UpstreamError) -> HttpError:

@@ -1,14 +1,9 @@
-"""The last step of the hot path: report what a request consumed to the plugins and the metrics."""
+"""The last step of the hot path: report what a request consumed to the metrics and the plugins."""
 
 from __future__ import annotations
 
-import time
-
 import structlog
 
-from billing import hotpath as billing
-from core import tracing
-from core.diagnostics import observe_phase
 from gateway.metrics import GATEWAY_REQUESTS, IMAGES, TOKENS, observe_provider_answer
 from plugins.registry import plugin_manager
 from plugins.types import Caller, Outcome, ProviderCall
@@ -16,15 +11,12 @@ from plugins.types import Caller, Outcome, ProviderCall
 log = structlog.get_logger("mcp.gateway")
 
 
-def record(*, call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
-    """Settle billing, count the outcome and hand it to every ``mcp_response`` hook; never raises."""
-    started = time.perf_counter()
-    try:
-        # The settlement's Redis round trip runs in a background task that inherits this span.
-        with tracing.span("mcp.settlement", {"http.response.status_code": outcome.status}):
-            billing.settle(call=call, caller=caller, outcome=outcome)
-    except Exception as exc:  # noqa: BLE001 - the reservation is reconciled later; the answer stands.
-        log.error("billing_settle_failed", error_type=type(exc).__name__)
+def report(*, call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
+    """Count the outcome and hand it to every ``mcp_response`` hook; never raises.
+
+    Called once per request: by billing's settlement (``billing.hotpath.metered``) for an admitted
+    request, by the pipeline for one refused before admission.
+    """
     provider, usage = outcome.provider, outcome.usage
     GATEWAY_REQUESTS.labels(call.operation, provider or "-", str(outcome.status)).inc()
     if provider and not outcome.cache_hit:
@@ -42,4 +34,3 @@ def record(*, call: ProviderCall, caller: Caller, outcome: Outcome) -> None:
         plugin_manager().hook.mcp_response(call=call, caller=caller, outcome=outcome)
     except Exception as exc:  # noqa: BLE001 - an observer's bug must not fail a request already answered.
         log.error("response_hook_failed", error_type=type(exc).__name__)
-    observe_phase("settlement", time.perf_counter() - started)

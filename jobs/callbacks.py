@@ -25,8 +25,8 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from billing import hotpath as billing
 from billing.pricing import estimate_usage
 from core.errors import HttpError, invalid, method_not_allowed
-from gateway import usage as usage_recorder
 from gateway.pipeline import resolve_routes
+from gateway.usage import report as usage_report
 from jobs import services
 from jobs.models import Job
 from jobs.results import result_downloadable, result_name, store_bytes
@@ -95,9 +95,12 @@ async def _charge(job: Job) -> None:
     routes = await resolve_routes(call)
     call.modality = routes[0].model.modality
     caller = Caller(job.organization_id, job.key_id, job.user_id)
-    await billing.admit_done(call=call, caller=caller, provider=routes[0].provider, ledger_id=job.request_id)
     usage = dataclasses.replace(estimate_usage(call, settings.BILLING_DEFAULT_MAX_TOKENS), source="estimated")
-    usage_recorder.record(call=call, caller=caller, outcome=Outcome(routes[0].provider.name, 200, usage))
+    outcome = Outcome(routes[0].provider.name, 200, usage)
+    await billing.bill_done(
+        call=call, caller=caller, provider=routes[0].provider, ledger_id=job.request_id, outcome=outcome
+    )
+    usage_report(call=call, caller=caller, outcome=outcome)
 
 
 async def provider_callback(request: HttpRequest, provider: str) -> HttpResponse:

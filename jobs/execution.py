@@ -4,9 +4,9 @@ The call is built like the synchronous ``/v1`` views build it, then routed, auth
 the ``mcp_request`` hooks and opened with the gateway's retries, breakers and fallback. The
 answer is read (bounded) into storage, and usage is reported once per job with the request id
 ``job-<id>`` — stable across attempts, so the ledger stays idempotent even if a report repeats.
-Before the upstream call the attempt is admitted by billing like a synchronous call (limits,
-credits); a rate limit puts it back in the queue without spending an attempt, and whatever
-ends an admitted attempt other than success releases its admission (``billing.abandon``).
+The attempt passes the gateway's own pipeline (``gateway.pipeline.prepared``): limits and credits
+as for a synchronous call; a rate limit puts it back in the queue without spending an attempt,
+and whatever ends an admitted attempt other than success releases its admission.
 
 While the attempt runs, a heartbeat keeps its lease; when the heartbeat finds the job cancelled
 or handed to another attempt, the work is cancelled (which closes the upstream request).
@@ -26,12 +26,11 @@ from django.core.files.storage import default_storage
 
 from billing import hotpath as billing
 from core import tracing
-from core.errors import HttpError
-from gateway import usage as usage_recorder
+from core.errors import STATUS_CLIENT_CLOSED, HttpError
 from gateway.dispatch import open_upstream
 from gateway.errors import from_upstream
-from gateway.pipeline import caller_of, resolve_routes, screen
-from gateway.relay import STATUS_CLIENT_CLOSED, usage_of
+from gateway.pipeline import prepared
+from gateway.relay import usage_of
 from jobs import services
 from jobs.identity import job_identity
 from jobs.metrics import observe_attempt_end, observe_attempt_start
@@ -39,8 +38,8 @@ from jobs.models import Job
 from jobs.results import result_downloadable, result_name, store_bytes
 from jobs.types import KIND_OPERATION
 from plugins.errors import UpstreamError
-from plugins.registry import close_loop_sessions
-from plugins.types import Caller, Outcome, ProviderCall
+from plugins.registry import Route, close_loop_sessions
+from plugins.types import Outcome, ProviderCall
 
 log = structlog.get_logger("mcp.jobs")
 
@@ -87,36 +86,31 @@ async def _run(job: Job) -> None:
     identity = await job_identity(job)
     call = _call_for(job, await _read_input(job))
     call.forward_headers = dict(job.forward_headers)
-    routes = await resolve_routes(call)
-    caller = caller_of(identity)
-    screen(call, identity, caller)
-    # Limits and credits, as for a synchronous call. Each attempt holds under an id of its own (a
-    # reaped attempt may still be running); a success is billed under the job's stable request id,
-    # which the hold records, so the hold of an attempt whose worker died is settled against it.
-    try:
-        await billing.admit(
-            call=call,
-            identity=identity,
-            provider=routes[0].provider,
-            ledger_id=f"{job.request_id}-{job.attempt}",
-            charge_id=job.request_id,
-        )
-    except HttpError as exc:
-        if exc.status == 429:
-            raise _RateLimited(exc) from None
-        raise
-    try:
-        await _run_admitted(job, call, caller, routes, started)
-    except HttpError as exc:
-        billing.abandon(call, status=exc.status)
-        raise
-    except BaseException as exc:
-        lost = isinstance(exc, asyncio.CancelledError | _Lost)
-        billing.abandon(call, status=STATUS_CLIENT_CLOSED if lost else 500)
-        raise
+    async with contextlib.AsyncExitStack() as stack:
+        # The gateway's own pipeline: routes, scopes, request hooks, limits and credits. Each attempt
+        # holds under an id of its own (a reaped attempt may still be running); a success is billed
+        # under the job's stable request id, which the hold records, so the hold of an attempt whose
+        # worker died is settled against it.
+        try:
+            exchange = await stack.enter_async_context(
+                prepared(
+                    call,
+                    identity,
+                    started=started,
+                    ledger_id=f"{job.request_id}-{job.attempt}",
+                    charge_id=job.request_id,
+                )
+            )
+        except HttpError as exc:
+            if exc.status == 429:
+                raise _RateLimited(exc) from None
+            raise
+        await _run_admitted(job, call, exchange.routes, exchange.meter, started)
 
 
-async def _run_admitted(job: Job, call: ProviderCall, caller: Caller, routes: list, started: float) -> None:
+async def _run_admitted(
+    job: Job, call: ProviderCall, routes: list[Route], meter: billing.Meter, started: float
+) -> None:
     await services.job_progress(job=job, progress=10)
     provider, upstream = await open_upstream(call, routes)
     await services.job_progress(job=job, progress=30)
@@ -158,13 +152,12 @@ async def _run_admitted(job: Job, call: ProviderCall, caller: Caller, routes: li
         provider=provider.name,
     )
     if finished is None:
+        meter.release(STATUS_CLIENT_CLOSED)  # another attempt owns the job now
         raise _Lost
     if not charge:
-        billing.abandon(call, status=upstream.status)  # billed once already: release, charge nothing
+        meter.release(upstream.status)  # billed once already: release, charge nothing
         return
-    call.admission.event_id = job.request_id
-    outcome = Outcome(provider.name, upstream.status, usage, latency_ms=(time.perf_counter() - started) * 1000)
-    usage_recorder.record(call=call, caller=caller, outcome=outcome)
+    meter.charge(Outcome(provider.name, upstream.status, usage, latency_ms=(time.perf_counter() - started) * 1000))
 
 
 def _usage_dict(usage) -> dict | None:

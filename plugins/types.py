@@ -98,8 +98,8 @@ class ProviderCall:
     host: str = "gen"
     #: Client headers the operator chose to forward upstream (``MCP_FORWARD_HEADERS``), e.g. tracing.
     forward_headers: dict[str, str] = field(default_factory=dict)
-    #: Set by the gateway's billing admission: what the request holds until its usage is recorded.
-    admission: Any = None
+    #: The organisation the call is made for, set by the gateway (breakers count failures per organisation).
+    organization_id: int | None = None
     #: ``time.monotonic()`` by which the whole answer must have arrived (0: none); set by the gateway.
     deadline: float = 0.0
 

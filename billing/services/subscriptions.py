@@ -13,6 +13,7 @@ from accounts.models import Organization
 from billing.exceptions import BillingInputError
 from billing.models import Plan, Price, Subscription
 from billing.services.credits import credit_account_ensure, credits_grant
+from billing.services.invoices import invoice_issue
 
 
 def add_month(moment: dt.datetime) -> dt.datetime:
@@ -126,8 +127,6 @@ def subscription_close_period(*, subscription: Subscription, now: dt.datetime | 
 
 def subscriptions_renew_due(*, now: dt.datetime | None = None, subscription_ids: list[int] | None = None) -> int:
     """Start the next period of every subscription whose period ended (the periodic job); returns how many."""
-    from billing.services.invoices import invoice_issue
-
     now = now or timezone.now()
     renewed = 0
     due = Subscription.objects.filter(current_period_end__lte=now)

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, quote, unquote
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
 from core.errors import HttpError, method_not_allowed
-from gateway import validation
+from gateway import usage, validation
 from gateway.auth import authenticate
 from gateway.dispatch import open_upstream
 from gateway.pipeline import proxy
@@ -152,8 +152,16 @@ async def model_list(request: HttpRequest, modality: str = "text", host: str = "
     )
     routes = [Route(provider, next(m for m in provider.models() if "native" in m.operations))]
     provider, upstream = await open_upstream(call, routes)
-    # Model lists are public: nobody is billed for them (organisation 0 in the usage record).
-    body = relay(upstream, provider=provider, call=call, caller=Caller(organization_id=0), started=started, sse=False)
+    # Model lists are public: nobody is billed for them (organisation 0 in the usage report).
+    public = Caller(organization_id=0)
+    body = relay(
+        upstream,
+        provider=provider,
+        call=call,
+        delivered=lambda outcome: usage.report(call=call, caller=public, outcome=outcome),
+        started=started,
+        sse=False,
+    )
     response = StreamingHttpResponse(body, status=upstream.status, content_type=upstream.content_type)
     response["Cache-Control"] = "no-store"
     return response

@@ -297,6 +297,8 @@ def test_trickle_fault_sends_one_byte_at_a_time(gen):
     started = time.monotonic()
     with gen.stream("GET", "/text/hi", headers=_fault("trickle=20ms")) as response:
         pieces = list(response.iter_raw())
-    assert b"".join(pieces)
-    assert max(len(p) for p in pieces) == 1
-    assert time.monotonic() - started >= 0.02 * len(pieces) * 0.8
+    body = b"".join(pieces)
+    assert body
+    # One byte every 20 ms: a reader slower than that (a busy machine) may find two waiting, never the whole.
+    assert len(pieces) >= len(body) // 2
+    assert time.monotonic() - started >= 0.02 * (len(body) - 1) * 0.8
