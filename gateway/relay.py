@@ -36,7 +36,7 @@ log = structlog.get_logger("mcp.gateway")
 
 #: Bytes of the answer's end kept for usage extraction (the usage chunk is always near the end).
 TAIL_BYTES = 8 * 1024
-#: Rough characters per token, for answers whose upstream reports no usage (documented in the README).
+#: Rough characters per token, for answers whose upstream reports no usage (docs/billing.md, "Prices").
 CHARS_PER_TOKEN = 4
 
 
