@@ -3,8 +3,9 @@
 The layers (README, "Architecture"): ``mcp_site`` (the shell) → ``dashboard`` → ``jobs`` →
 ``gateway`` → ``billing`` → ``accounts``, ``plugins`` → ``core``. A package may import any package
 below it, never one above; ``accounts`` and ``plugins`` do not import each other; ``simulator``
-imports nothing of the project; no package imports another's private (``_``-prefixed) module.
-Imports inside functions count: they hide a dependency, they do not remove it.
+imports nothing of the project; no package imports another's private (``_``-prefixed) module; and
+inside a package, modules import each other without a cycle. Imports inside functions count:
+they hide a dependency, they do not remove it.
 
 ``KNOWN_UPWARD`` lists the edges that still run the wrong way. It may only shrink: a new upward
 edge fails the first test, and an edge that no longer exists fails the second until it is
@@ -15,7 +16,10 @@ from __future__ import annotations
 
 import ast
 from functools import cache
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Lower number = lower layer. Packages on the same layer may not import each other.
@@ -69,6 +73,26 @@ def module_imports() -> frozenset[tuple[str, str]]:
     return frozenset(pairs)
 
 
+@cache
+def module_graph() -> dict[str, frozenset[str]]:
+    """Each module → the project modules it imports, ``from package import module`` resolved to the module."""
+    paths = {}
+    for package in (*LAYERS, *ISOLATED):
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" not in path.parts:
+                paths[_module_name(path)] = path
+    graph = {}
+    for module, path in paths.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            for base in _imported(module, path, node):
+                names = [alias.name for alias in node.names] if isinstance(node, ast.ImportFrom) else []
+                resolved = [f"{base}.{name}" for name in names if f"{base}.{name}" in paths]
+                targets.update(resolved or [base])
+        graph[module] = frozenset(target for target in targets if target in paths and target != module)
+    return graph
+
+
 def _top(module: str) -> str:
     return module.split(".")[0]
 
@@ -119,3 +143,16 @@ def test_no_package_imports_a_private_module_of_another() -> None:
 
 def test_the_simulator_imports_nothing_of_the_project() -> None:
     assert [pair for pair in package_edges() if pair[0] == "simulator"] == []
+
+
+@pytest.mark.parametrize("package", [*LAYERS, *ISOLATED])
+def test_no_import_cycle_inside_a_package(package: str) -> None:
+    graph = {
+        module: {target for target in targets if _top(target) == package}
+        for module, targets in module_graph().items()
+        if _top(module) == package
+    }
+    try:
+        tuple(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        pytest.fail(f"{package} has an import cycle: {' → '.join(exc.args[1])}; move the shared piece down a module")
