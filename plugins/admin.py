@@ -6,12 +6,15 @@ everywhere. The stored credential is write-only: the form shows whether one is s
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import URLPattern, path
 
 from core import breakers
 from plugins import manager, services
@@ -54,17 +57,20 @@ class ProviderConfigForm(forms.ModelForm):
             "options",
         ]
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         kinds = sorted(provider_classes())
         current = self.instance.kind
         if current and current not in kinds:
             # Keep a row whose plugin was uninstalled editable: the service still refuses to save it.
             kinds.append(current)
-        self.fields["kind"].choices = [(kind, kind) for kind in kinds]
+        kind_field = self.fields["kind"]
+        assert isinstance(kind_field, forms.ChoiceField)  # declared above
+        kind_field.choices = [(kind, kind) for kind in kinds]
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("kind"):
             try:
                 services.provider_kind_validate(kind=cleaned["kind"])
@@ -127,12 +133,12 @@ class ProviderConfigAdmin(admin.ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: ProviderConfig) -> None:
         services.provider_config_delete(config=obj)
 
-    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> None:
         for config in queryset:
             services.provider_config_delete(config=config)
 
     @admin.action(description="Reset the circuit breakers (every provider, this process)", permissions=["change"])
-    def reset_circuit_breakers(self, request: HttpRequest, queryset) -> None:
+    def reset_circuit_breakers(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> None:
         # Breakers live in each process's memory: other replicas close theirs after their own trial call.
         breakers.reset()
         self.message_user(request, "Circuit breakers reset in this process.")
@@ -157,7 +163,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             )
         return super().changelist_view(request, {**(extra_context or {}), "builtin_providers": builtins})
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view(self.installed_plugins_view)
         return [path("installed-plugins/", view, name="plugins_installed_plugins"), *super().get_urls()]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import aiohttp
 from yarl import URL
@@ -135,7 +135,7 @@ async def _iterate(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         response.release()
 
 
-def _closer(response: aiohttp.ClientResponse):
+def _closer(response: aiohttp.ClientResponse) -> Callable[[], Awaitable[None]]:
     async def close() -> None:
         # close(), not release(): an unfinished body must not be left on a pooled connection.
         if not response.content.at_eof():

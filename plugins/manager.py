@@ -11,6 +11,7 @@ import importlib
 import importlib.metadata
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import pluggy
 import structlog
@@ -66,12 +67,12 @@ def build_plugin_manager(*, load_entry_points: bool = True, blocked: tuple[str, 
     for module_name in BUILTIN_PLUGINS:
         if pm.is_blocked(module_name):
             continue
-        _register(pm, module_name, lambda m=module_name: _register_builtin(pm, m))
+        _register(pm, module_name, partial(_register_builtin, pm, module_name))
     if load_entry_points:
         for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             if pm.is_blocked(entry_point.name):
                 continue
-            _register(pm, entry_point.name, lambda name=entry_point.name: _register_installed(pm, name))
+            _register(pm, entry_point.name, partial(_register_installed, pm, entry_point.name))
     return pm
 
 

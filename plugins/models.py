@@ -16,14 +16,18 @@ def _validate_object(value: object) -> None:
         raise ValidationError('Use a JSON object, e.g. {"deployment": "eastus"}.')
 
 
-def _validate_mapping_of_strings(value: object) -> None:
+def _mapping_of_strings(value: object) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise ValidationError('Use a JSON object of strings, e.g. {"gpt-4o": "openai"}.')
+    return value
+
+
+def _validate_mapping_of_strings(value: object) -> None:
+    _mapping_of_strings(value)
 
 
 def _validate_models(value: object) -> None:
-    _validate_mapping_of_strings(value)
-    bad = sorted(m for m in value.values() if m not in MODALITIES)  # type: ignore[union-attr]
+    bad = sorted(m for m in _mapping_of_strings(value).values() if m not in MODALITIES)
     if bad:
         raise ValidationError(f"Unknown modality {bad[0]!r}: use one of {', '.join(MODALITIES)}.")
 

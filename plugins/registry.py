@@ -232,12 +232,12 @@ def build_registry(configured: Iterable[ProviderSettings]) -> ProviderRegistry:
         if instance.credential_error:
             errors.append(f"{instance.name}: {instance.credential_error}")
             continue
-        cls = classes.get(instance.kind)
-        if cls is None:
+        provider_class = classes.get(instance.kind)
+        if provider_class is None:
             errors.append(f"{instance.name}: no installed plugin provides kind {instance.kind!r}")
             continue
         try:
-            instances.append(cls(instance))
+            instances.append(provider_class(instance))
         except PluginConfigurationError as exc:
             errors.append(str(exc))
         except Exception as exc:  # noqa: BLE001 - one broken provider must not take the others down.

@@ -10,12 +10,18 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, TypeGuard
 
 from plugins.errors import PluginConfigurationError
 
 Modality = Literal["text", "image", "audio"]
 MODALITIES: tuple[Modality, ...] = ("text", "image", "audio")
+
+
+def is_modality(value: str) -> TypeGuard[Modality]:
+    """Whether ``value`` names a modality (an operator's setting, a model row)."""
+    return value in MODALITIES
+
 
 #: What the gateway asks a provider to do. ``native`` forwards a Pollinations URL as it came.
 Operation = Literal["chat", "image", "speech", "transcription", "native"]
@@ -281,4 +287,5 @@ class PaymentCollector(Protocol):
 def version_tuple(version: str) -> tuple[int, int, int]:
     """``"0.1"`` → ``(0, 1, 0)``; anything after the numbers (``rc1``, ``.dev0``) is ignored."""
     numbers = [int(n) for n in re.findall(r"\d+", version.split("+")[0])[:3]]
-    return tuple([*numbers, 0, 0, 0][:3])  # type: ignore[return-value]
+    major, minor, patch = [*numbers, 0, 0, 0][:3]
+    return major, minor, patch

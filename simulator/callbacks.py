@@ -112,7 +112,7 @@ class Callbacks:
     def __init__(self, secret: str = "") -> None:
         self.secret = secret
         self.log: deque[Sent] = deque(maxlen=LOG_SIZE)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Sent]] = set()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Callbacks":

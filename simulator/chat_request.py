@@ -76,7 +76,8 @@ def resolve_seed(seed: int) -> int:
 
 def _parse_audio_output(body: dict[str, Any], chat: ChatRequest, errors: FieldErrors) -> None:
     """Read ``modalities``/``audio`` (legacy also takes a top-level ``voice`` for openai-audio)."""
-    spec = body.get("audio") if isinstance(body.get("audio"), dict) else {}
+    audio = body.get("audio")
+    spec: dict[str, Any] = audio if isinstance(audio, dict) else {}
     modalities = body.get("modalities") or []
     if chat.model == "openai-audio" and (body.get("voice") or spec) and not modalities:
         modalities = ["text", "audio"]  # the legacy server fills these in

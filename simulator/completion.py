@@ -231,7 +231,7 @@ def _tool_calls(chat: ChatRequest, text: str, digest: bytes) -> list[dict[str, A
         return None
     properties = (chosen.get("parameters") or {}).get("properties") or {}
     arguments = {
-        name: (schema.get("enum") or [_PLACEHOLDERS.get(schema.get("type"), "simulated")])[0]
+        name: (schema.get("enum") or [_PLACEHOLDERS.get(schema.get("type", ""), "simulated")])[0]
         for name, schema in properties.items()
         if isinstance(schema, dict)
     }

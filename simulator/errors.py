@@ -109,6 +109,7 @@ def render_error(err: SimError, profile: str, params: dict[str, str], request_id
         if err.details is not None:
             error["details"] = err.details
         return json_response({"status": err.status, "success": False, "error": error}, err.status, err.headers)
+    body: dict[str, Any]
     if profile == LEGACY_IMAGE:
         body = {
             "error": HTTPStatus(err.status).phrase,

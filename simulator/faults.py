@@ -7,6 +7,7 @@ sizes take ``b``/``kb``/``mb`` (binary multiples; bare numbers are bytes).
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from simulator.errors import CONTENT_POLICY_CODE, SimError, retry_after
 
@@ -130,7 +131,7 @@ def parse_faults(spec: str) -> Faults:
     """Parse a fault spec; raise a 400 naming the bad knob and the valid ones."""
     if not spec:
         return NO_FAULTS
-    values: dict[str, object] = {"spec": spec}
+    values: dict[str, Any] = {"spec": spec}  # each value has its Faults field's type (_knob_value)
     for item in re.split(r"[,;]", spec):
         name, _, value = item.strip().lower().partition("=")
         if not name:
@@ -139,7 +140,7 @@ def parse_faults(spec: str) -> Faults:
             values[name.replace("-", "_")] = _knob_value(name, value)
         except ValueError as exc:
             raise SimError(400, f"Bad simulator fault {item!r}: {exc}. Knobs: {', '.join(KNOBS)}") from None
-    return Faults(**values)  # type: ignore[arg-type]
+    return Faults(**values)
 
 
 def _knob_value(name: str, value: str) -> object:

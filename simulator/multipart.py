@@ -35,7 +35,8 @@ def parse_multipart(content_type: str, body: bytes) -> dict[str, list[Part]]:
         name = item.get_param("name", header="content-disposition")
         if not name:
             continue
-        data = item.get_payload(decode=True) or b""
+        payload = item.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
         part = Part(str(name), item.get_filename(), item.get_content_type(), data)
         parts.setdefault(part.name, []).append(part)
     return parts

@@ -35,7 +35,7 @@ def dumps(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def header(name: str, value: str | int) -> tuple[bytes, bytes]:
+def header(name: str, value: str | float) -> tuple[bytes, bytes]:
     """Build one ASGI header pair."""
     return name.encode("latin-1"), str(value).encode("latin-1")
 

@@ -34,7 +34,7 @@ MAX_UPLOAD = 25 * 1024 * 1024
 DEFAULT_SPEECH_MODEL = "openai-audio"
 
 
-def _speech(request: Request, text: str, values: Mapping[str, Any]) -> Response:
+def _speech(request: Request, text: object, values: Mapping[str, Any]) -> Response:
     """Validate the shared speech fields and return the audio bytes."""
     errors = FieldErrors()
     if not isinstance(text, str) or not 1 <= len(text) <= MAX_INPUT:

@@ -100,6 +100,7 @@ async def send_response(send: Send, response: Response, faults: Faults, watcher:
     if not faults.size and not faults.drops and not faults.trickle:
         await send({"type": "http.response.body", "body": body})
         return COMPLETED
+    pieces: Iterable[bytes]
     if faults.trickle:
         pieces, drop_at = (body[i : i + 1] for i in range(len(body))), 0
     elif faults.size:

@@ -17,12 +17,14 @@ from plugins.hookspecs import hookimpl
 from plugins.http import SessionPool, send
 from plugins.types import (
     OPERATION_MODALITY,
+    Modality,
     ModelInfo,
     Provider,
     ProviderCall,
     ProviderSettings,
     UpstreamResponse,
     Usage,
+    is_modality,
 )
 
 #: Upstream path, relative to the base URL, of each OpenAI-shaped operation.
@@ -32,7 +34,7 @@ OPERATION_PATHS: Mapping[str, str] = {
     "speech": "/audio/speech",
     "transcription": "/audio/transcriptions",
 }
-_MODALITY_OPERATIONS = {
+_MODALITY_OPERATIONS: dict[Modality, frozenset[str]] = {
     "text": frozenset({"chat"}),
     "image": frozenset({"image"}),
     "audio": frozenset({"speech", "transcription"}),
@@ -57,9 +59,9 @@ class OpenAICompatibleProvider(Provider):
 
     def models(self) -> list[ModelInfo]:
         return [
-            ModelInfo(id=model_id, modality=modality, operations=_MODALITY_OPERATIONS[modality], owned_by=self.name)  # type: ignore[arg-type]
+            ModelInfo(id=model_id, modality=modality, operations=_MODALITY_OPERATIONS[modality], owned_by=self.name)
             for model_id, modality in self.settings.extra_models.items()
-            if modality in _MODALITY_OPERATIONS
+            if is_modality(modality)
         ]
 
     def auth_headers(self) -> dict[str, str]:
@@ -78,6 +80,7 @@ class OpenAICompatibleProvider(Provider):
             "Accept-Encoding": "identity",
             "X-Request-ID": call.request_id,
         }
+        body: bytes | None
         if call.payload is not None:
             payload = {**call.payload, "model": self.upstream_model(call.model)}
             body = json.dumps(payload, separators=(",", ":")).encode()
