@@ -52,7 +52,8 @@ class RedisKeyCache:
 
     async def aget(self, digest: str) -> bytes | None:
         try:
-            return await async_client(self._url).get(_NAMESPACE + digest)
+            value = await async_client(self._url).get(_NAMESPACE + digest)
+            return value if isinstance(value, bytes) else None  # the clients never decode responses
         except redis.RedisError as exc:
             # Fail towards the database (the source of truth), never towards "valid".
             log.warning("keyauth.shared_cache_unavailable", error=str(exc))

@@ -48,8 +48,9 @@ class HasOrganizationAction(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         organization, role = organization_get_for_member(user=request.user, slug=organization_slug_from(request, view))
-        request.organization = organization
-        request.organization_role = role
+        # Attributes for the view; DRF's Request takes them, its stubs declare no such attributes.
+        request.organization = organization  # type: ignore[attr-defined]
+        request.organization_role = role  # type: ignore[attr-defined]
         action = getattr(view, "required_actions", {}).get(request.method)
         if action is None or not role_allows(role, action):
             raise PermissionDenied()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -31,7 +32,7 @@ def membership_role(*, user: User, organization: Organization) -> str | None:
     return Membership.objects.filter(user=user, organization=organization).values_list("role", flat=True).first()
 
 
-def organization_get_for_member(*, user: User, slug: str) -> tuple[Organization, str]:
+def organization_get_for_member(*, user: User | AnonymousUser, slug: str) -> tuple[Organization, str]:
     """The organisation ``slug`` with the user's role in it.
 
     :raises NotFound: no such organisation *or* the user is not a member — the two look the same.
@@ -40,7 +41,7 @@ def organization_get_for_member(*, user: User, slug: str) -> tuple[Organization,
         Membership.objects.select_related("organization")
         .filter(user=user, organization__slug=slug, organization__is_active=True)
         .first()
-        if getattr(user, "is_authenticated", False)
+        if isinstance(user, User)  # every User is authenticated; AnonymousUser is not one
         else None
     )
     if membership is None:

@@ -57,7 +57,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.PermissionDenied):
         return Response(error_body("You are not allowed to do this.", "permission_error", "forbidden"), status=403)
     if isinstance(exc, exceptions.Throttled):
-        wait = int(exc.wait or 60)
+        wait = int(exc.wait or 60)  # type: ignore[attr-defined]  # set by __init__, missing from the DRF stubs
         return Response(
             error_body(f"Too many requests: retry in {wait} s.", "rate_limit_error", "rate_limited"),
             status=429,

@@ -6,6 +6,7 @@ library's parser would raise ``RecursionError`` — a 500 — or store unencodab
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import parsers
@@ -16,7 +17,7 @@ from gateway.validation import decode_json
 
 
 class JSONParser(parsers.JSONParser):
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         body = stream.read() if stream is not None else b""
         try:
             return decode_json(body)

@@ -27,7 +27,7 @@ class AutoSchema(BaseAutoSchema):
     names collide; the qualified name (``ApiKeyCollectionApiCreateInput``) is unique and readable.
     """
 
-    def _get_serializer_name(self, serializer, direction, bypass_extensions=False) -> str:
+    def _get_serializer_name(self, serializer: Any, direction: str, bypass_extensions: bool = False) -> str:
         name = super()._get_serializer_name(serializer, direction, bypass_extensions)
         cls = serializer if isinstance(serializer, type) else type(serializer)
         outer = cls.__qualname__.rpartition(".")[0].replace(".", "")

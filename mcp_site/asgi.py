@@ -26,6 +26,7 @@ from django.conf import settings  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
 from core import request_id  # noqa: E402
+from core.asgi_types import Message, Receive, Scope, Send  # noqa: E402
 from core.errors import HttpError, error_response  # noqa: E402
 from gateway.handler import (  # noqa: E402
     MAX_BODY_BYTES,
@@ -46,7 +47,7 @@ HOT_VIEWS = hot_view_names()
 site_urls = get_resolver()
 
 
-async def http_router(scope, receive, send) -> None:
+async def http_router(scope: Scope, receive: Receive, send: Send) -> None:
     match = resolve(site_urls, path_info(scope))
     if match is not None and match.view_name in HOT_VIEWS:
         await hot_http(scope, receive, send, match)
@@ -54,7 +55,7 @@ async def http_router(scope, receive, send) -> None:
         await bounded_django_http(scope, receive, send)
 
 
-async def bounded_django_http(scope, receive, send) -> None:
+async def bounded_django_http(scope: Scope, receive: Receive, send: Send) -> None:
     """Django's handler, with the body read first and refused (413) past ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
     headers = dict(scope["headers"])
     try:
@@ -68,7 +69,7 @@ async def bounded_django_http(scope, receive, send) -> None:
         return
     replayed = False
 
-    async def replay():
+    async def replay() -> Message:
         nonlocal replayed
         if replayed:
             return await receive()

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -344,7 +344,60 @@ def _deadlines(env: _Env) -> dict[str, float]:
     return deadlines
 
 
-def _jobs(env: _Env) -> dict[str, object]:
+class _AccountsSettings(TypedDict):
+    """The accounts part of :class:`Config` (:func:`_accounts`)."""
+
+    registration_mode: str
+    access_token_minutes: int
+    refresh_token_days: int
+    invitation_days: int
+    email_url: str
+    default_from_email: str
+    oidc_provider_url: str | None
+    oidc_client_id: str
+    oidc_client_secret: str
+    oidc_provider_name: str
+    oidc_discovery_cache_seconds: int
+
+
+class _JobsSettings(TypedDict):
+    """The jobs part of :class:`Config` (:func:`_jobs`)."""
+
+    jobs_max_attempts: int
+    jobs_lease_seconds: int
+    jobs_max_running_per_org: int
+    jobs_rate_limit_max_wait_seconds: int
+    jobs_result_url_seconds: int
+    jobs_callback_secret: str
+    storage_backend: str
+    s3_bucket: str
+    s3_endpoint_url: str | None
+    s3_region: str
+    webhooks_allow_private: bool
+    webhooks_timeout_seconds: int
+    webhooks_max_response_bytes: int
+
+
+class _BillingSettings(TypedDict):
+    """The billing part of :class:`Config` (:func:`_billing`)."""
+
+    billing_policy_ttl_seconds: int
+    billing_ledger_flush_ms: int
+    billing_default_max_tokens: int
+    billing_concurrency_lease_seconds: int
+    billing_hold_stale_seconds: int
+    billing_ledger_flusher: str
+
+
+class _RedisSettings(TypedDict):
+    """The Redis client part of :class:`Config` (:func:`_redis`)."""
+
+    redis_timeout_ms: int
+    redis_health_check_seconds: int
+    redis_retries: int
+
+
+def _jobs(env: _Env) -> _JobsSettings:
     """Async jobs, result storage and outbound webhooks (see docs/jobs.md)."""
     secret = env.string("JOBS_CALLBACK_SECRET", "")
     if secret and not secret.startswith("whsec_"):
@@ -377,7 +430,7 @@ def _jobs(env: _Env) -> dict[str, object]:
     }
 
 
-def _billing(env: _Env) -> dict[str, object]:
+def _billing(env: _Env) -> _BillingSettings:
     """Billing and limits: cache lifetimes, ledger flush interval, reservation defaults."""
     return {
         "billing_policy_ttl_seconds": env.integer("BILLING_POLICY_TTL_SECONDS", 5, minimum=0, maximum=300),
@@ -391,7 +444,7 @@ def _billing(env: _Env) -> dict[str, object]:
     }
 
 
-def _redis(env: _Env) -> dict[str, object]:
+def _redis(env: _Env) -> _RedisSettings:
     """How the gateway's Redis clients wait, check and retry (core/redis_clients.py)."""
     return {
         "redis_timeout_ms": env.integer("REDIS_TIMEOUT_MS", 1000, minimum=50, maximum=60_000),
@@ -400,7 +453,7 @@ def _redis(env: _Env) -> dict[str, object]:
     }
 
 
-def _accounts(env: _Env) -> dict[str, object]:
+def _accounts(env: _Env) -> _AccountsSettings:
     """The accounts settings: registration, JWT lifetimes, e-mail delivery, OpenID Connect sign-in."""
     oidc_url = env.url("OIDC_PROVIDER_URL", None, ("http", "https"))
     oidc_client_id = env.string("OIDC_CLIENT_ID", "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import msgspec
@@ -67,7 +68,7 @@ def build_logging_config(*, log_format: str, level: str, tracing: bool = False) 
     }
 
 
-def _noop(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _noop(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     return event
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import Any
 
 import dj_database_url
 from channels_redis.core import RedisChannelLayer
@@ -17,6 +18,7 @@ from core.redis_clients import channel_layer_host, connection_options
 from mcp_site.config import (
     BASE_DIR,
     S3_STORAGE_BACKEND,
+    Config,
     email_settings,
     load_config,
     oidc_form_action_origins,
@@ -275,7 +277,7 @@ OIDC_DISCOVERY_CACHE_SECONDS = CONFIG.oidc_discovery_cache_seconds
 
 
 # --- Internationalisation, static files and storage -----------------------------------------
-def _storage_options(config) -> dict:
+def _storage_options(config: Config) -> dict[str, Any]:
     if config.storage_backend != S3_STORAGE_BACKEND:
         return {}
     options = {

@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 
 from channels.security.websocket import AllowedHostsOriginValidator
 
+from core.asgi_types import ASGIApp, Receive, Scope, Send
+
 __all__ = ["CookiesFromAllowedOrigins"]
 
 
@@ -20,11 +22,11 @@ class CookiesFromAllowedOrigins:
     """ASGI middleware in front of the session middleware: drops ``Cookie`` unless ``Origin`` is
     one of ``ALLOWED_HOSTS`` (channels' own matching rules)."""
 
-    def __init__(self, application) -> None:
+    def __init__(self, application: ASGIApp) -> None:
         self.application = application
         self._origins = AllowedHostsOriginValidator(application)
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = scope.get("headers", [])
         origin = next((urlparse(value.decode("latin-1")) for name, value in headers if name == b"origin"), None)
         if not self._origins.valid_origin(origin):

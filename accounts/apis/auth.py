@@ -13,7 +13,13 @@ from accounts.apis.base import INVALID, TOO_MANY, UNAUTHORIZED, ip_of
 from accounts.exceptions import AuthenticationFailed
 from accounts.throttling import attempt_check, attempt_failed
 
-_PASSWORD = {"write_only": True, "max_length": 128, "style": {"input_type": "password"}, "trim_whitespace": False}
+
+def _password_field() -> serializers.CharField:
+    return serializers.CharField(
+        write_only=True, max_length=128, style={"input_type": "password"}, trim_whitespace=False
+    )
+
+
 EXAMPLE_PASSWORD = "correct horse battery staple"  # noqa: S105 - the OpenAPI example, not a credential  # pragma: allowlist secret
 
 
@@ -31,7 +37,7 @@ class UserRegisterApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=254)
-        password = serializers.CharField(**_PASSWORD)
+        password = _password_field()
         full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
         invitation_token = serializers.CharField(max_length=500, required=False, help_text="Required when invite-only.")
 
@@ -73,7 +79,7 @@ class TokenObtainApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=254)
-        password = serializers.CharField(**_PASSWORD)
+        password = _password_field()
 
     @extend_schema(
         tags=["auth"],
@@ -149,8 +155,8 @@ class PasswordChangeApi(APIView):
     permission_classes = [IsAuthenticated]
 
     class InputSerializer(serializers.Serializer):
-        old_password = serializers.CharField(**_PASSWORD)
-        new_password = serializers.CharField(**_PASSWORD)
+        old_password = _password_field()
+        new_password = _password_field()
 
     @extend_schema(
         tags=["auth"],
@@ -195,7 +201,7 @@ class PasswordResetConfirmApi(APIView):
     class InputSerializer(serializers.Serializer):
         uid = serializers.CharField(max_length=64)
         token = serializers.CharField(max_length=128)
-        new_password = serializers.CharField(**_PASSWORD)
+        new_password = _password_field()
 
     @extend_schema(
         tags=["auth"],

@@ -65,7 +65,12 @@ def organization_set_active(*, organization: Organization, active: bool) -> Orga
     organization.is_active = active
     organization.save(update_fields=["is_active"])
     keys = list(ApiKey.objects.select_related("organization").filter(organization=organization, revoked_at=None))
-    transaction.on_commit(lambda: [publish_key_state(k) for k in keys])
+
+    def publish() -> None:
+        for key in keys:
+            publish_key_state(key)
+
+    transaction.on_commit(publish)
     return organization
 
 
@@ -100,7 +105,7 @@ def organization_update(
     if not changes:
         return organization
     if "name" in changes:
-        organization.name = changes["name"]
+        organization.name = str(changes["name"])
         organization.full_clean(validate_unique=False)
         organization.save(update_fields=["name"])
     if "is_active" in changes:

@@ -38,14 +38,16 @@ class Command(BaseCommand):
             if not password:
                 raise CommandError(f"The environment variable {options['password_env']} is empty or unset.")
         email = options["email"].strip().lower()
-        user = User.objects.filter(email=email).first()
-        created = user is None
-        if created:
+        existing = User.objects.filter(email=email).first()
+        created = existing is None
+        if existing is None:
             extra = {"is_staff": options["staff"] or options["superuser"], "is_superuser": options["superuser"]}
             user = User.objects.create_user(email=email, password=password, **extra)
-        elif password:
-            user.set_password(password)
-            user.save(update_fields=["password"])
+        else:
+            user = existing
+            if password:
+                user.set_password(password)
+                user.save(update_fields=["password"])
         role = None
         if options["org"]:
             organization = Organization.objects.filter(slug=options["org"]).first()
