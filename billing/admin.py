@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django_stubs_ext import WithAnnotations
 
 from accounts.models import ApiKey, Organization
 from billing import services
@@ -28,6 +32,36 @@ from billing.models import (
 from billing.rendering import invoice_csv, invoice_html, invoice_pdf
 
 
+class PlanAdminForm(forms.ModelForm):
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        if not self.errors:
+            try:
+                services.plan_validate(plan=Plan(allowed_models=cleaned.get("allowed_models") or []))
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
+
+class PriceAdminForm(forms.ModelForm):
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        if not self.errors:
+            fields = {k: cleaned.get(k) for k in ("provider", "model", "per_image_by_size")}
+            try:
+                services.price_validate(price=Price(**fields))
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
+
+class _EventNames(TypedDict):
+    organization_slug: str | None
+    api_key_name: str | None
+
+
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
     list_display = [
@@ -43,22 +77,7 @@ class PlanAdmin(admin.ModelAdmin):
         "is_active",
     ]
     prepopulated_fields = {"slug": ("name",)}
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-
-        def clean(this):
-            cleaned = super(form, this).clean()
-            if not this.errors:
-                try:
-                    services.plan_validate(
-                        plan=this.instance.__class__(**{"allowed_models": cleaned.get("allowed_models") or []})
-                    )
-                except ValidationError as exc:
-                    this.add_error(None, exc)
-            return cleaned
-
-        return type(form.__name__, (form,), {"clean": clean})
+    form = PlanAdminForm
 
 
 @admin.register(Price)
@@ -73,21 +92,7 @@ class PriceAdmin(admin.ModelAdmin):
         "per_1k_characters",
     ]
     search_fields = ["model", "provider"]
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-
-        def clean(this):
-            cleaned = super(form, this).clean()
-            if not this.errors:
-                fields = {k: cleaned.get(k) for k in ("provider", "model", "per_image_by_size")}
-                try:
-                    services.price_validate(price=Price(**fields))
-                except ValidationError as exc:
-                    this.add_error(None, exc)
-            return cleaned
-
-        return type(form.__name__, (form,), {"clean": clean})
+    form = PriceAdminForm
 
 
 @admin.register(ProviderLimit)
@@ -208,11 +213,11 @@ class UsageEventAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="Organization", ordering="organization_id")
-    def organization_name(self, obj: UsageEvent) -> str:
+    def organization_name(self, obj: WithAnnotations[UsageEvent, _EventNames]) -> str:
         return obj.organization_slug or f"#{obj.organization_id}"
 
     @admin.display(description="Key", ordering="key_id")
-    def api_key(self, obj: UsageEvent) -> str:
+    def api_key(self, obj: WithAnnotations[UsageEvent, _EventNames]) -> str:
         if obj.key_id is None:
             return "-"
         return obj.api_key_name or f"#{obj.key_id}"
@@ -297,6 +302,8 @@ class InvoiceAdmin(admin.ModelAdmin):
         def view(render, content_type, extension):
             def serve(request, pk: int):
                 invoice = self.get_object(request, str(pk))
+                if invoice is None:
+                    raise Http404("No such invoice.")
                 response = HttpResponse(render(invoice), content_type=content_type)
                 if extension != "html":
                     response["Content-Disposition"] = f'attachment; filename="{invoice.number}.{extension}"'

@@ -7,6 +7,7 @@ are SVG bars with presentation attributes.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TypedDict
 
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -17,13 +18,19 @@ from billing.rendering import credits
 from billing.selectors import latency_percentiles, usage_daily_series, usage_summary
 
 
+class _Scope(TypedDict):
+    organization_id: int | None
+    start: dt.datetime
+    end: dt.datetime
+
+
 def analytics_view(admin_site, request):
     days = min(max(int(request.GET.get("days", "30") or 30), 1), 366)
     organization_id = request.GET.get("organization") or None
     organization_id = int(organization_id) if organization_id and organization_id.isdigit() else None
     end = timezone.now()
     start = (end - dt.timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
-    scope = {"organization_id": organization_id, "start": start, "end": end}
+    scope = _Scope(organization_id=organization_id, start=start, end=end)
     per_day = usage_daily_series(**scope)
     charts = [
         bar_chart("Requests per day", [(str(r["group"]), r["requests"]) for r in per_day]),

@@ -39,7 +39,8 @@ class UsageSummaryApi(OrganizationApi):
     """
 
     required_actions = {"GET": "view_usage"}
-    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CsvRenderer]
+    # api_settings holds the classes the settings name; the stubs type them as the names.
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CsvRenderer]  # type: ignore[list-item]
 
     class InputSerializer(serializers.Serializer):
         start = serializers.DateField(required=False, help_text="First day (UTC); default 30 days ago.")
@@ -62,7 +63,8 @@ class UsageSummaryApi(OrganizationApi):
     class RowSerializer(serializers.Serializer):
         group = serializers.JSONField()
         requests = serializers.IntegerField()
-        errors = serializers.IntegerField()
+        # A declared field leaves the class (SerializerMetaclass): Serializer.errors stays the property.
+        errors = serializers.IntegerField()  # type: ignore[assignment]
         cost = serializers.IntegerField(help_text="Credit micro-units.")
         input_tokens = serializers.IntegerField()
         output_tokens = serializers.IntegerField()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, F, Max, Sum
@@ -177,7 +178,13 @@ def usage_overview(*, organization_id: int, now: dt.datetime | None = None) -> d
             images=Sum("images"),
         )
     )
-    fields = ("requests", "errors", "cost", "tokens", "images")
+    fields: tuple[Literal["requests", "errors", "cost", "tokens", "images"], ...] = (
+        "requests",
+        "errors",
+        "cost",
+        "tokens",
+        "images",
+    )
     period = dict.fromkeys(fields, 0)
     today_totals = dict.fromkeys(fields, 0)
     for row in days:

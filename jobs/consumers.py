@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -99,7 +100,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         if not token:
             return None
         try:
-            user_id = AccessToken(token)["user_id"]
+            user_id = AccessToken(token)["user_id"]  # type: ignore[arg-type]  # simplejwt annotates the encoded token as Token
         except (TokenError, KeyError):
             return None
         return await User.objects.filter(id=user_id, is_active=True).afirst()
@@ -132,7 +133,9 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     async def _error(self, code: str, message: str) -> None:
         await self.send_json({"type": "error", "code": code, "message": message})
 
-    async def receive_json(self, content, **kwargs) -> None:
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if self.organization_id is None:
+            return  # as in receive(): the connection was refused
         if not isinstance(content, dict) or content.get("type") != "subscribe" or not content.get("job"):
             await self._error("unknown_message", SUBSCRIBE_HINT)
             return

@@ -61,9 +61,9 @@ def signed_headers(*, secret: str, message_id: str, body: str, at: datetime | No
 
 
 def _secret_of(delivery: WebhookDelivery) -> str:
-    if delivery.endpoint_id is not None:
+    if delivery.endpoint is not None:
         return decrypt(delivery.endpoint.secret)
-    return decrypt(delivery.job.webhook_secret) if delivery.job_id else ""
+    return decrypt(delivery.job.webhook_secret) if delivery.job is not None else ""
 
 
 def _read_capped(response: httpx.Response, limit: int) -> bytes:
@@ -111,7 +111,7 @@ def _post_traced(
     """Post one attempt; a job's deliveries join the trace of the request that submitted it, and the
     receiver gets the delivery span's ``traceparent``."""
     with (
-        tracing.carrier_context(delivery.job.forward_headers if delivery.job_id else None),
+        tracing.carrier_context(delivery.job.forward_headers if delivery.job is not None else None),
         tracing.span("mcp.webhook.deliver", kind=tracing.SpanKind.CLIENT) as span,
     ):
         tracing.inject(headers)

@@ -20,7 +20,11 @@ async def job_identity(job: Job) -> KeyIdentity:
 
     :raises HttpError: 401 when the key is gone, revoked, expired or its organisation inactive.
     """
-    key = await ApiKey.objects.select_related("organization").filter(id=job.key_id).afirst()
+    key = (
+        None
+        if job.key_id is None
+        else await ApiKey.objects.select_related("organization").filter(id=job.key_id).afirst()
+    )
     if key is None or not key.is_active or not key.organization.is_active:
         raise unauthenticated()
     return KeyIdentity(

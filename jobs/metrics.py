@@ -78,7 +78,7 @@ async def _refresh() -> None:
     RUNNING.set(await Job.objects.filter(status=JobStatus.RUNNING).acount())
     oldest = await ready.order_by("created_at").values_list("created_at", flat=True).afirst()
     OLDEST_WAIT.set((now - oldest).total_seconds() if oldest else 0)
-    counts = dict.fromkeys((JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED), 0)
+    counts: dict[str, int] = dict.fromkeys((JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED), 0)
     recent = Job.objects.filter(finished_at__gte=now - WINDOW).values("status").annotate(n=Count("id"))
     async for row in recent.order_by():
         counts[row["status"]] = row["n"]

@@ -73,7 +73,7 @@ def address_allowed(address: str, *, allow_private: bool) -> bool:
 def resolve(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (an IP literal resolves to itself)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def _ip_literal(host: str) -> str | None:

@@ -218,10 +218,12 @@ def webhook_delivery_list(
 def webhook_delivery_get(*, organization_id: int, delivery_id: str, endpoint_id: int | None = None) -> WebhookDelivery:
     """:raises WebhookDeliveryNotFound: no such delivery (of that endpoint) in this organisation."""
     ident = _uuid(delivery_id)
+    if ident is None:
+        raise WebhookDeliveryNotFound()
     deliveries = WebhookDelivery.objects.filter(organization_id=organization_id, id=ident)
     if endpoint_id is not None:
         deliveries = deliveries.filter(endpoint_id=endpoint_id)
-    delivery = deliveries.first() if ident else None
+    delivery = deliveries.first()
     if delivery is None:
         raise WebhookDeliveryNotFound()
     return delivery

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import models
+
+if TYPE_CHECKING:
+    from plugins.types import Operation
 
 __all__ = ["KIND_OPERATION", "TERMINAL", "WEBHOOK_EVENT_TYPES", "JobKind", "JobStatus"]
 
@@ -25,7 +30,7 @@ class JobStatus(models.TextChoices):
 TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 #: The gateway operation (``plugins.types.Operation``) that executes each job kind.
-KIND_OPERATION: dict[str, str] = {
+KIND_OPERATION: dict[str, Operation] = {
     JobKind.IMAGE: "image",
     JobKind.TEXT: "chat",
     JobKind.SPEECH: "speech",

@@ -7,7 +7,7 @@ job needs, ``sync_to_async`` for the one transactional write, and errors as ``co
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,7 +42,7 @@ def _gateway_error(exc: ApplicationError) -> HttpError:
     return HttpError(exc.status, exc.message, type=exc.type, code=exc.code, param=exc.param)
 
 
-def _handles(func: Callable[..., Awaitable[HttpResponse]]) -> Callable[..., Awaitable[HttpResponse]]:
+def _handles(func: Callable[..., Awaitable[HttpResponse]]) -> Callable[..., Coroutine[Any, Any, HttpResponse]]:
     async def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return await func(request, *args, **kwargs)
@@ -88,6 +88,7 @@ async def job_result(request: HttpRequest, job_id: str) -> HttpResponse:
 
 async def _job_create(request: HttpRequest) -> HttpResponse:
     identity = await authenticate(request)
+    upload: tuple[bytes, str] | None
     if (request.content_type or "").startswith("multipart/form-data"):
         kind, params, upload, webhook = _multipart_job(request)
     else:
@@ -166,9 +167,9 @@ def _multipart_job(request: HttpRequest) -> tuple[str, dict[str, Any], tuple[byt
     return JobKind.TRANSCRIPTION, params, (request.body, request.META["CONTENT_TYPE"]), webhook
 
 
-async def _authorise(identity: KeyIdentity, kind: str, model: str, upload) -> None:
+async def _authorise(identity: KeyIdentity, kind: str, model: str, upload: tuple[bytes, str] | None) -> None:
     """Refuse at once what the worker would refuse: unknown model, wrong operation, key out of scope."""
-    call = ProviderCall(KIND_OPERATION[kind], model, "text", "check")  # type: ignore[arg-type]
+    call = ProviderCall(KIND_OPERATION[kind], model, "text", "check")
     routes = await resolve_routes(call)
     authorize(identity, modality=routes[0].model.modality, model=model)
 

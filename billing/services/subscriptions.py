@@ -69,9 +69,10 @@ def subscription_create(
 ) -> Subscription:
     """Subscribe an organisation: its first period starts now and its included credits are granted."""
     if isinstance(plan, str):
-        plan = Plan.objects.filter(slug=plan, is_active=True).first()  # type: ignore[assignment]
-        if plan is None:
+        found = Plan.objects.filter(slug=plan, is_active=True).first()
+        if found is None:
             raise BillingInputError("Unknown or inactive plan.", param="plan")
+        plan = found
     if Subscription.objects.filter(organization=organization).exists():
         raise BillingInputError("This organisation already has a subscription: change its plan.", param="plan")
     start = now or timezone.now()

@@ -257,7 +257,7 @@ def job_reap() -> int:
     reaped = 0
     for job_id, attempt, task_id in stale.values_list("id", "attempt", "task_id"):
         error = {"code": "worker_lost", "message": "The worker running this job stopped; it was retried."}
-        if job_fail_or_retry(job_id=job_id, attempt=attempt, error=error, retryable=True, delay_seconds=0):
+        if job_fail_or_retry(job_id=str(job_id), attempt=attempt, error=error, retryable=True, delay_seconds=0):
             queue.queue_entry_abandon(task_id)
             reaped += 1
     return reaped + _requeue_stranded(deadline)

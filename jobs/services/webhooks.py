@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -135,7 +136,7 @@ def webhook_deliveries_create(*, job: Job, event_type: str) -> list[WebhookDeliv
     ]
     for delivery in deliveries:
         delivery_id = str(delivery.id)
-        transaction.on_commit(lambda delivery_id=delivery_id: queue.enqueue(queue.WEBHOOK_DELIVER, delivery_id))
+        transaction.on_commit(partial(queue.enqueue, queue.WEBHOOK_DELIVER, delivery_id))
     return deliveries
 
 
