@@ -14,11 +14,13 @@ import datetime as dt
 import io
 import secrets
 
+from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import resolve
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.roles import MODALITIES
 from accounts.services import api_key_create
 from core.crypto import decrypt, encrypt
@@ -38,7 +40,10 @@ OPERATIONS: dict[str, str] = {
 
 def playground_secret(request: HttpRequest, workspace: Workspace, *, renew: bool = False) -> str:
     """The session's playground key for the current organisation, created when missing, expiring or ``renew``."""
-    organization = workspace.organization
+    organization = workspace.require_organization()
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied("Sign in first.")
     keys = request.session.get(SESSION_KEY, {})
     stored = keys.get(str(organization.pk))
     now = timezone.now()
@@ -49,9 +54,9 @@ def playground_secret(request: HttpRequest, workspace: Workspace, *, renew: bool
     expires = now + KEY_LIFETIME
     _key, secret = api_key_create(
         organization=organization,
-        name=f"Playground · {request.user.email} · {secrets.token_hex(3)}",
+        name=f"Playground · {user.email} · {secrets.token_hex(3)}",
         scopes=MODALITIES,
-        created_by=request.user,
+        created_by=user,
         expires_at=expires,
     )
     keys[str(organization.pk)] = {"secret": encrypt(secret), "until": expires.timestamp()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from accounts.models import Membership, Organization
@@ -35,6 +36,12 @@ class Workspace:
     @property
     def role_label(self) -> str:
         return ROLE_LABELS.get(self.role or "", "")
+
+    def require_organization(self) -> Organization:
+        """The current organisation; a page behind a role check (``dashboard_page(action)``) always has one."""
+        if self.current is None:
+            raise PermissionDenied("No current organisation.")
+        return self.current.organization
 
     def can(self, action: str) -> bool:
         """Whether the current role allows ``action`` (the one table in :mod:`accounts.roles`)."""

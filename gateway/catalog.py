@@ -11,7 +11,7 @@ __all__ = ["model_catalog"]
 
 async def model_catalog(operations: Iterable[str], allowed: Iterable[str] = ()) -> dict[str, list[str]]:
     """Model ids serving each operation, sorted; limited to ``allowed`` when it is not empty (a plan's list)."""
-    wanted = {operation: [] for operation in operations}
+    wanted: dict[str, list[str]] = {operation: [] for operation in operations}
     permitted = set(allowed)
     for _provider, model in (await get_registry()).models():
         if permitted and model.id not in permitted:

@@ -10,6 +10,7 @@ working when it expires (``JOBS_RESULT_URL_SECONDS``).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -65,7 +66,7 @@ def signature_valid(subject: str, *, salt: str, expires: str, signature: str) ->
     return True
 
 
-def require_signature(subject: str, *, salt: str, query, hint: str) -> None:
+def require_signature(subject: str, *, salt: str, query: Mapping[str, str], hint: str) -> None:
     """Refuse (403 ``result_link_invalid``) a request whose ``expires``/``signature`` do not sign ``subject``."""
     if not signature_valid(subject, salt=salt, expires=query.get("expires", ""), signature=query.get("signature", "")):
         raise HttpError(

@@ -27,7 +27,7 @@ _ERRORS = {
         ("504", "The upstream did not answer in time."),
     )
 }
-_SECURITY = [{"apiKeyAuth": []}]
+_SECURITY: list[dict[str, list[str]]] = [{"apiKeyAuth": []}]
 
 
 def _json_body(schema: dict[str, Any], example: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -127,7 +128,7 @@ def _surrogate_field(body: bytes) -> str | None:
     return _find(payload, "", lambda text: not _is_valid_unicode(text))
 
 
-def _find(value: Any, path: str, bad) -> str | None:
+def _find(value: Any, path: str, bad: Callable[[str], bool]) -> str | None:
     """The path of the first string (key or value) for which ``bad`` is true, or ``None``."""
     if isinstance(value, str):
         return path if bad(value) else None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from asgiref.sync import async_to_sync
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from billing.selectors import usage_overview
-from dashboard.pages import dashboard_page
+from dashboard.pages import DashboardRequest, dashboard_page
 from gateway.health import provider_health
 from jobs.selectors import job_recent
 
@@ -15,9 +15,9 @@ LATEST_JOBS = 5
 
 
 @dashboard_page()
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: DashboardRequest) -> HttpResponse:
     """Requests and spend today and this period, credits, quotas, provider health, the latest jobs."""
-    workspace = request.workspace  # type: ignore[attr-defined]
+    workspace = request.workspace
     context: dict = {"providers": async_to_sync(provider_health)()}
     if workspace.organization is not None:
         org_id = workspace.organization.pk

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -13,39 +13,39 @@ from accounts.services import api_key_create, api_key_revoke, api_key_rotate, ap
 from accounts.throttling import client_ip
 from core.errors import ApplicationError
 from dashboard.forms import REFUSED_FORM_STATUS, ApiKeyForm, form_submit
-from dashboard.pages import dashboard_page
+from dashboard.pages import DashboardRequest, dashboard_page
 from dashboard.responses import render_secret, service_action
 
 #: The keys page lists this many (newest first); revoked keys are not listed.
 MAX_KEYS_LISTED = 200
 
 
-def _list(request: HttpRequest, form: ApiKeyForm | None = None, status: int = 200) -> HttpResponse:
-    workspace = request.workspace  # type: ignore[attr-defined]
-    keys = api_key_list(organization=workspace.organization).order_by("-created_at")[:MAX_KEYS_LISTED]
+def _list(request: DashboardRequest, form: ApiKeyForm | None = None, status: int = 200) -> HttpResponse:
+    workspace = request.workspace
+    keys = api_key_list(organization=workspace.require_organization()).order_by("-created_at")[:MAX_KEYS_LISTED]
     if form is None and workspace.can("manage_keys"):
         form = ApiKeyForm()
     return render(request, "dashboard/keys/list.html", {"keys": keys, "form": form}, status=status)
 
 
-def _secret(request: HttpRequest, api_key, raw: str, *, rotated: bool) -> HttpResponse:
+def _secret(request: DashboardRequest, api_key, raw: str, *, rotated: bool) -> HttpResponse:
     return render_secret(request, "dashboard/keys/secret.html", {"key": api_key, "secret": raw, "rotated": rotated})
 
 
 @dashboard_page("view_keys")
-def key_list(request: HttpRequest) -> HttpResponse:
+def key_list(request: DashboardRequest) -> HttpResponse:
     return _list(request)
 
 
 @require_POST
 @never_cache
 @dashboard_page("manage_keys")
-def key_create(request: HttpRequest) -> HttpResponse:
+def key_create(request: DashboardRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST)
     created = form_submit(
         form,
         lambda _data: api_key_create(
-            organization=request.workspace.organization,  # type: ignore[attr-defined]
+            organization=request.workspace.require_organization(),
             created_by=request.user,
             ip=client_ip(request),
             **form.service_arguments(),
@@ -58,10 +58,10 @@ def key_create(request: HttpRequest) -> HttpResponse:
 
 
 @dashboard_page("manage_keys")
-def key_edit(request: HttpRequest, key_id: int) -> HttpResponse:
+def key_edit(request: DashboardRequest, key_id: int) -> HttpResponse:
     """Change a key's name, scopes, models, limits or expiry; its secret stays the same."""
     try:
-        api_key = api_key_get(organization=request.workspace.organization, key_id=key_id)  # type: ignore[attr-defined]
+        api_key = api_key_get(organization=request.workspace.require_organization(), key_id=key_id)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("dashboard:keys")
@@ -84,9 +84,9 @@ def key_edit(request: HttpRequest, key_id: int) -> HttpResponse:
 @require_POST
 @never_cache
 @dashboard_page("manage_keys")
-def key_rotate(request: HttpRequest, key_id: int) -> HttpResponse:
+def key_rotate(request: DashboardRequest, key_id: int) -> HttpResponse:
     try:
-        old = api_key_get(organization=request.workspace.organization, key_id=key_id)  # type: ignore[attr-defined]
+        old = api_key_get(organization=request.workspace.require_organization(), key_id=key_id)
         api_key, raw = api_key_rotate(api_key=old, actor=request.user, ip=client_ip(request))
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -96,9 +96,9 @@ def key_rotate(request: HttpRequest, key_id: int) -> HttpResponse:
 
 @require_POST
 @dashboard_page("manage_keys")
-def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+def key_revoke(request: DashboardRequest, key_id: int) -> HttpResponse:
     def revoke():
-        api_key = api_key_get(organization=request.workspace.organization, key_id=key_id)  # type: ignore[attr-defined]
+        api_key = api_key_get(organization=request.workspace.require_organization(), key_id=key_id)
         return api_key_revoke(api_key=api_key, actor=request.user, ip=client_ip(request))
 
     return service_action(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -14,7 +14,7 @@ from accounts.selectors import audit_event_list, invitation_get, invitation_list
 from accounts.services import invitation_create, invitation_revoke, membership_remove, membership_role_change
 from accounts.throttling import client_ip
 from dashboard.forms import REFUSED_FORM_STATUS, form_submit
-from dashboard.pages import dashboard_page
+from dashboard.pages import DashboardRequest, dashboard_page
 from dashboard.responses import service_action
 
 ROLE_CHOICES = [(role, ROLE_LABELS[role]) for role in ROLES]
@@ -26,9 +26,9 @@ class InvitationForm(forms.Form):
     role = forms.ChoiceField(label="Role", choices=ROLE_CHOICES, initial="developer")
 
 
-def _page(request: HttpRequest, form: InvitationForm | None = None, status: int = 200) -> HttpResponse:
-    workspace = request.workspace  # type: ignore[attr-defined]
-    organization = workspace.organization
+def _page(request: DashboardRequest, form: InvitationForm | None = None, status: int = 200) -> HttpResponse:
+    workspace = request.workspace
+    organization = workspace.require_organization()
     manage = workspace.can("manage_members")
     context = {
         "members": membership_list(organization=organization),
@@ -40,18 +40,18 @@ def _page(request: HttpRequest, form: InvitationForm | None = None, status: int 
 
 
 @dashboard_page("view_organization")
-def member_list(request: HttpRequest) -> HttpResponse:
+def member_list(request: DashboardRequest) -> HttpResponse:
     return _page(request)
 
 
 @require_POST
 @dashboard_page("manage_members")
-def invitation_new(request: HttpRequest) -> HttpResponse:
+def invitation_new(request: DashboardRequest) -> HttpResponse:
     form = InvitationForm(request.POST)
     created = form_submit(
         form,
         lambda data: invitation_create(
-            organization=request.workspace.organization,  # type: ignore[attr-defined]
+            organization=request.workspace.require_organization(),
             email=data["email"],
             role=data["role"],
             invited_by=request.user,
@@ -66,15 +66,15 @@ def invitation_new(request: HttpRequest) -> HttpResponse:
     return _page(request, form, status=REFUSED_FORM_STATUS)
 
 
-def _act(request: HttpRequest, action, done: str) -> HttpResponse:
+def _act(request: DashboardRequest, action, done: str) -> HttpResponse:
     return service_action(request, action, done=done, to="dashboard:members")
 
 
 @require_POST
 @dashboard_page("manage_members")
-def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+def member_role(request: DashboardRequest, membership_id: int) -> HttpResponse:
     def change() -> None:
-        membership = membership_get(organization=request.workspace.organization, membership_id=membership_id)  # type: ignore[attr-defined]
+        membership = membership_get(organization=request.workspace.require_organization(), membership_id=membership_id)
         membership_role_change(
             membership=membership, role=request.POST.get("role", ""), actor=request.user, ip=client_ip(request)
         )
@@ -84,9 +84,9 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 @require_POST
 @dashboard_page("manage_members")
-def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
+def member_remove(request: DashboardRequest, membership_id: int) -> HttpResponse:
     def remove() -> None:
-        membership = membership_get(organization=request.workspace.organization, membership_id=membership_id)  # type: ignore[attr-defined]
+        membership = membership_get(organization=request.workspace.require_organization(), membership_id=membership_id)
         membership_remove(membership=membership, actor=request.user, ip=client_ip(request))
 
     return _act(request, remove, "The member is removed.")
@@ -94,15 +94,15 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 @require_POST
 @dashboard_page("manage_members")
-def invitation_cancel(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def invitation_cancel(request: DashboardRequest, invitation_id: int) -> HttpResponse:
     def revoke() -> None:
-        invitation = invitation_get(organization=request.workspace.organization, invitation_id=invitation_id)  # type: ignore[attr-defined]
+        invitation = invitation_get(organization=request.workspace.require_organization(), invitation_id=invitation_id)
         invitation_revoke(invitation=invitation, actor=request.user, ip=client_ip(request))
 
     return _act(request, revoke, "The invitation is revoked.")
 
 
 @dashboard_page("view_audit_log")
-def audit_log(request: HttpRequest) -> HttpResponse:
-    events = audit_event_list(organization=request.workspace.organization, limit=AUDIT_EVENTS_SHOWN)  # type: ignore[attr-defined]
+def audit_log(request: DashboardRequest) -> HttpResponse:
+    events = audit_event_list(organization=request.workspace.require_organization(), limit=AUDIT_EVENTS_SHOWN)
     return render(request, "dashboard/audit.html", {"events": events})

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from billing.selectors import plan_get_for_org, usage_cost_of_request
 from core.errors import ApplicationError
-from dashboard.pages import dashboard_page
+from dashboard.pages import DashboardRequest, dashboard_page
 from dashboard.playground import OPERATIONS, gateway_call, playground_secret
 from dashboard.results import PLAYGROUND_DEFAULTS, playground_values
 from dashboard.templatetags.dashboard import credits
@@ -37,13 +37,13 @@ async def _models(organization_id: int) -> dict[str, list[str]]:
     return await model_catalog(OPERATIONS, allowed=plan.allowed_models if plan else ())
 
 
-def _values(request: HttpRequest) -> dict[str, dict]:
+def _values(request: DashboardRequest) -> dict[str, dict]:
     """Each form's starting values; ``?job=<id>`` ("Run again") fills one in with that job's request."""
     values = {operation: dict(defaults) for operation, defaults in PLAYGROUND_DEFAULTS.items()}
     job_id = request.GET.get("job")
     if job_id:
         try:
-            job = job_get_sync(organization_id=request.workspace.organization.pk, job_id=job_id)  # type: ignore[attr-defined]
+            job = job_get_sync(organization_id=request.workspace.require_organization().pk, job_id=job_id)
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
@@ -53,9 +53,9 @@ def _values(request: HttpRequest) -> dict[str, dict]:
 
 
 @dashboard_page("call_gateway")
-def playground(request: HttpRequest) -> HttpResponse:
+def playground(request: DashboardRequest) -> HttpResponse:
     """The page: one form per modality; the models are the live registry's, limited to the plan's list."""
-    models = async_to_sync(_models)(request.workspace.organization.pk)  # type: ignore[attr-defined]
+    models = async_to_sync(_models)(request.workspace.require_organization().pk)
     context = {"models": models, "voices": VOICES, "sizes": IMAGE_SIZES, "values": _values(request)}
     return render(request, "dashboard/playground.html", context)
 
@@ -93,10 +93,10 @@ async def playground_run(request: HttpRequest, operation: str) -> HttpResponseBa
 
 
 @dashboard_page("call_gateway")
-def playground_cost(request: HttpRequest, request_id: str) -> JsonResponse:
+def playground_cost(request: DashboardRequest, request_id: str) -> JsonResponse:
     """The cost of a run, once the ledger has recorded it (the page asks a few times)."""
     cost = usage_cost_of_request(
-        organization_id=request.workspace.organization.pk,  # type: ignore[attr-defined]
+        organization_id=request.workspace.require_organization().pk,
         client_request_id=request_id[:128],
         within=COST_WINDOW,
     )

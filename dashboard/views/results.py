@@ -7,14 +7,14 @@ from pathlib import PurePosixPath
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.throttling import client_ip
 from core.errors import ApplicationError
-from dashboard.pages import dashboard_page
+from dashboard.pages import DashboardRequest, dashboard_page
 from dashboard.responses import service_action
 from dashboard.results import result_card
 from jobs.selectors import job_result_get, job_result_list, job_result_open, job_result_text
@@ -41,9 +41,9 @@ def _results_url(*, kind: str | None, page: str | None) -> str:
 
 
 @dashboard_page("view_jobs")
-def result_list(request: HttpRequest) -> HttpResponse:
+def result_list(request: DashboardRequest) -> HttpResponse:
     kind = _kind(request.GET.get("kind"))
-    organization = request.workspace.organization  # type: ignore[attr-defined]
+    organization = request.workspace.require_organization()
     page = Paginator(job_result_list(organization_id=organization.pk, kind=kind), RESULTS_PER_PAGE).get_page(
         request.GET.get("page")
     )
@@ -52,9 +52,9 @@ def result_list(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/results.html", context)
 
 
-def _file(request: HttpRequest, job_id: str, *, download: bool) -> FileResponse:
+def _file(request: DashboardRequest, job_id: str, *, download: bool) -> FileResponse:
     try:
-        job = job_result_get(organization_id=request.workspace.organization.pk, job_id=job_id)  # type: ignore[attr-defined]
+        job = job_result_get(organization_id=request.workspace.require_organization().pk, job_id=job_id)
         handle = job_result_open(job=job)
     except ApplicationError as exc:
         raise Http404(exc.message) from None
@@ -67,21 +67,21 @@ def _file(request: HttpRequest, job_id: str, *, download: bool) -> FileResponse:
 
 
 @dashboard_page("view_jobs")
-def result_file(request: HttpRequest, job_id: str) -> FileResponse:
+def result_file(request: DashboardRequest, job_id: str) -> FileResponse:
     """The result itself, shown in place on the page (images and audio)."""
     return _file(request, job_id, download=False)
 
 
 @dashboard_page("view_jobs")
-def result_download(request: HttpRequest, job_id: str) -> FileResponse:
+def result_download(request: DashboardRequest, job_id: str) -> FileResponse:
     return _file(request, job_id, download=True)
 
 
 @require_POST
 @dashboard_page("manage_results")
-def result_delete(request: HttpRequest, job_id: str) -> HttpResponse:
+def result_delete(request: DashboardRequest, job_id: str) -> HttpResponse:
     def delete() -> None:
-        job = job_result_get(organization_id=request.workspace.organization.pk, job_id=job_id)  # type: ignore[attr-defined]
+        job = job_result_get(organization_id=request.workspace.require_organization().pk, job_id=job_id)
         job_result_delete(job=job, actor=request.user, ip=client_ip(request))
 
     back = _results_url(kind=request.POST.get("kind"), page=request.POST.get("page"))

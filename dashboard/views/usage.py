@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -14,13 +14,13 @@ from billing.charts import bar_chart
 from billing.models import MICRO
 from billing.rendering import invoice_html, invoice_pdf
 from billing.selectors import invoice_get, invoice_list, usage_daily_series, usage_overview, usage_summary
-from dashboard.pages import dashboard_page
+from dashboard.pages import DashboardRequest, dashboard_page
 
 PERIODS = (7, 30, 90)
 TOP_ROWS = 20
 
 
-def _filters(request: HttpRequest) -> dict:
+def _filters(request: DashboardRequest) -> dict:
     """The period, model and key asked for in the query string (anything else falls back to defaults)."""
     days = int(request.GET.get("days", "30")) if request.GET.get("days", "").isdigit() else 30
     days = days if days in PERIODS else 30
@@ -37,8 +37,8 @@ def _filters(request: HttpRequest) -> dict:
 
 
 @dashboard_page("view_usage")
-def usage(request: HttpRequest) -> HttpResponse:
-    organization = request.workspace.organization  # type: ignore[attr-defined]
+def usage(request: DashboardRequest) -> HttpResponse:
+    organization = request.workspace.require_organization()
     filters = _filters(request)
     scope = {"organization_id": organization.pk, "start": filters["start"], "end": filters["end"]}
     per_day = usage_daily_series(**scope, model=filters["model"], key_id=filters["key_id"])
@@ -69,9 +69,9 @@ def usage(request: HttpRequest) -> HttpResponse:
 
 
 @dashboard_page("view_usage")
-def usage_csv(request: HttpRequest) -> HttpResponse:
+def usage_csv(request: DashboardRequest) -> HttpResponse:
     """The same per-day numbers as the charts, as CSV."""
-    organization = request.workspace.organization  # type: ignore[attr-defined]
+    organization = request.workspace.require_organization()
     filters = _filters(request)
     rows = usage_daily_series(
         organization_id=organization.pk,
@@ -103,8 +103,8 @@ def usage_csv(request: HttpRequest) -> HttpResponse:
 
 
 @dashboard_page("view_billing")
-def billing(request: HttpRequest) -> HttpResponse:
-    organization = request.workspace.organization  # type: ignore[attr-defined]
+def billing(request: DashboardRequest) -> HttpResponse:
+    organization = request.workspace.require_organization()
     context = {
         "overview": usage_overview(organization_id=organization.pk),
         "invoices": invoice_list(organization_id=organization.pk),
@@ -113,9 +113,9 @@ def billing(request: HttpRequest) -> HttpResponse:
 
 
 @dashboard_page("view_billing")
-def invoice_document(request: HttpRequest, invoice_id: int, fmt: str) -> HttpResponse:
+def invoice_document(request: DashboardRequest, invoice_id: int, fmt: str) -> HttpResponse:
     """An issued invoice of the current organisation as HTML or PDF."""
-    invoice = invoice_get(organization_id=request.workspace.organization.pk, invoice_id=invoice_id)  # type: ignore[attr-defined]
+    invoice = invoice_get(organization_id=request.workspace.require_organization().pk, invoice_id=invoice_id)
     if invoice is None:
         raise Http404("No such invoice.")
     if fmt == "pdf":

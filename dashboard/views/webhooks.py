@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
 from dashboard.forms import REFUSED_FORM_STATUS, form_submit
-from dashboard.pages import dashboard_page
+from dashboard.pages import DashboardRequest, dashboard_page
 from dashboard.responses import render_secret, service_action
 from jobs.selectors import webhook_delivery_get, webhook_delivery_list, webhook_endpoint_get, webhook_endpoint_list
 from jobs.services import (
@@ -37,8 +37,8 @@ class EndpointForm(forms.Form):
     )
 
 
-def _page(request: HttpRequest, form: EndpointForm | None = None, status: int = 200, **extra) -> HttpResponse:
-    organization_id = request.workspace.organization.pk  # type: ignore[attr-defined]
+def _page(request: DashboardRequest, form: EndpointForm | None = None, status: int = 200, **extra) -> HttpResponse:
+    organization_id = request.workspace.require_organization().pk
     context = {
         "endpoints": webhook_endpoint_list(organization_id=organization_id),
         "deliveries": webhook_delivery_list(organization_id=organization_id, limit=DELIVERIES_SHOWN),
@@ -51,19 +51,19 @@ def _page(request: HttpRequest, form: EndpointForm | None = None, status: int = 
 
 
 @dashboard_page("manage_webhooks")
-def webhook_list(request: HttpRequest) -> HttpResponse:
+def webhook_list(request: DashboardRequest) -> HttpResponse:
     return _page(request)
 
 
 @require_POST
 @never_cache
 @dashboard_page("manage_webhooks")
-def endpoint_create(request: HttpRequest) -> HttpResponse:
+def endpoint_create(request: DashboardRequest) -> HttpResponse:
     form = EndpointForm(request.POST)
     created = form_submit(
         form,
         lambda data: webhook_endpoint_create(
-            organization=request.workspace.organization,  # type: ignore[attr-defined]
+            organization=request.workspace.require_organization(),
             url=data["url"],
             description=data["description"],
             event_types=data["event_types"],
@@ -78,9 +78,11 @@ def endpoint_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 @never_cache
 @dashboard_page("manage_webhooks")
-def endpoint_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+def endpoint_rotate(request: DashboardRequest, endpoint_id: int) -> HttpResponse:
     try:
-        endpoint = webhook_endpoint_get(organization_id=request.workspace.organization.pk, endpoint_id=endpoint_id)  # type: ignore[attr-defined]
+        endpoint = webhook_endpoint_get(
+            organization_id=request.workspace.require_organization().pk, endpoint_id=endpoint_id
+        )
         endpoint, secret = webhook_endpoint_secret_rotate(endpoint=endpoint)
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -90,9 +92,11 @@ def endpoint_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 
 @require_POST
 @dashboard_page("manage_webhooks")
-def endpoint_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+def endpoint_delete(request: DashboardRequest, endpoint_id: int) -> HttpResponse:
     def delete() -> None:
-        endpoint = webhook_endpoint_get(organization_id=request.workspace.organization.pk, endpoint_id=endpoint_id)  # type: ignore[attr-defined]
+        endpoint = webhook_endpoint_get(
+            organization_id=request.workspace.require_organization().pk, endpoint_id=endpoint_id
+        )
         webhook_endpoint_delete(endpoint=endpoint)
 
     return service_action(
@@ -102,9 +106,11 @@ def endpoint_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 
 @require_POST
 @dashboard_page("manage_webhooks")
-def delivery_redeliver(request: HttpRequest, delivery_id: str) -> HttpResponse:
+def delivery_redeliver(request: DashboardRequest, delivery_id: str) -> HttpResponse:
     def redeliver() -> None:
-        delivery = webhook_delivery_get(organization_id=request.workspace.organization.pk, delivery_id=delivery_id)  # type: ignore[attr-defined]
+        delivery = webhook_delivery_get(
+            organization_id=request.workspace.require_organization().pk, delivery_id=delivery_id
+        )
         webhook_delivery_redeliver(delivery=delivery)
 
     return service_action(request, redeliver, done="The delivery is queued to be sent again.", to="dashboard:webhooks")
