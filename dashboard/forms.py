@@ -76,7 +76,7 @@ class ApiKeyForm(forms.Form):
         label="Expires on", required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Empty: never."
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in KNOWN_LIMITS:
             self.fields[f"limit_{name}"] = forms.IntegerField(

@@ -87,7 +87,7 @@ async def gateway_call(request: HttpRequest, *, operation: str, secret: str) -> 
     }
     call = ASGIRequest(scope, io.BytesIO(request.body))
     # The dashboard request's id: the ledger records the run under it, and the page asks for its cost with it.
-    call.request_id = request.request_id  # type: ignore[attr-defined]
+    call.request_id = request.request_id  # type: ignore[attr-defined]  # set by mcp_site.middleware
     match = resolve(path, urlconf="gateway.urls")
     try:
         return await match.func(call, *match.args, **match.kwargs)

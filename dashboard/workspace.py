@@ -61,7 +61,7 @@ def workspace_for(request: HttpRequest) -> Workspace:
         wanted = request.session.get(SESSION_KEY)
         current = next((m for m in memberships if m.organization.slug == wanted), None)
         workspace = Workspace(memberships=memberships, current=current or (memberships[0] if memberships else None))
-    request._dashboard_workspace = workspace  # type: ignore[attr-defined]
+    request._dashboard_workspace = workspace  # type: ignore[attr-defined]  # a per-request cache
     return workspace
 
 

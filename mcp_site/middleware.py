@@ -14,6 +14,7 @@ import structlog
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
+from django.utils.decorators import sync_and_async_middleware
 
 from core import request_id
 from core.metrics import UNMATCHED_ROUTE, observe_request
@@ -21,19 +22,20 @@ from core.metrics import UNMATCHED_ROUTE, observe_request
 log = structlog.get_logger("mcp.access")
 
 
-def _start(request: HttpRequest) -> float:
+def _start(request: HttpRequest) -> tuple[str, float]:
     rid = request_id.from_meta(request.META)
+    # For the views and the error pages; Django's request takes attributes the stubs do not declare.
     request.request_id = rid  # type: ignore[attr-defined]
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=rid)
-    return time.perf_counter()
+    return rid, time.perf_counter()
 
 
-def _finish(request: HttpRequest, response: HttpResponseBase, started: float) -> HttpResponseBase:
+def _finish(request: HttpRequest, response: HttpResponseBase, rid: str, started: float) -> HttpResponseBase:
     elapsed = time.perf_counter() - started
     match = getattr(request, "resolver_match", None)
     route = match.route if match is not None and match.route else UNMATCHED_ROUTE
-    response[request_id.HEADER] = request.request_id  # type: ignore[attr-defined]
+    response[request_id.HEADER] = rid
     if response.get("Content-Type", "").startswith("text/html") and "Content-Security-Policy" not in response:
         response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
     observe_request(route=route, method=request.method or "", status=response.status_code, seconds=elapsed)
@@ -48,15 +50,16 @@ def _finish(request: HttpRequest, response: HttpResponseBase, started: float) ->
     return response
 
 
+@sync_and_async_middleware
 def request_context_middleware(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpRequest], Any]:
     """Bind a request id to the logs, answer it in ``X-Request-ID``, record metrics, set the CSP."""
     if iscoroutinefunction(get_response):
 
         async def async_middleware(request: HttpRequest) -> HttpResponseBase:
-            started = _start(request)
+            rid, started = _start(request)
             try:
                 response = await get_response(request)
-                return _finish(request, response, started)
+                return _finish(request, response, rid, started)
             finally:
                 structlog.contextvars.clear_contextvars()
 
@@ -64,16 +67,13 @@ def request_context_middleware(get_response: Callable[[HttpRequest], Any]) -> Ca
         return async_middleware
 
     def middleware(request: HttpRequest) -> HttpResponseBase:
-        started = _start(request)
+        rid, started = _start(request)
         try:
-            return _finish(request, get_response(request), started)
+            return _finish(request, get_response(request), rid, started)
         finally:
             structlog.contextvars.clear_contextvars()
 
     return middleware
 
-
-request_context_middleware.sync_capable = True  # type: ignore[attr-defined]
-request_context_middleware.async_capable = True  # type: ignore[attr-defined]
 
 __all__ = ["request_context_middleware"]

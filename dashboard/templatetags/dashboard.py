@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import template
 
 from billing.models import MICRO
+from dashboard.workspace import Workspace
 
 register = template.Library()
 
@@ -19,6 +20,6 @@ def credits(micro: int | None) -> str:
 
 
 @register.filter
-def can(workspace, action: str) -> bool:
+def can(workspace: Workspace | None, action: str) -> bool:
     """``{% if workspace|can:"manage_keys" %}``: whether the current role allows the action."""
     return bool(workspace is not None and workspace.can(action))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
@@ -38,7 +40,7 @@ def job_list(request: DashboardRequest) -> HttpResponse:
     return render(request, "dashboard/jobs.html", context)
 
 
-def _change(request: DashboardRequest, job_id: str, service, done: str) -> HttpResponse:
+def _change(request: DashboardRequest, job_id: str, service: Callable[..., object], done: str) -> HttpResponse:
     def change() -> None:
         service(job=job_get_sync(organization_id=request.workspace.require_organization().pk, job_id=job_id))
 

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from accounts.models import ApiKey
 from accounts.selectors import api_key_get, api_key_list
 from accounts.services import api_key_create, api_key_revoke, api_key_rotate, api_key_update
 from accounts.throttling import client_ip
@@ -28,7 +29,7 @@ def _list(request: DashboardRequest, form: ApiKeyForm | None = None, status: int
     return render(request, "dashboard/keys/list.html", {"keys": keys, "form": form}, status=status)
 
 
-def _secret(request: DashboardRequest, api_key, raw: str, *, rotated: bool) -> HttpResponse:
+def _secret(request: DashboardRequest, api_key: ApiKey, raw: str, *, rotated: bool) -> HttpResponse:
     return render_secret(request, "dashboard/keys/secret.html", {"key": api_key, "secret": raw, "rotated": rotated})
 
 
@@ -97,7 +98,7 @@ def key_rotate(request: DashboardRequest, key_id: int) -> HttpResponse:
 @require_POST
 @dashboard_page("manage_keys")
 def key_revoke(request: DashboardRequest, key_id: int) -> HttpResponse:
-    def revoke():
+    def revoke() -> ApiKey:
         api_key = api_key_get(organization=request.workspace.require_organization(), key_id=key_id)
         return api_key_revoke(api_key=api_key, actor=request.user, ip=client_ip(request))
 

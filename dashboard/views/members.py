@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
@@ -66,7 +69,7 @@ def invitation_new(request: DashboardRequest) -> HttpResponse:
     return _page(request, form, status=REFUSED_FORM_STATUS)
 
 
-def _act(request: DashboardRequest, action, done: str) -> HttpResponse:
+def _act(request: DashboardRequest, action: Callable[[], Any], done: str) -> HttpResponse:
     return service_action(request, action, done=done, to="dashboard:members")
 
 

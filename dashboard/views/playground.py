@@ -16,7 +16,7 @@ from dashboard.pages import DashboardRequest, dashboard_page
 from dashboard.playground import OPERATIONS, gateway_call, playground_secret
 from dashboard.results import PLAYGROUND_DEFAULTS, playground_values
 from dashboard.templatetags.dashboard import credits
-from dashboard.workspace import workspace_for
+from dashboard.workspace import Workspace, workspace_for
 from gateway.catalog import model_catalog
 from jobs.selectors import job_get_sync
 
@@ -60,7 +60,7 @@ def playground(request: DashboardRequest) -> HttpResponse:
     return render(request, "dashboard/playground.html", context)
 
 
-async def _workspace(request: HttpRequest):
+async def _workspace(request: HttpRequest) -> Workspace | JsonResponse:
     """The workspace of a signed-in person whose role may call the gateway, or the refusal to answer."""
     user = await request.auser()
     if not user.is_authenticated:

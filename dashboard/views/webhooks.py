@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
@@ -37,7 +39,7 @@ class EndpointForm(forms.Form):
     )
 
 
-def _page(request: DashboardRequest, form: EndpointForm | None = None, status: int = 200, **extra) -> HttpResponse:
+def _page(request: DashboardRequest, form: EndpointForm | None = None, status: int = 200, **extra: Any) -> HttpResponse:
     organization_id = request.workspace.require_organization().pk
     context = {
         "endpoints": webhook_endpoint_list(organization_id=organization_id),
