@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gateway.sse import MAX_EVENT_BYTES, EventStream
+from gateway.sse import MAX_EVENT_BYTES, EventStream, generated_characters
 
 CHUNK = b'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
 STOP = b'data: {"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}\n\n'
@@ -78,3 +78,99 @@ def test_generated_text_is_counted_from_the_deltas_only():
     events.feed(CHUNK + STOP + USAGE + DONE)
     assert events.characters == len("hi")
     assert events.done
+
+
+CRLF_STREAM = STREAM.replace(b"\n\n", b"\r\n\r\n")
+
+
+def test_crlf_events_are_recognised_whatever_byte_the_stream_is_split_at():
+    # Including between a "\r" and its "\n".
+    for split in range(len(CRLF_STREAM) + 1):
+        assert _filtered([CRLF_STREAM[:split], CRLF_STREAM[split:]]) == EXPECTED, split
+
+
+def test_crlf_events_fed_one_byte_at_a_time_are_relayed_with_plain_newlines():
+    assert _filtered([bytes([b]) for b in CRLF_STREAM]) == EXPECTED
+
+
+BROKEN = b'data: {"choices":[{"delta":{"content":"cut\n\n'
+BROKEN_STREAM = CHUNK + CHUNK + BROKEN + STOP + DONE
+
+
+def test_a_broken_event_ends_the_stream_after_exactly_the_good_events_whatever_the_split():
+    for split in range(len(BROKEN_STREAM) + 1):
+        events = EventStream()
+        relayed = events.feed(BROKEN_STREAM[:split])
+        if events.failed is None:
+            relayed += events.feed(BROKEN_STREAM[split:])
+
+        assert relayed == CHUNK + CHUNK, split
+        assert events.failed is not None and events.failed.status == 502, split
+        assert events.characters == 2 * len("hi"), split
+
+
+def test_the_usage_event_is_kept_when_the_client_asked_for_it():
+    events = EventStream(strip_usage=False)
+
+    assert events.feed(STREAM) + events.end() == STREAM
+
+
+def test_an_unterminated_last_event_is_relayed_when_the_upstream_ends_cleanly():
+    events = EventStream()
+    relayed = events.feed(CHUNK + b"data: [DONE]")
+
+    assert relayed + events.end() == CHUNK + b"data: [DONE]"
+    assert events.done and events.failed is None
+
+
+def test_an_unterminated_broken_last_event_is_not_relayed_and_fails_the_stream_at_the_end():
+    events = EventStream()
+    relayed = events.feed(CHUNK + b'data: {"choices":[{"delta":{"content":"ha')
+
+    assert relayed + events.end() == CHUNK
+    assert events.failed is not None
+    assert not events.done
+
+
+def test_comments_and_keep_alives_are_relayed_and_count_no_text():
+    keep_alive = b": keep-alive\n\n"
+    events = EventStream()
+
+    assert events.feed(keep_alive + CHUNK + keep_alive) == keep_alive + CHUNK + keep_alive
+    assert events.characters == len("hi")
+    assert events.failed is None
+
+
+def test_an_event_whose_data_spans_several_lines_is_judged_as_one_json_document():
+    event = b'event: message\nid: 7\ndata: {"choices":[{"delta":\ndata: {"content":"multi"}}]}\n\n'
+    events = EventStream()
+
+    assert events.feed(event) == event
+    assert events.failed is None
+    assert events.characters == len("multi")
+
+
+def test_a_chunk_carrying_choices_and_an_error_field_is_not_mistaken_for_an_error():
+    event = b'data: {"choices":[{"delta":{"content":"ok"}}],"error":null}\n\n'
+    events = EventStream()
+
+    assert events.feed(event) == event
+    assert events.failed is None
+
+
+def test_reasoning_and_tool_call_arguments_count_as_generated_text():
+    chunk = {
+        "choices": [
+            {
+                "delta": {
+                    "content": "ab",
+                    "reasoning_content": "think",
+                    "tool_calls": [{"function": {"name": "lookup", "arguments": '{"q":1}'}}, {"function": {}}],
+                }
+            },
+            "not a choice",
+            {"delta": None},
+        ]
+    }
+
+    assert generated_characters(chunk) == len("ab") + len("think") + len('{"q":1}')
