@@ -13,7 +13,7 @@ import functools
 import json
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import redis.asyncio
@@ -21,6 +21,7 @@ from django.conf import settings
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from redis.commands.core import AsyncScript
 
 from billing import _scripts
 from billing.types import Admission, Rule
@@ -94,6 +95,12 @@ class Settlement:
 SETTLE_RIDE_SECONDS = 0.005
 
 
+#: What a Lua script takes as an argument.
+ScriptArg = str | int | float
+#: A client and its admission and settlement scripts.
+_Client = tuple[redis.asyncio.Redis, AsyncScript, AsyncScript]
+
+
 class RedisStore:
     """One Lua script per admission and per settlement, and one round trip per request.
 
@@ -107,10 +114,11 @@ class RedisStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple] = weakref.WeakKeyDictionary()
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Client] = weakref.WeakKeyDictionary()
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = weakref.WeakKeyDictionary()
 
-    def client(self) -> tuple[redis.asyncio.Redis, object, object]:
+    def client(self) -> _Client:
+        """This event loop's client and its two scripts (a client is bound to the loop it was made on)."""
         loop = asyncio.get_running_loop()
         entry = self._clients.get(loop)
         if entry is None:
@@ -140,7 +148,9 @@ class RedisStore:
         key = credit_key(organization_id)
         # HSETNX: a replica that loaded the balance first wins; nothing already spent is forgotten.
         async with client.pipeline(transaction=True) as pipe:
-            pipe.hsetnx(key, "cap", cap).hsetnx(key, "used", 0).hsetnx(key, "held", 0)
+            pipe.hsetnx(key, "cap", cap)
+            pipe.hsetnx(key, "used", 0)
+            pipe.hsetnx(key, "held", 0)
             await pipe.execute()
 
     async def settle(self, admission: Admission, units: list[int], cost: int, event: str) -> bool:
@@ -249,17 +259,17 @@ class _Queue:
                 callback(rider)
 
 
-async def _quietly(flush) -> None:
+async def _quietly(flush: Awaitable[object]) -> None:
     # Failures were handed back to each settlement's on_failure; nothing is left to report here.
     with contextlib.suppress(Exception):
         await flush
 
 
-def _admit_command(admission: Admission) -> tuple[list[str], list[object]]:
+def _admit_command(admission: Admission) -> tuple[list[str], list[ScriptArg]]:
     rate, conc, quota = _split(admission.rules)
     now = time.time()
     keys = [r.key for r in (*rate, *conc, *quota)] + [credit_key(admission.organization_id), HOLDS_KEY]
-    args: list[object] = [admission.ledger_id, len(rate), len(conc), len(quota)]
+    args: list[ScriptArg] = [admission.ledger_id, len(rate), len(conc), len(quota)]
     for r in (*rate, *conc):
         args += [r.limit, r.window * 1000]
     for r in quota:
@@ -282,12 +292,12 @@ def _admit_result(admission: Admission, reply: list) -> AdmitResult:
     return result
 
 
-def _settle_command(settlement: Settlement) -> tuple[list[str], list[object]]:
+def _settle_command(settlement: Settlement) -> tuple[list[str], list[ScriptArg]]:
     admission = settlement.admission
     _, conc, quota = _split(admission.rules)
     now = time.time()
     keys = [r.key for r in (*conc, *quota)] + [credit_key(admission.organization_id), HOLDS_KEY, LEDGER_STREAM]
-    args: list[object] = [admission.ledger_id, len(conc), len(quota)]
+    args: list[ScriptArg] = [admission.ledger_id, len(conc), len(quota)]
     for rule, used in zip(quota, settlement.units, strict=True):
         args += [used, max(1, int((rule.reset_at - now) * 1000))]
     args += [int(admission.credit_enforced), admission.estimate, settlement.cost, settlement.event]

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import redis
@@ -327,8 +329,12 @@ def settle(admission: Admission, *, call: ProviderCall, caller: Caller, outcome:
         return
     # No round trip of its own: it rides with the next admission (billing/_stores.py).
     payload = msgspec.json.encode(event).decode()
-    store.defer_settle(Settlement(admission, units, cost, payload), lambda s: background.spawn(_retry_settle(s, event)))
+    store.defer_settle(Settlement(admission, units, cost, payload), functools.partial(_settle_failed, event=event))
     ledger.ensure_flusher()
+
+
+def _settle_failed(settlement: Settlement, *, event: dict[str, Any]) -> None:
+    background.spawn(_retry_settle(settlement, event))
 
 
 async def _settle_locally(admission: Admission, units: list[int], cost: int, event: dict) -> None:

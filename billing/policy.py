@@ -14,8 +14,9 @@ import asyncio
 import calendar
 import datetime as dt
 import time
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import structlog
 from asgiref.sync import sync_to_async
@@ -56,7 +57,7 @@ STALE_RETRY_SECONDS = 1.0
 #: while it is refreshed or the database is down, so freshness is the entry's own deadline.
 MAX_CACHED_ORGANIZATIONS = 10_000
 _orgs: LRUCache[int, tuple[float, OrgPolicy]] = LRUCache(maxsize=MAX_CACHED_ORGANIZATIONS)
-_shared: dict[str, tuple[float, object]] = {}
+_shared: dict[str, tuple[float, Any]] = {}
 
 
 def reset() -> None:
@@ -95,7 +96,12 @@ def policy_from_subscription(subscription: Subscription | None) -> OrgPolicy:
     )
 
 
-async def _cached(cache: MutableMapping, key: object, load) -> object:
+T = TypeVar("T")
+#: key → (monotonic expiry, value)
+Cache = MutableMapping[Any, tuple[float, Any]]
+
+
+async def _cached(cache: Cache, key: object, load: Callable[[], Awaitable[T]]) -> T:
     """``cache[key]``; an expired entry is served while one background load refreshes it, so no
     request waits for the database once a value is known (and many requests arriving as it expires
     do not all query it). With no value yet, or a TTL of 0, the caller loads it and waits."""
@@ -105,10 +111,11 @@ async def _cached(cache: MutableMapping, key: object, load) -> object:
         return await _load(cache, key, load, cached)
     if cached[0] <= now:
         _refresh(cache, key, load, cached)
-    return cached[1]
+    value: T = cached[1]
+    return value
 
 
-async def _load(cache: MutableMapping, key: object, load, cached: tuple | None) -> object:
+async def _load(cache: Cache, key: object, load: Callable[[], Awaitable[T]], cached: tuple[float, Any] | None) -> T:
     """Load ``cache[key]``; while the database is unreachable, the expired value (its failed
     connection closed: no request signal does it on the hot path), retried a second later."""
     try:
@@ -118,15 +125,16 @@ async def _load(cache: MutableMapping, key: object, load, cached: tuple | None) 
             raise
         await sync_to_async(close_old_connections)()
         cache[key] = (time.monotonic() + STALE_RETRY_SECONDS, cached[1])
-        return cached[1]
+        stale: T = cached[1]
+        return stale
     cache[key] = (time.monotonic() + _ttl(), value)
     return value
 
 
-_refreshing: dict[tuple[int, object], asyncio.Task] = {}
+_refreshing: dict[tuple[int, object], asyncio.Task[Any]] = {}
 
 
-def _refresh(cache: MutableMapping, key: object, load, cached: tuple) -> None:
+def _refresh(cache: Cache, key: object, load: Callable[[], Awaitable[Any]], cached: tuple[float, Any]) -> None:
     """Start one background load of an expired entry (none if one is already on its way)."""
     slot = (id(cache), key)
     running = _refreshing.get(slot)
@@ -139,7 +147,7 @@ def _refresh(cache: MutableMapping, key: object, load, cached: tuple) -> None:
     _refreshing[slot] = task
 
 
-def _refreshed(task: asyncio.Task) -> None:
+def _refreshed(task: asyncio.Task[Any]) -> None:
     for slot, running in list(_refreshing.items()):
         if running is task:
             del _refreshing[slot]
@@ -153,10 +161,10 @@ async def _load_org_policy(organization_id: int) -> OrgPolicy:
 
 
 async def org_policy(organization_id: int) -> OrgPolicy:
-    return await _cached(_orgs, organization_id, lambda: _load_org_policy(organization_id))  # type: ignore[return-value]
+    return await _cached(_orgs, organization_id, lambda: _load_org_policy(organization_id))
 
 
-async def _table(name: str, load) -> object:
+async def _table(name: str, load: Callable[[], Awaitable[T]]) -> T:
     return await _cached(_shared, name, load)
 
 
@@ -185,7 +193,7 @@ async def prices_for(provider: Provider | None, model: str) -> UnitPrices:
     """Admin price for (provider, model), then (any provider, model), then the plugin's default, else free."""
     table = await _table("prices", _load_prices)
     name = provider.name if provider is not None else ""
-    found = table.get((name, model)) or table.get(("", model))  # type: ignore[union-attr]
+    found = table.get((name, model)) or table.get(("", model))
     if found is not None:
         return found
     if provider is not None:
@@ -253,7 +261,7 @@ async def rules_for(identity: KeyIdentity, policy: OrgPolicy, provider: str, mod
             )
         )
     limits = await _table("provider_limits", _load_provider_limits)
-    rpm, concurrent = limits.get(provider, (None, None))  # type: ignore[union-attr]
+    rpm, concurrent = limits.get(provider, (None, None))
     if rpm:
         rules.append(Rule("rate", f"provider:{provider}", "requests", rpm, 60))
     if concurrent:

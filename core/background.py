@@ -9,19 +9,19 @@ stop (the ASGI lifespan's shutdown, a worker's job loop) finishes what was start
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable
 from typing import Any
 
 import structlog
 
 log = structlog.get_logger("mcp.background")
 
-_tasks: set[asyncio.Task[Any]] = set()
+_tasks: set[asyncio.Future[Any]] = set()
 
 
-def spawn(coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-    """Run ``coroutine`` on the running loop without waiting for it; :func:`drain` waits for it."""
-    task = asyncio.get_running_loop().create_task(coroutine)
+def spawn(work: Awaitable[Any]) -> asyncio.Future[Any]:
+    """Run ``work`` (a coroutine, usually) on the running loop without waiting for it; :func:`drain` waits for it."""
+    task = asyncio.ensure_future(work, loop=asyncio.get_running_loop())
     _tasks.add(task)
     task.add_done_callback(_ended)
     return task

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from typing import Any, cast
 
 import structlog
 from asgiref.sync import sync_to_async
@@ -21,11 +23,12 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestDataTooBig, SuspiciousOperation
 from django.core.handlers.asgi import ASGIRequest
 from django.db import DatabaseError, close_old_connections
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.urls import ResolverMatch, URLResolver, get_resolver
 from django.urls.exceptions import Resolver404
 
 from core import request_id, tracing
+from core.asgi_types import Receive, Scope, Send
 from core.diagnostics import observe_phase
 from core.errors import (
     DATABASE_UNAVAILABLE,
@@ -50,6 +53,12 @@ class ClientDisconnected(Exception):
     pass
 
 
+class GatewayRequest(ASGIRequest):
+    """Django's ASGI request, with the id this handler gave it (the client's ``X-Request-ID`` or a fresh one)."""
+
+    request_id: str
+
+
 class HotPathHandler:
     """Serve the URL patterns of ``urlconf`` with async views and no per-request thread hop.
 
@@ -62,13 +71,13 @@ class HotPathHandler:
         self.resolver: URLResolver = get_resolver(urlconf)
         self.ops_routes = ops_routes
 
-    async def __call__(self, scope, receive, send, match: ResolverMatch | None = None) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, match: ResolverMatch | None = None) -> None:
         started = time.perf_counter()
         headers = dict(scope["headers"])
         rid = request_id.from_headers(headers.get(b"x-request-id", b"").decode("latin-1"))
         structlog.contextvars.bind_contextvars(request_id=rid)
         route, status, path, request, server_span = UNMATCHED_ROUTE, 500, scope["path"], None, None
-        watcher: asyncio.Future | None = None
+        watcher: asyncio.Future[None] | None = None
         try:
             try:
                 match = match or self.resolver.resolve(path_info(scope))
@@ -79,16 +88,16 @@ class HotPathHandler:
                 if match.kwargs and not settings.LOG_PROMPTS:
                     path = None  # a URL parameter may be a prompt (Pollinations paths): the route says enough
                 body = await read_body(receive, headers, MAX_BODY_BYTES)
-                request = ASGIRequest(scope, io.BytesIO(body))
+                request = GatewayRequest(scope, io.BytesIO(body))
                 request._body = body  # read and bounded above: Django's smaller form-data limit does not apply
-                request.request_id = rid  # type: ignore[attr-defined]
+                request.request_id = rid
                 if not ops:
                     request.get_host()  # DisallowedHost unless ALLOWED_HOSTS lists it
                 request.resolver_match = match
                 # A client that leaves while the upstream is still thinking cancels the view at once
                 # (the upstream call with it, no retry for nobody); the pipeline reports 499.
                 watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
-                view = _View(asyncio.current_task())
+                view = _View(cast(asyncio.Task[Any], asyncio.current_task()))  # this coroutine runs in a task
                 watcher.add_done_callback(view.client_left)
                 try:
                     response = await match.func(request, *match.args, **match.kwargs)
@@ -147,12 +156,14 @@ class HotPathHandler:
             structlog.contextvars.clear_contextvars()
             observe_phase("log", time.perf_counter() - ended)
 
-    async def _send(self, response: HttpResponseBase, send, receive, watcher: asyncio.Future | None) -> None:
+    async def _send(
+        self, response: HttpResponseBase, send: Send, receive: Receive, watcher: asyncio.Future[None] | None
+    ) -> None:
         if not response.streaming:
             await send_whole(response, send)
             return
         await send({"type": "http.response.start", "status": response.status_code, "headers": _headers(response)})
-        relay = asyncio.ensure_future(self._relay(response, send))
+        relay = asyncio.ensure_future(self._relay(cast(StreamingHttpResponse, response), send))
         disconnect = watcher if watcher is not None else asyncio.ensure_future(_wait_for_disconnect(receive))
         try:
             await asyncio.wait({relay, disconnect}, return_when=asyncio.FIRST_COMPLETED)
@@ -163,8 +174,9 @@ class HotPathHandler:
                     task.cancel()
             await asyncio.gather(relay, disconnect, return_exceptions=True)
 
-    async def _relay(self, response, send) -> None:
-        async with aclosing(aiter(response)) as content:
+    async def _relay(self, response: StreamingHttpResponse, send: Send) -> None:
+        # StreamingHttpResponse.__aiter__ is an async generator: closing it closes the body's.
+        async with aclosing(cast(AsyncGenerator[bytes, None], aiter(response))) as content:
             async for chunk in content:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -178,13 +190,13 @@ def resolve(resolver: URLResolver, path: str) -> ResolverMatch | None:
         return None
 
 
-def path_info(scope) -> str:
+def path_info(scope: Scope) -> str:
     """The path Django resolves: the ASGI path minus the application's mount point."""
     root = scope.get("root_path") or ""
     return scope["path"].removeprefix(root) if root else scope["path"]
 
 
-async def read_body(receive, headers: dict[bytes, bytes], limit: int) -> bytes:
+async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
     """The whole request body, or 413 as soon as it is known to exceed ``limit`` bytes."""
     declared = headers.get(b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -216,10 +228,10 @@ def add_security_headers(response: HttpResponseBase, request: HttpRequest | None
         response.headers.setdefault("Strict-Transport-Security", value)
 
 
-async def send_whole(response: HttpResponseBase, send) -> None:
+async def send_whole(response: HttpResponseBase, send: Send) -> None:
     """Send a non-streaming response."""
     await send({"type": "http.response.start", "status": response.status_code, "headers": _headers(response)})
-    await send({"type": "http.response.body", "body": response.content})
+    await send({"type": "http.response.body", "body": cast(HttpResponse, response).content})
 
 
 class _View:
@@ -227,18 +239,18 @@ class _View:
 
     __slots__ = ("departed", "task", "waiting")
 
-    def __init__(self, task: asyncio.Task | None) -> None:
+    def __init__(self, task: asyncio.Task[Any]) -> None:
         self.task = task
         self.waiting = True
         self.departed = False
 
-    def client_left(self, watcher: asyncio.Future) -> None:
-        if self.waiting and self.task is not None and not watcher.cancelled() and watcher.exception() is None:
+    def client_left(self, watcher: asyncio.Future[None]) -> None:
+        if self.waiting and not watcher.cancelled() and watcher.exception() is None:
             self.departed = True
             self.task.cancel()
 
 
-async def _wait_for_disconnect(receive) -> None:
+async def _wait_for_disconnect(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
 

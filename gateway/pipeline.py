@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 import structlog
@@ -211,7 +211,7 @@ async def _answer(
     return response
 
 
-async def _owned_by(owner: contextlib.AsyncExitStack, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _owned_by(owner: contextlib.AsyncExitStack, body: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
     """A streamed answer's body, which owns the call's billing: settled when the stream ends, however
     it ends (the relay says what was delivered as it closes, then the meter settles it)."""
     async with owner, contextlib.aclosing(body):

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -31,6 +32,9 @@ from gateway.metrics import observe_first_byte
 from gateway.sse import EventStream
 from plugins.errors import UpstreamError
 from plugins.types import Outcome, Provider, ProviderCall, UpstreamResponse, Usage
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 log = structlog.get_logger("mcp.gateway")
 
@@ -51,7 +55,7 @@ async def relay(
     strip_usage_event: bool = False,
     on_complete: Callable[[bytes | None], None] | None = None,
     keep_body_up_to: int = 0,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Yield the upstream body as it arrives; tell ``delivered`` what was delivered when it ends, however it ends.
 
     :param delivered: called once with the outcome (the call's meter bills it).
@@ -140,16 +144,16 @@ async def relay(
         delivered(outcome)
 
 
-def start_relay_span(provider: Provider, call: ProviderCall):
+def start_relay_span(provider: Provider, call: ProviderCall) -> Span | None:
     """The span of relaying one upstream answer (``None`` when tracing is off)."""
     return tracing.start_span("mcp.relay", {"mcp.provider": provider.name, "mcp.model": call.model})
 
 
-def end_relay_span(span, *, status: int, size: int, first_byte: float, started: float) -> None:
+def end_relay_span(span: Span | None, *, status: int, size: int, first_byte: float, started: float) -> None:
     """End the relay span with the status, the bytes relayed and the time to the first byte."""
     if span is None:
         return
-    attributes = {"http.response.status_code": status, "mcp.relay.bytes": size}
+    attributes: dict[str, int | float] = {"http.response.status_code": status, "mcp.relay.bytes": size}
     if first_byte:
         attributes["mcp.relay.ttfb_ms"] = round((first_byte - started) * 1000, 3)
     tracing.end_span(span, attributes, error=status >= 500)

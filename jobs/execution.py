@@ -39,7 +39,7 @@ from jobs.results import result_downloadable, result_name, store_bytes
 from jobs.types import KIND_OPERATION
 from plugins.errors import UpstreamError
 from plugins.registry import Route, close_loop_sessions
-from plugins.types import Outcome, ProviderCall
+from plugins.types import Modality, Outcome, ProviderCall
 
 log = structlog.get_logger("mcp.jobs")
 
@@ -60,14 +60,18 @@ class _RateLimited(Exception):
         self.delay_seconds = float(refusal.headers.get("Retry-After", "1"))
 
 
+_MODALITIES: dict[str, Modality] = {"chat": "text", "image": "image"}
+
+
 def _call_for(job: Job, body: bytes | None) -> ProviderCall:
     operation = KIND_OPERATION[job.kind]
     if body is not None:
         return ProviderCall(
             operation, job.model, "audio", job.request_id, body=body, content_type=job.input_content_type
         )
-    modality = {"chat": "text", "image": "image"}.get(operation, "audio")
-    return ProviderCall(operation, job.model, modality, job.request_id, payload=dict(job.params))
+    return ProviderCall(
+        operation, job.model, _MODALITIES.get(operation, "audio"), job.request_id, payload=dict(job.params)
+    )
 
 
 async def _read_input(job: Job) -> bytes | None:
@@ -185,7 +189,9 @@ async def job_execute(*, job_id: str, attempt: int, worker_id: str) -> str:
     if job is None:
         return "skipped"
     observe_attempt_start(
-        kind=job.kind, due=max(job.created_at, job.run_after or job.created_at), started=job.started_at
+        kind=job.kind,
+        due=max(job.created_at, job.run_after or job.created_at),
+        started=job.started_at or job.created_at,
     )
     begun, result = time.perf_counter(), "crashed"
     # The attempt joins the trace of the request that submitted the job (its traceparent was kept).

@@ -11,6 +11,7 @@ import structlog
 from django.conf import settings
 
 from core import diagnostics
+from core.asgi_types import Receive, Scope, Send
 from core.redis_clients import persistence_warning
 
 log = structlog.get_logger("mcp.redis")
@@ -21,7 +22,7 @@ async def _warn_without_persistence() -> None:
         log.warning("redis.no_persistence", detail=warning)
 
 
-async def lifespan(scope, receive, send) -> None:
+async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
     lag_probe: asyncio.Task | None = None
     while True:
         message = await receive()

@@ -17,18 +17,19 @@ from urllib.parse import parse_qsl, quote, unquote
 
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
-from core.errors import HttpError, method_not_allowed
+from core.errors import HttpError, method_not_allowed, not_found
 from gateway import usage, validation
 from gateway.auth import authenticate
 from gateway.dispatch import open_upstream
+from gateway.handler import GatewayRequest
 from gateway.pipeline import proxy
 from gateway.relay import relay
 from plugins.registry import Route, get_registry
-from plugins.types import Caller, ProviderCall
+from plugins.types import Caller, Modality, ProviderCall, is_modality
 
 #: Query parameters that carry the caller's credentials: never forwarded upstream.
 _CREDENTIAL_PARAMS = frozenset({"key", "token"})
-DEFAULT_MODELS = {"image": "flux", "text": "openai", "audio": "openai-audio"}
+DEFAULT_MODELS: dict[Modality, str] = {"image": "flux", "text": "openai", "audio": "openai-audio"}
 
 
 def _raw_path(request: HttpRequest) -> str:
@@ -82,7 +83,7 @@ def _first_values(request: HttpRequest) -> dict[str, str]:
     return values
 
 
-async def _generate(request: HttpRequest, *, host: str, modality: str) -> HttpResponseBase:
+async def _generate(request: GatewayRequest, *, host: str, modality: Modality) -> HttpResponseBase:
     if request.method not in ("GET", "POST"):
         raise method_not_allowed("GET", "POST")
     raw_path = _checked_raw_path(request)
@@ -100,7 +101,7 @@ async def _generate(request: HttpRequest, *, host: str, modality: str) -> HttpRe
         model or DEFAULT_MODELS[modality],
         modality,
         request.request_id,
-        body=body,  # type: ignore[arg-type]
+        body=body,
         content_type=request.META.get("CONTENT_TYPE") or None,
         method=request.method,
         raw_path=raw_path,
@@ -111,30 +112,32 @@ async def _generate(request: HttpRequest, *, host: str, modality: str) -> HttpRe
     return await proxy(call, identity, request, private=bool(query.private))
 
 
-async def gen_image(request: HttpRequest, prompt: str) -> HttpResponseBase:
+async def gen_image(request: GatewayRequest, prompt: str) -> HttpResponseBase:
     return await _generate(request, host="gen", modality="image")
 
 
-async def legacy_image(request: HttpRequest, prompt: str) -> HttpResponseBase:
+async def legacy_image(request: GatewayRequest, prompt: str) -> HttpResponseBase:
     return await _generate(request, host="image", modality="image")
 
 
-async def gen_text(request: HttpRequest, prompt: str = "") -> HttpResponseBase:
+async def gen_text(request: GatewayRequest, prompt: str = "") -> HttpResponseBase:
     return await _generate(request, host="gen", modality="text")
 
 
-async def legacy_text(request: HttpRequest, prompt: str = "") -> HttpResponseBase:
+async def legacy_text(request: GatewayRequest, prompt: str = "") -> HttpResponseBase:
     return await _generate(request, host="text", modality="text")
 
 
-async def gen_audio(request: HttpRequest, text: str) -> HttpResponseBase:
+async def gen_audio(request: GatewayRequest, text: str) -> HttpResponseBase:
     return await _generate(request, host="gen", modality="audio")
 
 
-async def model_list(request: HttpRequest, modality: str = "text", host: str = "gen") -> HttpResponseBase:
+async def model_list(request: GatewayRequest, modality: str = "text", host: str = "gen") -> HttpResponseBase:
     """A Pollinations model list, relayed from the upstream in its own shape (public, like upstream)."""
     if request.method != "GET":
         raise method_not_allowed("GET")
+    if not is_modality(modality):
+        raise not_found()
     started = time.perf_counter()
     registry = await get_registry()
     provider = registry.native_provider(modality)
@@ -146,7 +149,7 @@ async def model_list(request: HttpRequest, modality: str = "text", host: str = "
         modality,
         request.request_id,
         method="GET",
-        raw_path=_raw_path(request),  # type: ignore[arg-type]
+        raw_path=_raw_path(request),
         raw_query=_forwarded_query(request),
         host=host,
     )

@@ -10,6 +10,7 @@ from core.errors import HttpError, invalid, method_not_allowed
 from gateway import images, validation
 from gateway.auth import authenticate
 from gateway.errors import model_not_found
+from gateway.handler import GatewayRequest
 from gateway.pipeline import proxy
 from plugins.registry import get_registry
 from plugins.types import ProviderCall
@@ -22,7 +23,7 @@ def _method(request: HttpRequest, allowed: str) -> None:
         raise method_not_allowed(allowed)
 
 
-async def chat_completions(request: HttpRequest) -> HttpResponseBase:
+async def chat_completions(request: GatewayRequest) -> HttpResponseBase:
     _method(request, "POST")
     identity = await authenticate(request)
     payload = validation.json_object(request)
@@ -31,7 +32,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
     return await proxy(call, identity, request, private=chat.private)
 
 
-async def image_generations(request: HttpRequest) -> HttpResponseBase:
+async def image_generations(request: GatewayRequest) -> HttpResponseBase:
     _method(request, "POST")
     identity = await authenticate(request)
     payload = validation.json_object(request)
@@ -42,7 +43,7 @@ async def image_generations(request: HttpRequest) -> HttpResponseBase:
     return await images.answer_with_urls(response, request) if as_url else response
 
 
-async def audio_speech(request: HttpRequest) -> HttpResponseBase:
+async def audio_speech(request: GatewayRequest) -> HttpResponseBase:
     _method(request, "POST")
     identity = await authenticate(request)
     payload = validation.json_object(request)
@@ -51,7 +52,7 @@ async def audio_speech(request: HttpRequest) -> HttpResponseBase:
     return await proxy(call, identity, request)
 
 
-async def audio_transcriptions(request: HttpRequest) -> HttpResponseBase:
+async def audio_transcriptions(request: GatewayRequest) -> HttpResponseBase:
     _method(request, "POST")
     identity = await authenticate(request)
     if not (request.content_type or "").startswith("multipart/form-data"):
@@ -67,9 +68,9 @@ async def audio_transcriptions(request: HttpRequest) -> HttpResponseBase:
     upload = files.get("file")
     if upload is None or upload.size == 0:
         raise invalid("'file' is required: the audio to transcribe.", param="file", code="missing_field")
-    if upload.size > MAX_TRANSCRIPTION_BYTES:
+    if (upload.size or 0) > MAX_TRANSCRIPTION_BYTES:
         raise HttpError(413, "The audio file is larger than 25 MB.", param="file", code="file_too_large")
-    fields = validation.transcription_form({name: form.get(name) for name in form})
+    fields = validation.transcription_form({name: form.get(name, "") for name in form})
     call = ProviderCall(
         "transcription",
         fields.model,
