@@ -8,6 +8,7 @@ since Pollinations' ``gen.`` API speaks the same dialect under ``/v1``.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -43,7 +44,20 @@ _USAGE_RE = re.compile(rb'"usage"\s*:\s*(\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\})')
 _HEADER_USAGE = {
     "x-usage-prompt-text-tokens": "input_tokens",
     "x-usage-completion-text-tokens": "output_tokens",
+    # A transcription's measured input (Pollinations' whisper answers carry it): billed per audio second.
+    "x-usage-prompt-audio-seconds": "audio_seconds",
 }
+
+
+def _header_number(value: str) -> float | None:
+    """A usage header's value if it is a finite, non-negative decimal number (``12``, ``12.5``), else ``None``."""
+    if not value.isascii():  # "²".isdigit() is true, and float() refuses it
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 class OpenAICompatibleProvider(Provider):
@@ -113,17 +127,20 @@ def usage_from_answer(call: ProviderCall, headers: list[tuple[str, str]], body_t
     reported: dict[str, Any] = {}
     for name, value in headers:
         field = _HEADER_USAGE.get(name.lower())
-        if field and value.isdigit():
-            reported[field] = int(value)
+        number = _header_number(value) if field else None
+        if field == "audio_seconds" and number is not None:
+            reported[field] = number
+        elif field and number is not None and number.is_integer():  # tokens are whole
+            reported[field] = int(number)
     # The last usage object in the tail is the final one (streams may repeat it).
     matches = _USAGE_RE.findall(body_tail)
     if matches:
         try:
             usage = json.loads(matches[-1])
-            reported = {
-                "input_tokens": int(usage.get("prompt_tokens") or 0),
-                "output_tokens": int(usage.get("completion_tokens") or 0),
-            }
+            reported.update(
+                input_tokens=int(usage.get("prompt_tokens") or 0),
+                output_tokens=int(usage.get("completion_tokens") or 0),
+            )
         except (ValueError, TypeError, AttributeError):
             pass
     return Usage(**reported) if reported else None

@@ -146,3 +146,20 @@ async def test_a_stream_whose_upstream_reports_no_usage_is_counted_not_free(clie
     # The relay's own count (~4 characters per token) is billed, and marked as counted.
     assert (event.status, event.usage_source) == (502, "counted")
     assert event.input_tokens > 0 and event.output_tokens > 0 and event.cost > 0
+
+
+async def test_a_transcription_is_billed_for_the_audio_seconds_the_upstream_measured(client, make_plan, subscribe):
+    await sync_to_async(subscribe)(await sync_to_async(make_plan)(overage_policy="bill"))
+    await sync_to_async(Price.objects.create)(model="whisper-1", per_audio_second=1_000)
+    speech = await client.post("/v1/audio/speech", json={"input": "the quick brown fox", "response_format": "wav"})
+    answer = await client.post(
+        "/v1/audio/transcriptions",
+        files={"file": ("speech.wav", speech.content, "audio/wav")},
+        data={"model": "whisper-1"},
+        headers={"X-Request-ID": "transcription-billed"},
+    )
+    assert answer.status_code == 200, answer.text
+    await settle_and_flush()
+    [row] = await ledger_events(client_request_id="transcription-billed")
+    assert row.audio_seconds > 0
+    assert row.cost == round(row.audio_seconds * 1_000)
