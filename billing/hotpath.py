@@ -251,6 +251,7 @@ async def metered(
     ledger_id: str | None = None,
     charge_id: str = "",
     reporter: Reporter | None = None,
+    report_abandoned: bool = True,
 ) -> AsyncIterator[Meter]:
     """Admit the request on entry; on exit settle it, exactly once, and report its outcome.
 
@@ -264,6 +265,8 @@ async def metered(
     :param charge_id: what the work is charged under when it completes, if not ``ledger_id`` (a job
         attempt: ``job-<id>``); the reconciler settles the hold of a dead attempt against it.
     :param reporter: called once at the end as ``reporter(call=, caller=, outcome=)``.
+    :param report_abandoned: whether an abandoned block is reported too (a job's failed attempt,
+        retried, is not: a job is reported once, when it succeeds).
     :raises HttpError: on entry, a refusal: 429 over a limit, 402 out of credits, 503 when credits
         cannot be checked; nothing is held then.
     """
@@ -274,10 +277,12 @@ async def metered(
     except BaseException as exc:
         if meter.outcome is None:
             meter.outcome = Outcome("", _abandoned_status(exc), None, latency_ms=_since(meter.started))
+            meter.report = report_abandoned
         raise
     finally:
         if meter.outcome is None:  # the block returned without saying what it delivered: a bug, billed as nothing
             meter.outcome = Outcome("", 500, None, latency_ms=_since(meter.started))
+            meter.report = report_abandoned
         caller = Caller(admission.organization_id, admission.key_id, admission.user_id)
         _settle_and_report(meter, call, caller, reporter)
 

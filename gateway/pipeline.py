@@ -84,6 +84,7 @@ async def prepared(
     started: float,
     ledger_id: str | None = None,
     charge_id: str = "",
+    report_failures: bool = True,
 ) -> AsyncIterator[Exchange]:
     """Route, authorise, show the call to the ``mcp_request`` hooks and admit it — for a request and a
     job alike; when the block ends, the call is settled and reported, exactly once.
@@ -92,6 +93,9 @@ async def prepared(
     and raised; nothing is held then. The block says what the call delivered with
     ``exchange.meter.charge(outcome)``; one that ends otherwise is settled as abandoned
     (``billing.hotpath.metered``).
+
+    :param report_failures: report refusals and abandoned calls too (a job's attempt does not: the
+        job is reported once, when it succeeds, and a failed attempt is retried).
     """
     routes = await resolve_routes(call)
     caller = caller_of(identity)
@@ -110,12 +114,15 @@ async def prepared(
                         ledger_id=ledger_id,
                         charge_id=charge_id,
                         reporter=usage.report,
+                        report_abandoned=report_failures,
                     )
                 )
             observe_phase("admission", time.perf_counter() - admitting)
         except ApplicationError as exc:
             # Refused after routing (scopes, a plugin, limits, credits): still reported, exactly once.
-            usage.report(call=call, caller=caller, outcome=Outcome("", exc.status, None, latency_ms=_since(started)))
+            if report_failures:
+                outcome = Outcome("", exc.status, None, latency_ms=_since(started))
+                usage.report(call=call, caller=caller, outcome=outcome)
             raise
         yield Exchange(routes, caller, meter)
 

@@ -103,6 +103,8 @@ async def _run(job: Job) -> None:
                     started=started,
                     ledger_id=f"{job.request_id}-{job.attempt}",
                     charge_id=job.request_id,
+                    # A job is reported once, when it succeeds; a refused or failed attempt is retried.
+                    report_failures=False,
                 )
             )
         except HttpError as exc:
