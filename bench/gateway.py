@@ -36,6 +36,9 @@ from cryptography.fernet import Fernet
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _procs import ROOT, background, cpu_seconds, rss_mb, started
 
+sys.path.insert(0, str(ROOT))
+from scripts.local_processes import gateway_command
+
 QUICK = os.environ.get("QUICK") == "1"
 DURATION = 4 if QUICK else 15
 WARMUP = 2 if QUICK else 4
@@ -316,19 +319,6 @@ def main() -> int:
     (WORK / "litellm.yaml").write_text(LITELLM_CONFIG.format(upstream=sim))
     ll_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     ll_env |= {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "SIM_KEY": SIM_KEY, "LITELLM_MASTER_KEY": LITELLM_KEY}
-    granian = [
-        gateway_py,
-        "-m",
-        "granian",
-        "--interface",
-        "asgi",
-        "--host",
-        "127.0.0.1",
-        "--loop",
-        "uvloop",
-        "--log-level",
-        "warning",
-    ]
     targets = {
         "direct": (f"{sim}/v1/chat/completions", SIM_KEY),
         "mcp": (f"http://127.0.0.1:{PORTS['mcp']}/v1/chat/completions", key),
@@ -345,7 +335,7 @@ def main() -> int:
         ) as sim_pid,
         started(
             "mcp",
-            [*granian, "--port", str(PORTS["mcp"]), "--workers", "1", "mcp_site.asgi:application"],
+            gateway_command(PORTS["mcp"], "--log-level", "warning", python=gateway_py),
             env=gw_env,
             health_url=f"http://127.0.0.1:{PORTS['mcp']}/healthz",
             log_dir=WORK,
@@ -410,7 +400,7 @@ def main() -> int:
     with (
         started(
             "mcp2",
-            [*granian, "--port", str(PORTS["mcp2"]), "--workers", "2", "mcp_site.asgi:application"],
+            gateway_command(PORTS["mcp2"], "--log-level", "warning", workers=2, python=gateway_py),
             env=gw_env,
             health_url=f"http://127.0.0.1:{PORTS['mcp2']}/healthz",
             log_dir=WORK,

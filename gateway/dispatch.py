@@ -109,6 +109,8 @@ async def _open_once(
                         "mcp.breaker.state": state,
                     }
                 )
+                # The upstream continues this attempt's span: a retry or a fallback sends its own.
+                tracing.inject(call.forward_headers)
             upstream = await provider.open(call)
             if span is not None:
                 span.set_attribute("http.response.status_code", upstream.status)

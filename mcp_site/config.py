@@ -76,7 +76,8 @@ class Config:
     metrics_port: int
     #: Span exporters (``otlp``, ``console``); empty: tracing off. From the standard OTEL_* variables.
     otel_traces_exporters: tuple[str, ...]
-    #: Library instrumentations left off (``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``).
+    #: Library instrumentations left off (``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``; unset:
+    #: :data:`DEFAULT_DISABLED_INSTRUMENTATIONS`, set but empty: none).
     otel_disabled_instrumentations: tuple[str, ...]
     # --- Accounts ---
     registration_mode: str
@@ -257,7 +258,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
         metrics_port=env.integer("METRICS_PORT", 0, minimum=0, maximum=65535),
         otel_traces_exporters=_tracing(env),
         otel_disabled_instrumentations=tuple(
-            name.lower() for name in env.csv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", ())
+            name.lower()
+            for name in env.csv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", DEFAULT_DISABLED_INSTRUMENTATIONS)
         ),
         **_accounts(env),
         **_jobs(env),
@@ -280,6 +282,9 @@ def simulator_url(port: int = DEFAULT_SIMULATOR_PORT) -> str:
 
 
 TRACE_EXPORTERS = ("otlp", "console")
+#: Off unless asked for: the gateway's own spans already time the upstream call and the Redis round
+#: trips, and these two instrumentations cost every request, sampled or not, about 15 % more CPU.
+DEFAULT_DISABLED_INSTRUMENTATIONS = ("aiohttp-client", "redis")
 
 
 def _tracing(env: _Env) -> tuple[str, ...]:

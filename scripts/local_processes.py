@@ -32,10 +32,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def gateway_command(port: int) -> list[str]:
-    """One gateway replica: granian, one worker, on loopback (the image's ``web`` role, scaled down)."""
+def gateway_command(port: int, *options: str, workers: int = 1, python: str = PYTHON) -> list[str]:
+    """A gateway on loopback as the image's ``web`` role runs it (granian, uvloop), scaled down.
+
+    :param options: more granian flags (``--log-level``, the reloader's).
+    :param python: the interpreter to run it with (the benchmark's may be another virtualenv's).
+    """
     return [
-        PYTHON,
+        python,
         "-m",
         "granian",
         "--interface",
@@ -45,9 +49,10 @@ def gateway_command(port: int) -> list[str]:
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--loop",
         "uvloop",
+        *options,
         "mcp_site.asgi:application",
     ]
 

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from mcp_site.config import simulator_port
+from scripts.local_processes import gateway_command
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -49,23 +50,7 @@ def gateway_reload_flags(paths: list[Path]) -> list[str]:
 
 def _commands(*, reload: bool = False) -> dict[str, list[str]]:
     commands = {
-        "gateway": [
-            PY,
-            "-m",
-            "granian",
-            "--interface",
-            "asgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(GATEWAY_PORT),
-            "--workers",
-            "1",
-            "--loop",
-            "uvloop",
-            *(gateway_reload_flags(reload_paths()) if reload else []),
-            "mcp_site.asgi:application",
-        ],
+        "gateway": gateway_command(GATEWAY_PORT, *(gateway_reload_flags(reload_paths()) if reload else [])),
         # A short poll keeps enqueue → running well under 50 ms (bench/jobs.py); an idle poll is one indexed query.
         "worker": [PY, "manage.py", "db_worker", "--interval", "0.1", "--reload" if reload else "--no-reload"],
     }

@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from mcp_site.config import load_config
+from scripts.local_processes import gateway_command
 from tests.fixtures.gateway_server import gateway_env
 from tests.fixtures.processes import REPO_ROOT
 from tests.fixtures.simulator_server import free_port, run_simulator
@@ -42,7 +43,13 @@ def test_tracing_is_on_only_when_a_standard_variable_names_an_exporter(environ, 
 def test_library_instrumentations_can_be_left_off_by_the_standard_variable():
     environ = {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "Redis, aiohttp-client"}
     assert load_config(environ).otel_disabled_instrumentations == ("redis", "aiohttp-client")
-    assert load_config({}).otel_disabled_instrumentations == ()
+
+
+def test_the_instrumentations_that_duplicate_the_gateways_own_spans_are_off_unless_asked_for():
+    # The aiohttp client span would repeat mcp.upstream.attempt, the Redis ones mcp.admission and
+    # mcp.settlement, at a cost to every request; an empty variable turns every instrumentation on.
+    assert load_config({}).otel_disabled_instrumentations == ("aiohttp-client", "redis")
+    assert load_config({"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": ""}).otel_disabled_instrumentations == ()
 
 
 @pytest.mark.parametrize(
@@ -135,20 +142,7 @@ def test_a_real_gateway_process_sends_its_spans_to_an_otlp_http_receiver(otlp_re
         )
         key = json.loads(created.stdout)["key"]
         log_path = tmp_path / "gateway.log"
-        command = [
-            sys.executable,
-            "-m",
-            "granian",
-            "--interface",
-            "asgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "mcp_site.asgi:application",
-        ]
+        command = gateway_command(port)
         with log_path.open("wb") as log:
             process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
             try:

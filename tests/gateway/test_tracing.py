@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.fixtures.tracing import Spans, hex_span, hex_trace
@@ -48,10 +49,22 @@ async def test_one_chat_completion_makes_the_expected_span_tree_continuing_the_c
     assert 0 < relay.attributes["mcp.relay.ttfb_ms"] < (server.end_time - server.start_time) / 1e6
     assert children["mcp.settlement"].attributes["http.response.status_code"] == 200
 
-    # The aiohttp instrumentation's client span is the upstream call; the upstream got its traceparent.
-    (http_call,) = [s for s in spans.children(attempt) if s.kind == SpanKind.CLIENT]
+    # The upstream continues the attempt's span.
     [sent] = upstream_requests(upstream, "/v1/chat/completions")
-    assert sent["headers"]["traceparent"] == f"00-{CLIENT_TRACE}-{hex_span(http_call)}-01"
+    assert sent["headers"]["traceparent"] == f"00-{CLIENT_TRACE}-{hex_span(attempt)}-01"
+
+
+async def test_with_the_library_instrumentations_on_their_spans_join_the_tree(client, library_spans: Spans, upstream):
+    response = await client.post("/v1/chat/completions", json=CHAT)
+    assert response.status_code == 200
+    server = library_spans.one("POST v1/chat/completions")
+    children = {span.name: span for span in library_spans.children(server)}
+    # The aiohttp client span is the upstream call, under the attempt, and the upstream got its traceparent.
+    (http_call,) = [s for s in library_spans.children(children["mcp.upstream.attempt"]) if s.kind == SpanKind.CLIENT]
+    [sent] = upstream_requests(upstream, "/v1/chat/completions")
+    assert sent["headers"]["traceparent"].startswith(f"00-{hex_trace(server)}-{hex_span(http_call)}-")
+    if settings.CONFIG.redis_url:  # shared limits (as in CI): admission's Lua script is a Redis span
+        assert any(s.kind == SpanKind.CLIENT for s in library_spans.children(children["mcp.admission"]))
 
 
 async def test_a_streamed_completion_has_a_relay_span_with_its_bytes(client, spans: Spans):
