@@ -44,7 +44,7 @@ from billing.pricing import cost_of, estimate_usage
 from billing.selectors import credit_cap_get
 from billing.types import Admission, Rule
 from core import background, tracing
-from core.diagnostics import observe_phase
+from core.diagnostics import milliseconds_since, observe_phase
 from core.errors import STATUS_CLIENT_CLOSED, ApplicationError, HttpError, not_permitted
 from core.ids import fresh_id
 from plugins.types import Caller, Outcome, Provider, ProviderCall, Usage
@@ -276,12 +276,12 @@ async def metered(
         yield meter
     except BaseException as exc:
         if meter.outcome is None:
-            meter.outcome = Outcome("", _abandoned_status(exc), None, latency_ms=_since(meter.started))
+            meter.outcome = Outcome("", _abandoned_status(exc), None, latency_ms=milliseconds_since(meter.started))
             meter.report = report_abandoned
         raise
     finally:
         if meter.outcome is None:  # the block returned without saying what it delivered: a bug, billed as nothing
-            meter.outcome = Outcome("", 500, None, latency_ms=_since(meter.started))
+            meter.outcome = Outcome("", 500, None, latency_ms=milliseconds_since(meter.started))
             meter.report = report_abandoned
         caller = Caller(admission.organization_id, admission.key_id, admission.user_id)
         _settle_and_report(meter, call, caller, reporter)
@@ -293,10 +293,6 @@ def _abandoned_status(exc: BaseException) -> int:
     if isinstance(exc, asyncio.CancelledError | GeneratorExit):
         return STATUS_CLIENT_CLOSED
     return 500
-
-
-def _since(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
 
 
 def _settle_and_report(meter: Meter, call: ProviderCall, caller: Caller, reporter: Reporter | None) -> None:

@@ -70,6 +70,11 @@ _generation = {generation: GC_PAUSE_SECONDS.labels(str(generation)) for generati
 LAG_PROBE_SECONDS = 0.1
 
 
+def milliseconds_since(started: float) -> float:
+    """Milliseconds elapsed since ``started`` (a ``time.perf_counter()`` reading): an outcome's latency."""
+    return (time.perf_counter() - started) * 1000
+
+
 def observe_phase(phase: Phase, seconds: float) -> None:
     """Record that one request spent ``seconds`` in ``phase``."""
     _phase[phase].observe(seconds)

@@ -41,6 +41,7 @@ from core.errors import (
     not_found,
 )
 from core.metrics import UNMATCHED_ROUTE, observe_request
+from gateway.streamed import StreamedAnswer
 
 log = structlog.get_logger("mcp.access")
 errors_log = structlog.get_logger("mcp.gateway")
@@ -77,6 +78,7 @@ class HotPathHandler:
         rid = request_id.from_headers(headers.get(b"x-request-id", b"").decode("latin-1"))
         structlog.contextvars.bind_contextvars(request_id=rid)
         route, status, path, request, server_span = UNMATCHED_ROUTE, 500, scope["path"], None, None
+        response: HttpResponseBase | None = None
         watcher: asyncio.Future[None] | None = None
         try:
             try:
@@ -141,6 +143,10 @@ class HotPathHandler:
         finally:
             if watcher is not None and not watcher.done():
                 watcher.cancel()
+            if isinstance(response, StreamedAnswer):
+                # Read to its end or not, or never started (the client gone before it): closed now,
+                # so the upstream answer is closed and the call settled before the request is logged.
+                await _close_body(response)
             ended = time.perf_counter()
             elapsed = ended - started
             observe_request(route=route, method=scope["method"], status=status, seconds=elapsed)
@@ -175,11 +181,18 @@ class HotPathHandler:
             await asyncio.gather(relay, disconnect, return_exceptions=True)
 
     async def _relay(self, response: StreamingHttpResponse, send: Send) -> None:
-        # StreamingHttpResponse.__aiter__ is an async generator: closing it closes the body's.
-        async with aclosing(cast(AsyncGenerator[bytes, None], aiter(response))) as content:
+        body = response.body if isinstance(response, StreamedAnswer) else aiter(response)
+        async with aclosing(cast(AsyncGenerator[bytes, None], body)) as content:
             async for chunk in content:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _close_body(response: StreamedAnswer) -> None:
+    try:
+        await response.body.aclose()
+    except Exception as exc:  # noqa: BLE001 - the answer has gone; the log says what failed, the request is still logged.
+        errors_log.error("stream_close_failed", error_type=type(exc).__name__, where=where(exc))
 
 
 def resolve(resolver: URLResolver, path: str) -> ResolverMatch | None:

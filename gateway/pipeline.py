@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import structlog
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from accounts.keyauth import KeyIdentity
 from billing import hotpath as billing
 from core import background, tracing
-from core.diagnostics import observe_phase
+from core.diagnostics import milliseconds_since, observe_phase
 from core.errors import ApplicationError, HttpError, invalid
 from gateway import result_cache, usage
 from gateway.auth import authorize
@@ -27,6 +27,7 @@ from gateway.dispatch import open_upstream
 from gateway.errors import model_not_found
 from gateway.metrics import observe_first_byte
 from gateway.relay import TAIL_BYTES, end_relay_span, relay, start_relay_span, usage_of
+from gateway.streamed import StreamedAnswer
 from plugins.registry import Route, get_registry, plugin_manager
 from plugins.types import Caller, Outcome, Provider, ProviderCall, UpstreamResponse
 
@@ -121,7 +122,7 @@ async def prepared(
         except ApplicationError as exc:
             # Refused after routing (scopes, a plugin, limits, credits): still reported, exactly once.
             if report_failures:
-                outcome = Outcome("", exc.status, None, latency_ms=_since(started))
+                outcome = Outcome("", exc.status, None, latency_ms=milliseconds_since(started))
                 usage.report(call=call, caller=caller, outcome=outcome)
             raise
         yield Exchange(routes, caller, meter)
@@ -172,7 +173,7 @@ async def _answer(
         cached = await result_cache.lookup(key)
         if cached is not None:
             name = routes[0].provider.name
-            meter.charge(Outcome(name, cached.status, None, cache_hit=True, latency_ms=_since(started)))
+            meter.charge(Outcome(name, cached.status, None, cache_hit=True, latency_ms=milliseconds_since(started)))
             return _cached_response(cached)
 
     strip_usage = False
@@ -206,9 +207,8 @@ async def _answer(
         on_complete=remember,
         keep_body_up_to=result_cache.MAX_ENTRY_BYTES if key else 0,
     )
-    response = StreamingHttpResponse(
-        _owned_by(owner.pop_all(), body), status=upstream.status, content_type=upstream.content_type
-    )
+    # The body takes the call's billing over: it is settled when the handler closes the body.
+    response = StreamedAnswer(body, owner=owner.pop_all(), status=upstream.status, content_type=upstream.content_type)
     _copy_headers(response, upstream.headers)
     if sse:
         for name, value in SSE_HEADERS.items():
@@ -216,14 +216,6 @@ async def _answer(
     if key is not None:
         response["X-Cache"] = "MISS"
     return response
-
-
-async def _owned_by(owner: contextlib.AsyncExitStack, body: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
-    """A streamed answer's body, which owns the call's billing: settled when the stream ends, however
-    it ends (the relay says what was delivered as it closes, then the meter settles it)."""
-    async with owner, contextlib.aclosing(body):
-        async for chunk in body:
-            yield chunk
 
 
 async def _buffered(
@@ -243,7 +235,7 @@ async def _buffered(
     await upstream.close()
     end_relay_span(span, status=upstream.status, size=len(body), first_byte=first_byte, started=started)
     usage_ = usage_of(provider, call, upstream, body[-TAIL_BYTES:], 0) if upstream.status < 400 else None
-    meter.charge(Outcome(provider.name, upstream.status, usage_, latency_ms=_since(started)))
+    meter.charge(Outcome(provider.name, upstream.status, usage_, latency_ms=milliseconds_since(started)))
     response = HttpResponse(body, status=upstream.status, content_type=upstream.content_type)
     _copy_headers(response, upstream.headers)
     if key is not None:
@@ -252,10 +244,6 @@ async def _buffered(
         )
         response["X-Cache"] = "MISS"
     return response
-
-
-def _since(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
 
 
 def _cached_response(cached: result_cache.CachedAnswer) -> HttpResponse:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from core import background, tracing
-from core.diagnostics import observe_phase
+from core.diagnostics import milliseconds_since, observe_phase
 from core.errors import STATUS_CLIENT_CLOSED, HttpError, sse_error_event
 from gateway import dispatch
 from gateway.errors import upstream_timeout
@@ -137,7 +137,7 @@ async def relay(
             usage = usage_of(provider, call, upstream, tail, events.characters if events else relayed)
         else:
             usage = _partial_usage(call, events.characters if events else relayed)
-        outcome = Outcome(provider.name, status, usage, latency_ms=(time.perf_counter() - started) * 1000)
+        outcome = Outcome(provider.name, status, usage, latency_ms=milliseconds_since(started))
         end_relay_span(span, status=status, size=size, first_byte=first_byte, started=started)
         if first_byte:
             observe_phase("relay", time.perf_counter() - first_byte)

@@ -258,8 +258,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         metrics_port=env.integer("METRICS_PORT", 0, minimum=0, maximum=65535),
         otel_traces_exporters=_tracing(env),
         otel_disabled_instrumentations=tuple(
-            name.lower()
-            for name in env.csv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", DEFAULT_DISABLED_INSTRUMENTATIONS)
+            name.lower() for name in env.csv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", DEFAULT_DISABLED_INSTRUMENTATIONS)
         ),
         **_accounts(env),
         **_jobs(env),
@@ -283,7 +282,7 @@ def simulator_url(port: int = DEFAULT_SIMULATOR_PORT) -> str:
 
 TRACE_EXPORTERS = ("otlp", "console")
 #: Off unless asked for: the gateway's own spans already time the upstream call and the Redis round
-#: trips, and these two instrumentations cost every request, sampled or not, about 15 % more CPU.
+#: trips, and these two instrumentations cost every request, sampled or not (+13 % CPU at 10 % sampling).
 DEFAULT_DISABLED_INSTRUMENTATIONS = ("aiohttp-client", "redis")
 
 

@@ -15,7 +15,7 @@ import re
 import time
 from urllib.parse import parse_qsl, quote, unquote
 
-from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseBase
 
 from core.errors import HttpError, method_not_allowed, not_found
 from gateway import usage, validation
@@ -24,6 +24,7 @@ from gateway.dispatch import open_upstream
 from gateway.handler import GatewayRequest
 from gateway.pipeline import proxy
 from gateway.relay import relay
+from gateway.streamed import StreamedAnswer
 from plugins.registry import Route, get_registry
 from plugins.types import Caller, Modality, ProviderCall, is_modality
 
@@ -165,6 +166,6 @@ async def model_list(request: GatewayRequest, modality: str = "text", host: str 
         started=started,
         sse=False,
     )
-    response = StreamingHttpResponse(body, status=upstream.status, content_type=upstream.content_type)
+    response = StreamedAnswer(body, status=upstream.status, content_type=upstream.content_type)
     response["Cache-Control"] = "no-store"
     return response
