@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from contextvars import Token
+from contextvars import ContextVar, Token
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -59,7 +59,11 @@ _tracer: Tracer | None = None
 _provider: Any = None
 _instrumentors: list[Any] = []
 
-ServerSpan = tuple[Span, Token[Context]]
+#: Whether the current request's trace is sampled, set with its server span: the hot path's spans
+#: ask this instead of looking the decision up through the OpenTelemetry context each time.
+_request_sampled: ContextVar[bool | None] = ContextVar("mcp_request_sampled", default=None)
+
+ServerSpan = tuple[Span, Token[Context], Token[bool | None]]
 
 
 def enabled() -> bool:
@@ -163,22 +167,24 @@ def start_server_span(method: str, headers: Mapping[bytes, bytes]) -> ServerSpan
         method, context=parent, kind=SpanKind.SERVER, attributes={"http.request.method": method}
     )
     current = trace.set_span_in_context(server, parent)
-    if not server.is_recording():
+    sampled = server.is_recording()
+    if not sampled:
         # Not sampled: the libraries' instrumentations would only build spans nobody keeps.
         current = otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, current)
-    return server, otel_context.attach(current)
+    return server, otel_context.attach(current), _request_sampled.set(sampled)
 
 
 def end_server_span(handle: ServerSpan | None, *, method: str, route: str, status: int, request_id: str) -> None:
     if handle is None:
         return
-    server, token = handle
+    server, token, sampled = handle
     server.update_name(f"{method} {route}")
     server.set_attributes({"http.route": route, "http.response.status_code": status, "mcp.request_id": request_id})
     if status >= 500:
         server.set_status(Status(StatusCode.ERROR))
     server.end()
     otel_context.detach(token)
+    _request_sampled.reset(sampled)
 
 
 def span(
@@ -204,6 +210,9 @@ def start_span(
 
 def _unsampled() -> bool:
     """Inside a trace whose sampling said no (a span with no valid context is a new trace's root)."""
+    sampled = _request_sampled.get()
+    if sampled is not None:
+        return not sampled
     context = trace.get_current_span().get_span_context()
     return context.is_valid and not context.trace_flags.sampled
 
@@ -268,7 +277,7 @@ def add_trace_ids(logger: Any, method: str, event: dict[str, Any]) -> dict[str, 
 
 def exemplar() -> dict[str, str] | None:
     """``{"trace_id": …}`` of the current span if it is sampled, for a histogram observation; else ``None``."""
-    if _tracer is None:
+    if _tracer is None or _request_sampled.get() is False:
         return None
     context = trace.get_current_span().get_span_context()
     if not context.trace_flags.sampled:
