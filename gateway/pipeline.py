@@ -186,6 +186,9 @@ async def _answer(
     opening = time.perf_counter()
     provider, upstream = await open_upstream(call, routes)
     observe_phase("upstream", time.perf_counter() - opening)
+    # Closed with the call however it ends, even if its body is never read (the relay closes it
+    # too; closing is idempotent, and gives the provider's lease back once).
+    owner.push_async_callback(upstream.close)
 
     if upstream.buffered is not None:
         return await _buffered(call, meter, provider, upstream, key, started)

@@ -26,17 +26,19 @@ class OwnedBody:
     ``finally`` would: the client did not take the rest.
     """
 
-    __slots__ = ("_body", "_closed", "_owner")
+    __slots__ = ("_body", "_closed", "_owner", "_reading")
 
     def __init__(self, body: AsyncGenerator[bytes, None], owner: contextlib.AsyncExitStack | None = None) -> None:
         self._body = body
         self._owner = owner
         self._closed = False
+        self._reading = False
 
     def __aiter__(self) -> OwnedBody:
         return self
 
     async def __anext__(self) -> bytes:
+        self._reading = True
         try:
             return await self._body.__anext__()
         except StopAsyncIteration:
@@ -45,10 +47,16 @@ class OwnedBody:
         except BaseException as exc:
             await self._close(exc)
             raise
+        finally:
+            self._reading = False
 
     async def aclose(self) -> None:
-        """End the answer here (nothing more is read): the body, then ``owner``; a no-op once ended."""
-        if not self._closed:
+        """End the answer here (nothing more is read): the body, then ``owner``; a no-op once ended.
+
+        Also a no-op while another task is inside a read: that read is the one to end it (the
+        handler cancels the task reading before it closes the body).
+        """
+        if not self._closed and not self._reading:
             await self._close(GeneratorExit())
 
     async def _close(self, exc: BaseException | None) -> None:

@@ -11,6 +11,7 @@ paths would serve another of its endpoints with the gateway's own key.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from urllib.parse import parse_qsl, quote, unquote
@@ -166,6 +167,9 @@ async def model_list(request: GatewayRequest, modality: str = "text", host: str 
         started=started,
         sse=False,
     )
-    response = StreamedAnswer(body, status=upstream.status, content_type=upstream.content_type)
+    # The upstream answer is closed with the body, even one never read (the client gone before it).
+    owner = contextlib.AsyncExitStack()
+    owner.push_async_callback(upstream.close)
+    response = StreamedAnswer(body, owner=owner, status=upstream.status, content_type=upstream.content_type)
     response["Cache-Control"] = "no-store"
     return response

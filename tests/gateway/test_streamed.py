@@ -10,8 +10,8 @@ import json
 import pytest
 
 from gateway.streamed import OwnedBody
-from plugins import hookimpl
-from plugins.registry import plugin_manager
+from plugins import hookimpl, registry
+from plugins.registry import get_registry, plugin_manager
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,7 +70,25 @@ async def test_a_body_never_started_still_closes_its_owner():
     owner, log = Owner(), []
     body = OwnedBody(_chunks(log), owner.stack)
     await body.aclose()
-    assert owner.exits == [GeneratorExit]
+    assert (log, owner.exits) == ([], [GeneratorExit])
+
+
+async def test_closing_during_a_read_in_another_task_leaves_the_ending_to_that_read():
+    owner, release = Owner(), asyncio.Event()
+
+    async def slow():
+        await release.wait()
+        yield b"late"
+
+    body = OwnedBody(slow(), owner.stack)
+    reader = asyncio.ensure_future(body.__anext__())
+    await asyncio.sleep(0)
+    await body.aclose()  # the reader is inside the body: closing it now would race the read
+    assert owner.exits == []
+    reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    assert owner.exits == [asyncio.CancelledError]
 
 
 class Outcomes(list):
@@ -129,8 +147,11 @@ async def test_a_stream_whose_client_is_gone_before_it_starts_is_settled_before_
 
     with pytest.raises(OSError, match="gone"):
         await _streamed_chat(api_key, send)
-    # No await since: the settlement did not wait for the response to be collected.
+    # No await since: the settlement did not wait for the response to be collected, and the
+    # upstream answer was closed, its provider's lease given back.
     assert outcomes == [499]
+    provider = (await get_registry()).routes("openai", "chat")[0].provider
+    assert registry.in_flight(provider) == 0
 
 
 async def test_a_stream_read_to_its_end_is_settled_before_the_handler_returns(client, api_key, outcomes):
