@@ -14,6 +14,7 @@ from accounts import services
 from accounts.exceptions import ApplicationError
 from accounts.forms import UserChangeForm, UserCreationForm
 from accounts.models import ApiKey, AuditEvent, Invitation, Membership, Organization, User
+from accounts.throttling import client_ip
 
 
 @admin.register(User)
@@ -63,10 +64,10 @@ class MembershipAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Membership, form, change: bool) -> None:
         try:
             if change and "role" in form.changed_data:
-                services.membership_role_change(membership=obj, role=obj.role, ip=request.META.get("REMOTE_ADDR"))
+                services.membership_role_change(membership=obj, role=obj.role, ip=client_ip(request))
             elif not change:
                 services.membership_add(
-                    organization=obj.organization, user=obj.user, role=obj.role, ip=request.META.get("REMOTE_ADDR")
+                    organization=obj.organization, user=obj.user, role=obj.role, ip=client_ip(request)
                 )
             else:
                 super().save_model(request, obj, form, change)
@@ -114,7 +115,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset) -> None:
         count = 0
         for api_key in queryset.select_related("organization").filter(revoked_at=None):
-            services.api_key_revoke(api_key=api_key, ip=request.META.get("REMOTE_ADDR"))
+            services.api_key_revoke(api_key=api_key, ip=client_ip(request))
             count += 1
         self.message_user(request, f"Revoked {count} key(s); every replica refuses them within seconds.")
 

@@ -51,6 +51,8 @@ class HasOrganizationAction(BasePermission):
         # Attributes for the view; DRF's Request takes them, its stubs declare no such attributes.
         request.organization = organization  # type: ignore[attr-defined]
         request.organization_role = role  # type: ignore[attr-defined]
+        if not hasattr(view, (request.method or "").lower()):
+            return True  # a member asking with a method the view has not: DRF answers 405 Method Not Allowed
         action = getattr(view, "required_actions", {}).get(request.method)
         if action is None or not role_allows(role, action):
             raise PermissionDenied()

@@ -8,7 +8,9 @@ learns nothing. A refusal raises :class:`TooManyAttempts` (429) and is audited.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import ipaddress
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -22,8 +24,51 @@ __all__ = ["attempt_check", "attempt_failed", "client_ip"]
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The peer address (the ingress must pass the real one; see the README)."""
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address: the peer's, or, when the peer is one of ``TRUSTED_PROXIES``, the
+    address its ``X-Forwarded-For`` names.
+
+    That header is read right to left, skipping our own proxies: each proxy appends (or, like
+    ingress-nginx by default, sets) the address it was reached from, so the first address that is
+    not ours is the client as our edge saw it; what lies further left the client wrote itself and
+    could forge.
+    """
+    peer = request.META.get("REMOTE_ADDR") or None
+    if peer is None or not _trusted(peer):
+        return peer
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    nearest = None
+    for hop in reversed(hops):
+        if not _is_address(hop):
+            break  # a malformed entry: nothing to its left can be trusted either
+        if not _trusted(hop):
+            return hop
+        nearest = nearest or hop
+    # Every hop is in a trusted network (a client inside the cluster): the one our edge proxy saw.
+    return nearest or peer
+
+
+@functools.lru_cache(maxsize=1)
+def _proxy_networks(networks: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(network) for network in networks)
+
+
+def _trusted(address: str) -> bool:
+    networks = settings.TRUSTED_PROXIES
+    if not networks:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in _proxy_networks(tuple(networks)))
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _account_key(account: str) -> str:

@@ -8,6 +8,7 @@ that is expected, so start-up stops with a message an operator can act on.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +57,9 @@ class Config:
     secret_key: str
     allowed_hosts: tuple[str, ...]
     csrf_trusted_origins: tuple[str, ...]
+    #: Networks of the reverse proxies in front (``TRUSTED_PROXIES``): a peer in one of them has its
+    #: client's address read from ``X-Forwarded-For``.
+    trusted_proxies: tuple[str, ...]
     database_url: str
     redis_url: str | None
     upstream: str
@@ -232,6 +236,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         secret_key=secret_key,
         allowed_hosts=allowed_hosts,
         csrf_trusted_origins=tuple(_origins(env)),
+        trusted_proxies=_proxies(env),
         database_url=env.url("DATABASE_URL", sqlite_default, ("postgres", "postgresql", "sqlite")) or "",
         redis_url=env.url("REDIS_URL", None, ("redis", "rediss", "unix")),
         upstream=upstream,
@@ -539,6 +544,18 @@ def _origins(env: _Env) -> list[str]:
                 f"CSRF_TRUSTED_ORIGINS entry {origin!r} is not valid: use scheme://host, e.g. https://gw.example.com."
             )
     return origins
+
+
+def _proxies(env: _Env) -> tuple[str, ...]:
+    networks = []
+    for entry in env.csv("TRUSTED_PROXIES", ()):
+        try:
+            networks.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"TRUSTED_PROXIES entry {entry!r} is not an address or network: use e.g. 10.0.0.0/8 or 192.0.2.7."
+            ) from None
+    return tuple(networks)
 
 
 def email_settings(email_url: str) -> dict[str, Any]:

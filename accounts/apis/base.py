@@ -11,6 +11,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
 from accounts.permissions import ORGANIZATION_HEADER, HasOrganizationAction
+from accounts.throttling import client_ip
 
 __all__ = [
     "ERROR",
@@ -93,4 +94,4 @@ class OrganizationApi(APIView):
 
 
 def ip_of(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request)

@@ -77,3 +77,66 @@ def test_the_admin_sign_in_still_works_below_the_limit(client):
     response = client.post("/admin/login/", {"username": user.email, "password": PASSWORD, "next": "/admin/"})
     assert response.status_code == 302
     assert AuditEvent.objects.filter(action="login_succeeded", actor=user).exists()
+
+
+# --- Behind a reverse proxy ------------------------------------------------------------------------
+
+
+def _ip_of(settings, trusted: tuple[str, ...], peer: str, forwarded: str | None) -> str | None:
+    from django.test import RequestFactory
+
+    from accounts.throttling import client_ip
+
+    settings.TRUSTED_PROXIES = trusted
+    extra = {"REMOTE_ADDR": peer}
+    if forwarded is not None:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded
+    return client_ip(RequestFactory().post("/api/auth/token", **extra))
+
+
+@pytest.mark.parametrize(
+    ("trusted", "peer", "forwarded", "client"),
+    [
+        # No proxy configured: the header is the client's own claim, ignored.
+        ((), "203.0.113.9", "198.51.100.1", "203.0.113.9"),
+        # The ingress appended the address it was reached from.
+        (("10.0.0.0/8",), "10.1.2.3", "198.51.100.1", "198.51.100.1"),
+        # A client that forges the header only adds entries to its left.
+        (("10.0.0.0/8",), "10.1.2.3", "192.0.2.66, 198.51.100.1", "198.51.100.1"),
+        # Two proxies of ours in a row (a load balancer, then the ingress) are both skipped.
+        (("10.0.0.0/8", "172.16.0.0/12"), "10.1.2.3", "198.51.100.1, 172.16.4.4", "198.51.100.1"),
+        # A peer that is not a proxy of ours cannot speak for anyone else.
+        (("10.0.0.0/8",), "203.0.113.9", "198.51.100.1", "203.0.113.9"),
+        # A client inside the cluster: every hop is private, the nearest is the one the ingress saw.
+        (("10.0.0.0/8",), "10.1.2.3", "10.9.9.9, 10.2.3.4", "10.2.3.4"),
+        # A proxy of ours that passed no header, or garbage: its own address is all we know.
+        (("10.0.0.0/8",), "10.1.2.3", None, "10.1.2.3"),
+        (("10.0.0.0/8",), "10.1.2.3", "198.51.100.1, not-an-ip", "10.1.2.3"),
+        (("2001:db8::/32",), "2001:db8::1", "2001:db8:ffff::1, 2a00:1450::5", "2a00:1450::5"),
+    ],
+)
+def test_the_client_address_behind_trusted_proxies_is_the_first_forwarded_hop_not_ours(
+    settings, trusted, peer, forwarded, client
+):
+    assert _ip_of(settings, trusted, peer, forwarded) == client
+
+
+def test_behind_the_ingress_one_attacker_is_limited_without_locking_out_everyone_else(settings):
+    # Every request reaches the web pods from the ingress controller: limited by that address,
+    # one client's failures would lock every other client out.
+    settings.TRUSTED_PROXIES = ("10.0.0.0/8",)
+    settings.ACCOUNTS_RATE_LIMITS = {**settings.ACCOUNTS_RATE_LIMITS, "login": {"ip": "3/m", "account": "100/m"}}
+    user = user_create_for_tests()
+    client = APIClient()
+
+    def login(password: str, client_address: str):
+        return client.post(
+            "/api/auth/token",
+            {"email": user.email, "password": password},
+            format="json",
+            REMOTE_ADDR="10.0.0.5",
+            HTTP_X_FORWARDED_FOR=client_address,
+        )
+
+    assert [login("wrong", "198.51.100.7").status_code for _ in range(4)] == [401, 401, 401, 429]
+    assert login(PASSWORD, "203.0.113.20").status_code == 200

@@ -75,11 +75,21 @@ def test_explicit_urls_are_kept_without_trailing_slash():
         ("LOG_FORMAT", "xml", "LOG_FORMAT='xml' is not valid"),
         ("LOG_LEVEL", "loud", "LOG_LEVEL='loud' is not valid"),
         ("CSRF_TRUSTED_ORIGINS", "gw.example.com", "CSRF_TRUSTED_ORIGINS entry 'gw.example.com' is not valid"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8,ingress", "TRUSTED_PROXIES entry 'ingress' is not an address or network"),
     ],
 )
 def test_invalid_values_are_refused_naming_the_variable(variable, value, expected):
     with pytest.raises(ImproperlyConfigured, match=expected):
         load_config({variable: value})
+
+
+def test_trusted_proxies_are_none_by_default_and_read_as_networks():
+    assert load_config({}).trusted_proxies == ()
+    assert load_config({"TRUSTED_PROXIES": "10.1.2.3/8, 192.0.2.7, 2001:db8::/32"}).trusted_proxies == (
+        "10.0.0.0/8",
+        "192.0.2.7/32",
+        "2001:db8::/32",
+    )
 
 
 def test_production_refuses_to_start_without_a_secret_key():

@@ -8,6 +8,7 @@ from asgiref.sync import async_to_sync
 from accounts.keyauth import resolve_api_key
 from accounts.keyformat import key_hash
 from accounts.models import ApiKey
+from tests.accounts.factories import user_create_for_tests
 
 pytestmark = pytest.mark.django_db
 resolve = async_to_sync(resolve_api_key)
@@ -90,3 +91,18 @@ def test_a_viewer_can_list_keys_but_not_create_them(user_with_role, jwt_client):
     denied = client.post("/api/orgs/acme/keys", {"name": "ci", "scopes": ["text"]}, format="json")
     assert denied.status_code == 403
     assert denied.json()["error"]["type"] == "permission_error"
+
+
+def test_a_method_an_endpoint_does_not_have_is_a_405_for_members_and_still_hidden_from_others(
+    owner, user_with_role, jwt_client
+):
+    created = jwt_client(owner).post("/api/orgs/acme/keys", {"name": "ci", "scopes": ["text"]}, format="json").json()
+    wrong = jwt_client(user_with_role("viewer")).patch(f"/api/orgs/acme/keys/{created['id']}/revoke")
+    assert wrong.status_code == 405
+    assert wrong.json()["error"]["type"] == "invalid_request_error"
+    assert ApiKey.objects.get(pk=created["id"]).revoked_at is None
+    # A method the endpoint has stays denied to a role without the action.
+    assert jwt_client(user_with_role("viewer")).post(f"/api/orgs/acme/keys/{created['id']}/revoke").status_code == 403
+    # Someone outside the organisation learns nothing about the endpoint either.
+    outsider = jwt_client(user_create_for_tests()).patch(f"/api/orgs/acme/keys/{created['id']}/revoke")
+    assert outsider.status_code == 404
