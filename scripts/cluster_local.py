@@ -109,8 +109,9 @@ def cluster_env(
 ) -> dict[str, str]:
     """The environment every process of the cluster shares.
 
-    One ``SECRET_KEY`` for all: in development each process would otherwise invent its own, and
-    sessions, signed tokens and encrypted credentials would only work on the replica that made them.
+    One ``SECRET_KEY`` and one ``FIELD_ENCRYPTION_KEY`` for all, each its own random key: in
+    development each process would otherwise invent its own, and sessions, signed tokens and
+    encrypted credentials would only work on the replica that made them.
     """
     secret_key = environ.get("SECRET_KEY") or secrets.token_urlsafe(50)
     return {
@@ -120,7 +121,7 @@ def cluster_env(
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "SECRET_KEY": secret_key,
-        "FIELD_ENCRYPTION_KEY": environ.get("FIELD_ENCRYPTION_KEY") or secret_key,
+        "FIELD_ENCRYPTION_KEY": environ.get("FIELD_ENCRYPTION_KEY") or secrets.token_urlsafe(32),
         "MCP_UPSTREAM": "simulator",
         "POLLINATIONS_GEN_URL": simulator_url,
         "POLLINATIONS_IMAGE_URL": f"{simulator_url}/legacy/image",

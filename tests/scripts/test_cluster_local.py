@@ -49,7 +49,8 @@ def test_every_process_shares_one_secret_key_the_database_redis_and_the_simulato
         database_url=DATABASE_URL, redis_url=REDIS_URL, simulator_url="http://127.0.0.1:9", environ={"PATH": "/bin"}
     )
     assert len(env["SECRET_KEY"]) >= 50
-    assert env["FIELD_ENCRYPTION_KEY"] == env["SECRET_KEY"]
+    # The credentials' encryption key is a key of its own, as production requires.
+    assert len(env["FIELD_ENCRYPTION_KEY"]) >= 32 and env["FIELD_ENCRYPTION_KEY"] != env["SECRET_KEY"]
     assert (env["DATABASE_URL"], env["REDIS_URL"]) == (DATABASE_URL, REDIS_URL)
     assert env["POLLINATIONS_GEN_URL"] == "http://127.0.0.1:9"
     assert "x-sim-fault" in env["MCP_FORWARD_HEADERS"].split(",")
