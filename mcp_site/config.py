@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -48,9 +48,66 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-@dataclass(frozen=True)
-class Config:
-    """Everything the environment decides, validated."""
+@dataclass(frozen=True, kw_only=True)
+class _AccountsConfig:
+    """The accounts part of :class:`Config` (:func:`_accounts`)."""
+
+    registration_mode: str
+    access_token_minutes: int
+    refresh_token_days: int
+    invitation_days: int
+    email_url: str
+    default_from_email: str
+    oidc_provider_url: str | None
+    oidc_client_id: str
+    oidc_client_secret: str
+    oidc_provider_name: str
+    oidc_discovery_cache_seconds: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class _JobsConfig:
+    """The jobs and webhooks part of :class:`Config` (:func:`_jobs`)."""
+
+    jobs_max_attempts: int
+    jobs_lease_seconds: int
+    jobs_max_running_per_org: int
+    jobs_rate_limit_max_wait_seconds: int
+    jobs_result_url_seconds: int
+    jobs_callback_secret: str
+    storage_backend: str
+    s3_bucket: str
+    s3_endpoint_url: str | None
+    s3_region: str
+    webhooks_allow_private: bool
+    webhooks_timeout_seconds: int
+    webhooks_max_response_bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class _BillingConfig:
+    """The billing part of :class:`Config` (:func:`_billing`)."""
+
+    billing_policy_ttl_seconds: int
+    billing_ledger_flush_ms: int
+    billing_default_max_tokens: int
+    billing_concurrency_lease_seconds: int
+    billing_hold_stale_seconds: int
+    billing_ledger_flusher: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class _RedisConfig:
+    """The Redis clients' part of :class:`Config` (:func:`_redis`)."""
+
+    redis_timeout_ms: int
+    redis_health_check_seconds: int
+    redis_retries: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config(_AccountsConfig, _JobsConfig, _BillingConfig, _RedisConfig):
+    """Everything the environment decides, validated (each section's fields in its own class)."""
 
     environment: str
     debug: bool
@@ -83,43 +140,6 @@ class Config:
     #: Library instrumentations left off (``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``; unset:
     #: :data:`DEFAULT_DISABLED_INSTRUMENTATIONS`, set but empty: none).
     otel_disabled_instrumentations: tuple[str, ...]
-    # --- Accounts ---
-    registration_mode: str
-    access_token_minutes: int
-    refresh_token_days: int
-    invitation_days: int
-    email_url: str
-    default_from_email: str
-    oidc_provider_url: str | None
-    oidc_client_id: str
-    oidc_client_secret: str
-    oidc_provider_name: str
-    oidc_discovery_cache_seconds: int
-    # --- Jobs and webhooks ---
-    jobs_max_attempts: int
-    jobs_lease_seconds: int
-    jobs_max_running_per_org: int
-    jobs_rate_limit_max_wait_seconds: int
-    jobs_result_url_seconds: int
-    jobs_callback_secret: str
-    storage_backend: str
-    s3_bucket: str
-    s3_endpoint_url: str | None
-    s3_region: str
-    webhooks_allow_private: bool
-    webhooks_timeout_seconds: int
-    webhooks_max_response_bytes: int
-    # --- Billing ---
-    billing_policy_ttl_seconds: int = 5
-    billing_ledger_flush_ms: int = 1000
-    billing_default_max_tokens: int = 1024
-    billing_concurrency_lease_seconds: int = 900
-    billing_hold_stale_seconds: int = 1200
-    billing_ledger_flusher: str = "web"
-    # --- Redis clients ---
-    redis_timeout_ms: int = 1000
-    redis_health_check_seconds: int = 5
-    redis_retries: int = 2
 
     @property
     def production(self) -> bool:
@@ -265,10 +285,10 @@ def load_config(environ: Mapping[str, str]) -> Config:
         otel_disabled_instrumentations=tuple(
             name.lower() for name in env.csv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", DEFAULT_DISABLED_INSTRUMENTATIONS)
         ),
-        **_accounts(env),
-        **_jobs(env),
-        **_billing(env),
-        **_redis(env),
+        **vars(_accounts(env)),
+        **vars(_jobs(env)),
+        **vars(_billing(env)),
+        **vars(_redis(env)),
     )
 
 
@@ -353,60 +373,7 @@ def _deadlines(env: _Env) -> dict[str, float]:
     return deadlines
 
 
-class _AccountsSettings(TypedDict):
-    """The accounts part of :class:`Config` (:func:`_accounts`)."""
-
-    registration_mode: str
-    access_token_minutes: int
-    refresh_token_days: int
-    invitation_days: int
-    email_url: str
-    default_from_email: str
-    oidc_provider_url: str | None
-    oidc_client_id: str
-    oidc_client_secret: str
-    oidc_provider_name: str
-    oidc_discovery_cache_seconds: int
-
-
-class _JobsSettings(TypedDict):
-    """The jobs part of :class:`Config` (:func:`_jobs`)."""
-
-    jobs_max_attempts: int
-    jobs_lease_seconds: int
-    jobs_max_running_per_org: int
-    jobs_rate_limit_max_wait_seconds: int
-    jobs_result_url_seconds: int
-    jobs_callback_secret: str
-    storage_backend: str
-    s3_bucket: str
-    s3_endpoint_url: str | None
-    s3_region: str
-    webhooks_allow_private: bool
-    webhooks_timeout_seconds: int
-    webhooks_max_response_bytes: int
-
-
-class _BillingSettings(TypedDict):
-    """The billing part of :class:`Config` (:func:`_billing`)."""
-
-    billing_policy_ttl_seconds: int
-    billing_ledger_flush_ms: int
-    billing_default_max_tokens: int
-    billing_concurrency_lease_seconds: int
-    billing_hold_stale_seconds: int
-    billing_ledger_flusher: str
-
-
-class _RedisSettings(TypedDict):
-    """The Redis client part of :class:`Config` (:func:`_redis`)."""
-
-    redis_timeout_ms: int
-    redis_health_check_seconds: int
-    redis_retries: int
-
-
-def _jobs(env: _Env) -> _JobsSettings:
+def _jobs(env: _Env) -> _JobsConfig:
     """Async jobs, result storage and outbound webhooks (see docs/jobs.md)."""
     secret = env.string("JOBS_CALLBACK_SECRET", "")
     if secret and not secret.startswith("whsec_"):
@@ -418,51 +385,51 @@ def _jobs(env: _Env) -> _JobsSettings:
             f"STORAGE_BACKEND={S3_STORAGE_BACKEND} needs S3_BUCKET (and S3_ENDPOINT_URL for a non-AWS "
             "S3-compatible service; credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)."
         )
-    return {
-        "jobs_max_attempts": env.integer("JOBS_MAX_ATTEMPTS", 3, minimum=1, maximum=20),
-        "jobs_lease_seconds": env.integer("JOBS_LEASE_SECONDS", 30, minimum=2, maximum=3600),
-        "jobs_max_running_per_org": env.integer("JOBS_MAX_RUNNING_PER_ORG", 4, minimum=1, maximum=1000),
-        "jobs_rate_limit_max_wait_seconds": env.integer(
+    return _JobsConfig(
+        jobs_max_attempts=env.integer("JOBS_MAX_ATTEMPTS", 3, minimum=1, maximum=20),
+        jobs_lease_seconds=env.integer("JOBS_LEASE_SECONDS", 30, minimum=2, maximum=3600),
+        jobs_max_running_per_org=env.integer("JOBS_MAX_RUNNING_PER_ORG", 4, minimum=1, maximum=1000),
+        jobs_rate_limit_max_wait_seconds=env.integer(
             "JOBS_RATE_LIMIT_MAX_WAIT_SECONDS", 3600, minimum=0, maximum=7 * 86_400
         ),
-        "jobs_result_url_seconds": env.integer("JOBS_RESULT_URL_SECONDS", 3600, minimum=60, maximum=7 * 86_400),
-        "jobs_callback_secret": secret,
-        "storage_backend": backend,
-        "s3_bucket": bucket,
-        "s3_endpoint_url": env.url("S3_ENDPOINT_URL", None, ("http", "https")),
-        "s3_region": env.string("S3_REGION", ""),
-        "webhooks_allow_private": env.boolean("WEBHOOKS_ALLOW_PRIVATE", default=False),
-        "webhooks_timeout_seconds": env.integer("WEBHOOKS_TIMEOUT_SECONDS", 10, minimum=1, maximum=60),
-        "webhooks_max_response_bytes": env.integer(
+        jobs_result_url_seconds=env.integer("JOBS_RESULT_URL_SECONDS", 3600, minimum=60, maximum=7 * 86_400),
+        jobs_callback_secret=secret,
+        storage_backend=backend,
+        s3_bucket=bucket,
+        s3_endpoint_url=env.url("S3_ENDPOINT_URL", None, ("http", "https")),
+        s3_region=env.string("S3_REGION", ""),
+        webhooks_allow_private=env.boolean("WEBHOOKS_ALLOW_PRIVATE", default=False),
+        webhooks_timeout_seconds=env.integer("WEBHOOKS_TIMEOUT_SECONDS", 10, minimum=1, maximum=60),
+        webhooks_max_response_bytes=env.integer(
             "WEBHOOKS_MAX_RESPONSE_BYTES", 64 * 1024, minimum=0, maximum=10 * 1024 * 1024
         ),
-    }
+    )
 
 
-def _billing(env: _Env) -> _BillingSettings:
+def _billing(env: _Env) -> _BillingConfig:
     """Billing and limits: cache lifetimes, ledger flush interval, reservation defaults."""
-    return {
-        "billing_policy_ttl_seconds": env.integer("BILLING_POLICY_TTL_SECONDS", 5, minimum=0, maximum=300),
-        "billing_ledger_flush_ms": env.integer("BILLING_LEDGER_FLUSH_MS", 1000, minimum=10, maximum=3_600_000),
-        "billing_default_max_tokens": env.integer("BILLING_DEFAULT_MAX_TOKENS", 1024, minimum=1, maximum=10_000_000),
-        "billing_concurrency_lease_seconds": env.integer(
+    return _BillingConfig(
+        billing_policy_ttl_seconds=env.integer("BILLING_POLICY_TTL_SECONDS", 5, minimum=0, maximum=300),
+        billing_ledger_flush_ms=env.integer("BILLING_LEDGER_FLUSH_MS", 1000, minimum=10, maximum=3_600_000),
+        billing_default_max_tokens=env.integer("BILLING_DEFAULT_MAX_TOKENS", 1024, minimum=1, maximum=10_000_000),
+        billing_concurrency_lease_seconds=env.integer(
             "BILLING_CONCURRENCY_LEASE_SECONDS", 900, minimum=10, maximum=86_400
         ),
-        "billing_hold_stale_seconds": env.integer("BILLING_HOLD_STALE_SECONDS", 1200, minimum=10, maximum=604_800),
-        "billing_ledger_flusher": env.choice("BILLING_LEDGER_FLUSHER", ("web", "worker"), "web"),
-    }
+        billing_hold_stale_seconds=env.integer("BILLING_HOLD_STALE_SECONDS", 1200, minimum=10, maximum=604_800),
+        billing_ledger_flusher=env.choice("BILLING_LEDGER_FLUSHER", ("web", "worker"), "web"),
+    )
 
 
-def _redis(env: _Env) -> _RedisSettings:
+def _redis(env: _Env) -> _RedisConfig:
     """How the gateway's Redis clients wait, check and retry (core/redis_clients.py)."""
-    return {
-        "redis_timeout_ms": env.integer("REDIS_TIMEOUT_MS", 1000, minimum=50, maximum=60_000),
-        "redis_health_check_seconds": env.integer("REDIS_HEALTH_CHECK_SECONDS", 5, minimum=0, maximum=3600),
-        "redis_retries": env.integer("REDIS_RETRIES", 2, minimum=0, maximum=10),
-    }
+    return _RedisConfig(
+        redis_timeout_ms=env.integer("REDIS_TIMEOUT_MS", 1000, minimum=50, maximum=60_000),
+        redis_health_check_seconds=env.integer("REDIS_HEALTH_CHECK_SECONDS", 5, minimum=0, maximum=3600),
+        redis_retries=env.integer("REDIS_RETRIES", 2, minimum=0, maximum=10),
+    )
 
 
-def _accounts(env: _Env) -> _AccountsSettings:
+def _accounts(env: _Env) -> _AccountsConfig:
     """The accounts settings: registration, JWT lifetimes, e-mail delivery, OpenID Connect sign-in."""
     oidc_url = env.url("OIDC_PROVIDER_URL", None, ("http", "https"))
     oidc_client_id = env.string("OIDC_CLIENT_ID", "")
@@ -472,19 +439,19 @@ def _accounts(env: _Env) -> _AccountsSettings:
             "OIDC_PROVIDER_URL is set but OIDC_CLIENT_ID or OIDC_CLIENT_SECRET is missing: set both, "
             "or unset OIDC_PROVIDER_URL to turn OpenID Connect sign-in off."
         )
-    return {
-        "registration_mode": env.choice("REGISTRATION_MODE", REGISTRATION_MODES, "open"),
-        "access_token_minutes": env.integer("ACCESS_TOKEN_MINUTES", 5, minimum=1, maximum=60),
-        "refresh_token_days": env.integer("REFRESH_TOKEN_DAYS", 7, minimum=1, maximum=90),
-        "invitation_days": env.integer("INVITATION_DAYS", 7, minimum=1, maximum=30),
-        "email_url": _email_url(env),
-        "default_from_email": env.string("DEFAULT_FROM_EMAIL", "MCP Gateway <noreply@localhost>"),
-        "oidc_provider_url": oidc_url,
-        "oidc_client_id": oidc_client_id,
-        "oidc_client_secret": oidc_client_secret,
-        "oidc_provider_name": env.string("OIDC_PROVIDER_NAME", "Single sign-on"),
-        "oidc_discovery_cache_seconds": env.integer("OIDC_DISCOVERY_CACHE_SECONDS", 3600, minimum=1, maximum=86_400),
-    }
+    return _AccountsConfig(
+        registration_mode=env.choice("REGISTRATION_MODE", REGISTRATION_MODES, "open"),
+        access_token_minutes=env.integer("ACCESS_TOKEN_MINUTES", 5, minimum=1, maximum=60),
+        refresh_token_days=env.integer("REFRESH_TOKEN_DAYS", 7, minimum=1, maximum=90),
+        invitation_days=env.integer("INVITATION_DAYS", 7, minimum=1, maximum=30),
+        email_url=_email_url(env),
+        default_from_email=env.string("DEFAULT_FROM_EMAIL", "MCP Gateway <noreply@localhost>"),
+        oidc_provider_url=oidc_url,
+        oidc_client_id=oidc_client_id,
+        oidc_client_secret=oidc_client_secret,
+        oidc_provider_name=env.string("OIDC_PROVIDER_NAME", "Single sign-on"),
+        oidc_discovery_cache_seconds=env.integer("OIDC_DISCOVERY_CACHE_SECONDS", 3600, minimum=1, maximum=86_400),
+    )
 
 
 def _email_url(env: _Env) -> str:
