@@ -74,6 +74,7 @@ class _JobsConfig:
     jobs_max_running_per_org: int
     jobs_rate_limit_max_wait_seconds: int
     jobs_result_url_seconds: int
+    jobs_retention_days: int
     jobs_callback_secret: str
     storage_backend: str
     s3_bucket: str
@@ -393,6 +394,7 @@ def _jobs(env: _Env) -> _JobsConfig:
             "JOBS_RATE_LIMIT_MAX_WAIT_SECONDS", 3600, minimum=0, maximum=7 * 86_400
         ),
         jobs_result_url_seconds=env.integer("JOBS_RESULT_URL_SECONDS", 3600, minimum=60, maximum=7 * 86_400),
+        jobs_retention_days=env.integer("JOBS_RETENTION_DAYS", 30, minimum=1, maximum=3650),
         jobs_callback_secret=secret,
         storage_backend=backend,
         s3_bucket=bucket,

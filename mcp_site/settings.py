@@ -335,6 +335,8 @@ JOBS_LEASE_SECONDS = CONFIG.jobs_lease_seconds
 JOBS_MAX_RUNNING_PER_ORG = CONFIG.jobs_max_running_per_org
 JOBS_RATE_LIMIT_MAX_WAIT_SECONDS = CONFIG.jobs_rate_limit_max_wait_seconds
 JOBS_RESULT_URL_SECONDS = CONFIG.jobs_result_url_seconds
+#: Finished jobs are deleted, with their stored input and result, this many days after they finished.
+JOBS_RETENTION_DAYS = CONFIG.jobs_retention_days
 #: Standard Webhooks secret that providers sign inbound job callbacks with (empty: callbacks refused).
 JOBS_CALLBACK_SECRET = CONFIG.jobs_callback_secret
 #: Delivery to loopback, private, link-local and metadata addresses: off unless explicitly allowed.

@@ -220,6 +220,8 @@ def test_jobs_and_webhooks_settings_have_safe_defaults_and_come_from_the_environ
     assert default.webhooks_allow_private is False
     assert (default.jobs_max_attempts, default.jobs_lease_seconds, default.jobs_max_running_per_org) == (3, 30, 4)
     assert default.jobs_rate_limit_max_wait_seconds == 3600
+    assert default.jobs_retention_days == 30
+    assert load_config({"JOBS_RETENTION_DAYS": "7"}).jobs_retention_days == 7
     assert load_config({"JOBS_RATE_LIMIT_MAX_WAIT_SECONDS": "0"}).jobs_rate_limit_max_wait_seconds == 0
     config = load_config(
         {
@@ -239,6 +241,8 @@ def test_jobs_and_webhooks_settings_have_safe_defaults_and_come_from_the_environ
     [
         ("JOBS_MAX_ATTEMPTS", "0"),
         ("JOBS_LEASE_SECONDS", "1"),
+        ("JOBS_RETENTION_DAYS", "0"),
+        ("JOBS_RETENTION_DAYS", "a month"),
         ("JOBS_CALLBACK_SECRET", "plain"),
         ("WEBHOOKS_ALLOW_PRIVATE", "maybe"),
     ],
