@@ -74,9 +74,16 @@ def require_signature(subject: str, *, salt: str, query: Mapping[str, str], hint
         )
 
 
-async def file_response(name: str, content_type: str) -> HttpResponse:
-    """The stored file as one response (files are bounded, so one read in a thread beats a hop per chunk)."""
-    body = await sync_to_async(read_bytes)(name)
+async def file_response(name: str, content_type: str, *, missing: str) -> HttpResponse:
+    """The stored file as one response (files are bounded, so one read in a thread beats a hop per chunk).
+
+    :param missing: the message of the ``404 result_not_found`` answered when the file is no longer
+        stored (purged after its retention, or deleted), which a signed URL may outlive.
+    """
+    try:
+        body = await sync_to_async(read_bytes)(name)
+    except FileNotFoundError:
+        raise HttpError(404, missing, type="not_found_error", code="result_not_found") from None
     response = HttpResponse(body, content_type=content_type or "application/octet-stream")
     response["Cache-Control"] = _CACHE_CONTROL
     return response

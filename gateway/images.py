@@ -66,7 +66,6 @@ async def image_file(request: HttpRequest, filename: str) -> HttpResponse:
         raise method_not_allowed("GET")
     require_signature(filename, salt=SALT, query=request.GET, hint="generate the image again for a fresh one.")
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-    try:
-        return await file_response(f"{STORAGE_DIR}/{filename}", content_type)
-    except FileNotFoundError:
-        raise HttpError(404, "This image is no longer stored.", code="result_not_found") from None
+    return await file_response(
+        f"{STORAGE_DIR}/{filename}", content_type, missing="This image is no longer stored: generate it again."
+    )

@@ -29,6 +29,8 @@ from jobs.types import KIND_OPERATION, JobKind, JobStatus
 from plugins.types import ProviderCall
 
 MAX_TRANSCRIPTION_BYTES = 25 * 1024 * 1024
+#: A result URL can outlive its result: deleted by a member, or purged with its job after JOBS_RETENTION_DAYS.
+RESULT_GONE = "This job's result is no longer stored: it was deleted, or the job passed its retention period."
 _DEFAULT_MODELS = {"image": "flux", "text": "openai", "speech": "openai-audio", "transcription": "whisper-large-v3"}
 #: Each kind's ``request`` is checked as the body of its synchronous endpoint would be.
 _VALIDATORS: dict[str, Callable[..., Any]] = {
@@ -82,8 +84,8 @@ async def job_result(request: HttpRequest, job_id: str) -> HttpResponse:
     require_signature(str(job_id), salt=RESULT_SALT, query=request.GET, hint="GET the job for a fresh one.")
     job = await selectors.job_with_result(job_id=str(job_id))
     if job is None:
-        raise HttpError(404, "This job has no result.", code="result_not_found")
-    return await file_response(job.result_name, job.result_content_type)
+        raise HttpError(404, RESULT_GONE, type="not_found_error", code="result_not_found")
+    return await file_response(job.result_name, job.result_content_type, missing=RESULT_GONE)
 
 
 async def _job_create(request: HttpRequest) -> HttpResponse:

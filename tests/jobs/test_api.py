@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.files.storage import default_storage
 
 from accounts.services import api_key_create, organization_create
 from jobs.execution import job_execute
@@ -50,6 +51,24 @@ async def test_a_tampered_or_expired_result_url_is_refused(client, job_settings)
     tampered = url.replace("expires=", "expires=9")
     assert (await client.get(tampered)).status_code == 403
     assert (await client.get(url.split("&signature")[0] + "&signature=x")).status_code == 403
+
+
+async def finished_job_with_result_url(client) -> tuple[str, str]:
+    job_id = (await client.post("/v1/jobs", json=IMAGE)).json()["id"]
+    assert await run_next_attempt(job_id) == "succeeded"
+    return job_id, (await client.get(f"/v1/jobs/{job_id}")).json()["result"]["url"]
+
+
+def assert_not_found(response: httpx.Response, code: str) -> None:
+    assert response.status_code == 404, response.text
+    error = response.json()["error"]
+    assert error["code"] == code and error["type"] == "not_found_error" and error["message"]
+
+
+async def test_a_result_url_whose_file_is_no_longer_stored_is_a_404_not_a_server_error(client, job_settings):
+    job_id, url = await finished_job_with_result_url(client)
+    default_storage.delete((await Job.objects.aget(id=job_id)).result_name)
+    assert_not_found(await client.get(url), "result_not_found")
 
 
 async def test_text_and_speech_jobs_store_the_synchronous_endpoints_answer(client, job_settings):
