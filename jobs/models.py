@@ -63,6 +63,8 @@ class Job(models.Model):
             models.Index(fields=["organization", "status"], name="job_org_status"),
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
             models.Index(fields=["organization", "updated_at"], name="job_org_updated"),
+            # The purge's query: finished jobs, oldest first.
+            models.Index(fields=["status", "finished_at"], name="job_status_finished"),
         ]
         constraints = [
             models.UniqueConstraint(

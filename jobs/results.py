@@ -14,17 +14,22 @@ import mimetypes
 
 from gateway.files import signature_valid, signed_query, sniff_image, store_bytes
 
-__all__ = ["result_downloadable", "result_name", "result_signature_valid", "result_url", "store_bytes"]
+__all__ = ["job_directory", "result_downloadable", "result_name", "result_signature_valid", "result_url", "store_bytes"]
 
 SALT = "jobs.result-url"
 _EXTENSIONS = {"application/json": ".json", "audio/mpeg": ".mp3", "text/plain": ".txt", "image/jpeg": ".jpg"}
+
+
+def job_directory(*, organization_id: int, job_id: str) -> str:
+    """Where a job's input and result files are stored (``job_id`` as hex), ending in ``/``."""
+    return f"jobs/{organization_id}/{job_id}/"
 
 
 def result_name(*, organization_id: int, job_id: str, content_type: str, stem: str = "result") -> str:
     extension = _EXTENSIONS.get(content_type.split(";")[0].strip()) or mimetypes.guess_extension(
         content_type.split(";")[0].strip()
     )
-    return f"jobs/{organization_id}/{job_id}/{stem}{extension or '.bin'}"
+    return f"{job_directory(organization_id=organization_id, job_id=job_id)}{stem}{extension or '.bin'}"
 
 
 def result_url(*, job_id: str, base_url: str = "", ttl_seconds: int | None = None) -> tuple[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db import models
@@ -9,7 +10,7 @@ from django.db import models
 if TYPE_CHECKING:
     from plugins.types import Operation
 
-__all__ = ["KIND_OPERATION", "TERMINAL", "WEBHOOK_EVENT_TYPES", "JobKind", "JobStatus"]
+__all__ = ["KIND_OPERATION", "TERMINAL", "WEBHOOK_EVENT_TYPES", "JobKind", "JobStatus", "PurgeOutcome"]
 
 
 class JobKind(models.TextChoices):
@@ -39,3 +40,19 @@ KIND_OPERATION: dict[str, Operation] = {
 
 #: Events a webhook endpoint may subscribe to (every status change is also sent over the WebSocket).
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = ("job.running", "job.succeeded", "job.failed", "job.cancelled")
+
+
+@dataclass(frozen=True)
+class PurgeOutcome:
+    """What one run of the purge of expired files deleted.
+
+    :param images: generated images (``response_format="url"``) whose links had expired.
+    :param jobs: finished jobs past ``JOBS_RETENTION_DAYS``, deleted with their files.
+    :param job_files: the stored inputs and results of those jobs.
+    :param more: the run stopped at its bound with expired files left: run again soon.
+    """
+
+    images: int = 0
+    jobs: int = 0
+    job_files: int = 0
+    more: bool = False

@@ -12,6 +12,7 @@ from jobs.services.jobs import (
     job_start,
     job_succeed,
 )
+from jobs.services.purge import expired_files_purge
 from jobs.services.results import job_result_delete
 from jobs.services.webhooks import (
     UPDATABLE_FIELDS,
@@ -28,6 +29,7 @@ from jobs.services.webhooks import (
 
 __all__ = [
     "UPDATABLE_FIELDS",
+    "expired_files_purge",
     "job_cancel",
     "job_create",
     "job_defer",

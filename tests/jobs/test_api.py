@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from accounts.services import api_key_create, organization_create
 from jobs.execution import job_execute
 from jobs.models import Job
+from jobs.services import expired_files_purge
 from tests.jobs.test_netguard import PROBED_URLS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,6 +67,17 @@ def assert_not_found(response: httpx.Response, code: str) -> None:
     assert response.status_code == 404, response.text
     error = response.json()["error"]
     assert error["code"] == code and error["type"] == "not_found_error" and error["message"]
+
+
+async def test_a_job_purged_after_its_retention_is_a_404_and_so_is_its_unexpired_result_url(client, job_settings):
+    job_id, url = await finished_job_with_result_url(client)
+    stored = (await Job.objects.aget(id=job_id)).result_name
+    past_retention = timezone.now() - timedelta(days=job_settings.JOBS_RETENTION_DAYS + 1)
+    await Job.objects.filter(id=job_id).aupdate(finished_at=past_retention)
+    assert (await sync_to_async(expired_files_purge)()).jobs == 1
+    assert not default_storage.exists(stored)
+    assert_not_found(await client.get(f"/v1/jobs/{job_id}"), "job_not_found")
+    assert_not_found(await client.get(url), "result_not_found")
 
 
 async def test_a_result_url_whose_file_is_no_longer_stored_is_a_404_not_a_server_error(client, job_settings):
