@@ -17,8 +17,14 @@ from django_tasks_db.models import DBTaskResult
 JOB_RUN = "jobs.tasks.job_run"
 JOB_REAP = "jobs.tasks.job_reap"
 WEBHOOK_DELIVER = "jobs.tasks.webhook_deliver"
+FILES_PURGE = "jobs.tasks.files_purge"
 #: How often the reaper looks for jobs whose worker died (also bounded by the lease).
 REAP_PRIORITY = 100
+#: Ahead of jobs too, so a busy queue cannot starve it; each run's work is bounded (jobs.services.purge).
+PURGE_PRIORITY = 100
+#: The purge runs this often, or after PURGE_BACKLOG_SECONDS while a run left expired files behind.
+PURGE_INTERVAL_SECONDS = 600
+PURGE_BACKLOG_SECONDS = 5
 
 
 def enqueue(task_path: str, *args: object, priority: int = 0, run_after: datetime | None = None) -> str:
@@ -27,21 +33,36 @@ def enqueue(task_path: str, *args: object, priority: int = 0, run_after: datetim
     return str(task.enqueue(*args).id)
 
 
+def _periodic_ensure(task_path: str, *, priority: int, delay_seconds: float, from_itself: bool) -> None:
+    """Make sure a run of the self-rescheduling ``task_path`` is scheduled: one waiting entry, or one
+    that started recently.
+
+    :param from_itself: the task itself is asking (its own running entry does not count).
+    """
+    entries = DBTaskResult.objects.filter(task_path=task_path)
+    if entries.filter(status=TaskResultStatus.READY).exists():
+        return
+    # A run that started long ago belonged to a worker that died; schedule a fresh one.
+    recent = timezone.now() - timedelta(minutes=5)
+    if not from_itself and entries.filter(status=TaskResultStatus.RUNNING, started_at__gte=recent).exists():
+        return
+    enqueue(task_path, priority=priority, run_after=timezone.now() + timedelta(seconds=delay_seconds))
+
+
 def reaper_ensure(*, delay_seconds: float, from_reaper: bool = False) -> None:
-    """Make sure a reaper run is scheduled: one waiting entry, or one that started recently.
+    """Make sure a reaper run is scheduled (:func:`_periodic_ensure`).
 
     :param from_reaper: the reaper itself is asking (its own running entry does not count).
     """
-    entries = DBTaskResult.objects.filter(task_path=JOB_REAP)
-    if entries.filter(status=TaskResultStatus.READY).exists() or from_reaper:
-        if from_reaper and not entries.filter(status=TaskResultStatus.READY).exists():
-            enqueue(JOB_REAP, priority=REAP_PRIORITY, run_after=timezone.now() + timedelta(seconds=delay_seconds))
-        return
-    # A reaper that started long ago belonged to a worker that died; schedule a fresh one.
-    recent = timezone.now() - timedelta(minutes=5)
-    if entries.filter(status=TaskResultStatus.RUNNING, started_at__gte=recent).exists():
-        return
-    enqueue(JOB_REAP, priority=REAP_PRIORITY, run_after=timezone.now() + timedelta(seconds=delay_seconds))
+    _periodic_ensure(JOB_REAP, priority=REAP_PRIORITY, delay_seconds=delay_seconds, from_itself=from_reaper)
+
+
+def purger_ensure(*, delay_seconds: float, from_purger: bool = False) -> None:
+    """Make sure a run of the purge of expired files is scheduled (:func:`_periodic_ensure`).
+
+    :param from_purger: the purge itself is asking (its own running entry does not count).
+    """
+    _periodic_ensure(FILES_PURGE, priority=PURGE_PRIORITY, delay_seconds=delay_seconds, from_itself=from_purger)
 
 
 def queue_entry_abandon(entry_id: str) -> None:

@@ -35,6 +35,19 @@ def job_reap() -> int:
     return reaped
 
 
+@task(priority=queue.PURGE_PRIORITY)
+def files_purge() -> int:
+    """Delete expired generated images and finished jobs past their retention, then schedule the next run."""
+    more = False  # a run that failed (storage down) is tried again at the usual interval, not in a loop
+    try:
+        outcome = services.expired_files_purge()
+        more = outcome.more
+        return outcome.images + outcome.jobs
+    finally:
+        delay = queue.PURGE_BACKLOG_SECONDS if more else queue.PURGE_INTERVAL_SECONDS
+        queue.purger_ensure(delay_seconds=delay, from_purger=True)
+
+
 @task()
 def webhook_deliver(delivery_id: str) -> str:
     """Make one attempt of a webhook delivery; the service schedules the next on failure."""

@@ -103,6 +103,7 @@ def job_create(
             job.task_id = queue.enqueue(queue.JOB_RUN, str(job.id), 1, priority=priority)
             job.save(force_insert=True)
             queue.reaper_ensure(delay_seconds=settings.JOBS_LEASE_SECONDS / 2)
+            queue.purger_ensure(delay_seconds=queue.PURGE_INTERVAL_SECONDS)
             publish_on_commit(job, "job.queued")
     except IntegrityError:
         # Two requests with the same Idempotency-Key raced; the other one won.

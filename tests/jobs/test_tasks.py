@@ -1,0 +1,91 @@
+"""The purge task schedules its own next run, sooner while expired files are left, and even after a failure;
+submitting a job makes sure one is scheduled."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from accounts.services import organization_create
+from gateway.files import store_bytes
+from jobs import queue, services
+from jobs.models import Job
+from jobs.services import purge as purge_module
+from jobs.tasks import files_purge
+from tests.jobs.factories import PNG, finished_job_create_for_tests
+
+pytestmark = pytest.mark.django_db
+
+
+class BrokenStorage(FileSystemStorage):
+    """A storage that is down."""
+
+    def listdir(self, path):
+        raise OSError("storage unreachable")
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+
+
+def scheduled_purges() -> list[DBTaskResult]:
+    return list(DBTaskResult.objects.filter(task_path=queue.FILES_PURGE, status=TaskResultStatus.READY))
+
+
+def assert_runs_in(entry: DBTaskResult, seconds: float) -> None:
+    delay = (entry.run_after - timezone.now()).total_seconds()
+    assert seconds - 5 <= delay <= seconds, delay
+
+
+def test_a_purge_run_deletes_and_schedules_the_next_one_interval_later():
+    name = store_bytes(f"images/{uuid.uuid4().hex}.png", PNG)
+    os.utime(default_storage.path(name), (time.time() - 86_400,) * 2)
+    assert files_purge.call() == 1
+    assert not default_storage.exists(name)
+    [entry] = scheduled_purges()
+    assert_runs_in(entry, queue.PURGE_INTERVAL_SECONDS)
+    assert entry.priority == queue.PURGE_PRIORITY
+
+
+def test_the_next_run_is_scheduled_once_however_often_the_task_runs():
+    files_purge.call()
+    files_purge.call()
+    assert len(scheduled_purges()) == 1
+
+
+def test_a_run_that_left_expired_jobs_behind_runs_again_soon(monkeypatch):
+    monkeypatch.setattr(purge_module, "MAX_JOBS", 1)
+    organization = organization_create(name="Acme", slug="acme")
+    for _ in range(2):
+        job = finished_job_create_for_tests(organization=organization)
+        Job.objects.filter(id=job.id).update(finished_at=timezone.now() - timedelta(days=400))
+    files_purge.call()
+    [entry] = scheduled_purges()
+    assert_runs_in(entry, queue.PURGE_BACKLOG_SECONDS)
+
+
+def test_a_failed_run_still_schedules_the_next_one(settings):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": f"{__name__}.BrokenStorage"}}
+    with pytest.raises(OSError, match="storage unreachable"):
+        files_purge.call()
+    [entry] = scheduled_purges()
+    assert_runs_in(entry, queue.PURGE_INTERVAL_SECONDS)
+
+
+def test_submitting_a_job_schedules_the_purge_once():
+    organization = organization_create(name="Acme", slug="acme")
+    for _ in range(2):
+        services.job_create(
+            organization_id=organization.pk, key_id=None, user_id=None, kind="text", model="openai", params={}
+        )
+    [entry] = scheduled_purges()
+    assert_runs_in(entry, queue.PURGE_INTERVAL_SECONDS)
