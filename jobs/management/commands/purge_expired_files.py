@@ -1,0 +1,24 @@
+"""Delete expired generated images and finished jobs past ``JOBS_RETENTION_DAYS`` now, instead of
+waiting for the worker's periodic run (the same service, run until nothing expired is left)."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from jobs.services import expired_files_purge
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete generated images whose links expired and finished jobs (with their stored inputs and "
+        "results) older than JOBS_RETENTION_DAYS; the job worker also does this every few minutes."
+    )
+
+    def handle(self, *args, **options) -> None:
+        images = jobs = job_files = 0
+        while True:
+            outcome = expired_files_purge()
+            images, jobs, job_files = images + outcome.images, jobs + outcome.jobs, job_files + outcome.job_files
+            if not outcome.more or not (outcome.images or outcome.jobs):
+                break  # done, or stuck (nothing deleted): never loop for ever
+        self.stdout.write(f"Deleted {images} expired image(s) and {jobs} job(s) with {job_files} stored file(s).")
