@@ -30,6 +30,7 @@ migrate: install ## apply database migrations
 
 run: migrate ## set up and run gateway, simulator and worker on http://127.0.0.1:8000 (reloads on code changes)
 	$(BIN)/python manage.py dev_bootstrap
+	$(BIN)/python manage.py purge_expired_files --schedule
 	$(BIN)/python -m scripts.run --reload
 
 lint: install ## run every pre-commit hook on all files

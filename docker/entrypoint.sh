@@ -12,6 +12,9 @@ case "$role" in
       --workers "${WEB_WORKERS:-1}" --loop uvloop "$@" mcp_site.asgi:application
     ;;
   worker)
+    # The periodic purge of expired files is queued by the first job too; this covers gateways
+    # that only generate images by URL.
+    python manage.py purge_expired_files --schedule
     # A short poll interval keeps a queued job's wait well under 50 ms (one indexed query per tick).
     exec python manage.py db_worker --interval "${WORKER_POLL_SECONDS:-0.1}" --no-reload "$@"
     ;;

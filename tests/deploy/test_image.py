@@ -86,27 +86,34 @@ def test_entrypoint_is_executable_posix_sh(repo: Path, run: Callable) -> None:
 
 
 @pytest.mark.parametrize(
-    ("role", "command"),
+    ("role", "commands"),
     [
         (
             "web",
-            "granian --interface asgi --host 0.0.0.0 --port 8000 --workers 3 --loop uvloop mcp_site.asgi:application",
+            ["granian --interface asgi --host 0.0.0.0 --port 8000 --workers 3 --loop uvloop mcp_site.asgi:application"],
         ),
-        ("worker", "python manage.py db_worker --interval 0.1 --no-reload"),
+        (
+            "worker",
+            # The periodic purge of expired files is queued first (an images-only gateway submits no job).
+            [
+                "python manage.py purge_expired_files --schedule",
+                "python manage.py db_worker --interval 0.1 --no-reload",
+            ],
+        ),
         (
             "billing",
-            "python manage.py billing_flush_ledger --periodic-every 60 --health-port 8002 --health-host 0.0.0.0",
+            ["python manage.py billing_flush_ledger --periodic-every 60 --health-port 8002 --health-host 0.0.0.0"],
         ),
-        ("migrate", "python manage.py migrate --noinput"),
+        ("migrate", ["python manage.py migrate --noinput"]),
     ],
 )
 def test_entrypoint_execs_the_command_of_each_role(
-    repo: Path, run: Callable, stub_commands: Callable, role: str, command: str
+    repo: Path, run: Callable, stub_commands: Callable, role: str, commands: list[str]
 ) -> None:
     stubs = stub_commands({"granian": {}, "python": {}})
     result = run([repo / ENTRYPOINT, role], env={**stubs.env, "WEB_WORKERS": "3"})
     assert result.returncode == 0, result.stderr
-    assert [" ".join(call) for call in stubs.calls()] == [command]
+    assert [" ".join(call) for call in stubs.calls()] == commands
 
 
 def test_entrypoint_refuses_an_unknown_role(repo: Path, run: Callable, stub_commands: Callable) -> None:

@@ -12,8 +12,11 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
 from gateway.files import store_bytes
+from jobs import queue
 from jobs.models import Job
 from jobs.services import purge as purge_module
 from tests.accounts.factories import organization_create_for_tests
@@ -58,3 +61,14 @@ def test_the_command_runs_until_nothing_expired_is_left(monkeypatch):
 
 def test_with_nothing_expired_the_command_deletes_nothing():
     assert purge().strip() == "Deleted 0 expired image(s) and 0 job(s) with 0 stored file(s)."
+
+
+def test_with_schedule_the_command_only_queues_the_periodic_purge_once():
+    store_bytes(f"images/{uuid.uuid4().hex}.png", PNG)
+    for _ in range(2):  # every worker start runs it; one run stays queued
+        out = io.StringIO()
+        call_command("purge_expired_files", "--schedule", stdout=out)
+    assert "scheduled" in out.getvalue()
+    [entry] = DBTaskResult.objects.filter(task_path=queue.FILES_PURGE, status=TaskResultStatus.READY)
+    assert entry.run_after <= timezone.now() + timedelta(seconds=queue.PURGE_BACKLOG_SECONDS)
+    assert len(default_storage.listdir("images")[1]) == 1  # nothing deleted now: the worker does it

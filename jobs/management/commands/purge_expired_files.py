@@ -1,10 +1,16 @@
 """Delete expired generated images and finished jobs past ``JOBS_RETENTION_DAYS`` now, instead of
-waiting for the worker's periodic run (the same service, run until nothing expired is left)."""
+waiting for the worker's periodic run (the same service, run until nothing expired is left).
+
+With ``--schedule`` it only makes sure that periodic run is queued: the worker role runs it as it
+starts, so a gateway whose clients never submit a job (the other thing that schedules it) still
+purges the images it generates.
+"""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
+from jobs import queue
 from jobs.services import expired_files_purge
 
 
@@ -14,7 +20,18 @@ class Command(BaseCommand):
         "results) older than JOBS_RETENTION_DAYS; the job worker also does this every few minutes."
     )
 
-    def handle(self, *args, **options) -> None:
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--schedule",
+            action="store_true",
+            help="Only make sure the worker's periodic purge is queued, then exit (the worker role does this first).",
+        )
+
+    def handle(self, *args, schedule: bool = False, **options) -> None:
+        if schedule:
+            queue.purger_ensure(delay_seconds=queue.PURGE_BACKLOG_SECONDS)
+            self.stdout.write("The periodic purge of expired files is scheduled.")
+            return
         images = jobs = job_files = 0
         while True:
             outcome = expired_files_purge()
