@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -135,11 +136,17 @@ def prepare_database(env: dict[str, str]) -> str:
     return json.loads(out)["key"]
 
 
+@functools.cache
+def body_file() -> Path:
+    """The request body wrk sends, written once (wrk runs may overlap: bench/tracing.py measures pairs)."""
+    path = WORK / "body.json"
+    path.write_text(json.dumps(BODY))
+    return path
+
+
 def wrk(url: str, *, key: str, conc: int, seconds: float) -> dict[str, float]:
     seconds = max(1, round(seconds))  # wrk takes whole seconds
-    body_file = WORK / "body.json"
-    body_file.write_text(json.dumps(BODY))
-    env = {**os.environ, "BODY_FILE": str(body_file), "AUTH_KEY": key}
+    env = {**os.environ, "BODY_FILE": str(body_file()), "AUTH_KEY": key}
     out = subprocess.run(
         ["wrk", "-t1", f"-c{conc}", f"-d{seconds}s", "--latency", "-s", str(ROOT / "bench" / "post.lua"), url],
         env=env,

@@ -1,10 +1,17 @@
-"""What tracing costs on the hot path: the same gateway with tracing off, and on at 10 % sampling.
+"""What tracing costs on the hot path: the CPU per request it adds, against the same gateway untraced.
 
-Four configurations of one gateway (granian, one worker, the simulator upstream, PostgreSQL and
-Redis as in ``bench/gateway.py``), measured back to back in alternating rounds with wrk at
-concurrency 32 and 1:
+Two identical gateway processes differ by up to ±15 % in CPU per request on a shared 2-CPU machine
+(memory layout, hash seed, where the scheduler puts them), and one process drifts by as much over a
+few minutes; measured one after the other, a 10 % cost cannot be told from that. So each comparison
+is a *pair measured at once*: the untraced gateway and one other, both under wrk at concurrency 16
+for the same seconds, their CPU read from /proc over that window; and every round starts fresh
+processes. The cost of a configuration is the median, over the rounds, of its CPU per request
+divided by the untraced one's measured beside it. The configurations (granian, one worker each, the
+simulator upstream, PostgreSQL and Redis as in ``bench/gateway.py``):
 
-* ``off``  — no ``OTEL_*`` variable: what the hot path costs without tracing;
+* ``off`` — no ``OTEL_*`` variable: what the hot path costs without tracing;
+* ``off-control`` — a second untraced gateway, paired with ``off`` like the others: its spread is
+  this machine's noise floor, against which the costs below are read;
 * ``on-10`` — ``OTEL_TRACES_SAMPLER=parentbased_traceidratio``, ``OTEL_TRACES_SAMPLER_ARG=0.1``,
   spans exported over OTLP/HTTP to a local receiver (this process) that accepts and drops them,
   the default instrumentations (the aiohttp client and Redis ones off);
@@ -12,10 +19,11 @@ concurrency 32 and 1:
   every library instrumentation on;
 * ``on-100`` — every request sampled and exported (for reference).
 
+Latency at concurrency 1 is measured for each configuration alone, every round.
 Writes ``bench/results/tracing.json`` and ``bench/results/tracing.md``.
 
-    python bench/tracing.py           # ~9 minutes
-    QUICK=1 python bench/tracing.py   # ~1 minute
+    python bench/tracing.py           # ~10 minutes
+    QUICK=1 python bench/tracing.py   # ~2 minutes
 """
 
 from __future__ import annotations
@@ -27,30 +35,44 @@ import os
 import statistics
 import sys
 import threading
+from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import ROOT, started
+from _procs import ROOT, cpu_seconds, started
 
 _spec = importlib.util.spec_from_file_location("bench_gateway", Path(__file__).with_name("gateway.py"))
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 
 QUICK = os.environ.get("QUICK") == "1"
-DURATION = 4 if QUICK else 12
-ROUNDS = 1 if QUICK else 5
-PORTS = {"sim": 9211, "off": 9212, "on-10": 9213, "on-10-libraries": 9215, "on-100": 9214}
+DURATION = 4 if QUICK else 8
+WARMUP = 2
+ROUNDS = 2 if QUICK else 7
+PAIR_CONCURRENCY = 16
+SIM_PORT = 9211
 _TEN = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
 CONFIGS = {
     "off": {},
+    "off-control": {},
     "on-10": _TEN,
     # Every library instrumentation on, the aiohttp client and Redis ones included.
     "on-10-libraries": {**_TEN, "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": ""},
     "on-100": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"},
 }
+PORTS = {name: 9212 + i for i, name in enumerate(CONFIGS)}
+COMPARED = [name for name in CONFIGS if name != "off"]
+LABELS = {
+    "off-control": "off (a second untraced gateway: the noise floor)",
+    "on-10": "on, 10 % sampled (the defaults)",
+    "on-10-libraries": "on, 10 %, every library instrumented",
+    "on-100": "on, every request sampled",
+}
+#: The aim (issue: tracing at 10 % sampling adds at most this much CPU per request).
+AIM_PERCENT = 10.0
 
 
 class Sink:
@@ -76,12 +98,38 @@ class Sink:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
+def pair(servers: dict[str, tuple[int, str]], names: tuple[str, str], key: str) -> dict[str, dict[str, float]]:
+    """Load both gateways at once for the same seconds (after a warm-up); each one's CPU per request."""
+    _load_at_once(servers, names, key, WARMUP)
+    return _load_at_once(servers, names, key, DURATION)
+
+
+def _load_at_once(
+    servers: dict[str, tuple[int, str]], names: tuple[str, str], key: str, seconds: float
+) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+
+    def load(name: str) -> None:
+        pid, url = servers[name]
+        cpu0 = cpu_seconds(pid)
+        run = bench.wrk(url, key=key, conc=PAIR_CONCURRENCY, seconds=seconds)
+        run["cpu_ms_per_request"] = (cpu_seconds(pid) - cpu0) * 1000 / max(1, run["requests"])
+        results[name] = run
+
+    threads = [threading.Thread(target=load, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def main() -> int:
     bench.WORK.mkdir(parents=True, exist_ok=True)
     bench.RESULTS.mkdir(parents=True, exist_ok=True)
     bench.ensure_wrk()
     sink = Sink()
-    sim = f"http://127.0.0.1:{PORTS['sim']}"
+    sim = f"http://127.0.0.1:{SIM_PORT}"
     base_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
         "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"),
@@ -94,80 +142,83 @@ def main() -> int:
         "BILLING_LEDGER_FLUSHER": "worker",
     }
     key = bench.prepare_database(base_env)
-    results: dict[str, dict[str, list]] = {name: {"c32": [], "c1": []} for name in CONFIGS}
-    servers = []
-    with started(
-        "simulator",
-        [bench.PY, "-m", "simulator", "--host", "127.0.0.1", "--port", str(PORTS["sim"])],
-        env=dict(os.environ),
-        health_url=f"{sim}/_sim/health",
-        log_dir=bench.WORK,
+    results: dict[str, dict[str, list]] = {name: {"pairs": [], "c1": []} for name in CONFIGS}
+    with (
+        started(
+            "simulator",
+            [bench.PY, "-m", "simulator", "--host", "127.0.0.1", "--port", str(SIM_PORT)],
+            env=dict(os.environ),
+            health_url=f"{sim}/_sim/health",
+            log_dir=bench.WORK,
+        ),
+        bench.background("ledger", [bench.PY, "manage.py", "billing_flush_ledger"], env=base_env, log_dir=bench.WORK),
     ):
-        pids = {}
-        for name, extra in CONFIGS.items():
-            env = {**base_env, **extra, **({"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url} if extra else {})}
-            server = started(
-                name,
-                bench.gateway_command(PORTS[name], "--log-level", "warning", python=bench.PY),
-                env=env,
-                health_url=f"http://127.0.0.1:{PORTS[name]}/healthz",
-                log_dir=bench.WORK,
-            )
-            pids[name] = server.__enter__()
-            servers.append(server)
-        try:
-            with bench.background(
-                "ledger", [bench.PY, "manage.py", "billing_flush_ledger"], env=base_env, log_dir=bench.WORK
-            ):
-                for name in CONFIGS:
-                    url = f"http://127.0.0.1:{PORTS[name]}/v1/chat/completions"
-                    response = httpx.post(url, json=bench.BODY, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        for round_ in range(ROUNDS):
+            with ExitStack() as stack:
+                servers = {}
+                for name, extra in CONFIGS.items():
+                    env = {**base_env, **extra, **({"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url} if extra else {})}
+                    base = f"http://127.0.0.1:{PORTS[name]}"
+                    command = bench.gateway_command(PORTS[name], "--log-level", "warning", python=bench.PY)
+                    pid = stack.enter_context(
+                        started(name, command, env=env, health_url=f"{base}/healthz", log_dir=bench.WORK)
+                    )
+                    servers[name] = (pid, f"{base}/v1/chat/completions")
+                    response = httpx.post(
+                        servers[name][1], json=bench.BODY, headers={"Authorization": f"Bearer {key}"}, timeout=30
+                    )
                     assert response.status_code == 200, (name, response.text[:300])
-                for round_ in range(ROUNDS):
-                    order = list(CONFIGS) if round_ % 2 == 0 else list(reversed(CONFIGS))
-                    for name in order:
-                        url = f"http://127.0.0.1:{PORTS[name]}/v1/chat/completions"
-                        bench.log(f"tracing {name}: round {round_ + 1}")
-                        results[name]["c32"].append(bench.measured(url, pids[name], key=key, conc=32, seconds=DURATION))
-                        results[name]["c1"].append(
-                            bench.measured(url, pids[name], key=key, conc=1, seconds=DURATION / 2)
-                        )
-        finally:
-            for server in reversed(servers):
-                server.__exit__(None, None, None)
+                # Rotate the order, so no configuration always runs first (or right after the heaviest).
+                order = COMPARED[round_ % len(COMPARED) :] + COMPARED[: round_ % len(COMPARED)]
+                for name in order:
+                    bench.log(f"tracing round {round_ + 1}/{ROUNDS}: off and {name} at once")
+                    measured = pair(servers, ("off", name), key)
+                    results[name]["pairs"].append({"off": measured["off"], name: measured[name]})
+                for name in ["off", *order]:
+                    pid, url = servers[name]
+                    results[name]["c1"].append(bench.measured(url, pid, key=key, conc=1, seconds=DURATION / 2))
     return report(results, sink)
 
 
-def report(results: dict[str, dict[str, list]], sink: Sink) -> int:
-    def med(name: str, conc: str, field: str) -> float:
-        return statistics.median(run[field] for run in results[name][conc])
+def added_percent(runs: list[dict], name: str) -> list[float]:
+    """Per round: the CPU per request ``name`` added to the untraced gateway measured beside it."""
+    return sorted((run[name]["cpu_ms_per_request"] / run["off"]["cpu_ms_per_request"] - 1) * 100 for run in runs)
 
-    cpu = {name: med(name, "c32", "cpu_ms_per_request") for name in results}
-    rows = [
-        ("CPU per request, c=32 (ms)", {n: cpu[n] for n in results}),
-        ("throughput c=32 (req/s)", {n: med(n, "c32", "rps") for n in results}),
-        ("latency c=1 p50 (ms)", {n: med(n, "c1", "p50_ms") for n in results}),
-        ("latency c=1 p99 (ms)", {n: med(n, "c1", "p99_ms") for n in results}),
-    ]
-    added_10 = (cpu["on-10"] / cpu["off"] - 1) * 100
-    added_100 = (cpu["on-100"] / cpu["off"] - 1) * 100
-    added_libraries = (cpu["on-10-libraries"] / cpu["off"] - 1) * 100
+
+def report(results: dict[str, dict[str, list]], sink: Sink) -> int:
+    added = {name: added_percent(results[name]["pairs"], name) for name in COMPARED}
+    median_added = {name: statistics.median(values) for name, values in added.items()}
+    off_cpu = [run["off"]["cpu_ms_per_request"] for name in COMPARED for run in results[name]["pairs"]]
+
+    def c1(name: str, field: str) -> float:
+        return statistics.median(run[field] for run in results[name]["c1"])
+
+    def cpu(name: str) -> float:
+        return statistics.median(run[name]["cpu_ms_per_request"] for run in results[name]["pairs"])
+
+    noise = added["off-control"]
+    ten = median_added["on-10"]
+    verdict = "PASS" if ten <= AIM_PERCENT else "FAIL"
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        f"Tracing cost, {now}, {os.cpu_count()} CPUs, {ROUNDS} alternating rounds (medians)",
+        f"Tracing cost, {now}, {os.cpu_count()} CPUs, {ROUNDS} rounds of fresh processes; each configuration "
+        f"measured at once with an untraced gateway (concurrency {PAIR_CONCURRENCY} each, {DURATION} s)",
         "",
-        "| metric | off | on, 10 % sampled | on, 10 %, every library instrumented | on, all sampled |",
-        "|---|---|---|---|---|",
+        "| configuration | CPU per request added (median) | rounds, lowest to highest | CPU per request (ms) "
+        "| c=1 p50 (ms) | c=1 p99 (ms) |",
+        "|---|---|---|---|---|---|",
+        f"| off | - | - | {statistics.median(off_cpu):.3f} | {c1('off', 'p50_ms'):.2f} | {c1('off', 'p99_ms'):.2f} |",
         *(
-            f"| {label} | {v['off']:.3f} | {v['on-10']:.3f} | {v['on-10-libraries']:.3f} | {v['on-100']:.3f} |"
-            for label, v in rows
+            f"| {LABELS[name]} | {median_added[name]:+.1f} % | {', '.join(f'{v:+.0f}' for v in added[name])} "
+            f"| {cpu(name):.3f} | {c1(name, 'p50_ms'):.2f} | {c1(name, 'p99_ms'):.2f} |"
+            for name in COMPARED
         ),
         "",
-        f"CPU per request added by tracing at 10 % sampling: {added_10:+.1f} % (aim <= 10 %); "
-        f"with every library instrumentation on: {added_libraries:+.1f} %; with every request sampled: "
-        f"{added_100:+.1f} %. Machine load average at the end: {os.getloadavg()[0]:.1f}. Spans exported: "
-        f"{sink.requests} OTLP requests, "
-        f"{sink.bytes / 1e6:.1f} MB.",
+        f"CPU per request added by tracing at 10 % sampling: {ten:+.1f} % (aim <= {AIM_PERCENT:.0f} %): {verdict}. "
+        f"Two untraced gateways measured the same way differ by {statistics.median(noise):+.1f} % "
+        f"({min(noise):+.0f} to {max(noise):+.0f} %). With every library instrumentation on: "
+        f"{median_added['on-10-libraries']:+.1f} %; with every request sampled: {median_added['on-100']:+.1f} %. "
+        f"Spans exported: {sink.requests} OTLP requests, {sink.bytes / 1e6:.1f} MB.",
     ]
     text = "\n".join(lines) + "\n"
     print(text)
@@ -177,8 +228,13 @@ def report(results: dict[str, dict[str, list]], sink: Sink) -> int:
             {
                 "quick": QUICK,
                 "rounds": ROUNDS,
+                "pair_concurrency": PAIR_CONCURRENCY,
+                "seconds": DURATION,
                 "results": results,
-                "cpu_added_percent": {"on-10": added_10, "on-10-libraries": added_libraries, "on-100": added_100},
+                "cpu_added_percent": median_added,
+                "cpu_added_percent_by_round": added,
+                "aim_percent": AIM_PERCENT,
+                "pass": verdict == "PASS",
             },
             indent=2,
         )
