@@ -32,6 +32,7 @@ log = structlog.get_logger("mcp.webhooks")
 
 MAX_REDIRECTS = 3
 #: The reason a delivery whose secret cannot be decrypted is failed with (shown in the admin and the API).
+JOB_GONE_REASON = "not sent: its job was deleted after JOBS_RETENTION_DAYS, and the signing secret with it"
 UNDECRYPTABLE_REASON = (
     "not sent: the signing secret cannot be decrypted with FIELD_ENCRYPTION_KEY (the key changed or differs "
     "between web and worker); fix the key, then redeliver"
@@ -141,12 +142,15 @@ def webhook_delivery_attempt(*, delivery_id: str, transport: httpx.BaseTransport
     except DecryptionFailed:
         # Nothing is sent unsigned, and no retry can mend it: fail now, saying why (never the secret).
         log.error("webhook_secret_undecryptable", delivery=str(delivery.id))
-        outcome = AttemptResult(None, 0, UNDECRYPTABLE_REASON, "")
-        final = True
+        outcome, final = AttemptResult(None, 0, UNDECRYPTABLE_REASON, ""), True
     else:
-        headers = signed_headers(secret=secret, message_id=delivery.message_id, body=body)
-        outcome = _post_traced(delivery, body, headers, transport)
-        final = False
+        if secret:
+            headers = signed_headers(secret=secret, message_id=delivery.message_id, body=body)
+            outcome, final = _post_traced(delivery, body, headers, transport), False
+        else:
+            # Its job was deleted (past JOBS_RETENTION_DAYS), and the signing secret with it.
+            log.warning("webhook_job_gone", delivery=str(delivery.id))
+            outcome, final = AttemptResult(None, 0, JOB_GONE_REASON, ""), True
     log.info(
         "webhook_attempt",
         delivery=str(delivery.id),

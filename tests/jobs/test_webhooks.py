@@ -136,6 +136,15 @@ def test_a_timeout_counts_as_a_failed_attempt_and_the_schedule_ends_in_failure(d
     assert result.status == "failed" and result.last_error == "timeout"
 
 
+def test_a_delivery_whose_job_was_purged_fails_at_once_with_the_reason(delivery, receiver):
+    Job.objects.filter(id=delivery.job_id).delete()  # past JOBS_RETENTION_DAYS, with its signing secret
+    result = webhook_delivery_attempt(delivery_id=str(delivery.id))
+    assert result.status == WebhookDelivery.Status.FAILED and result.next_attempt_at is None
+    assert "job was deleted" in result.last_error
+    assert result.attempt_log.get().error == result.last_error
+    assert receiver.requests == []  # nothing is sent unsigned
+
+
 def test_a_delivery_whose_secret_no_key_decrypts_fails_at_once_with_the_reason(delivery, receiver, settings):
     settings.FIELD_ENCRYPTION_KEY = "another-key-" + "a" * 32  # the worker's key differs from the web process's
     result = webhook_delivery_attempt(delivery_id=str(delivery.id))
