@@ -64,8 +64,10 @@ def expired_images_purge(*, now: datetime | None = None, limit: int = MAX_IMAGES
         except NotImplementedError:
             log.warning("purge_images_skipped", reason="the storage does not tell when files were stored")
             return deleted, False
-        except FileNotFoundError:
-            continue  # deleted meanwhile (another worker's run)
+        # Deleted meanwhile by another run (S3 says so with a ClientError, not FileNotFoundError), or
+        # unreadable: left for the next run.
+        except Exception:  # noqa: BLE001, S112
+            continue
         if modified < cutoff:
             default_storage.delete(name)
             deleted += 1

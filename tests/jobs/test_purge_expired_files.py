@@ -72,3 +72,11 @@ def test_with_schedule_the_command_only_queues_the_periodic_purge_once():
     [entry] = DBTaskResult.objects.filter(task_path=queue.FILES_PURGE, status=TaskResultStatus.READY)
     assert entry.run_after <= timezone.now() + timedelta(seconds=queue.PURGE_BACKLOG_SECONDS)
     assert len(default_storage.listdir("images")[1]) == 1  # nothing deleted now: the worker does it
+
+
+def test_with_schedule_a_run_left_running_by_a_dead_worker_does_not_stop_the_purge():
+    # The worker this one replaces died mid-run: its entry stays RUNNING and would never reschedule.
+    entry_id = queue.enqueue(queue.FILES_PURGE, priority=queue.PURGE_PRIORITY)
+    DBTaskResult.objects.filter(id=entry_id).update(status=TaskResultStatus.RUNNING, started_at=timezone.now())
+    call_command("purge_expired_files", "--schedule", stdout=io.StringIO())
+    assert DBTaskResult.objects.filter(task_path=queue.FILES_PURGE, status=TaskResultStatus.READY).count() == 1

@@ -29,7 +29,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, schedule: bool = False, **options) -> None:
         if schedule:
-            queue.purger_ensure(delay_seconds=queue.PURGE_BACKLOG_SECONDS)
+            # As the purge itself does: a run shown as running may be the one of the worker this one
+            # replaces, which died mid-run; a second run beside a live one is harmless.
+            queue.purger_ensure(delay_seconds=queue.PURGE_BACKLOG_SECONDS, from_purger=True)
             self.stdout.write("The periodic purge of expired files is scheduled.")
             return
         images = jobs = job_files = 0

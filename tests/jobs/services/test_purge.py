@@ -35,6 +35,18 @@ class TimelessStorage(FileSystemStorage):
         raise NotImplementedError("This backend doesn't support absolute paths.")
 
 
+class RacedStorage(FileSystemStorage):
+    """A storage where another run deleted the first file it asks about, saying so as S3 does (no FileNotFoundError)."""
+
+    asked = 0
+
+    def get_modified_time(self, name):
+        RacedStorage.asked += 1
+        if RacedStorage.asked == 1:
+            raise RuntimeError("An error occurred (404) when calling the HeadObject operation: Not Found")
+        return super().get_modified_time(name)
+
+
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
@@ -176,3 +188,14 @@ def test_a_run_stopped_at_a_bound_asks_for_another(org, monkeypatch):
     assert expired_files_purge().more is True
     assert expired_files_purge().more is True  # the limit reached again: it cannot know none is left
     assert expired_files_purge().more is False
+
+
+def test_a_file_another_run_deleted_meanwhile_is_skipped_and_the_run_goes_on(settings):
+    names = [image_stored(age_seconds=10 * LINK_SECONDS) for _ in range(3)]
+    RacedStorage.asked = 0
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": f"{__name__}.RacedStorage", "OPTIONS": {"location": settings.MEDIA_ROOT}},
+    }
+    assert expired_images_purge() == (2, False)
+    assert sum(default_storage.exists(name) for name in names) == 1  # the "raced" one, left for the next run
