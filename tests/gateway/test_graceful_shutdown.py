@@ -14,9 +14,8 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from billing.models import UsageEvent
-
-from tests.fixtures.gateway_server import database_url_of_test_db, run_gateway
 from tests.billing.conftest import settle_and_flush
+from tests.fixtures.gateway_server import database_url_of_test_db, run_gateway
 from tests.gateway.conftest import upstream_requests
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -58,7 +57,7 @@ def test_requests_in_flight_finish_when_the_gateway_is_stopped(gateway_url, api_
         while len(upstream_requests(upstream)) < 4 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert len(upstream_requests(upstream)) == 4  # all four are waiting for the upstream now
-        os.killpg(process.pid, signal.SIGTERM)
+        process.send_signal(signal.SIGTERM)  # to the server's main process only, as Kubernetes does (PID 1)
         answers = [call.result() for call in calls]
 
     assert process.wait(timeout=20) == 0
