@@ -395,7 +395,8 @@ def _jobs(env: _Env) -> _JobsConfig:
             "JOBS_RATE_LIMIT_MAX_WAIT_SECONDS", 3600, minimum=0, maximum=7 * 86_400
         ),
         jobs_result_url_seconds=env.integer("JOBS_RESULT_URL_SECONDS", 3600, minimum=60, maximum=7 * 86_400),
-        jobs_retention_days=env.integer("JOBS_RETENTION_DAYS", 30, minimum=1, maximum=3650),
+        # At least two days: a job's webhook is retried for about 28 hours after it finished.
+        jobs_retention_days=env.integer("JOBS_RETENTION_DAYS", 30, minimum=2, maximum=3650),
         jobs_callback_secret=secret,
         storage_backend=backend,
         s3_bucket=bucket,

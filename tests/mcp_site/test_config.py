@@ -242,6 +242,7 @@ def test_jobs_and_webhooks_settings_have_safe_defaults_and_come_from_the_environ
         ("JOBS_MAX_ATTEMPTS", "0"),
         ("JOBS_LEASE_SECONDS", "1"),
         ("JOBS_RETENTION_DAYS", "0"),
+        ("JOBS_RETENTION_DAYS", "1"),  # webhook retries of a finished job last about 28 hours
         ("JOBS_RETENTION_DAYS", "a month"),
         ("JOBS_CALLBACK_SECRET", "plain"),
         ("WEBHOOKS_ALLOW_PRIVATE", "maybe"),
