@@ -4,7 +4,6 @@ streamed, each is billed once, and the process exits cleanly."""
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +14,7 @@ from asgiref.sync import async_to_sync
 
 from billing.models import UsageEvent
 from tests.billing.conftest import settle_and_flush
-from tests.fixtures.gateway_server import database_url_of_test_db, run_gateway
+from tests.fixtures.gateway_server import database_url_of_test_db, gateway_env, run_gateway
 from tests.gateway.conftest import upstream_requests
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -26,15 +25,7 @@ UPSTREAM_LATENCY = "latency=1500ms"
 
 @pytest.fixture
 def gateway_url(gateway_settings, upstream_url):
-    env = {
-        "DATABASE_URL": database_url_of_test_db(),
-        "POLLINATIONS_GEN_URL": upstream_url,
-        "POLLINATIONS_IMAGE_URL": f"{upstream_url}/legacy/image",
-        "POLLINATIONS_TEXT_URL": f"{upstream_url}/legacy/text",
-        "MCP_FORWARD_HEADERS": "x-sim-fault",
-    }
-    if os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    env = gateway_env(database_name=None, upstream_url=upstream_url, DATABASE_URL=database_url_of_test_db())
     with run_gateway(env) as url:
         yield url
 
