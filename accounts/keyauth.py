@@ -42,7 +42,7 @@ from accounts.models import ApiKey
 from accounts.roles import MODALITIES
 from accounts.services import api_key_last_used_record
 from accounts.types import KeyIdentity
-from core import background
+from core import background, tracing
 
 __all__ = [
     "LOCAL_TTL_SECONDS",
@@ -107,14 +107,21 @@ async def resolve_api_key(raw: str | None) -> KeyIdentity:
 
 
 async def _lookup(digest: str) -> tuple[str, KeyIdentity | None]:
-    cache = shared_key_cache()
-    cached = await cache.aget(digest)
-    if cached is not None:
-        return decode_entry(digest, cached)
-    api_key = await ApiKey.objects.select_related("organization").filter(key_hash=digest).afirst()
-    value = encode_entry(api_key)
-    await cache.aadd(digest, value, SHARED_TTL_SECONDS if value != NEGATIVE else NEGATIVE_TTL_SECONDS)
-    return decode_entry(digest, value)
+    # Traced here, past the process's own cache: a key found there costs microseconds, and a span
+    # for it would cost more than the lookup.
+    with tracing.span("mcp.key.resolve") as span:
+        cache = shared_key_cache()
+        cached = await cache.aget(digest)
+        source = "shared_cache"
+        if cached is None:
+            api_key = await ApiKey.objects.select_related("organization").filter(key_hash=digest).afirst()
+            cached = encode_entry(api_key)
+            await cache.aadd(digest, cached, SHARED_TTL_SECONDS if cached != NEGATIVE else NEGATIVE_TTL_SECONDS)
+            source = "database"
+        stored_hash, identity = decode_entry(digest, cached)
+        if span is not None:
+            span.set_attributes({"mcp.key.source": source, "mcp.key.found": identity is not None})
+        return stored_hash, identity
 
 
 def _schedule_flush() -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "ServerSpan",
     "SpanKind",
     "add_trace_ids",
+    "annotate",
     "carrier_context",
     "configure",
     "disable",
@@ -206,6 +207,16 @@ def start_span(
     if _tracer is None or _unsampled():
         return None
     return _tracer.start_span(name, attributes=attributes, kind=kind)
+
+
+def annotate(attributes: Mapping[str, Any]) -> None:
+    """Add ``attributes`` to the current span (a request's server span, outside any child); nothing
+    when off or not sampled."""
+    if _tracer is None or _unsampled():
+        return
+    current = trace.get_current_span()
+    if current.is_recording():
+        current.set_attributes(attributes)
 
 
 def _unsampled() -> bool:

@@ -6,6 +6,7 @@ import pytest
 from django.conf import settings
 from opentelemetry.trace import SpanKind, StatusCode
 
+from accounts.keyformat import key_generate
 from tests.fixtures.tracing import Spans, hex_span, hex_trace
 from tests.gateway.conftest import upstream_requests
 
@@ -34,8 +35,10 @@ async def test_one_chat_completion_makes_the_expected_span_tree_continuing_the_c
     # (background work such as the ledger writer traces its own Redis calls in traces of its own)
     assert all(hex_trace(span) == CLIENT_TRACE for span in spans.all() if span.name.startswith("mcp."))
 
-    key = children["mcp.key.resolve"]
-    assert key.attributes["mcp.organization_id"] > 0 and key.attributes["mcp.key_id"] > 0
+    assert server.attributes["mcp.organization_id"] > 0 and server.attributes["mcp.key_id"] > 0
+    key = children["mcp.key.resolve"]  # the key's first use in this process: looked up past its own cache
+    assert key.attributes["mcp.key.found"] is True
+    assert key.attributes["mcp.key.source"] in {"shared_cache", "database"}
     attempt = children["mcp.upstream.attempt"]
     assert dict(attempt.attributes) == {
         "mcp.provider": "pollinations-text",
@@ -84,10 +87,25 @@ async def test_each_upstream_attempt_is_a_span_with_its_retry_number(client, spa
     assert spans.one("POST v1/chat/completions").status.status_code == StatusCode.ERROR
 
 
-async def test_a_refused_key_is_traced_without_reaching_admission(anonymous, spans: Spans):
-    response = await anonymous.post("/v1/chat/completions", json=CHAT, headers={"Authorization": "Bearer nope"})
+async def test_a_key_the_process_already_knows_costs_no_span_but_still_names_the_caller(client, spans: Spans):
+    assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 200
+    assert len(spans.named("mcp.key.resolve")) == 1
+    spans.exporter.clear()
+
+    assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 200
+    server = spans.one("POST v1/chat/completions")
+    assert not spans.named("mcp.key.resolve")
+    assert server.attributes["mcp.organization_id"] > 0 and server.attributes["mcp.key_id"] > 0
+    assert "mcp.admission" in {span.name for span in spans.children(server)}
+
+
+async def test_an_unknown_key_is_traced_as_not_found_without_reaching_admission(anonymous, spans: Spans):
+    unknown = key_generate()  # well formed, so it is looked up; never stored
+    response = await anonymous.post("/v1/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {unknown}"})
     assert response.status_code == 401
-    assert spans.one("mcp.key.resolve").status.status_code == StatusCode.ERROR
+    assert spans.one("mcp.key.resolve").attributes["mcp.key.found"] is False
+    server = spans.one("POST v1/chat/completions")
+    assert server.attributes["http.response.status_code"] == 401 and "mcp.key_id" not in server.attributes
     assert not spans.named("mcp.admission")
 
 
