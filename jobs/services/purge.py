@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import structlog
 from django.conf import settings
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -75,19 +76,43 @@ def expired_images_purge(*, now: datetime | None = None, limit: int = MAX_IMAGES
 
 
 def _job_files_delete(job: Job) -> int:
-    """Delete every file stored for ``job`` (what it names, and what a superseded attempt left beside it)."""
+    """Delete every file stored for ``job`` (what it names, and what a superseded attempt left beside it).
+
+    :returns: how many files were deleted: a name whose file is already gone (a storage's
+        ``delete`` says nothing either way) is not counted.
+    """
     directory = job_directory(organization_id=job.organization_id, job_id=job.id.hex)
-    names = {job.input_name, job.result_name} - {""}
     try:
         _, filenames = default_storage.listdir(directory)
     except FileNotFoundError:
         filenames = []
-    names.update(f"{directory}{filename}" for filename in filenames)
-    for name in names:
+    listed = {f"{directory}{filename}" for filename in filenames}
+    # Files the listing just showed exist; a name the job holds outside it is looked up first.
+    present = listed | {
+        name for name in {job.input_name, job.result_name} - {""} - listed if default_storage.exists(name)
+    }
+    for name in present:
         default_storage.delete(name)
-    if default_storage.exists(directory):  # a file system's directory; object stores have none
-        default_storage.delete(directory)
-    return len(names)
+    _empty_folders_remove(directory)
+    return len(present)
+
+
+def _empty_folders_remove(directory: str) -> None:
+    """On a local file system, remove the job's folder, then its organisation's, once they are empty.
+
+    Object stores have no folders (a prefix goes with its last object), so nothing is done there. A
+    folder still holding something (another job of the organisation) is kept; ``jobs/`` always is.
+    """
+    if not isinstance(default_storage, FileSystemStorage):
+        return
+    job_folder = Path(default_storage.path(directory))
+    for folder in (job_folder, job_folder.parent):
+        try:
+            folder.rmdir()
+        except FileNotFoundError:
+            continue  # never created (a job that stored nothing), or removed by an earlier purge
+        except OSError:
+            return  # not empty
 
 
 def expired_jobs_purge(*, now: datetime | None = None, limit: int = MAX_JOBS) -> tuple[int, int, bool]:

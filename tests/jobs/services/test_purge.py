@@ -6,6 +6,7 @@ import os
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.files.storage import FileSystemStorage, default_storage
@@ -131,6 +132,42 @@ def test_a_finished_job_past_its_retention_is_deleted_with_every_file_it_stored(
     assert not Job.objects.filter(id=job.id).exists()
     assert not any(default_storage.exists(name) for name in names)
     assert not os.path.exists(default_storage.path(directory))
+
+
+def test_a_file_already_gone_is_not_counted_as_deleted(org):
+    job = job_finished(org, days_ago=31)
+    os.remove(default_storage.path(job.input_name))  # e.g. removed by hand: the job still names it
+    assert expired_jobs_purge() == (1, 1, False)
+    assert not default_storage.exists(job.result_name)
+
+
+def test_a_job_naming_a_file_outside_its_folder_counts_it_only_if_it_was_there(org):
+    job = job_finished(org, days_ago=31)
+    elsewhere = store_bytes("legacy/input.bin", b"audio")
+    Job.objects.filter(id=job.id).update(input_name=elsewhere, result_name="legacy/gone.png")
+    # The two files in its folder and the input elsewhere; not the result it names but nobody stored.
+    assert expired_jobs_purge() == (1, 3, False)
+    assert not default_storage.exists(elsewhere)
+
+
+def test_the_organisations_folder_goes_with_its_last_purged_job_and_jobs_stays(org):
+    old, recent = job_finished(org, days_ago=31), job_finished(org, days_ago=1)
+    organisation_folder = Path(default_storage.path(f"jobs/{org.pk}"))
+    assert expired_jobs_purge() == (1, 2, False)
+    assert not Path(default_storage.path(job_directory(organization_id=org.pk, job_id=old.id.hex))).exists()
+    assert organisation_folder.is_dir()  # the recent job's files are still in it
+    Job.objects.filter(id=recent.id).update(finished_at=timezone.now() - timedelta(days=31))
+    assert expired_jobs_purge() == (1, 2, False)
+    assert not organisation_folder.exists()
+    assert Path(default_storage.path("jobs")).is_dir()
+
+
+def test_a_storage_without_folders_purges_jobs_without_touching_paths(org, settings):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    job = job_finished(org, days_ago=31)
+    assert not isinstance(default_storage, FileSystemStorage)
+    assert expired_jobs_purge() == (1, 2, False)
+    assert not default_storage.exists(job.input_name) and not default_storage.exists(job.result_name)
 
 
 @pytest.mark.parametrize("status", [JobStatus.FAILED, JobStatus.CANCELLED])
