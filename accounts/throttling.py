@@ -23,6 +23,10 @@ from accounts.services import audit_event_record
 __all__ = ["attempt_check", "attempt_failed", "client_ip"]
 
 
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
 def client_ip(request: HttpRequest) -> str | None:
     """The client's address: the peer's, or, when the peer is one of ``TRUSTED_PROXIES``, the
     address its ``X-Forwarded-For`` names.
@@ -33,14 +37,16 @@ def client_ip(request: HttpRequest) -> str | None:
     could forge.
     """
     peer = request.META.get("REMOTE_ADDR") or None
-    if peer is None or not _trusted(peer):
+    networks = _proxy_networks(tuple(settings.TRUSTED_PROXIES or ()))
+    if peer is None or not _trusted(_parsed(peer), networks):
         return peer
-    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
     nearest = None
-    for hop in reversed(hops):
-        if not _is_address(hop):
+    for entry in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+        hop = entry.strip()
+        address = _parsed(hop)
+        if address is None:
             break  # a malformed entry: nothing to its left can be trusted either
-        if not _trusted(hop):
+        if not _trusted(address, networks):
             return hop
         nearest = nearest or hop
     # Every hop is in a trusted network (a client inside the cluster): the one our edge proxy saw.
@@ -48,27 +54,21 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _proxy_networks(networks: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+def _proxy_networks(networks: tuple[str, ...]) -> tuple[_Network, ...]:
     return tuple(ipaddress.ip_network(network) for network in networks)
 
 
-def _trusted(address: str) -> bool:
-    networks = settings.TRUSTED_PROXIES
-    if not networks:
-        return False
+def _parsed(value: str) -> _Address | None:
+    """The address ``value`` spells, or ``None`` when it is not one."""
     try:
-        ip = ipaddress.ip_address(address)
+        return ipaddress.ip_address(value)
     except ValueError:
-        return False
-    return any(ip in network for network in _proxy_networks(tuple(networks)))
+        return None
 
 
-def _is_address(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
+def _trusted(address: _Address | None, networks: tuple[_Network, ...]) -> bool:
+    # An address of one IP version is never in a network of the other (no error either).
+    return address is not None and any(address in network for network in networks)
 
 
 def _account_key(account: str) -> str:

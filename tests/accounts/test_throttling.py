@@ -113,6 +113,14 @@ def _ip_of(settings, trusted: tuple[str, ...], peer: str, forwarded: str | None)
         (("10.0.0.0/8",), "10.1.2.3", None, "10.1.2.3"),
         (("10.0.0.0/8",), "10.1.2.3", "198.51.100.1, not-an-ip", "10.1.2.3"),
         (("2001:db8::/32",), "2001:db8::1", "2001:db8:ffff::1, 2a00:1450::5", "2a00:1450::5"),
+        # Garbage (or an empty entry) left of our own hops: the nearest of ours is what the edge saw.
+        (("10.0.0.0/8",), "10.1.2.3", "198.51.100.1, not-an-ip, 10.2.3.4", "10.2.3.4"),
+        (("10.0.0.0/8",), "10.1.2.3", "198.51.100.1,, 10.2.3.4", "10.2.3.4"),
+        # An IPv6 client behind an IPv4 proxy, and the reverse: versions never match each other's networks.
+        (("10.0.0.0/8",), "10.1.2.3", "2a00:1450::5", "2a00:1450::5"),
+        (("2001:db8::/32", "10.0.0.0/8"), "2001:db8::1", "198.51.100.1, 10.2.3.4", "198.51.100.1"),
+        # A peer that is not an address (a Unix socket's) is never a proxy of ours.
+        (("10.0.0.0/8",), "unix-socket", "198.51.100.1", "unix-socket"),
     ],
 )
 def test_the_client_address_behind_trusted_proxies_is_the_first_forwarded_hop_not_ours(
