@@ -6,8 +6,10 @@ the services, so the admin writes the same audit entries and cache invalidations
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts import services
@@ -48,7 +50,9 @@ class OrganizationAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     inlines = [MembershipInline]
 
-    def save_model(self, request: HttpRequest, obj: Organization, form, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Organization, form: forms.ModelForm[Organization], change: bool
+    ) -> None:
         if change and "is_active" in form.changed_data:
             services.organization_set_active(organization=obj, active=obj.is_active)
         super().save_model(request, obj, form, change)
@@ -61,7 +65,9 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "organization__slug"]
     autocomplete_fields = ["user", "organization"]
 
-    def save_model(self, request: HttpRequest, obj: Membership, form, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Membership, form: forms.ModelForm[Membership], change: bool
+    ) -> None:
         try:
             if change and "role" in form.changed_data:
                 services.membership_role_change(membership=obj, role=obj.role, ip=client_ip(request))
@@ -112,7 +118,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return False
 
     @admin.action(description="Revoke the selected API keys", permissions=["change"])
-    def revoke(self, request: HttpRequest, queryset) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         count = 0
         for api_key in queryset.select_related("organization").filter(revoked_at=None):
             services.api_key_revoke(api_key=api_key, ip=client_ip(request))
@@ -154,8 +160,8 @@ class AuditEventAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
         return False

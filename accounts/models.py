@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import Any, ClassVar, NoReturn, Self
 
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.db import models
@@ -140,10 +140,10 @@ class Invitation(models.Model):
 
 
 class AuditEventQuerySet(models.QuerySet):
-    def update(self, **kwargs):
+    def update(self, **kwargs: Any) -> NoReturn:
         raise TypeError("The security audit log is append-only.")
 
-    def delete(self):
+    def delete(self) -> NoReturn:
         raise TypeError("The security audit log is append-only.")
 
 
@@ -198,5 +198,5 @@ class AuditEvent(models.Model):
             raise TypeError("The security audit log is append-only: an event cannot be changed.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("The security audit log is append-only: an event cannot be deleted.")

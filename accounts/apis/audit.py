@@ -7,7 +7,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts import selectors
-from accounts.apis.base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi
+from accounts.apis.base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi, OrganizationRequest
 
 
 class AuditEventListApi(OrganizationApi):
@@ -45,6 +45,6 @@ class AuditEventListApi(OrganizationApi):
             )
         ],
     )
-    def get(self, request, org_slug: str | None = None):
+    def get(self, request: OrganizationRequest, org_slug: str | None = None) -> Response:
         events = selectors.audit_event_list(organization=request.organization)
         return Response(self.OutputSerializer(events, many=True).data)

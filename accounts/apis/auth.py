@@ -5,11 +5,12 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.apis.base import INVALID, TOO_MANY, UNAUTHORIZED, ip_of
+from accounts.apis.base import INVALID, TOO_MANY, UNAUTHORIZED, AuthenticatedRequest, ip_of
 from accounts.exceptions import AuthenticationFailed
 from accounts.throttling import attempt_check, attempt_failed
 
@@ -58,7 +59,7 @@ class UserRegisterApi(APIView):
             OpenApiExample("created", value={"id": 1, "email": "ada@example.com", "full_name": ""}, response_only=True),
         ],
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -93,7 +94,7 @@ class TokenObtainApi(APIView):
             _TOKENS,
         ],
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         email = serializer.validated_data["email"]
@@ -124,7 +125,7 @@ class TokenRefreshApi(APIView):
         responses={200: TokenPairSerializer, 401: UNAUTHORIZED, 429: TOO_MANY},
         examples=[OpenApiExample("refresh", value={"refresh": "eyJhbGciOi…"}, request_only=True), _TOKENS],
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         attempt_check(request, scope="refresh", account=None)
@@ -144,7 +145,7 @@ class LogoutApi(APIView):
         request=InputSerializer,
         responses={204: None, 401: UNAUTHORIZED},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.auth_logout(refresh=serializer.validated_data["refresh"], ip=ip_of(request))
@@ -164,7 +165,7 @@ class PasswordChangeApi(APIView):
         request=InputSerializer,
         responses={204: None, 400: INVALID, 401: UNAUTHORIZED},
     )
-    def post(self, request):
+    def post(self, request: AuthenticatedRequest) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.password_change(user=request.user, **serializer.validated_data, ip=ip_of(request))
@@ -185,7 +186,7 @@ class PasswordResetApi(APIView):
         responses={202: None, 400: INVALID, 429: TOO_MANY},
         examples=[OpenApiExample("reset", value={"email": "ada@example.com"}, request_only=True)],
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         email = serializer.validated_data["email"]
@@ -209,7 +210,7 @@ class PasswordResetConfirmApi(APIView):
         request=InputSerializer,
         responses={204: None, 400: INVALID, 429: TOO_MANY},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         attempt_check(request, scope="password_reset", account=serializer.validated_data["uid"], count_account=True)

@@ -5,11 +5,17 @@ Public: the jobs and billing APIs build on it too.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from accounts.models import Organization, User
 from accounts.permissions import ORGANIZATION_HEADER, HasOrganizationAction
 from accounts.throttling import client_ip
 
@@ -22,7 +28,9 @@ __all__ = [
     "ORG_HEADER_PARAMETER",
     "TOO_MANY",
     "UNAUTHORIZED",
+    "AuthenticatedRequest",
     "OrganizationApi",
+    "OrganizationRequest",
     "error_response",
     "ip_of",
 ]
@@ -43,7 +51,7 @@ ERROR = inline_serializer(
 )
 
 
-def error_response(description: str, message: str, type_: str, code: str, param: str | None = None):
+def error_response(description: str, message: str, type_: str, code: str, param: str | None = None) -> OpenApiResponse:
     return OpenApiResponse(
         ERROR,
         description=description,
@@ -93,5 +101,27 @@ class OrganizationApi(APIView):
     required_actions: dict[str, str] = {}
 
 
-def ip_of(request) -> str | None:
+if TYPE_CHECKING:
+
+    class AuthenticatedRequest(Request):
+        """What a view behind ``IsAuthenticated`` receives: a request whose user signed in."""
+
+        @property
+        def user(self) -> User: ...
+        @user.setter
+        def user(self, value: User | AnonymousUser) -> None: ...
+
+    class OrganizationRequest(AuthenticatedRequest):
+        """What an :class:`OrganizationApi` view receives: :class:`~accounts.permissions.HasOrganizationAction`
+        has set the organisation the view acts in and the member's role there."""
+
+        organization: Organization
+        organization_role: str
+
+else:
+    # For annotations only: at run time each is DRF's own request, with the attributes set on it.
+    AuthenticatedRequest = OrganizationRequest = Request
+
+
+def ip_of(request: HttpRequest) -> str | None:
     return client_ip(request)

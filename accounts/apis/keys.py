@@ -7,7 +7,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts import selectors, services
-from accounts.apis.base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi, ip_of
+from accounts.apis.base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi, OrganizationRequest, ip_of
+from accounts.models import ApiKey
 from accounts.roles import MODALITIES
 from accounts.services import KNOWN_LIMITS
 
@@ -50,7 +51,7 @@ _KEY_EXAMPLE = {
 _SECRET_EXAMPLE = {**_KEY_EXAMPLE, "key": "mgw_4fQ2xY9a…(42 characters)"}
 
 
-def _with_secret(api_key, raw: str) -> dict:
+def _with_secret(api_key: ApiKey, raw: str) -> dict:
     return {**ApiKeyOutput(api_key).data, "key": raw}
 
 
@@ -94,7 +95,7 @@ class ApiKeyCollectionApi(OrganizationApi):
         responses={200: ApiKeyOutput(many=True), **ORG_ERRORS},
         examples=[OpenApiExample("keys", value=[_KEY_EXAMPLE], response_only=True)],
     )
-    def get(self, request, org_slug: str | None = None):
+    def get(self, request: OrganizationRequest, org_slug: str | None = None) -> Response:
         return Response(ApiKeyOutput(selectors.api_key_list(organization=request.organization), many=True).data)
 
     @extend_schema(
@@ -112,7 +113,7 @@ class ApiKeyCollectionApi(OrganizationApi):
             OpenApiExample("created", value=_SECRET_EXAMPLE, response_only=True),
         ],
     )
-    def post(self, request, org_slug: str | None = None):
+    def post(self, request: OrganizationRequest, org_slug: str | None = None) -> Response:
         serializer = self.CreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         api_key, raw = services.api_key_create(
@@ -142,7 +143,7 @@ class ApiKeyDetailApi(OrganizationApi):
         parameters=[ORG_HEADER_PARAMETER],
         responses={200: ApiKeyOutput, **ORG_ERRORS},
     )
-    def get(self, request, key_id: int, org_slug: str | None = None):
+    def get(self, request: OrganizationRequest, key_id: int, org_slug: str | None = None) -> Response:
         return Response(ApiKeyOutput(selectors.api_key_get(organization=request.organization, key_id=key_id)).data)
 
     @extend_schema(
@@ -159,7 +160,7 @@ class ApiKeyDetailApi(OrganizationApi):
             OpenApiExample("edited", value=_KEY_EXAMPLE, response_only=True),
         ],
     )
-    def patch(self, request, key_id: int, org_slug: str | None = None):
+    def patch(self, request: OrganizationRequest, key_id: int, org_slug: str | None = None) -> Response:
         serializer = self.UpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         api_key = selectors.api_key_get(organization=request.organization, key_id=key_id)
@@ -174,7 +175,7 @@ class ApiKeyDetailApi(OrganizationApi):
         parameters=[ORG_HEADER_PARAMETER],
         responses={204: None, **ORG_ERRORS},
     )
-    def delete(self, request, key_id: int, org_slug: str | None = None):
+    def delete(self, request: OrganizationRequest, key_id: int, org_slug: str | None = None) -> Response:
         api_key = selectors.api_key_get(organization=request.organization, key_id=key_id)
         services.api_key_revoke(api_key=api_key, actor=request.user, ip=ip_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -190,7 +191,7 @@ class ApiKeyRevokeApi(OrganizationApi):
         request=None,
         responses={200: ApiKeyOutput, **ORG_ERRORS},
     )
-    def post(self, request, key_id: int, org_slug: str | None = None):
+    def post(self, request: OrganizationRequest, key_id: int, org_slug: str | None = None) -> Response:
         api_key = selectors.api_key_get(organization=request.organization, key_id=key_id)
         return Response(
             ApiKeyOutput(services.api_key_revoke(api_key=api_key, actor=request.user, ip=ip_of(request))).data
@@ -208,7 +209,7 @@ class ApiKeyRotateApi(OrganizationApi):
         responses={201: ApiKeyWithSecretOutput, **ORG_ERRORS},
         examples=[OpenApiExample("rotated", value=_SECRET_EXAMPLE, response_only=True)],
     )
-    def post(self, request, key_id: int, org_slug: str | None = None):
+    def post(self, request: OrganizationRequest, key_id: int, org_slug: str | None = None) -> Response:
         api_key = selectors.api_key_get(organization=request.organization, key_id=key_id)
         new, raw = services.api_key_rotate(api_key=api_key, actor=request.user, ip=ip_of(request))
         return Response(_with_secret(new, raw), status=status.HTTP_201_CREATED)

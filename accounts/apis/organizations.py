@@ -9,7 +9,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.apis.base import INVALID, ORG_ERRORS, ORG_HEADER_PARAMETER, UNAUTHORIZED, OrganizationApi, ip_of
+from accounts.apis.base import (
+    INVALID,
+    ORG_ERRORS,
+    ORG_HEADER_PARAMETER,
+    UNAUTHORIZED,
+    AuthenticatedRequest,
+    OrganizationApi,
+    OrganizationRequest,
+    ip_of,
+)
 from accounts.roles import ROLES
 
 
@@ -42,7 +51,7 @@ class MeApi(APIView):
             )
         ],
     )
-    def get(self, request):
+    def get(self, request: AuthenticatedRequest) -> Response:
         user = request.user
         organizations = [
             {"slug": m.organization.slug, "name": m.organization.name, "role": m.role}
@@ -62,7 +71,7 @@ class OrganizationCollectionApi(APIView):
         slug = serializers.SlugField(max_length=50, required=False)
 
     @extend_schema(tags=["organizations"], summary="Your organisations", responses={200: OrganizationOutput(many=True)})
-    def get(self, request):
+    def get(self, request: AuthenticatedRequest) -> Response:
         memberships = selectors.user_memberships(user=request.user)
         data = [{"slug": m.organization.slug, "name": m.organization.name, "role": m.role} for m in memberships]
         return Response(OrganizationOutput(data, many=True).data)
@@ -77,7 +86,7 @@ class OrganizationCollectionApi(APIView):
             OpenApiExample("created", value={"slug": "acme", "name": "Acme", "role": "owner"}, response_only=True),
         ],
     )
-    def post(self, request):
+    def post(self, request: AuthenticatedRequest) -> Response:
         serializer = self.CreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         organization = services.organization_create(**serializer.validated_data, owner=request.user, ip=ip_of(request))
@@ -101,7 +110,7 @@ class OrganizationDetailApi(OrganizationApi):
     @extend_schema(
         tags=["organizations"], summary="One of your organisations", responses={200: OrganizationOutput, **ORG_ERRORS}
     )
-    def get(self, request, org_slug: str | None = None):
+    def get(self, request: OrganizationRequest, org_slug: str | None = None) -> Response:
         organization = request.organization
         data = {"slug": organization.slug, "name": organization.name, "role": request.organization_role}
         return Response(OrganizationOutput(data).data)
@@ -117,7 +126,7 @@ class OrganizationDetailApi(OrganizationApi):
             OpenApiExample("deactivate", value={"is_active": False}, request_only=True),
         ],
     )
-    def patch(self, request, org_slug: str | None = None):
+    def patch(self, request: OrganizationRequest, org_slug: str | None = None) -> Response:
         serializer = self.UpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         organization = services.organization_update(
@@ -144,7 +153,7 @@ class MemberListApi(OrganizationApi):
         parameters=[ORG_HEADER_PARAMETER],
         responses={200: MemberOutput(many=True), **ORG_ERRORS},
     )
-    def get(self, request, org_slug: str | None = None):
+    def get(self, request: OrganizationRequest, org_slug: str | None = None) -> Response:
         return Response(MemberOutput(selectors.membership_list(organization=request.organization), many=True).data)
 
 
@@ -164,7 +173,7 @@ class MemberDetailApi(OrganizationApi):
         responses={200: MemberOutput, 409: INVALID, **ORG_ERRORS},
         examples=[OpenApiExample("promote", value={"role": "admin"}, request_only=True)],
     )
-    def patch(self, request, member_id: int, org_slug: str | None = None):
+    def patch(self, request: OrganizationRequest, member_id: int, org_slug: str | None = None) -> Response:
         serializer = self.UpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         membership = selectors.membership_get(organization=request.organization, membership_id=member_id)
@@ -179,7 +188,7 @@ class MemberDetailApi(OrganizationApi):
         parameters=[ORG_HEADER_PARAMETER],
         responses={204: None, 409: INVALID, **ORG_ERRORS},
     )
-    def delete(self, request, member_id: int, org_slug: str | None = None):
+    def delete(self, request: OrganizationRequest, member_id: int, org_slug: str | None = None) -> Response:
         membership = selectors.membership_get(organization=request.organization, membership_id=member_id)
         services.membership_remove(membership=membership, actor=request.user, ip=ip_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -208,7 +217,7 @@ class InvitationCollectionApi(OrganizationApi):
         parameters=[ORG_HEADER_PARAMETER],
         responses={200: InvitationOutput(many=True), **ORG_ERRORS},
     )
-    def get(self, request, org_slug: str | None = None):
+    def get(self, request: OrganizationRequest, org_slug: str | None = None) -> Response:
         return Response(InvitationOutput(selectors.invitation_list(organization=request.organization), many=True).data)
 
     @extend_schema(
@@ -221,7 +230,7 @@ class InvitationCollectionApi(OrganizationApi):
             OpenApiExample("invite", value={"email": "grace@example.com", "role": "developer"}, request_only=True)
         ],
     )
-    def post(self, request, org_slug: str | None = None):
+    def post(self, request: OrganizationRequest, org_slug: str | None = None) -> Response:
         serializer = self.CreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         invitation, _token = services.invitation_create(
@@ -239,7 +248,7 @@ class InvitationDetailApi(OrganizationApi):
         parameters=[ORG_HEADER_PARAMETER],
         responses={204: None, **ORG_ERRORS},
     )
-    def delete(self, request, invitation_id: int, org_slug: str | None = None):
+    def delete(self, request: OrganizationRequest, invitation_id: int, org_slug: str | None = None) -> Response:
         invitation = selectors.invitation_get(organization=request.organization, invitation_id=invitation_id)
         services.invitation_revoke(invitation=invitation, actor=request.user, ip=ip_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -255,7 +264,7 @@ class InvitationAcceptApi(APIView):
         request=InputSerializer,
         responses={200: OrganizationOutput, 400: INVALID, 401: UNAUTHORIZED},
     )
-    def post(self, request):
+    def post(self, request: AuthenticatedRequest) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         membership = services.invitation_accept(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -10,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.exceptions import ApplicationError
 
 
-def add_json_flag(parser) -> None:
+def add_json_flag(parser: ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="Print one machine-readable JSON object.")
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from accounts import services
@@ -30,7 +30,7 @@ def _limits(values: list[str]) -> dict[str, int]:
 class Command(BaseCommand):
     help = "Create an API key for an organisation; the secret is printed once and never stored."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--org", required=True, help="Organisation slug.")
         parser.add_argument("--name", required=True)
         parser.add_argument("--scopes", default=",".join(MODALITIES), help=f"Comma-separated among {MODALITIES}.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from accounts import services
 from accounts.exceptions import ApplicationError
@@ -13,7 +13,7 @@ from accounts.models import Organization
 class Command(BaseCommand):
     help = "Create an organisation (idempotent with --if-missing)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--slug", required=True)
         parser.add_argument("--name", help="Display name (default: the slug).")
         parser.add_argument("--if-missing", action="store_true", help="Succeed quietly if the slug exists.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from accounts import services
@@ -21,7 +21,7 @@ from accounts.roles import ROLES
 class Command(BaseCommand):
     help = "Create a user (or find it) and give it a role in an organisation."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--email", required=True)
         parser.add_argument("--org", help="Organisation slug to add the user to.")
         parser.add_argument("--role", choices=ROLES, default="developer")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import services
 from accounts.management.commands._output import add_json_flag, emit
@@ -12,7 +12,7 @@ from accounts.models import ApiKey
 class Command(BaseCommand):
     help = "Revoke an API key (every replica refuses it within seconds)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--org", required=True)
         group = parser.add_mutually_exclusive_group(required=True)
         group.add_argument("--id", type=int)
