@@ -5,8 +5,13 @@ Actions go through the services and report each refusal with ``message_user``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from jobs import services
 from jobs.exceptions import ApplicationError
@@ -15,7 +20,13 @@ from jobs.netguard import webhook_url_validate
 from jobs.types import WEBHOOK_EVENT_TYPES
 
 
-def _each(modeladmin, request, queryset, service, done: str) -> None:
+def _each(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    service: Callable[[Any], object],
+    done: str,
+) -> None:
     count = 0
     for obj in queryset:
         try:
@@ -37,15 +48,15 @@ class JobAdmin(admin.ModelAdmin):
     exclude = ("webhook_secret",)
     readonly_fields = [f.name for f in Job._meta.fields if f.name != "webhook_secret"]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     @admin.action(description="Retry the selected failed or cancelled jobs")
-    def retry_jobs(self, request, queryset) -> None:
+    def retry_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         _each(self, request, queryset, lambda job: services.job_requeue(job=job), "job(s) queued again")
 
     @admin.action(description="Cancel the selected queued or running jobs")
-    def cancel_jobs(self, request, queryset) -> None:
+    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         _each(self, request, queryset, lambda job: services.job_cancel(job=job), "job(s) cancelled")
 
 
@@ -83,10 +94,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "organization")
     search_fields = ("url", "description")
 
-    def get_readonly_fields(self, request, obj=None) -> tuple[str, ...]:
+    def get_readonly_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> tuple[str, ...]:
         return ("organization", "created_at") if obj is not None else ("created_at",)
 
-    def save_model(self, request, obj, form, change) -> None:
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: WebhookEndpointForm, change: bool) -> None:
         if change:
             changes = {name: form.cleaned_data[name] for name in form.changed_data if name in services.UPDATABLE_FIELDS}
             services.webhook_endpoint_update(endpoint=obj, **changes)
@@ -112,7 +123,7 @@ class WebhookAttemptInline(admin.TabularInline):
     can_delete = False
     readonly_fields = ("number", "status_code", "latency_ms", "error", "response_excerpt", "created_at")
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: WebhookDelivery | None = None) -> bool:
         return False
 
 
@@ -134,11 +145,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     actions = ("redeliver",)
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     @admin.action(description="Redeliver the selected deliveries now")
-    def redeliver(self, request, queryset) -> None:
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         _each(
             self, request, queryset, lambda d: services.webhook_delivery_redeliver(delivery=d), "delivery(ies) queued"
         )

@@ -39,7 +39,7 @@ from jobs.results import result_downloadable, result_name, store_bytes
 from jobs.types import KIND_OPERATION
 from plugins.errors import UpstreamError
 from plugins.registry import Route, close_loop_sessions
-from plugins.types import Modality, Outcome, ProviderCall
+from plugins.types import Modality, Outcome, ProviderCall, Usage
 
 log = structlog.get_logger("mcp.jobs")
 
@@ -166,7 +166,7 @@ async def _run_admitted(
     meter.charge(Outcome(provider.name, upstream.status, usage, latency_ms=(time.perf_counter() - started) * 1000))
 
 
-def _usage_dict(usage) -> dict | None:
+def _usage_dict(usage: Usage | None) -> dict | None:
     return None if usage is None else dataclasses.asdict(usage)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import httpcore
@@ -176,7 +176,9 @@ class GuardedBackend(httpcore.NetworkBackend):
                 raise BlockedDestination(host, address)
         return self._inner.connect_tcp(addresses[0], port, timeout, local_address, socket_options)
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options=None):
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable | None = None
+    ) -> NoReturn:
         raise BlockedDestination(path, "unix socket")
 
     def sleep(self, seconds: float) -> None:

@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from accounts.apis.base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi, error_response
+from accounts.apis.base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi, OrganizationRequest, error_response
 from jobs import selectors, services
 from jobs.models import WebhookDelivery
 from jobs.types import WEBHOOK_EVENT_TYPES
@@ -137,7 +137,7 @@ class WebhookEndpointCollectionApi(OrganizationApi):
         responses={200: WebhookEndpointOutput(many=True), **ORG_ERRORS},
         examples=[OpenApiExample("endpoints", value=[ENDPOINT_EXAMPLE], response_only=True)],
     )
-    def get(self, request, org_slug: str | None = None):
+    def get(self, request: OrganizationRequest, org_slug: str | None = None) -> Response:
         endpoints = selectors.webhook_endpoint_list(organization_id=request.organization.id)
         return Response(WebhookEndpointOutput(endpoints, many=True).data)
 
@@ -160,7 +160,7 @@ class WebhookEndpointCollectionApi(OrganizationApi):
             OpenApiExample("created", value=SECRET_EXAMPLE, response_only=True),
         ],
     )
-    def post(self, request, org_slug: str | None = None):
+    def post(self, request: OrganizationRequest, org_slug: str | None = None) -> Response:
         serializer = self.CreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         endpoint, secret = services.webhook_endpoint_create(
@@ -188,7 +188,7 @@ class WebhookEndpointDetailApi(OrganizationApi):
         responses={200: WebhookEndpointOutput, **OBJECT_ERRORS},
         examples=[OpenApiExample("endpoint", value=ENDPOINT_EXAMPLE, response_only=True)],
     )
-    def get(self, request, endpoint_id: int, org_slug: str | None = None):
+    def get(self, request: OrganizationRequest, endpoint_id: int, org_slug: str | None = None) -> Response:
         endpoint = selectors.webhook_endpoint_get(organization_id=request.organization.id, endpoint_id=endpoint_id)
         return Response(WebhookEndpointOutput(endpoint).data)
 
@@ -204,7 +204,7 @@ class WebhookEndpointDetailApi(OrganizationApi):
             OpenApiExample("changed", value={**ENDPOINT_EXAMPLE, "is_active": False}, response_only=True),
         ],
     )
-    def patch(self, request, endpoint_id: int, org_slug: str | None = None):
+    def patch(self, request: OrganizationRequest, endpoint_id: int, org_slug: str | None = None) -> Response:
         endpoint = selectors.webhook_endpoint_get(organization_id=request.organization.id, endpoint_id=endpoint_id)
         serializer = self.UpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -217,7 +217,7 @@ class WebhookEndpointDetailApi(OrganizationApi):
         parameters=[ORG_HEADER_PARAMETER],
         responses={204: None, **OBJECT_ERRORS},
     )
-    def delete(self, request, endpoint_id: int, org_slug: str | None = None):
+    def delete(self, request: OrganizationRequest, endpoint_id: int, org_slug: str | None = None) -> Response:
         endpoint = selectors.webhook_endpoint_get(organization_id=request.organization.id, endpoint_id=endpoint_id)
         services.webhook_endpoint_delete(endpoint=endpoint)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -243,7 +243,7 @@ class WebhookDeliveryListApi(OrganizationApi):
         responses={200: WebhookDeliveryOutput(many=True), **OBJECT_ERRORS},
         examples=[OpenApiExample("deliveries", value=[DELIVERY_EXAMPLE], response_only=True)],
     )
-    def get(self, request, endpoint_id: int, org_slug: str | None = None):
+    def get(self, request: OrganizationRequest, endpoint_id: int, org_slug: str | None = None) -> Response:
         organization_id = request.organization.id
         endpoint = selectors.webhook_endpoint_get(organization_id=organization_id, endpoint_id=endpoint_id)
         filters = self.FilterSerializer(data=request.query_params)
@@ -271,7 +271,9 @@ class WebhookDeliveryRedeliverApi(OrganizationApi):
             ),
         ],
     )
-    def post(self, request, endpoint_id: int, delivery_id: str, org_slug: str | None = None):
+    def post(
+        self, request: OrganizationRequest, endpoint_id: int, delivery_id: str, org_slug: str | None = None
+    ) -> Response:
         organization_id = request.organization.id
         endpoint = selectors.webhook_endpoint_get(organization_id=organization_id, endpoint_id=endpoint_id)
         delivery = selectors.webhook_delivery_get(

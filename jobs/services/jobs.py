@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.crypto import encrypt
@@ -149,7 +150,7 @@ def job_start(*, job_id: str, attempt: int, worker_id: str) -> Job | None:
     return job
 
 
-def _fenced(job: Job):
+def _fenced(job: Job) -> QuerySet[Job]:
     return Job.objects.filter(id=job.id, attempt=job.attempt, status=JobStatus.RUNNING)
 
 
@@ -264,7 +265,7 @@ def job_reap() -> int:
     return reaped + _requeue_stranded(deadline)
 
 
-def _requeue_stranded(deadline) -> int:
+def _requeue_stranded(deadline: datetime) -> int:
     """Queue again the jobs whose queue entry a worker claimed and died with before starting them.
 
     The job is still ``queued`` (``job_start`` never committed), its entry ``RUNNING`` for ever: no

@@ -8,7 +8,7 @@ purges the images it generates.
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from jobs import queue
 from jobs.services import expired_files_purge
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         "results) older than JOBS_RETENTION_DAYS; the job worker also does this every few minutes."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--schedule",
             action="store_true",
