@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, Subquery
-from django.http import Http404, HttpResponse
-from django.urls import path, reverse
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django_stubs_ext import WithAnnotations
 
@@ -108,32 +109,32 @@ class SubscriptionAdmin(admin.ModelAdmin):
     actions = ["close_period"]
 
     @admin.action(description="End the current period now and issue its invoice")
-    def close_period(self, request, queryset):
+    def close_period(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
         for subscription in queryset:
             try:
                 services.subscription_close_period(subscription=subscription)
             except ApplicationError as exc:
                 self.message_user(request, f"{subscription}: {exc.message}", messages.ERROR)
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Subscription | None = None) -> list[str]:
         return ["current_period_start", "current_period_end"] if obj else []
 
-    def get_fields(self, request, obj=None):
+    def get_fields(self, request: HttpRequest, obj: Subscription | None = None) -> tuple[str, ...]:
+        if obj is None:
+            return ("organization", "plan", "status")
         return (
-            ["organization", "plan", "status"]
-            if obj is None
-            else [
-                "organization",
-                "plan",
-                "status",
-                "current_period_start",
-                "current_period_end",
-                "next_plan",
-                "cancel_at_period_end",
-            ]
+            "organization",
+            "plan",
+            "status",
+            "current_period_start",
+            "current_period_end",
+            "next_plan",
+            "cancel_at_period_end",
         )
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self, request: HttpRequest, obj: Subscription, form: forms.ModelForm[Subscription], change: bool
+    ) -> None:
         try:
             if not change:
                 created = services.subscription_create(organization=obj.organization, plan=obj.plan, status=obj.status)
@@ -157,7 +158,7 @@ class CreditGrantInline(admin.TabularInline):
     can_delete = False
     readonly_fields = ["amount", "reason", "created_at"]
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Organization | None = None) -> bool:
         return False
 
 
@@ -168,12 +169,14 @@ class CreditAccountAdmin(admin.ModelAdmin):
     actions = ["grant_ten_credits"]
 
     @admin.action(description="Grant 10 credits")
-    def grant_ten_credits(self, request, queryset):
+    def grant_ten_credits(self, request: HttpRequest, queryset: QuerySet[CreditAccount]) -> None:
         for account in queryset:
             services.credits_grant(organization=account.organization, amount=10_000_000, reason="admin top-up")
         self.message_user(request, "Granted.", messages.SUCCESS)
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self, request: HttpRequest, obj: CreditAccount, form: forms.ModelForm[CreditAccount], change: bool
+    ) -> None:
         services.credit_account_ensure(organization=obj.organization, overdraft=obj.overdraft)
 
 
@@ -201,7 +204,7 @@ class UsageEventAdmin(admin.ModelAdmin):
     show_full_result_count = False
     change_list_template = "billing/usageevent_change_list.html"
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[UsageEvent]:
         # The ledger holds bare ids (no foreign keys on the hot table): the names come in the page's one query.
         return (
             super()
@@ -222,17 +225,17 @@ class UsageEventAdmin(admin.ModelAdmin):
             return "-"
         return obj.api_key_name or f"#{obj.key_id}"
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: UsageEvent | None = None) -> bool:
         return False
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         analytics = self.admin_site.admin_view(lambda request: analytics_view(self.admin_site, request))
         return [path("analytics/", analytics, name="billing_analytics"), *super().get_urls()]
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: UsageEvent | None = None) -> bool:
         return False
 
 
@@ -242,7 +245,7 @@ class InvoiceLineInline(admin.TabularInline):
     can_delete = False
     readonly_fields = ["kind", "description", "provider", "model", "quantity", "amount"]
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Invoice | None = None) -> bool:
         return False
 
 
@@ -252,7 +255,7 @@ class PaymentInline(admin.TabularInline):
     can_delete = False
     readonly_fields = ["amount", "method", "reference", "received_at"]
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Invoice | None = None) -> bool:
         return False
 
 
@@ -274,17 +277,17 @@ class InvoiceAdmin(admin.ModelAdmin):
     inlines = [InvoiceLineInline, PaymentInline]
     actions = ["mark_paid", "void"]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj: Invoice | None = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Invoice | None = None) -> bool:
         # A paid invoice is a record of money received: never deleted (void or refund the others).
         return obj is None or obj.status != Invoice.Status.PAID
 
-    def delete_model(self, request, obj: Invoice) -> None:
+    def delete_model(self, request: HttpRequest, obj: Invoice) -> None:
         services.invoice_delete(invoice=obj)
 
-    def delete_queryset(self, request, queryset) -> None:
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         for invoice in queryset:
             try:
                 services.invoice_delete(invoice=invoice)
@@ -298,9 +301,11 @@ class InvoiceAdmin(admin.ModelAdmin):
             *(reverse(f"admin:billing_invoice_{kind}", args=[obj.pk]) for kind in ("html", "pdf", "csv")),
         )
 
-    def get_urls(self):
-        def view(render, content_type, extension):
-            def serve(request, pk: int):
+    def get_urls(self) -> list[URLPattern]:
+        def view(
+            render: Callable[[Invoice], str | bytes], content_type: str, extension: str
+        ) -> Callable[[HttpRequest, int], HttpResponse]:
+            def serve(request: HttpRequest, pk: int) -> HttpResponse:
                 invoice = self.get_object(request, str(pk))
                 if invoice is None:
                     raise Http404("No such invoice.")
@@ -319,7 +324,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         ]
 
     @admin.action(description="Record full manual payment")
-    def mark_paid(self, request, queryset):
+    def mark_paid(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         for invoice in queryset:
             try:
                 services.payment_record(invoice=invoice, amount=max(1, invoice.total), method="manual")
@@ -327,7 +332,7 @@ class InvoiceAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{invoice}: {exc.message}", messages.ERROR)
 
     @admin.action(description="Void")
-    def void(self, request, queryset):
+    def void(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         for invoice in queryset:
             try:
                 services.invoice_void(invoice=invoice)

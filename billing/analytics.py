@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TypedDict
 
+from django.contrib.admin import AdminSite
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -24,10 +26,10 @@ class _Scope(TypedDict):
     end: dt.datetime
 
 
-def analytics_view(admin_site, request):
+def analytics_view(admin_site: AdminSite, request: HttpRequest) -> TemplateResponse:
     days = min(max(int(request.GET.get("days", "30") or 30), 1), 366)
-    organization_id = request.GET.get("organization") or None
-    organization_id = int(organization_id) if organization_id and organization_id.isdigit() else None
+    organization = request.GET.get("organization") or ""
+    organization_id = int(organization) if organization.isdigit() else None
     end = timezone.now()
     start = (end - dt.timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
     scope = _Scope(organization_id=organization_id, start=start, end=end)

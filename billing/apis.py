@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Mapping
+from typing import Any
 
 from django.http import HttpResponse
 from django.utils import timezone
@@ -12,10 +14,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from accounts.apis.base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi
+from accounts.apis.base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi, OrganizationRequest
 from billing.selectors import GROUPS, latency_percentiles, usage_summary
 
 MAX_RANGE_DAYS = 400
@@ -28,7 +31,9 @@ class CsvRenderer(BaseRenderer):
     format = "csv"
     charset = "utf-8"
 
-    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Mapping[str, Any] | None = None
+    ) -> bytes:
         return JSONRenderer().render(data)
 
 
@@ -50,7 +55,7 @@ class UsageSummaryApi(OrganizationApi):
         key_id = serializers.IntegerField(required=False, min_value=1)
         export = serializers.ChoiceField(choices=["json", "csv"], default="json")
 
-        def validate(self, attrs):
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             today = timezone.now().date()
             attrs.setdefault("end", today)
             attrs.setdefault("start", attrs["end"] - dt.timedelta(days=29))
@@ -90,7 +95,7 @@ class UsageSummaryApi(OrganizationApi):
             **ORG_ERRORS,
         },
     )
-    def get(self, request, org_slug: str | None = None):
+    def get(self, request: OrganizationRequest, org_slug: str | None = None) -> HttpResponse:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         p = params.validated_data
@@ -119,7 +124,7 @@ class UsageSummaryApi(OrganizationApi):
             }
         )
 
-    def finalize_response(self, request, response, *args, **kwargs):
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         # An error asked for as CSV is still the one JSON error shape.
         if getattr(response, "status_code", 200) >= 400 and isinstance(response, Response):
             request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"

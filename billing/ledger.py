@@ -24,8 +24,10 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import redis
+import redis.asyncio
 import structlog
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -95,7 +97,10 @@ def _dependency(exc: BaseException) -> str:
 
 
 async def run_writer(
-    one_pass: Callable[[], Awaitable[int]], *, stop_after_one: bool = False, sleep=asyncio.sleep
+    one_pass: Callable[[], Awaitable[int]],
+    *,
+    stop_after_one: bool = False,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> None:
     """Run ``one_pass`` every ``BILLING_LEDGER_FLUSH_SECONDS`` for ever, backing off after failures.
 
@@ -129,7 +134,7 @@ async def run_writer(
         await sleep(delay)
 
 
-async def _note_pass(client) -> None:
+async def _note_pass(client: redis.asyncio.Redis | None) -> None:
     """Record a completed pass: its time and the outbox's length (the lag)."""
     _state["last_flush"] = time.time()
     LEDGER_LAST_FLUSH.set(_state["last_flush"])
@@ -177,7 +182,7 @@ async def flush_buffer() -> int:
     return inserted
 
 
-async def _ensure_group(client) -> None:
+async def _ensure_group(client: redis.asyncio.Redis) -> None:
     try:
         await client.xgroup_create(LEDGER_STREAM, GROUP, id="0", mkstream=True)
     except redis.ResponseError as exc:
@@ -185,7 +190,7 @@ async def _ensure_group(client) -> None:
             raise
 
 
-async def _autoclaim(client, consumer: str, claim_idle_ms: int) -> list:
+async def _autoclaim(client: redis.asyncio.Redis, consumer: str, claim_idle_ms: int) -> list:
     """Entries pending for longer than ``claim_idle_ms`` (their flusher died), now ours; creates the group once."""
     try:
         reply = await client.xautoclaim(LEDGER_STREAM, GROUP, consumer, claim_idle_ms, "0-0", count=BATCH)
@@ -197,14 +202,16 @@ async def _autoclaim(client, consumer: str, claim_idle_ms: int) -> list:
     return reply[1]
 
 
-async def writer_pass(client) -> int:
+async def writer_pass(client: redis.asyncio.Redis) -> int:
     """One pass of the dedicated writer (``billing_flush_ledger``): the outbox, then this process's metrics."""
     count = await flush_stream(client)
     await _note_pass(client)
     return count
 
 
-async def flush_stream(client, *, consumer: str = CONSUMER, claim_idle_ms: int = CLAIM_IDLE_MS) -> int:
+async def flush_stream(
+    client: redis.asyncio.Redis, *, consumer: str = CONSUMER, claim_idle_ms: int = CLAIM_IDLE_MS
+) -> int:
     """Move the stream's events into the database; returns how many were read (inserted or duplicate)."""
     total = 0
     # First the entries of flushers that died mid-batch, then new ones: two round trips when idle.
@@ -213,16 +220,17 @@ async def flush_stream(client, *, consumer: str = CONSUMER, claim_idle_ms: int =
     while True:
         for entries in batches:
             total += await _insert_and_ack(client, entries)
-        reply = await client.xreadgroup(GROUP, consumer, {LEDGER_STREAM: ">"}, count=BATCH)
+        # RESP2's [[stream, [(id, fields), …]]]; the stubs also allow RESP3's dict, which we never ask for.
+        reply: Any = await client.xreadgroup(GROUP, consumer, {LEDGER_STREAM: ">"}, count=BATCH)
         if not reply or not reply[0][1]:
             return total
         batches = [reply[0][1]]
 
 
-async def read_pending_without_ack(client, *, consumer: str) -> list:
+async def read_pending_without_ack(client: redis.asyncio.Redis, *, consumer: str) -> list:
     """Read a batch as a flusher would, and do not acknowledge it (tests of a flusher dying)."""
     await _ensure_group(client)
-    reply = await client.xreadgroup(GROUP, consumer, {LEDGER_STREAM: ">"}, count=BATCH)
+    reply: Any = await client.xreadgroup(GROUP, consumer, {LEDGER_STREAM: ">"}, count=BATCH)  # as in flush_stream
     return reply[0][1] if reply else []
 
 
@@ -231,12 +239,14 @@ async def insert_entries(entries: list) -> int:
     return await sync_to_async(_insert)(events)
 
 
-async def _insert_and_ack(client, entries: list) -> int:
+async def _insert_and_ack(client: redis.asyncio.Redis, entries: list) -> int:
     inserted = await insert_entries(entries)
     LEDGER_WRITTEN.labels("inserted").inc(inserted)
     LEDGER_WRITTEN.labels("duplicate").inc(len(entries) - inserted)
     ids = [entry_id for entry_id, _ in entries]
     async with client.pipeline(transaction=True) as pipe:
-        pipe.xack(LEDGER_STREAM, GROUP, *ids).xdel(LEDGER_STREAM, *ids)
+        # Queued, not awaited: a pipeline's commands return the pipeline (the stubs say a result).
+        pipe.xack(LEDGER_STREAM, GROUP, *ids)
+        pipe.xdel(LEDGER_STREAM, *ids)
         await pipe.execute()
     return len(ids)

@@ -6,6 +6,8 @@ of :class:`plugins.types.PriceRule`), so sums are exact.
 
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -187,7 +189,7 @@ class UsageEvent(models.Model):
             raise TypeError("The usage ledger is append-only: an event cannot be changed.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("The usage ledger is append-only: an event cannot be deleted.")
 
 

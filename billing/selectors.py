@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Literal, TypedDict
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Count, F, Max, Sum
+from django.db.models import Count, F, Max, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -36,7 +36,7 @@ async def plan_get_for_org(*, organization_id: int) -> Plan | None:
     return None if subscription is None else subscription.plan
 
 
-def usage_events_between(*, organization_id: int | None, start: dt.datetime, end: dt.datetime):
+def usage_events_between(*, organization_id: int | None, start: dt.datetime, end: dt.datetime) -> QuerySet[UsageEvent]:
     events = UsageEvent.objects.filter(created_at__gte=start, created_at__lt=end)
     return events if organization_id is None else events.filter(organization_id=organization_id)
 
@@ -46,7 +46,17 @@ def usage_cost_total(*, organization_id: int, start: dt.datetime, end: dt.dateti
     return events.aggregate(total=Sum("cost"))["total"] or 0
 
 
-def usage_by_model(*, organization_id: int, start: dt.datetime, end: dt.datetime) -> list[dict]:
+class ModelUsage(TypedDict):
+    """One row of :func:`usage_by_model`: a provider, model and modality's requests and cost (micro-credits)."""
+
+    provider: str
+    model: str
+    modality: str
+    requests: int
+    cost: int | None
+
+
+def usage_by_model(*, organization_id: int, start: dt.datetime, end: dt.datetime) -> list[ModelUsage]:
     events = usage_events_between(organization_id=organization_id, start=start, end=end)
     return list(
         events.values("provider", "model", "modality")

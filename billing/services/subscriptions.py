@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -15,13 +16,16 @@ from billing.models import Plan, Price, Subscription
 from billing.services.credits import credit_account_ensure, credits_grant
 from billing.services.invoices import invoice_issue
 
+if TYPE_CHECKING:
+    from plugins.registry import ProviderRegistry
+
 
 def add_month(moment: dt.datetime) -> dt.datetime:
     year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
     return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
 
 
-def _registry():
+def _registry() -> ProviderRegistry:
     """The providers as configured now, built without opening any connection (admin validation)."""
     from asgiref.sync import async_to_sync
 

@@ -14,7 +14,7 @@ import structlog
 from aiohttp import web
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from billing import ledger
@@ -61,7 +61,7 @@ async def serve_health(host: str, port: int) -> web.AppRunner:
 class Command(BaseCommand):
     help = "Flush the usage outbox (Redis stream) into the ledger; --once for a single pass."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="One pass, then exit.")
         parser.add_argument(
             "--periodic-every",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from billing.services import holds_reconcile, subscriptions_renew_due
 
@@ -12,7 +12,7 @@ from billing.services import holds_reconcile, subscriptions_renew_due
 class Command(BaseCommand):
     help = "Renew due subscriptions and reconcile stale reservations; --every N to repeat every N seconds."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--every", type=int, default=0, help="Repeat every N seconds (0: once).")
 
     def handle(self, *args, every: int = 0, **options) -> None:
