@@ -12,6 +12,7 @@ outcome says when it stopped at that bound, and the task runs again soon.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -93,26 +94,23 @@ def _job_files_delete(job: Job) -> int:
     }
     for name in present:
         default_storage.delete(name)
-    _empty_folders_remove(directory)
+    _job_folder_remove(directory)
     return len(present)
 
 
-def _empty_folders_remove(directory: str) -> None:
-    """On a local file system, remove the job's folder, then its organisation's, once they are empty.
+def _job_folder_remove(directory: str) -> None:
+    """On a local file system, remove the job's own folder once it is empty.
 
-    Object stores have no folders (a prefix goes with its last object), so nothing is done there. A
-    folder still holding something (another job of the organisation) is kept; ``jobs/`` always is.
+    The organisation's folder (``jobs/<org>/``) is kept: another of its jobs may be storing a file at
+    this moment, and the storage creates the folder before it opens the file, so removing it in
+    between would fail that job. Object stores have no folders (a prefix goes with its last object).
     """
     if not isinstance(default_storage, FileSystemStorage):
         return
-    job_folder = Path(default_storage.path(directory))
-    for folder in (job_folder, job_folder.parent):
-        try:
-            folder.rmdir()
-        except FileNotFoundError:
-            continue  # never created (a job that stored nothing), or removed by an earlier purge
-        except OSError:
-            return  # not empty
+    # Never created (a job that stored nothing), or not empty (a file that would not go): a folder
+    # left behind is harmless, and the job is purged all the same.
+    with contextlib.suppress(OSError):
+        Path(default_storage.path(directory)).rmdir()
 
 
 def expired_jobs_purge(*, now: datetime | None = None, limit: int = MAX_JOBS) -> tuple[int, int, bool]:
