@@ -159,7 +159,13 @@ def wrk(url: str, *, key: str, conc: int, seconds: float) -> dict[str, float]:
 
 
 def measured(url: str, pid: int, *, key: str, conc: int, seconds: float) -> dict[str, float]:
+    """A wrk run after a warm-up, with the CPU per request of the server process ``pid``."""
     wrk(url, key=key, conc=conc, seconds=WARMUP)
+    return loaded(url, pid, key=key, conc=conc, seconds=seconds)
+
+
+def loaded(url: str, pid: int, *, key: str, conc: int, seconds: float) -> dict[str, float]:
+    """One wrk run, with the CPU per request the server process ``pid`` spent over it."""
     cpu0 = cpu_seconds(pid)
     result = wrk(url, key=key, conc=conc, seconds=seconds)
     result["cpu_ms_per_request"] = (cpu_seconds(pid) - cpu0) * 1000 / max(1, result["requests"])

@@ -42,7 +42,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import ROOT, cpu_seconds, started
+from _procs import ROOT, started
 
 _spec = importlib.util.spec_from_file_location("bench_gateway", Path(__file__).with_name("gateway.py"))
 bench = importlib.util.module_from_spec(_spec)
@@ -114,10 +114,7 @@ def _load_at_once(
 
     def load(name: str) -> None:
         pid, url = servers[name]
-        cpu0 = cpu_seconds(pid)
-        run = bench.wrk(url, key=key, conc=PAIR_CONCURRENCY, seconds=seconds)
-        run["cpu_ms_per_request"] = (cpu_seconds(pid) - cpu0) * 1000 / max(1, run["requests"])
-        results[name] = run
+        results[name] = bench.loaded(url, pid, key=key, conc=PAIR_CONCURRENCY, seconds=seconds)
 
     threads = [threading.Thread(target=load, args=(name,)) for name in names]
     for thread in threads:
