@@ -4,9 +4,10 @@ Two identical gateway processes differ by up to ±15 % in CPU per request on a s
 (memory layout, hash seed, where the scheduler puts them), and one process drifts by as much over a
 few minutes; measured one after the other, a 10 % cost cannot be told from that. So each comparison
 is a *pair measured at once*: the untraced gateway and one other, both under wrk at concurrency 16
-for the same seconds, their CPU read from /proc over that window; and every round starts fresh
-processes. The cost of a configuration is the median, over the rounds, of its CPU per request
-divided by the untraced one's measured beside it. The configurations (granian, one worker each, the
+for the same seconds, their CPU read from /proc over that window; both processes of every pair are
+started fresh for it, so neither has served more requests than the other. The cost of a
+configuration is the median, over the rounds, of its CPU per request divided by the untraced one's
+measured beside it. The configurations (granian, one worker each, the
 simulator upstream, PostgreSQL and Redis as in ``bench/gateway.py``):
 
 * ``off`` — no ``OTEL_*`` variable: what the hot path costs without tracing;
@@ -155,30 +156,38 @@ def main() -> int:
         bench.background("ledger", [bench.PY, "manage.py", "billing_flush_ledger"], env=base_env, log_dir=bench.WORK),
     ):
         for round_ in range(ROUNDS):
-            with ExitStack() as stack:
-                servers = {}
-                for name, extra in CONFIGS.items():
-                    env = {**base_env, **extra, **({"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url} if extra else {})}
-                    base = f"http://127.0.0.1:{PORTS[name]}"
-                    command = bench.gateway_command(PORTS[name], "--log-level", "warning", python=bench.PY)
-                    pid = stack.enter_context(
-                        started(name, command, env=env, health_url=f"{base}/healthz", log_dir=bench.WORK)
-                    )
-                    servers[name] = (pid, f"{base}/v1/chat/completions")
-                    response = httpx.post(
-                        servers[name][1], json=bench.BODY, headers={"Authorization": f"Bearer {key}"}, timeout=30
-                    )
-                    assert response.status_code == 200, (name, response.text[:300])
-                # Rotate the order, so no configuration always runs first (or right after the heaviest).
-                order = COMPARED[round_ % len(COMPARED) :] + COMPARED[: round_ % len(COMPARED)]
-                for name in order:
+            # Rotate the order, so no configuration always runs first (or right after the heaviest).
+            order = COMPARED[round_ % len(COMPARED) :] + COMPARED[: round_ % len(COMPARED)]
+            for name in order:
+                # A fresh untraced gateway for every pair, so both sides have served the same requests.
+                with ExitStack() as stack:
+                    servers = {
+                        each: _gateway_started(stack, each, {**base_env, **_tracing_env(each, sink)}, key)
+                        for each in ("off", name)
+                    }
                     bench.log(f"tracing round {round_ + 1}/{ROUNDS}: off and {name} at once")
                     measured = pair(servers, ("off", name), key)
                     results[name]["pairs"].append({"off": measured["off"], name: measured[name]})
-                for name in ["off", *order]:
-                    pid, url = servers[name]
-                    results[name]["c1"].append(bench.measured(url, pid, key=key, conc=1, seconds=DURATION / 2))
+                    for each in ("off", name) if name == order[0] else (name,):
+                        pid, url = servers[each]
+                        results[each]["c1"].append(bench.measured(url, pid, key=key, conc=1, seconds=DURATION / 2))
     return report(results, sink)
+
+
+def _tracing_env(name: str, sink: Sink) -> dict[str, str]:
+    extra = CONFIGS[name]
+    return {**extra, "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url} if extra else {}
+
+
+def _gateway_started(stack: ExitStack, name: str, env: dict[str, str], key: str) -> tuple[int, str]:
+    """Start the gateway ``name`` on its port inside ``stack``; its pid and chat URL, checked with one call."""
+    base = f"http://127.0.0.1:{PORTS[name]}"
+    command = bench.gateway_command(PORTS[name], "--log-level", "warning", python=bench.PY)
+    pid = stack.enter_context(started(name, command, env=env, health_url=f"{base}/healthz", log_dir=bench.WORK))
+    url = f"{base}/v1/chat/completions"
+    response = httpx.post(url, json=bench.BODY, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert response.status_code == 200, (name, response.text[:300])
+    return pid, url
 
 
 def added_percent(runs: list[dict], name: str) -> list[float]:
