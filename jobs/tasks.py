@@ -26,12 +26,17 @@ async def job_run(context: TaskContext, job_id: str, attempt: int) -> str:
 
 @task(priority=queue.REAP_PRIORITY)
 def job_reap() -> int:
-    """Retry the jobs of dead workers, then schedule the next sweep."""
+    """Schedule the next sweep, then retry the jobs of dead workers.
+
+    The next sweep is queued first: a worker killed during this one (or a sweep that fails) must not
+    end the chain, or the jobs of dead workers would wait until someone submits a job and this
+    run's entry looks abandoned.
+    """
+    # Sweep again within half a lease, so a lost job waits at most ~1.5 leases.
+    queue.reaper_ensure(delay_seconds=settings.JOBS_LEASE_SECONDS / 2, from_reaper=True)
     reaped = services.job_reap()
     if reaped:
         log.warning("jobs_reaped", count=reaped)
-    # Sweep again within half a lease, so a lost job waits at most ~1.5 leases.
-    queue.reaper_ensure(delay_seconds=settings.JOBS_LEASE_SECONDS / 2, from_reaper=True)
     return reaped
 
 

@@ -19,7 +19,7 @@ from gateway.files import store_bytes
 from jobs import queue, services
 from jobs.models import Job
 from jobs.services import purge as purge_module
-from jobs.tasks import files_purge
+from jobs.tasks import files_purge, job_reap
 from tests.jobs.factories import PNG, finished_job_create_for_tests
 
 pytestmark = pytest.mark.django_db
@@ -89,3 +89,28 @@ def test_submitting_a_job_schedules_the_purge_once():
         )
     [entry] = scheduled_purges()
     assert_runs_in(entry, queue.PURGE_INTERVAL_SECONDS)
+
+
+def scheduled_sweeps() -> list[DBTaskResult]:
+    return list(DBTaskResult.objects.filter(task_path=queue.JOB_REAP, status=TaskResultStatus.READY))
+
+
+def test_the_reaper_queues_its_next_sweep_before_sweeping_so_a_worker_killed_mid_sweep_does_not_end_it(
+    monkeypatch, settings
+):
+    seen_while_sweeping = []
+    monkeypatch.setattr(services, "job_reap", lambda: seen_while_sweeping.append(len(scheduled_sweeps())) or 0)
+    assert job_reap.call() == 0
+    assert seen_while_sweeping == [1]  # already queued when the sweep began
+    [entry] = scheduled_sweeps()
+    assert_runs_in(entry, settings.JOBS_LEASE_SECONDS / 2)
+
+
+def test_a_sweep_that_fails_still_leaves_the_next_one_queued(monkeypatch):
+    def broken() -> int:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services, "job_reap", broken)
+    with pytest.raises(RuntimeError, match="database went away"):
+        job_reap.call()
+    assert len(scheduled_sweeps()) == 1
