@@ -31,8 +31,9 @@ from jobs.services import webhook_attempt_record
 log = structlog.get_logger("mcp.webhooks")
 
 MAX_REDIRECTS = 3
-#: The reason a delivery whose secret cannot be decrypted is failed with (shown in the admin and the API).
+#: The reason a delivery whose job was purged is failed with (shown in the admin and the API).
 JOB_GONE_REASON = "not sent: its job was deleted after JOBS_RETENTION_DAYS, and the signing secret with it"
+#: The reason a delivery whose secret cannot be decrypted is failed with (shown in the admin and the API).
 UNDECRYPTABLE_REASON = (
     "not sent: the signing secret cannot be decrypted with FIELD_ENCRYPTION_KEY (the key changed or differs "
     "between web and worker); fix the key, then redeliver"

@@ -308,8 +308,8 @@ def simulator_url(port: int = DEFAULT_SIMULATOR_PORT) -> str:
 
 TRACE_EXPORTERS = ("otlp", "console")
 #: Off unless asked for: the gateway's own spans already time the upstream call and the Redis round
-#: trips, and these two instrumentations cost every request, sampled or not (about 5 % more CPU per
-#: request, bench/tracing.py).
+#: trips, and these two instrumentations cost every request, sampled or not (4 to 10 % more CPU per
+#: request in bench/tracing.py's runs).
 DEFAULT_DISABLED_INSTRUMENTATIONS = ("aiohttp-client", "redis")
 
 
