@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import json
 import time
 import weakref
@@ -21,11 +22,11 @@ from django.conf import settings
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from redis.commands.core import AsyncScript
 
 from billing import _scripts
 from billing.types import Admission, Rule
-from core.redis_clients import async_client, drop_pool, sync_client
+from core import resp
+from core.redis_clients import async_client, drop_pool, script_connection, sync_client
 
 HOLDS_KEY = "mcp:bill:holds"
 LEDGER_STREAM = "mcp:bill:ledger"
@@ -97,8 +98,11 @@ SETTLE_RIDE_SECONDS = 0.005
 
 #: What a Lua script takes as an argument.
 ScriptArg = str | int | float
-#: A client and its admission and settlement scripts.
-_Client = tuple[redis.asyncio.Redis, AsyncScript, AsyncScript]
+#: The scripts' SHA1 digests, by which ``EVALSHA`` names them.
+ADMIT_SHA = hashlib.sha1(_scripts.ADMIT.encode(), usedforsecurity=False).hexdigest()
+SETTLE_SHA = hashlib.sha1(_scripts.SETTLE.encode(), usedforsecurity=False).hexdigest()
+#: A script call: the script's digest, its keys, its arguments.
+_ScriptCall = tuple[str, list[str], list[ScriptArg]]
 
 
 class RedisStore:
@@ -108,46 +112,59 @@ class RedisStore:
     rides in the same pipeline as the next admission on this event loop, ahead of it (so a
     client's next request finds its previous slots released); with no admission within
     :data:`SETTLE_RIDE_SECONDS`, the waiting settlements go together in one pipeline.
+
+    The scripts go over this loop's lean connection (:mod:`core.resp`), every request's on the
+    same socket; everything else (loading a balance, tests looking in) uses the redis-py client.
     """
 
     name = "redis"
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Client] = weakref.WeakKeyDictionary()
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, resp.Connection] = (
+            weakref.WeakKeyDictionary()
+        )
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = weakref.WeakKeyDictionary()
 
-    def client(self) -> _Client:
-        """This event loop's client and its two scripts (a client is bound to the loop it was made on)."""
+    def client(self) -> redis.asyncio.Redis:
+        """This event loop's redis-py client (a client is bound to the loop it was made on)."""
         loop = asyncio.get_running_loop()
-        entry = self._clients.get(loop)
-        if entry is None:
-            client = async_client(self.url)
-            entry = (client, client.register_script(_scripts.ADMIT), client.register_script(_scripts.SETTLE))
-            self._clients[loop] = entry
-        return entry
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = async_client(self.url)
+        return client
+
+    def _connection(self) -> resp.Connection:
+        loop = asyncio.get_running_loop()
+        connection = self._connections.get(loop)
+        if connection is None:
+            connection = self._connections[loop] = script_connection(self.url)
+        return connection
 
     async def drop(self) -> None:
-        """Close this loop's pooled connections: Redis failed despite the retries."""
-        await drop_pool(self.client()[0])
+        """Close this loop's connections: Redis failed despite the retries."""
+        self._connection().close()
+        await drop_pool(self.client())
 
     async def admit(self, admission: Admission) -> AdmitResult:
-        _, admit, _ = self.client()
         keys, args = _admit_command(admission)
         riders = self._queue().take()
         if not riders:
-            return _admit_result(admission, await admit(keys=keys, args=args))
-        # Shielded: a client leaving mid-admission must not take the other requests' settlements with it.
-        *_, reply = await asyncio.shield(self._send(riders, [(admit, keys, args)]))
+            [reply] = await self._pipelined([(ADMIT_SHA, keys, args)])
+        else:
+            # Shielded: a client leaving mid-admission must not take the other requests' settlements with it.
+            *_, reply = await asyncio.shield(self._send(riders, [(ADMIT_SHA, keys, args)]))
         if isinstance(reply, BaseException):
             raise reply
         return _admit_result(admission, reply)
 
     async def load_credits(self, organization_id: int, cap: int) -> None:
-        client, *_ = self.client()
         key = credit_key(organization_id)
         # HSETNX: a replica that loaded the balance first wins; nothing already spent is forgotten.
-        async with client.pipeline(transaction=True) as pipe:
+        async with self.client().pipeline(transaction=True) as pipe:
             pipe.hsetnx(key, "cap", cap)
             pipe.hsetnx(key, "used", 0)
             pipe.hsetnx(key, "held", 0)
@@ -156,7 +173,10 @@ class RedisStore:
     async def settle(self, admission: Admission, units: list[int], cost: int, event: str) -> bool:
         """Settle now, in a round trip of its own (retries of a settlement that failed)."""
         keys, args = _settle_command(Settlement(admission, units, cost, event))
-        return bool(await self.client()[2](keys=keys, args=args))
+        [reply] = await self._pipelined([(SETTLE_SHA, keys, args)])
+        if isinstance(reply, BaseException):
+            raise reply
+        return bool(reply)
 
     def defer_settle(self, settlement: Settlement, on_failure: Callable[[Settlement], None]) -> None:
         """Queue ``settlement`` to ride with the next admission; ``on_failure`` gets it back if it was not applied."""
@@ -175,20 +195,17 @@ class RedisStore:
         if riders:
             await asyncio.shield(self._send(riders, []))
 
-    def _send(self, riders: list[Settlement], after: list[tuple]) -> asyncio.Future:
-        """Send ``riders``' settlements, then the ``after`` commands, in one pipeline; each rider that was
+    def _send(self, riders: list[Settlement], after: list[_ScriptCall]) -> asyncio.Future:
+        """Send ``riders``' settlements, then the ``after`` calls, in one pipeline; each rider that was
         not applied goes back to its ``on_failure``, whatever becomes of whoever awaits the answer."""
         queue = self._queue()
-        future = asyncio.ensure_future(self._pipelined_after(riders, after))
+        calls = [*((SETTLE_SHA, *_settle_command(r)) for r in riders), *after]
+        future = asyncio.ensure_future(self._pipelined(calls))
         future.add_done_callback(functools.partial(queue.outcome, riders))
         # Tracked until done, so draining the loop waits for it even if its admission was abandoned.
         queue.flushing.add(future)
         future.add_done_callback(queue.flushing.discard)
         return future
-
-    async def _pipelined_after(self, riders: list[Settlement], after: list[tuple]) -> list:
-        settle = self.client()[2]
-        return await self._pipelined([*((settle, *_settle_command(r)) for r in riders), *after])
 
     def _queue(self) -> _Queue:
         loop = asyncio.get_running_loop()
@@ -197,23 +214,20 @@ class RedisStore:
             queue = self._queues[loop] = _Queue(self)
         return queue
 
-    async def _pipelined(self, commands: list[tuple], *, reloaded: bool = False) -> list:
+    async def _pipelined(self, calls: list[_ScriptCall], *, reloaded: bool = False) -> list:
         """Run scripts in one round trip; a reply is the script's answer or the error it raised.
 
-        ``EVALSHA`` in a plain pipeline (redis-py's own script support asks ``SCRIPT EXISTS`` first,
-        a round trip more); a server that lost its scripts (restarted) gets them loaded, once.
+        A server that lost its scripts (restarted) gets them loaded, once, and only the calls that
+        did not run are sent again: a settlement is applied once.
         """
-        client = self.client()[0]
-        pipe = client.pipeline(transaction=False)
-        for script, keys, args in commands:
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
-        replies = await pipe.execute(raise_on_error=False)
+        connection = self._connection()
+        replies = await connection.execute([("EVALSHA", sha, len(keys), *keys, *args) for sha, keys, args in calls])
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, redis.exceptions.NoScriptError)]
         if missing and not reloaded:
-            await client.script_load(_scripts.ADMIT)
-            await client.script_load(_scripts.SETTLE)
-            # Only what did not run is sent again: a settlement is applied once.
-            again = await self._pipelined([commands[i] for i in missing], reloaded=True)
+            loaded = await connection.execute([("SCRIPT", "LOAD", _scripts.ADMIT), ("SCRIPT", "LOAD", _scripts.SETTLE)])
+            if failed := next((reply for reply in loaded if isinstance(reply, BaseException)), None):
+                raise failed
+            again = await self._pipelined([calls[i] for i in missing], reloaded=True)
             for i, reply in zip(missing, again, strict=True):
                 replies[i] = reply
         return replies

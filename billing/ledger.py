@@ -165,7 +165,7 @@ async def flush_tick() -> int:
     worker owns that (``BILLING_LEDGER_FLUSHER=worker``)."""
     count = await flush_buffer()
     store = redis_store() if settings.BILLING_LEDGER_FLUSHER == "web" else None
-    client = store.client()[0] if store is not None else None
+    client = store.client() if store is not None else None
     if client is not None:
         count += await flush_stream(client)
     await _note_pass(client)

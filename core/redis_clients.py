@@ -27,6 +27,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from core.resp import Connection
+
 __all__ = [
     "RETRY_ON",
     "async_client",
@@ -35,6 +37,7 @@ __all__ = [
     "drop_pool",
     "persistence_warning",
     "reset",
+    "script_connection",
     "sync_client",
 ]
 
@@ -102,6 +105,15 @@ def async_client(url: str | None = None) -> redis.asyncio.Redis:
     if client is None:
         client = clients[url] = redis.asyncio.Redis.from_url(url, **_options(sync=False))
     return client
+
+
+def script_connection(url: str | None = None) -> Connection:
+    """A new lean, pipelined connection for the hot path's scripts (:mod:`core.resp`) to ``url``
+    (default ``REDIS_URL``), with the same timeout, retries and backoff as every client here."""
+    backoff = ExponentialBackoff(cap=BACKOFF_CAP_SECONDS, base=BACKOFF_BASE_SECONDS)
+    return Connection(
+        _url(url), timeout=settings.REDIS_TIMEOUT_SECONDS, retries=settings.REDIS_RETRIES, backoff=backoff
+    )
 
 
 def sync_client(url: str | None = None) -> redis.Redis:

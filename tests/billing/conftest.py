@@ -64,7 +64,7 @@ async def settle_and_flush() -> int:
     count = await ledger.flush_buffer()
     store = hotpath.redis_store()
     if store is not None:
-        client, *_ = store.client()
+        client = store.client()
         count += await ledger.flush_stream(client, claim_idle_ms=0)
     return count
 

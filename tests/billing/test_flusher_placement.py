@@ -25,7 +25,7 @@ async def outbox_event(organization):
     store = hotpath.redis_store()
     assert store is not None
     event = _event("placement-1", organization.pk)
-    client, *_ = store.client()
+    client = store.client()
     return client, event
 
 

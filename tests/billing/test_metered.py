@@ -43,7 +43,7 @@ async def _holds_left() -> int:
     store = hotpath.redis_store()
     if store is None:
         return len(hotpath.local_store().holds)
-    client, *_ = store.client()
+    client = store.client()
     return await client.hlen(HOLDS_KEY)
 
 

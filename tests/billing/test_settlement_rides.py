@@ -1,7 +1,7 @@
 """A settlement takes no Redis round trip of its own: it rides with the next admission, or goes alone soon after.
 
 Against the real Redis of ``REDIS_URL`` (a database of its own); round trips are counted where
-redis-py writes to the socket.
+the store's connection (core/resp.py) writes to the socket.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import os
 
 import pytest
 import redis
-from redis.asyncio.connection import AbstractConnection
 
 from billing._stores import HOLDS_KEY, LEDGER_STREAM, SETTLE_RIDE_SECONDS, RedisStore, Settlement
 from billing.types import Admission, Rule
+from core import resp
 
 pytestmark = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a real Redis (REDIS_URL)")
 
@@ -32,13 +32,13 @@ def url() -> str:
 def sends(monkeypatch) -> list[int]:
     """How many times the client wrote to Redis (one per round trip: a pipeline is written at once)."""
     count = [0]
-    send = AbstractConnection.send_packed_command
+    send = resp._Protocol.send
 
-    async def counting(self, command, check_health=True):
+    def counting(self, payload, replies):
         count[0] += 1
-        return await send(self, command, check_health)
+        return send(self, payload, replies)
 
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    monkeypatch.setattr(resp._Protocol, "send", counting)
     return count
 
 
@@ -119,3 +119,15 @@ async def test_a_settlement_redis_refused_comes_back_to_its_owner_and_the_admiss
     assert (await store.admit(admission("second"))).ok
     assert failed == [refused]
     assert held(url, "second")
+
+
+async def test_a_server_that_lost_its_scripts_gets_them_again_and_each_settlement_is_applied_once(url):
+    store = RedisStore(url)
+    first = admission("first")
+    assert (await store.admit(first)).ok
+    store.defer_settle(Settlement(first, [], 0, "{}"), pytest.fail)
+    redis.Redis.from_url(url).script_flush()  # as after a restart without persistence of scripts
+    # Both the rider and the admission meet NOSCRIPT; both are sent again once the scripts are loaded.
+    assert (await store.admit(admission("second"))).ok
+    assert not held(url, "first") and held(url, "second")
+    assert redis.Redis.from_url(url).xlen(LEDGER_STREAM) == 1
