@@ -17,11 +17,15 @@ from __future__ import annotations
 #:       credit mode (0 none, 1 enforce), estimate, hold record.
 #: Returns {1, remaining, reset_ms, … per rate, remaining … per concurrency, remaining … per quota}
 #:      or {0, kind, index, retry_after_ms}; kind "init" asks the caller to load the balance first.
+#: Safe to run twice for one id (a client retrying a call whose reply it lost): a request already
+#: holding its hold is admitted again without taking anything more.
 ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local id = ARGV[1]
 local nr, nc, nq = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local again = redis.call('HEXISTS', KEYS[nr + nc + nq + 2], id) == 1
+local take = again and 0 or 1
 local a = 5
 local out = {1}
 for i = 1, nr do
@@ -32,8 +36,8 @@ for i = 1, nr do
   local reset = window
   local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
   if oldest[2] then reset = tonumber(oldest[2]) + window - now end
-  if count >= limit then return {0, 'rate', i, reset} end
-  out[#out + 1] = limit - count - 1
+  if count >= limit and not again then return {0, 'rate', i, reset} end
+  out[#out + 1] = limit - count - take
   out[#out + 1] = reset
 end
 for i = 1, nc do
@@ -41,18 +45,19 @@ for i = 1, nc do
   a = a + 2
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
   local count = redis.call('ZCARD', key)
-  if count >= limit then return {0, 'conc', i, 1000} end
-  out[#out + 1] = limit - count - 1
+  if count >= limit and not again then return {0, 'conc', i, 1000} end
+  out[#out + 1] = limit - count - take
 end
 for i = 1, nq do
   local key, limit, reset = KEYS[nr + nc + i], tonumber(ARGV[a]), tonumber(ARGV[a + 1])
   a = a + 2
   local used = tonumber(redis.call('GET', key) or '0')
-  if used >= limit then return {0, 'quota', i, reset} end
+  if used >= limit and not again then return {0, 'quota', i, reset} end
   out[#out + 1] = limit - used
 end
 local credit, holds = KEYS[nr + nc + nq + 1], KEYS[nr + nc + nq + 2]
 local mode, estimate = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+if again then return out end
 if mode == 1 then
   local v = redis.call('HMGET', credit, 'cap', 'used', 'held')
   if not v[1] then return {0, 'init', 0, 0} end

@@ -144,6 +144,13 @@ class RedisStore:
             connection = self._connections[loop] = script_connection(self.url)
         return connection
 
+    def release_loop(self) -> None:
+        """Close this event loop's script connection, for a loop about to end (a job's): its socket
+        would otherwise keep the loop, and itself, alive."""
+        connection = self._connections.pop(asyncio.get_running_loop(), None)
+        if connection is not None:
+            connection.close()
+
     async def drop(self) -> None:
         """Close this loop's connections: Redis failed despite the retries."""
         self._connection().close()

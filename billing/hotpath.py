@@ -416,6 +416,8 @@ async def settle_pending() -> None:
     await drain()
     await ledger.flush_buffer()
     ledger.flusher_stop()
+    if (store := current_redis_store()) is not None:
+        store.release_loop()
 
 
 async def shutdown() -> None:

@@ -9,23 +9,27 @@ Under load, concurrent requests share the socket, so one read often brings sever
 
 It does only what the billing store needs: commands in, raw replies out, an error reply returned
 in its command's place as a redis-py exception (``NoScriptError``, ``ResponseError``, …) so
-callers treat both clients alike. Failures follow :mod:`core.redis_clients`' policy: a broken
-connection or one past its timeout is closed (its later replies could no longer be matched to
-their callers), every caller waiting on it gets ``ConnectionError``/``TimeoutError``, and the call
-is tried again on a fresh connection with the same backoff, ``REDIS_RETRIES`` times.
+callers treat both clients alike. Failures follow :mod:`core.redis_clients`' policy: a call past
+its timeout fails with ``TimeoutError`` (its reply, if it comes, is read and dropped, so the
+replies behind it still reach their callers); a socket that broke, or stayed silent for a whole
+timeout with calls waiting, is closed and everyone waiting on it gets ``ConnectionError``. A call
+that failed either way is tried again on a fresh connection with the same backoff,
+``REDIS_RETRIES`` times: a command it sends may then run twice, so what goes through here must be
+safe to repeat (the billing scripts are, by the request's id).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 import hiredis
+from redis.asyncio.connection import SSLConnection, parse_url
 from redis.backoff import ExponentialBackoff
-from redis.connection import SSLConnection, parse_url
 from redis.exceptions import (
     AuthenticationError,
     BusyLoadingError,
@@ -96,11 +100,14 @@ class _Protocol(asyncio.Protocol):
         self.waiters: deque[_Waiter] = deque()
         self.transport: asyncio.Transport | None = None
         self.lost: BaseException | None = None
+        #: When the socket last brought data (``time.monotonic()``): a slow call on a live socket is not a dead socket.
+        self.last_read = time.monotonic()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        self.last_read = time.monotonic()
         self.reader.feed(data)
         waiters = self.waiters
         while (reply := self.reader.gets()) is not False:
@@ -151,7 +158,7 @@ class Connection:
     """
 
     def __init__(self, url: str, *, timeout: float, retries: int, backoff: ExponentialBackoff) -> None:
-        self.options = parse_url(url)
+        self.options: dict[str, Any] = dict(parse_url(url))
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -160,6 +167,8 @@ class Connection:
 
     async def execute(self, commands: Sequence[Command]) -> list[Any]:
         """Send ``commands`` in one write; their replies in order, an error reply as an exception in its place."""
+        if not commands:
+            return []
         payload = encode(commands)
         failures = 0
         while True:
@@ -180,27 +189,32 @@ class Connection:
             async with asyncio.timeout(self.timeout):
                 return await future
         except TimeoutError:
-            # Its replies may still come; the next caller's would then be read as this one's.
             error = RedisTimeoutError(f"Redis did not answer within {self.timeout:g} s.")
-            protocol.close(error)
+            # This call's waiter stays queued (its future cancelled), so its late reply is dropped in
+            # turn. A socket that brought nothing for the whole timeout is taken for dead.
+            if time.monotonic() - protocol.last_read >= self.timeout:
+                protocol.close(error)
             raise error from None
 
     async def _connected(self) -> _Protocol:
         # Callers arriving while a connection is being opened wait for that one.
-        if self._connecting is None:
-            self._connecting = asyncio.ensure_future(self._connect())
         connecting = self._connecting
-        try:
-            protocol = await asyncio.shield(connecting)
-        finally:
-            if connecting.done() and self._connecting is connecting:
-                self._connecting = None
-        self._protocol = protocol
-        return protocol
+        if connecting is None:
+            connecting = self._connecting = asyncio.ensure_future(self._connect())
+            connecting.add_done_callback(self._connected_or_not)
+        return await asyncio.shield(connecting)
+
+    def _connected_or_not(self, connecting: asyncio.Future[_Protocol]) -> None:
+        # Kept even when every caller gave up waiting for it: the next call uses it.
+        if self._connecting is connecting:
+            self._connecting = None
+        if not connecting.cancelled() and connecting.exception() is None:
+            self._protocol = connecting.result()
 
     async def _connect(self) -> _Protocol:
         loop = asyncio.get_running_loop()
         options = self.options
+        protocol: _Protocol | None = None
         try:
             async with asyncio.timeout(self.timeout):
                 if "path" in options:
@@ -212,15 +226,17 @@ class Connection:
                 setup = self._setup_commands()
                 if setup:
                     replies = await protocol.send(encode(setup), len(setup))
-                    failed = next((reply for reply in replies if isinstance(reply, Exception)), None)
-                    if failed is not None:
-                        protocol.close(failed)
+                    if failed := next((reply for reply in replies if isinstance(reply, Exception)), None):
                         raise failed
-        except TimeoutError:
-            raise RedisTimeoutError(f"Redis did not accept a connection within {self.timeout:g} s.") from None
-        except OSError as exc:
-            raise RedisConnectionError(f"Cannot connect to Redis: {exc}") from None
-        return protocol
+            return protocol
+        except BaseException as exc:
+            if protocol is not None:  # opened, but not ready for use: never leave the socket behind
+                protocol.close(RedisConnectionError("Connection to Redis abandoned while opening."))
+            if isinstance(exc, TimeoutError):
+                raise RedisTimeoutError(f"Redis did not accept a connection within {self.timeout:g} s.") from None
+            if isinstance(exc, OSError):
+                raise RedisConnectionError(f"Cannot connect to Redis: {exc}") from None
+            raise
 
     def _setup_commands(self) -> list[Command]:
         options = self.options
@@ -233,14 +249,12 @@ class Connection:
         return commands
 
     def _tls(self) -> ssl.SSLContext | None:
+        """For ``rediss://``: the TLS context redis-py itself makes of the URL's ``ssl_*`` options."""
         options = self.options
-        if options.get("connection_class") is not SSLConnection:  # rediss:// only
+        if options.get("connection_class") is not SSLConnection:
             return None
-        context = ssl.create_default_context(cafile=options.get("ssl_ca_certs"))
-        if options.get("ssl_cert_reqs") in ("none", ssl.CERT_NONE):
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        tls_options = {name: value for name, value in options.items() if name.startswith("ssl_")}
+        return SSLConnection(**tls_options).ssl_context.get()
 
     def close(self) -> None:
         """Close the socket; callers waiting on it get ``ConnectionError``, the next call reconnects."""

@@ -147,6 +147,6 @@ async def test_each_request_runs_two_redis_scripts(transactional_db, upstream_ur
     }
     # Redis counts the commands run inside scripts too: these are the two scripts' own steps.
     assert per_request.pop("evalsha") == 2.0
-    admit = {"time", "zremrangebyscore", "zcard", "zrange", "zadd", "pexpire", "hset"}
+    admit = {"time", "hexists", "zremrangebyscore", "zcard", "zrange", "zadd", "pexpire", "hset"}
     settle = {"hdel", "xadd"}
     assert per_request == dict.fromkeys(admit | settle, 1.0)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import signal
 import socket
+import ssl
 
 import pytest
 import redis
@@ -154,3 +156,66 @@ async def test_the_url_s_password_is_sent_and_a_wrong_one_refused(redis_port, tm
         [reply] = await connection(f"redis://127.0.0.1:{redis_port}/0").execute([("PING",)])
         assert isinstance(reply, redis.exceptions.AuthenticationError)
         good.close()
+
+
+async def test_a_call_that_times_out_on_a_busy_but_live_socket_fails_alone(url):
+    conn = connection(url, timeout=0.2, retries=0)
+    first = asyncio.ensure_future(conn.execute([("EVAL", SLOW, 0, 150, "first")]))
+    # Queued behind the first: Redis reaches it at ~150 ms and answers at ~300 ms, past its 200 ms.
+    second = asyncio.ensure_future(conn.execute([("EVAL", SLOW, 0, 150, "second")]))
+    assert await first == [b"first"]
+    opened = conn._protocol
+    with pytest.raises(redis.exceptions.TimeoutError):
+        await second
+    # The socket brought a reply within the timeout, so it stays; the late reply is read and dropped.
+    assert await conn.execute([("ECHO", "third")]) == [b"third"]
+    assert conn._protocol is opened
+    conn.close()
+
+
+async def test_an_empty_call_sends_nothing(url):
+    conn = connection(url)
+    assert await conn.execute([]) == []
+    assert await conn.execute([("ECHO", "after")]) == [b"after"]
+    conn.close()
+
+
+async def test_a_connection_whose_setup_times_out_is_closed_not_left_open():
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        silent.settimeout(2)
+        port = silent.getsockname()[1]
+        conn = connection(f"redis://127.0.0.1:{port}/3", timeout=0.1, retries=0)  # /3: a SELECT to answer
+        with pytest.raises(redis.exceptions.TimeoutError):
+            await conn.execute([("PING",)])
+        accepted, _ = silent.accept()
+        with accepted:
+            accepted.settimeout(2)
+            received = b""
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := accepted.recv(1024):
+                    received += chunk
+        assert received.startswith(b"*2\r\n$6\r\nSELECT")  # then the end of the stream: our side closed it
+
+
+async def test_a_connection_attempt_nobody_waited_for_does_not_fail_the_next_call(redis_port, tmp_path):
+    conn = connection(f"redis://127.0.0.1:{redis_port}/0", retries=0)
+    gave_up = asyncio.ensure_future(conn.execute([("PING",)]))  # nothing listens yet: this attempt fails
+    await asyncio.sleep(0)
+    gave_up.cancel()
+    await asyncio.sleep(0.1)
+    with private_redis(redis_port, tmp_path):
+        assert await conn.execute([("PING",)]) == [b"PONG"]
+    conn.close()
+
+
+def test_tls_follows_the_url_s_ssl_options_as_redis_py_does():
+    strict = Connection("rediss://cache.example:6380/0", timeout=1, retries=0, backoff=NoBackoff())._tls()
+    assert strict.verify_mode == ssl.CERT_REQUIRED and strict.check_hostname
+    relaxed = Connection(
+        "rediss://cache.example:6380/0?ssl_cert_reqs=none&ssl_check_hostname=false",
+        timeout=1,
+        retries=0,
+        backoff=NoBackoff(),
+    )._tls()
+    assert relaxed.verify_mode == ssl.CERT_NONE and not relaxed.check_hostname
+    assert Connection("redis://cache.example/0", timeout=1, retries=0, backoff=NoBackoff())._tls() is None
