@@ -5,7 +5,9 @@ Two identical gateway processes differ by up to ±15 % in CPU per request on a s
 few minutes; measured one after the other, a 10 % cost cannot be told from that. So each comparison
 is a *pair measured at once*: the untraced gateway and one other, both under wrk at concurrency 16
 for the same seconds, their CPU read from /proc over that window; both processes of every pair are
-started fresh for it, so neither has served more requests than the other. The cost of a
+started fresh for it, so neither has served more requests than the other, and which of the two is
+started and loaded first alternates from round to round (in four runs that always started the
+untraced one first, the second of two identical processes read 3 to 4 % cheaper). The cost of a
 configuration is the median, over the rounds, of its CPU per request divided by the untraced one's
 measured beside it. The configurations (granian, one worker each, the
 simulator upstream, PostgreSQL and Redis as in ``bench/gateway.py``):
@@ -23,7 +25,7 @@ simulator upstream, PostgreSQL and Redis as in ``bench/gateway.py``):
 Latency at concurrency 1 is measured for each configuration alone, every round.
 Writes ``bench/results/tracing.json`` and ``bench/results/tracing.md``.
 
-    python bench/tracing.py           # ~10 minutes
+    python bench/tracing.py           # ~12 minutes
     QUICK=1 python bench/tracing.py   # ~2 minutes
 """
 
@@ -52,7 +54,7 @@ _spec.loader.exec_module(bench)
 QUICK = os.environ.get("QUICK") == "1"
 DURATION = 4 if QUICK else 8
 WARMUP = 2
-ROUNDS = 2 if QUICK else 7
+ROUNDS = 2 if QUICK else 8  # even: each side of a pair first in half of them
 PAIR_CONCURRENCY = 16
 SIM_PORT = 9211
 _TEN = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
@@ -160,13 +162,15 @@ def main() -> int:
             order = COMPARED[round_ % len(COMPARED) :] + COMPARED[: round_ % len(COMPARED)]
             for name in order:
                 # A fresh untraced gateway for every pair, so both sides have served the same requests.
+                # Alternately first and second, so neither side of a pair always is.
+                both = ("off", name) if round_ % 2 == 0 else (name, "off")
                 with ExitStack() as stack:
                     servers = {
                         each: _gateway_started(stack, each, {**base_env, **_tracing_env(each, sink)}, key)
-                        for each in ("off", name)
+                        for each in both
                     }
-                    bench.log(f"tracing round {round_ + 1}/{ROUNDS}: off and {name} at once")
-                    measured = pair(servers, ("off", name), key)
+                    bench.log(f"tracing round {round_ + 1}/{ROUNDS}: {both[0]} and {both[1]} at once")
+                    measured = pair(servers, both, key)
                     results[name]["pairs"].append({"off": measured["off"], name: measured[name]})
                     for each in ("off", name) if name == order[0] else (name,):
                         pid, url = servers[each]
