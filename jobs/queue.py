@@ -65,6 +65,14 @@ def purger_ensure(*, delay_seconds: float, from_purger: bool = False) -> None:
     _periodic_ensure(FILES_PURGE, priority=PURGE_PRIORITY, delay_seconds=delay_seconds, from_itself=from_purger)
 
 
+def purger_hasten(*, delay_seconds: float) -> None:
+    """Bring the waiting purge run forward to within ``delay_seconds`` (a run left expired files behind)."""
+    soon = timezone.now() + timedelta(seconds=delay_seconds)
+    DBTaskResult.objects.filter(task_path=FILES_PURGE, status=TaskResultStatus.READY, run_after__gt=soon).update(
+        run_after=soon
+    )
+
+
 def queue_entry_abandon(entry_id: str) -> None:
     """Mark the queue entry of a dead worker's attempt failed (it would otherwise show RUNNING forever)."""
     if entry_id:

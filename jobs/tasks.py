@@ -42,15 +42,17 @@ def job_reap() -> int:
 
 @task(priority=queue.PURGE_PRIORITY)
 def files_purge() -> int:
-    """Delete expired generated images and finished jobs past their retention, then schedule the next run."""
-    more = False  # a run that failed (storage down) is tried again at the usual interval, not in a loop
-    try:
-        outcome = services.expired_files_purge()
-        more = outcome.more
-        return outcome.images + outcome.jobs
-    finally:
-        delay = queue.PURGE_BACKLOG_SECONDS if more else queue.PURGE_INTERVAL_SECONDS
-        queue.purger_ensure(delay_seconds=delay, from_purger=True)
+    """Schedule the next run, then delete expired generated images and finished jobs past their retention.
+
+    The next run is queued first, as the reaper's is: a worker killed during this one must not end
+    the chain. A run that failed (storage down) leaves it at the usual interval, not in a loop; a
+    run that left expired files behind brings it forward.
+    """
+    queue.purger_ensure(delay_seconds=queue.PURGE_INTERVAL_SECONDS, from_purger=True)
+    outcome = services.expired_files_purge()
+    if outcome.more:
+        queue.purger_hasten(delay_seconds=queue.PURGE_BACKLOG_SECONDS)
+    return outcome.images + outcome.jobs
 
 
 @task()

@@ -1,5 +1,5 @@
-"""The purge task schedules its own next run, sooner while expired files are left, and even after a failure;
-submitting a job makes sure one is scheduled."""
+"""The purge task queues its next run before it purges (sooner while expired files are left, and even
+after a failure); submitting a job makes sure one is scheduled."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from jobs import queue, services
 from jobs.models import Job
 from jobs.services import purge as purge_module
 from jobs.tasks import files_purge, job_reap
+from jobs.types import PurgeOutcome
 from tests.jobs.factories import PNG, finished_job_create_for_tests
 
 pytestmark = pytest.mark.django_db
@@ -79,6 +80,18 @@ def test_a_failed_run_still_schedules_the_next_one(settings):
         files_purge.call()
     [entry] = scheduled_purges()
     assert_runs_in(entry, queue.PURGE_INTERVAL_SECONDS)
+
+
+def test_the_purge_queues_its_next_run_before_purging_so_a_worker_killed_mid_run_does_not_end_it(monkeypatch):
+    seen_while_purging = []
+
+    def purging() -> PurgeOutcome:
+        seen_while_purging.append(len(scheduled_purges()))
+        return PurgeOutcome(images=0, jobs=0, job_files=0, more=False)
+
+    monkeypatch.setattr(services, "expired_files_purge", purging)
+    files_purge.call()
+    assert seen_while_purging == [1]  # already queued when the purge began
 
 
 def test_submitting_a_job_schedules_the_purge_once():
