@@ -10,6 +10,7 @@ from django.conf import settings
 from billing import hotpath, ledger
 from billing.models import Plan, UsageEvent
 from billing.services import subscription_create
+from tests.conftest import require_env
 
 # Reuse the gateway's fixtures: a real simulator upstream, an organisation, keys, an ASGI client
 # (the simulator's URL, ``upstream_url``, comes from tests/conftest.py).
@@ -71,3 +72,15 @@ async def settle_and_flush() -> int:
 
 async def ledger_events(**filters) -> list[UsageEvent]:
     return await sync_to_async(lambda: list(UsageEvent.objects.filter(**filters).order_by("created_at")))()
+
+
+#: The Redis database (of ``REDIS_URL``'s server) the store tests look into directly.
+STORE_DB = 13
+
+
+@pytest.fixture
+def store_url() -> str:
+    """The URL of a Redis database of the store tests' own, emptied first: they read its raw keys."""
+    base = require_env("REDIS_URL").rsplit("/", 1)[0]
+    redis.Redis.from_url(f"{base}/{STORE_DB}").flushdb()
+    return f"{base}/{STORE_DB}"

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 
-import pytest
 import redis
 
 from billing._stores import HOLDS_KEY, RedisStore, credit_key
 from billing.types import Admission, Rule
-
-pytestmark = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a real Redis (REDIS_URL)")
-
-DB = 14
-
-
-@pytest.fixture
-def url() -> str:
-    base = os.environ["REDIS_URL"].rsplit("/", 1)[0]
-    redis.Redis.from_url(f"{base}/{DB}").flushdb()
-    return f"{base}/{DB}"
 
 
 def admission(ledger_id: str) -> Admission:
@@ -32,15 +19,15 @@ def admission(ledger_id: str) -> Admission:
     )
 
 
-async def test_an_admission_run_twice_for_one_request_takes_its_slot_and_credits_once(url):
-    store = RedisStore(url)
+async def test_an_admission_run_twice_for_one_request_takes_its_slot_and_credits_once(store_url):
+    store = RedisStore(store_url)
     await store.load_credits(1, 100)
     first = await store.admit(admission("once"))
     # As when a retried call's first try did reach Redis: the same request, admitted again.
     again = await store.admit(admission("once"))
     assert first.ok and again.ok
     assert first.conc == again.conc == [0]
-    client = redis.Redis.from_url(url)
+    client = redis.Redis.from_url(store_url)
     assert int(client.hget(credit_key(1), "held")) == 30
     assert client.hlen(HOLDS_KEY) == 1
     # A different request still meets the limit the first one holds.
@@ -48,13 +35,13 @@ async def test_an_admission_run_twice_for_one_request_takes_its_slot_and_credits
     assert not other.ok and other.kind == "conc"
 
 
-def test_a_job_s_event_loop_leaves_no_redis_connection_open(url, monkeypatch):
+def test_a_job_s_event_loop_leaves_no_redis_connection_open(store_url, monkeypatch):
     from billing import _stores
     from billing.hotpath import settle_pending
 
-    store = RedisStore(url)
+    store = RedisStore(store_url)
     monkeypatch.setattr(_stores, "_redis", store)
-    client = redis.Redis.from_url(url)
+    client = redis.Redis.from_url(store_url)
     before = len(client.client_list())
 
     async def job(n: int) -> None:
