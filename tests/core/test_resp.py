@@ -159,15 +159,19 @@ async def test_the_url_s_password_is_sent_and_a_wrong_one_refused(redis_port, tm
 
 
 async def test_a_call_that_times_out_on_a_busy_but_live_socket_fails_alone(url):
-    conn = connection(url, timeout=0.2, retries=0)
-    first = asyncio.ensure_future(conn.execute([("EVAL", SLOW, 0, 150, "first")]))
-    # Queued behind the first: Redis reaches it at ~150 ms and answers at ~300 ms, past its 200 ms.
-    second = asyncio.ensure_future(conn.execute([("EVAL", SLOW, 0, 150, "second")]))
-    assert await first == [b"first"]
+    conn = connection(url, timeout=1.0, retries=0)
+    assert await conn.execute([("PING",)]) == [b"PONG"]
     opened = conn._protocol
-    with pytest.raises(redis.exceptions.TimeoutError):
-        await second
-    # The socket brought a reply within the timeout, so it stays; the late reply is read and dropped.
+    # Redis runs them one after the other: the first answers at ~0.5 s, the second at ~1.7 s, past its 1 s.
+    first, second = await asyncio.gather(
+        conn.execute([("EVAL", SLOW, 0, 500, "first")]),
+        conn.execute([("EVAL", SLOW, 0, 1200, "second")]),
+        return_exceptions=True,
+    )
+    assert first == [b"first"]
+    assert isinstance(second, redis.exceptions.TimeoutError)
+    # The socket brought a reply within the timeout, so it stays open; the late reply is read and dropped.
+    await asyncio.sleep(0.8)
     assert await conn.execute([("ECHO", "third")]) == [b"third"]
     assert conn._protocol is opened
     conn.close()
