@@ -77,12 +77,16 @@ async def test_a_key_limited_to_50_per_minute_gets_exactly_50_of_200_across_thre
 
 
 async def test_a_concurrency_limit_of_5_holds_across_three_processes(gateways, transactional_db):
-    _, key = await sync_to_async(_org_and_key)("conc", limits={"concurrent": 5})
+    organization, key = await sync_to_async(_org_and_key)("conc", limits={"concurrent": 5})
     slow = {"X-Sim-Fault": "latency=3s"}
     statuses = await fire(gateways, 30, "/v1/chat/completions", CHAT, key, headers=slow)
     assert statuses == {200: 5, 429: 25}
     # Slots are released on completion.
     assert await fire(gateways, 3, "/v1/chat/completions", CHAT, key) == {200: 3}
+    # Each answered request is billed once, refusals not at all. (Waiting for the processes' ledger
+    # writers also keeps them from writing while the test database is emptied after the test.)
+    events = await wait_for_ledger(8, organization_id=organization.pk)
+    assert Counter(e.status for e in events) == {200: 8}
 
 
 def _credits_setup():
