@@ -153,7 +153,7 @@ class RedisStore:
 
     async def drop(self) -> None:
         """Close this loop's connections: Redis failed despite the retries."""
-        self._connection().close()
+        self.release_loop()
         await drop_pool(self.client())
 
     async def admit(self, admission: Admission) -> AdmitResult:
