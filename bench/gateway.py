@@ -17,6 +17,7 @@ Needs PostgreSQL and Redis (``DATABASE_URL``/``REDIS_URL``, defaulting to the CI
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -102,6 +103,13 @@ def ensure_wrk() -> None:
     if shutil.which("wrk") is None:
         log("installing wrk from Debian's packages")
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+
+
+def simulator_started() -> contextlib.AbstractContextManager[int]:
+    """The simulator upstream on its port, as every phase of the benchmark uses it; yields its pid."""
+    command = [PY, "-m", "simulator", "--host", "127.0.0.1", "--port", str(PORTS["sim"])]
+    sim = f"http://127.0.0.1:{PORTS['sim']}"
+    return started("simulator", command, env=dict(os.environ), health_url=f"{sim}/_sim/health", log_dir=WORK)
 
 
 def prepare_database(env: dict[str, str]) -> str:
@@ -339,13 +347,7 @@ def main() -> int:
     }
     results: dict[str, dict] = {name: {} for name in targets}
     with (
-        started(
-            "simulator",
-            [PY, "-m", "simulator", "--host", "127.0.0.1", "--port", str(PORTS["sim"])],
-            env=dict(os.environ),
-            health_url=f"{sim}/_sim/health",
-            log_dir=WORK,
-        ) as sim_pid,
+        simulator_started() as sim_pid,
         started(
             "mcp",
             gateway_command(PORTS["mcp"], "--log-level", "warning", python=gateway_py),
@@ -444,13 +446,7 @@ def main() -> int:
             health_url=f"http://127.0.0.1:{PORTS['mcp2']}/healthz",
             log_dir=WORK,
         ),
-        started(
-            "simulator",
-            [PY, "-m", "simulator", "--host", "127.0.0.1", "--port", str(PORTS["sim"])],
-            env=dict(os.environ),
-            health_url=f"{sim}/_sim/health",
-            log_dir=WORK,
-        ),
+        simulator_started(),
     ):
         url = f"http://127.0.0.1:{PORTS['mcp2']}/v1/chat/completions"
         wrk(url, key=key, conc=64, seconds=WARMUP)
