@@ -60,7 +60,13 @@ def _process_groups() -> dict[int, int]:
 
 
 def _port_is_free(port: int) -> bool:
+    """True when nothing listens on ``port``.
+
+    SO_REUSEADDR lets the bind succeed past connections left in TIME_WAIT by whichever side closed
+    first during the stop; those are the kernel's, not a process left running.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -130,7 +136,8 @@ def _assert_everything_stopped(running: Running, groups_before: set[int]) -> Non
     running.process.wait(STOP_SECONDS)
     left = {pid: pgrp for pid, pgrp in _process_groups().items() if pgrp in groups_before}
     assert left == {}, f"still running: {left}\n{running.log.read_text()[-2000:]}"
-    assert all(_port_is_free(port) for port in running.ports)
+    busy = [port for port in running.ports if not _port_is_free(port)]
+    assert busy == [], f"still listening on {busy}\n{running.log.read_text()[-2000:]}"
 
 
 def test_the_gateway_follows_simulator_port_to_its_upstream(running):
