@@ -88,7 +88,7 @@ def configure(
     global _tracer, _provider
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
     disable()
     resource = Resource.create()  # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
@@ -98,7 +98,7 @@ def configure(
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     for name in exporters if exporter is None else ():
-        provider.add_span_processor(BatchSpanProcessor(_exporter(name)))
+        provider.add_span_processor(_batch_processor(name))
     _provider = provider
     _tracer = provider.get_tracer(INSTRUMENTATION_NAME)
     _instrument(provider, set(instrument))
@@ -115,14 +115,16 @@ def disable() -> None:
     _tracer = _provider = None
 
 
-def _exporter(name: str) -> Any:
+def _batch_processor(name: str) -> Any:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
     if name == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-        return ConsoleSpanExporter()
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        return BatchSpanProcessor(ConsoleSpanExporter())
+    from core.span_export import EncodedSpanExporter, EncodingSpanProcessor
 
-    return OTLPSpanExporter()
+    return EncodingSpanProcessor(EncodedSpanExporter())
 
 
 def _instrument(provider: Any, names: set[str]) -> None:
