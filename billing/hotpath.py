@@ -37,7 +37,7 @@ from accounts.types import KeyIdentity
 from billing import heartbeat, ledger
 from billing._answers import headers_of, refusal_of
 from billing._stores import AdmitResult, Settlement, current_redis_store, local_store, redis_store, reset_stores
-from billing.metrics import ADMISSIONS, DEGRADED, REDIS_DEGRADED, REFUSALS, SETTLE_FAILURES, observe_credits_spent
+from billing.metrics import DEGRADED, REDIS_DEGRADED, SETTLE_FAILURES, admissions, observe_credits_spent, refusals
 from billing.policy import org_policy, prices_for, rules_for
 from billing.policy import reset as policy_reset
 from billing.pricing import cost_of, estimate_usage
@@ -91,7 +91,7 @@ async def admit(
     """
     policy = await org_policy(identity.organization_id)
     if policy.status == "cancelled":
-        REFUSALS.labels("subscription").inc()
+        refusals("subscription").inc()
         raise HttpError(
             402,
             "This organisation's subscription is cancelled: renew it to use the gateway.",
@@ -123,10 +123,10 @@ async def admit(
     )
     result = await _admit_in_store(admission)
     if not result.ok:
-        REFUSALS.labels(result.kind).inc()
+        refusals(result.kind).inc()
         raise refusal_of(admission, result)
     admission.headers = headers_of(admission.rules, result)
-    ADMISSIONS.labels(admission.store).inc()
+    admissions(admission.store).inc()
     return admission
 
 
@@ -151,7 +151,7 @@ async def _admit_in_store(admission: Admission) -> AdmitResult:
     if store is not None:
         # Degraded: requests/minute and concurrency per process, no period quotas, credits fail closed.
         if admission.credit_enforced:
-            REFUSALS.labels("unavailable").inc()
+            refusals("unavailable").inc()
             raise HttpError(
                 503,
                 "Credits cannot be checked right now. Retry in a few seconds.",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
+from core.metrics import labelled
+
 #: Credit micro-units per credit (money is integer micro-units everywhere; the metric is in credits).
 MICRO_UNITS = 1_000_000
 #: Organisations a process labels by id; later ones are counted as ``other``, so a tenant flood cannot
@@ -60,6 +62,9 @@ LEDGER_FLUSH_ERRORS = Counter(
     ["dependency"],
 )
 
+admissions = labelled(ADMISSIONS)
+refusals = labelled(REFUSALS)
+_credits_spent = labelled(CREDITS_SPENT)
 _organizations: set[str] = set()
 
 
@@ -77,4 +82,4 @@ def organization_label(organization_id: int | None) -> str:
 def observe_credits_spent(organization_id: int | None, cost: int) -> None:
     """Count ``cost`` (micro-units) spent by an organisation."""
     if cost > 0:
-        CREDITS_SPENT.labels(organization_label(organization_id)).inc(cost / MICRO_UNITS)
+        _credits_spent(organization_label(organization_id)).inc(cost / MICRO_UNITS)

@@ -10,6 +10,7 @@ the raw path, so a scan of random URLs cannot blow up the number of time series.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import structlog
 from django.http import HttpRequest, HttpResponse
@@ -19,6 +20,7 @@ from prometheus_client.exposition import choose_encoder
 from core.tracing import exemplar
 
 UNMATCHED_ROUTE = "<unmatched>"
+_Metric = TypeVar("_Metric", Counter, Histogram)
 log = structlog.get_logger("mcp.metrics")
 
 HTTP_REQUESTS = Counter(
@@ -34,10 +36,32 @@ HTTP_LATENCY = Histogram(
 )
 
 
+def labelled(metric: _Metric) -> Callable[..., _Metric]:
+    """``metric.labels(*values)``, looked up once per distinct label values.
+
+    ``labels()`` checks and converts its values and takes the metric's lock on every call (~1.5 µs);
+    the hot path makes about ten such calls a request, a dict hit is a tenth of that. The cache holds
+    exactly the children the metric itself keeps, so it is as bounded as the metric's labels are.
+    """
+    children: dict[tuple[Any, ...], _Metric] = {}
+
+    def child(*values: Any) -> _Metric:
+        found = children.get(values)
+        if found is None:
+            found = children[values] = metric.labels(*values)
+        return found
+
+    return child
+
+
+_http_requests = labelled(HTTP_REQUESTS)
+_http_latency = labelled(HTTP_LATENCY)
+
+
 def observe_request(*, route: str, method: str, status: int, seconds: float) -> None:
     """Count one answered request and its latency."""
-    HTTP_REQUESTS.labels(route, method, str(status)).inc()
-    HTTP_LATENCY.labels(route, method).observe(seconds, exemplar())
+    _http_requests(route, method, status).inc()
+    _http_latency(route, method).observe(seconds, exemplar())
 
 
 _scrape_hooks: list[Callable[[], Awaitable[None]]] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
+from core.metrics import labelled
 from core.tracing import exemplar
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -41,6 +42,12 @@ PROVIDER_TTFB = Histogram(
     buckets=_LATENCY_BUCKETS,
 )
 _CLIENT_CLOSED = 499
+tokens = labelled(TOKENS)
+images = labelled(IMAGES)
+gateway_requests = labelled(GATEWAY_REQUESTS)
+_provider_requests = labelled(PROVIDER_REQUESTS)
+_provider_latency = labelled(PROVIDER_LATENCY)
+_provider_ttfb = labelled(PROVIDER_TTFB)
 
 
 def status_class(status: int) -> str:
@@ -50,10 +57,10 @@ def status_class(status: int) -> str:
 
 def observe_provider_answer(*, provider: str, model: str, status: int, seconds: float) -> None:
     """Count one request answered through ``provider`` and its whole duration."""
-    PROVIDER_REQUESTS.labels(provider, model, status_class(status)).inc()
-    PROVIDER_LATENCY.labels(provider, model).observe(seconds, exemplar())
+    _provider_requests(provider, model, status_class(status)).inc()
+    _provider_latency(provider, model).observe(seconds, exemplar())
 
 
 def observe_first_byte(*, provider: str, model: str, seconds: float) -> None:
     """Record the time from the request's start to the first byte of the provider's answer body."""
-    PROVIDER_TTFB.labels(provider, model).observe(seconds, exemplar())
+    _provider_ttfb(provider, model).observe(seconds, exemplar())
