@@ -88,7 +88,7 @@ def configure(
     global _tracer, _provider
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
     disable()
     resource = Resource.create()  # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
@@ -98,7 +98,7 @@ def configure(
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     for name in exporters if exporter is None else ():
-        provider.add_span_processor(_batch_processor(name))
+        provider.add_span_processor(BatchSpanProcessor(_exporter(name)))
     _provider = provider
     _tracer = provider.get_tracer(INSTRUMENTATION_NAME)
     _instrument(provider, set(instrument))
@@ -115,16 +115,14 @@ def disable() -> None:
     _tracer = _provider = None
 
 
-def _batch_processor(name: str) -> Any:
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
+def _exporter(name: str) -> Any:
     if name == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-        return BatchSpanProcessor(ConsoleSpanExporter())
-    from core.span_export import EncodedSpanExporter, EncodingSpanProcessor
+        return ConsoleSpanExporter()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    return EncodingSpanProcessor(EncodedSpanExporter())
+    return OTLPSpanExporter()
 
 
 def _instrument(provider: Any, names: set[str]) -> None:
