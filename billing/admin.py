@@ -20,7 +20,6 @@ from billing.analytics import analytics_view
 from billing.exceptions import ApplicationError
 from billing.models import (
     CreditAccount,
-    CreditGrant,
     Invoice,
     InvoiceLine,
     Payment,
@@ -149,17 +148,6 @@ class SubscriptionAdmin(admin.ModelAdmin):
                 super().save_model(request, obj, form, change)
         except ApplicationError as exc:
             self.message_user(request, exc.message, messages.ERROR)
-
-
-class CreditGrantInline(admin.TabularInline):
-    model = CreditGrant
-    fk_name = "organization"
-    extra = 0
-    can_delete = False
-    readonly_fields = ["amount", "reason", "created_at"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Organization | None = None) -> bool:
-        return False
 
 
 @admin.register(CreditAccount)
