@@ -13,7 +13,10 @@ The sampling decision is taken once, at the request's server span, and everythin
 inside a request that is not sampled, :func:`span` and :func:`start_span` create nothing, and the
 library instrumentations (aiohttp, Redis, psycopg) are suppressed, so an unsampled request costs
 its server span and little more. The trace context still travels on — to the upstream, into jobs —
-with its "not sampled" flag, so the rest of the system agrees with the decision.
+with its "not sampled" flag, so the rest of the system agrees with the decision. What an unsampled
+request sends on and logs never changes while it runs (it has no span but its server span), so it
+is formatted once, when that span starts: nine requests in ten at the default ratio, and each call
+through the OpenTelemetry API costs a cold interpreter far more than a loop over it suggests.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -64,7 +67,21 @@ _instrumentors: list[Any] = []
 #: ask this instead of looking the decision up through the OpenTelemetry context each time.
 _request_sampled: ContextVar[bool | None] = ContextVar("mcp_request_sampled", default=None)
 
-ServerSpan = tuple[Span, Token[Context], Token[bool | None]]
+
+class _UnsampledIds(NamedTuple):
+    """An unsampled request's ids as its log lines carry them, and the headers that carry its context on."""
+
+    trace_id: str
+    span_id: str
+    headers: dict[str, str] | None  # None: the configured propagators write them (not W3C alone, or baggage)
+
+
+_unsampled_ids: ContextVar[_UnsampledIds | None] = ContextVar("mcp_unsampled_ids", default=None)
+#: Whether the global propagator is the default one (W3C Trace Context and Baggage): only then can an
+#: unsampled request's ``traceparent`` be written without asking it.
+_w3c_propagation = False
+
+ServerSpan = tuple[Span, Token[Context], Token[bool | None], Token[_UnsampledIds | None] | None]
 
 
 def enabled() -> bool:
@@ -85,7 +102,7 @@ def configure(
     :param sampler: default: the SDK's, from ``OTEL_TRACES_SAMPLER`` (parent-based always-on when unset).
     :param instrument: which of :data:`INSTRUMENTATIONS` to switch on.
     """
-    global _tracer, _provider
+    global _tracer, _provider, _w3c_propagation
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
@@ -101,6 +118,7 @@ def configure(
         provider.add_span_processor(BatchSpanProcessor(_exporter(name)))
     _provider = provider
     _tracer = provider.get_tracer(INSTRUMENTATION_NAME)
+    _w3c_propagation = _is_w3c(propagate.get_global_textmap())
     _instrument(provider, set(instrument))
 
 
@@ -113,6 +131,14 @@ def disable() -> None:
     if _provider is not None:
         _provider.shutdown()
     _tracer = _provider = None
+
+
+def _is_w3c(propagator: Any) -> bool:
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    kinds = [type(each) for each in getattr(propagator, "_propagators", [propagator])]
+    return kinds == [TraceContextTextMapPropagator, W3CBaggagePropagator]
 
 
 def _exporter(name: str) -> Any:
@@ -169,16 +195,34 @@ def start_server_span(method: str, headers: Mapping[bytes, bytes]) -> ServerSpan
     )
     current = trace.set_span_in_context(server, parent)
     sampled = server.is_recording()
+    ids_token = None
     if not sampled:
         # Not sampled: the libraries' instrumentations would only build spans nobody keeps.
         current = otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, current)
-    return server, otel_context.attach(current), _request_sampled.set(sampled)
+        ids_token = _unsampled_ids.set(_ids_of(server.get_span_context(), baggage=b"baggage" in headers))
+    return server, otel_context.attach(current), _request_sampled.set(sampled), ids_token
+
+
+def _ids_of(context: trace.SpanContext, *, baggage: bool) -> _UnsampledIds:
+    trace_id, span_id = format(context.trace_id, "032x"), format(context.span_id, "016x")
+    headers = None
+    if _w3c_propagation and not baggage:
+        # What the W3C Trace Context propagator writes (the Baggage one writes nothing without baggage).
+        headers = {"traceparent": f"00-{trace_id}-{span_id}-{context.trace_flags:02x}"}
+        if context.trace_state:
+            headers["tracestate"] = context.trace_state.to_header()
+    return _UnsampledIds(trace_id, span_id, headers)
 
 
 def end_server_span(handle: ServerSpan | None, *, method: str, route: str, status: int, request_id: str) -> None:
     if handle is None:
         return
-    server, token, sampled = handle
+    server, token, sampled, ids_token = handle
+    if ids_token is not None:  # not sampled: the span records nothing
+        _unsampled_ids.reset(ids_token)
+        otel_context.detach(token)
+        _request_sampled.reset(sampled)
+        return
     server.update_name(f"{method} {route}")
     server.set_attributes({"http.route": route, "http.response.status_code": status, "mcp.request_id": request_id})
     if status >= 500:
@@ -195,7 +239,7 @@ def span(
 
     An exception leaving the block is recorded on the span and marks it as an error.
     """
-    if _tracer is None or _unsampled():
+    if _tracer is None or _request_sampled.get() is False or _unsampled():
         return _NOOP
     return _tracer.start_as_current_span(name, attributes=attributes, kind=kind)
 
@@ -204,7 +248,7 @@ def start_span(
     name: str, attributes: Mapping[str, Any] | None = None, *, kind: SpanKind = SpanKind.INTERNAL
 ) -> Span | None:
     """A child of the current span that the caller ends with :func:`end_span`; ``None`` when off."""
-    if _tracer is None or _unsampled():
+    if _tracer is None or _request_sampled.get() is False or _unsampled():
         return None
     return _tracer.start_span(name, attributes=attributes, kind=kind)
 
@@ -212,7 +256,7 @@ def start_span(
 def annotate(attributes: Mapping[str, Any]) -> None:
     """Add ``attributes`` to the current span (a request's server span, outside any child); nothing
     when off or not sampled."""
-    if _tracer is None or _unsampled():
+    if _tracer is None or _request_sampled.get() is False or _unsampled():
         return
     current = trace.get_current_span()
     if current.is_recording():
@@ -252,15 +296,22 @@ def carrier_context(carrier: Mapping[str, str] | None) -> Iterator[None]:
         yield
         return
     token = otel_context.attach(propagate.extract(carrier))
+    ids_token = _unsampled_ids.set(None)  # an enclosing request's ids are not this context's
     try:
         yield
     finally:
+        _unsampled_ids.reset(ids_token)
         otel_context.detach(token)
 
 
 def inject(carrier: MutableMapping[str, str]) -> None:
     """Write the current span's trace context into ``carrier`` (W3C ``traceparent``); nothing when off."""
-    if _tracer is not None:
+    if _tracer is None:
+        return
+    ids = _unsampled_ids.get()
+    if ids is not None and ids.headers is not None:
+        carrier.update(ids.headers)
+    else:
         propagate.inject(carrier)
 
 
@@ -271,6 +322,9 @@ def trace_ids() -> tuple[str, str] | None:
     """The current trace and span ids in hex, or ``None`` (tracing off, or no span)."""
     if _tracer is None:
         return None
+    ids = _unsampled_ids.get()
+    if ids is not None:
+        return ids.trace_id, ids.span_id
     context = trace.get_current_span().get_span_context()
     if not context.is_valid:
         return None

@@ -188,3 +188,30 @@ def _wait_for(predicate, timeout: float = 30) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"not within {timeout} s")
         time.sleep(0.1)
+
+
+def test_a_carrier_context_inside_an_unsampled_request_sends_its_own_trace_on():
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
+
+    from core import tracing
+
+    job_trace = "0af7651916cd43dd8448eb211c80319c"  # pragma: allowlist secret (the W3C spec's example)
+    tracing.configure(exporter=InMemorySpanExporter(), sampler=ParentBased(ALWAYS_OFF), instrument=())
+    try:
+        handle = tracing.start_server_span("POST", {})
+        request_headers: dict[str, str] = {}
+        tracing.inject(request_headers)
+        with tracing.carrier_context({"traceparent": f"00-{job_trace}-b7ad6b7169203331-00"}):
+            job_headers: dict[str, str] = {}
+            tracing.inject(job_headers)
+            job_ids = tracing.trace_ids()
+        after: dict[str, str] = {}
+        tracing.inject(after)
+        tracing.end_server_span(handle, method="POST", route="r", status=200, request_id="x")
+    finally:
+        tracing.disable()
+    assert job_headers["traceparent"] == f"00-{job_trace}-b7ad6b7169203331-00"
+    assert job_ids == (job_trace, "b7ad6b7169203331")
+    assert after == request_headers
+    assert job_trace not in request_headers["traceparent"]

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from opentelemetry import propagate
+from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from structlog.testing import capture_logs
 
 from accounts.keyformat import key_generate
+from core import tracing
 from tests.fixtures.tracing import Spans, hex_span, hex_trace
 from tests.gateway.conftest import upstream_requests
+from tests.gateway.test_access_log import access_lines
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -175,3 +181,58 @@ async def test_a_client_that_samples_its_trace_is_traced_whatever_the_ratio(clie
     assert response.status_code == 200
     names = {span.name for span in sampled_out.get_finished_spans()}
     assert {"POST v1/chat/completions", "mcp.key.resolve", "mcp.admission", "mcp.upstream.attempt"} <= names
+
+
+def not_sampled(traceparent: str) -> bool:
+    """The W3C flags' lowest bit is "sampled" (the SDK also sets 0x02, "random trace id")."""
+    return int(traceparent.rsplit("-", 1)[1], 16) & 1 == 0
+
+
+async def test_a_request_not_sampled_logs_the_ids_it_sends_on_and_continues_the_clients_trace(
+    client, sampled_out, upstream
+):
+    incoming = {"traceparent": f"00-{CLIENT_TRACE}-{CLIENT_PARENT}-00", "tracestate": "vendor=opaque"}
+    with capture_logs(processors=[tracing.add_trace_ids]) as logs:
+        response = await client.post("/v1/chat/completions", json=CHAT, headers=incoming)
+    assert response.status_code == 200
+    (sent,) = upstream_requests(upstream, "/v1/chat/completions")
+    version, trace_id, span_id, flags = sent["headers"]["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", CLIENT_TRACE, "00")
+    assert span_id != CLIENT_PARENT  # the gateway's own (unrecorded) server span
+    assert sent["headers"]["tracestate"] == "vendor=opaque"
+    assert "baggage" not in sent["headers"]
+    (line,) = access_lines(logs)
+    assert (line["trace_id"], line["span_id"]) == (trace_id, span_id)
+
+
+async def test_a_request_not_sampled_passes_the_clients_baggage_on(client, sampled_out, upstream):
+    response = await client.post("/v1/chat/completions", json=CHAT, headers={"baggage": "tenant=acme"})
+    assert response.status_code == 200
+    (sent,) = upstream_requests(upstream, "/v1/chat/completions")
+    assert sent["headers"]["baggage"] == "tenant=acme"
+    assert not_sampled(sent["headers"]["traceparent"])
+
+
+async def test_a_request_not_sampled_sends_what_the_configured_propagators_write(client, upstream):
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
+
+    class Marked(TraceContextTextMapPropagator):
+        """W3C Trace Context plus a header of its own: another propagator than the default one."""
+
+        def inject(self, carrier, context=None, setter=None) -> None:
+            super().inject(carrier, context)
+            carrier["x-propagated-by"] = "marked"
+
+    default = propagate.get_global_textmap()
+    propagate.set_global_textmap(CompositePropagator([Marked()]))
+    tracing.configure(exporter=InMemorySpanExporter(), sampler=ParentBased(ALWAYS_OFF), instrument=())
+    try:
+        response = await client.post("/v1/chat/completions", json=CHAT)
+    finally:
+        tracing.disable()
+        propagate.set_global_textmap(default)
+    assert response.status_code == 200
+    (sent,) = upstream_requests(upstream, "/v1/chat/completions")
+    assert sent["headers"]["x-propagated-by"] == "marked"
+    assert not_sampled(sent["headers"]["traceparent"])
