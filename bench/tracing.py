@@ -15,6 +15,8 @@ simulator upstream, PostgreSQL and Redis as in ``bench/gateway.py``):
 * ``off`` — no ``OTEL_*`` variable: what the hot path costs without tracing;
 * ``off-control`` — a second untraced gateway, paired with ``off`` like the others: its spread is
   this machine's noise floor, against which the costs below are read;
+* ``on-0`` — tracing on, the ratio 0: no request sampled, so what tracing costs every request
+  whether sampled or not (its server span, the context sent upstream, the ids on its log line);
 * ``on-10`` — ``OTEL_TRACES_SAMPLER=parentbased_traceidratio``, ``OTEL_TRACES_SAMPLER_ARG=0.1``,
   spans exported over OTLP/HTTP to a local receiver (this process) that accepts and drops them,
   the default instrumentations (the aiohttp client and Redis ones off);
@@ -25,7 +27,7 @@ simulator upstream, PostgreSQL and Redis as in ``bench/gateway.py``):
 Latency at concurrency 1 is measured for each configuration alone, every round.
 Writes ``bench/results/tracing.json`` and ``bench/results/tracing.md``.
 
-    python bench/tracing.py           # ~12 minutes
+    python bench/tracing.py           # ~15 minutes
     QUICK=1 python bench/tracing.py   # ~2 minutes
 """
 
@@ -61,6 +63,7 @@ _TEN = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_
 CONFIGS = {
     "off": {},
     "off-control": {},
+    "on-0": {**_TEN, "OTEL_TRACES_SAMPLER_ARG": "0"},
     "on-10": _TEN,
     # Every library instrumentation on, the aiohttp client and Redis ones included.
     "on-10-libraries": {**_TEN, "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": ""},
@@ -70,6 +73,7 @@ PORTS = {name: 9212 + i for i, name in enumerate(CONFIGS)}
 COMPARED = [name for name in CONFIGS if name != "off"]
 LABELS = {
     "off-control": "off (a second untraced gateway: the noise floor)",
+    "on-0": "on, nothing sampled (what every request pays)",
     "on-10": "on, 10 % sampled (the defaults)",
     "on-10-libraries": "on, 10 %, every library instrumented",
     "on-100": "on, every request sampled",
@@ -231,7 +235,8 @@ def report(results: dict[str, dict[str, list]], sink: Sink) -> int:
         "",
         f"CPU per request added by tracing at 10 % sampling: {ten:+.1f} % (aim <= {AIM_PERCENT:.0f} %): {verdict}. "
         f"Two untraced gateways measured the same way differ by {statistics.median(noise):+.1f} % "
-        f"({min(noise):+.0f} to {max(noise):+.0f} %). With every library instrumentation on: "
+        f"({min(noise):+.0f} to {max(noise):+.0f} %). With nothing sampled: {median_added['on-0']:+.1f} %; "
+        f"with every library instrumentation on: "
         f"{median_added['on-10-libraries']:+.1f} %; with every request sampled: {median_added['on-100']:+.1f} %. "
         f"Spans exported: {sink.requests} OTLP requests, {sink.bytes / 1e6:.1f} MB.",
     ]
