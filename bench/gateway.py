@@ -82,19 +82,26 @@ def litellm_python() -> str:
     return str(python)
 
 
-def gateway_python() -> str:
+def gateway_python(*extra: str) -> str:
     """A virtualenv with the production requirements only (requirements.txt), as the container image has:
     the worker's memory is measured without the development tools (some of which other libraries
-    import when present)."""
-    venv = WORK / "gateway-venv"
+    import when present).
+
+    :param extra: more packages, pinned by constraints.txt, in a virtualenv of their own (the server
+        the gateway is compared on), so the two servers run the same versions of everything else.
+    """
+    venv = WORK / "-".join(["gateway", *extra, "venv"])
     python = venv / "bin" / "python"
-    stamp = (ROOT / "requirements.txt").read_bytes() + (ROOT / "constraints.txt").read_bytes()
+    stamp = (
+        (ROOT / "requirements.txt").read_bytes() + (ROOT / "constraints.txt").read_bytes() + " ".join(extra).encode()
+    )
     marker = venv / f".requirements-{hashlib.sha256(stamp).hexdigest()[:16]}"
     if not marker.exists():
-        log(f"installing the production requirements into {venv}")
+        log(f"installing the production requirements{''.join(f' + {e}' for e in extra)} into {venv}")
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
         pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        subprocess.run([*pip, "-r", str(ROOT / "requirements.txt"), "-c", str(ROOT / "constraints.txt")], check=True)
+        requirements = ["-r", str(ROOT / "requirements.txt"), *extra, "-c", str(ROOT / "constraints.txt")]
+        subprocess.run([*pip, *requirements], check=True)
         marker.touch()
     return str(python)
 
@@ -413,7 +420,7 @@ def main() -> int:
         results["litellm"]["rss_mb"] = rss_mb(ll_pid)
         log("the same gateway under uvicorn (httptools, uvloop), to confirm the server choice")
         uvicorn = [
-            PY,
+            gateway_python("uvicorn", "httptools"),  # the production virtualenv, plus the server
             "-m",
             "uvicorn",
             "--host",
