@@ -218,16 +218,14 @@ def end_server_span(handle: ServerSpan | None, *, method: str, route: str, statu
     if handle is None:
         return
     server, token, sampled, ids_token = handle
-    if ids_token is not None:  # not sampled: the span records nothing
+    if ids_token is None:
+        server.update_name(f"{method} {route}")
+        server.set_attributes({"http.route": route, "http.response.status_code": status, "mcp.request_id": request_id})
+        if status >= 500:
+            server.set_status(Status(StatusCode.ERROR))
+        server.end()
+    else:  # not sampled: the span records nothing
         _unsampled_ids.reset(ids_token)
-        otel_context.detach(token)
-        _request_sampled.reset(sampled)
-        return
-    server.update_name(f"{method} {route}")
-    server.set_attributes({"http.route": route, "http.response.status_code": status, "mcp.request_id": request_id})
-    if status >= 500:
-        server.set_status(Status(StatusCode.ERROR))
-    server.end()
     otel_context.detach(token)
     _request_sampled.reset(sampled)
 
@@ -239,7 +237,7 @@ def span(
 
     An exception leaving the block is recorded on the span and marks it as an error.
     """
-    if _tracer is None or _request_sampled.get() is False or _unsampled():
+    if _tracer is None or _unsampled():
         return _NOOP
     return _tracer.start_as_current_span(name, attributes=attributes, kind=kind)
 
@@ -248,7 +246,7 @@ def start_span(
     name: str, attributes: Mapping[str, Any] | None = None, *, kind: SpanKind = SpanKind.INTERNAL
 ) -> Span | None:
     """A child of the current span that the caller ends with :func:`end_span`; ``None`` when off."""
-    if _tracer is None or _request_sampled.get() is False or _unsampled():
+    if _tracer is None or _unsampled():
         return None
     return _tracer.start_span(name, attributes=attributes, kind=kind)
 
@@ -256,7 +254,7 @@ def start_span(
 def annotate(attributes: Mapping[str, Any]) -> None:
     """Add ``attributes`` to the current span (a request's server span, outside any child); nothing
     when off or not sampled."""
-    if _tracer is None or _request_sampled.get() is False or _unsampled():
+    if _tracer is None or _unsampled():
         return
     current = trace.get_current_span()
     if current.is_recording():

@@ -146,6 +146,11 @@ async def test_with_tracing_off_the_hot_path_makes_no_tracer_call(client, monkey
         assert response.status_code == 200
 
 
+def not_sampled(traceparent: str) -> bool:
+    """The W3C flags' lowest bit is "sampled" (the SDK also sets 0x02, "random trace id")."""
+    return int(traceparent.rsplit("-", 1)[1], 16) & 1 == 0
+
+
 @pytest.fixture
 def sampled_out():
     """Tracing on with a parent-based sampler that samples no new trace; every span kept, if any."""
@@ -171,8 +176,7 @@ async def test_a_request_not_sampled_builds_no_span_but_passes_its_decision_on(c
     sent = upstream_requests(upstream, "/v1/chat/completions")
     assert len(sent) == 2
     # The upstream continues the trace, told that it is not sampled (the flags' lowest bit).
-    flags = [int(s["headers"]["traceparent"].rsplit("-", 1)[1], 16) for s in sent]
-    assert [f & 1 for f in flags] == [0, 0]
+    assert [not_sampled(s["headers"]["traceparent"]) for s in sent] == [True, True]
 
 
 async def test_a_client_that_samples_its_trace_is_traced_whatever_the_ratio(client, sampled_out):
@@ -181,11 +185,6 @@ async def test_a_client_that_samples_its_trace_is_traced_whatever_the_ratio(clie
     assert response.status_code == 200
     names = {span.name for span in sampled_out.get_finished_spans()}
     assert {"POST v1/chat/completions", "mcp.key.resolve", "mcp.admission", "mcp.upstream.attempt"} <= names
-
-
-def not_sampled(traceparent: str) -> bool:
-    """The W3C flags' lowest bit is "sampled" (the SDK also sets 0x02, "random trace id")."""
-    return int(traceparent.rsplit("-", 1)[1], 16) & 1 == 0
 
 
 async def test_a_request_not_sampled_logs_the_ids_it_sends_on_and_continues_the_clients_trace(
