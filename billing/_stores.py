@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import functools
 import hashlib
-import json
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -25,7 +24,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from billing import _scripts
 from billing.types import Admission, Rule
-from core import resp
+from core import json_codec, resp
 from core.redis_clients import async_client, drop_pool, script_connection, sync_client
 
 HOLDS_KEY = "mcp:bill:holds"
@@ -61,7 +60,7 @@ def _split(rules: tuple[Rule, ...]) -> tuple[list[Rule], list[Rule], list[Rule]]
 def hold_record(admission: Admission) -> str:
     """What the reconciler needs to settle a request whose process died: who, how much, since when,
     which process held it (its heartbeat), and the ids its ledger row carries."""
-    return json.dumps(
+    return json_codec.dumps(
         {
             "o": admission.organization_id,
             "e": admission.estimate,
@@ -77,9 +76,8 @@ def hold_record(admission: Admission) -> str:
             "m": admission.model,
             "op": admission.operation,
             "md": admission.modality,
-        },
-        separators=(",", ":"),
-    )
+        }
+    ).decode()
 
 
 @dataclass(slots=True)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import AsyncIterator
 
+from core import json_codec
 from plugins.errors import UpstreamError
 from plugins.types import ProviderCall, UpstreamResponse
 
@@ -70,7 +70,7 @@ def error_object(parsed: object) -> bool:
 def check_json(call: ProviderCall, body: bytes) -> None:
     """Raise when a 200 JSON answer is unparseable, an error object or lacks the operation's result."""
     try:
-        parsed = json.loads(body)
+        parsed = json_codec.loads(body)
     except ValueError:
         raise malformed() from None
     if error_object(parsed):
@@ -135,7 +135,7 @@ def check_event(event: bytes) -> bool | None:
     if payload == b"[DONE]":
         return True
     try:
-        parsed = json.loads(payload)
+        parsed = json_codec.loads(payload)
     except ValueError:
         return False
     return not (isinstance(parsed, dict) and "error" in parsed and "choices" not in parsed)

@@ -10,9 +10,9 @@ for it, drops the usage-only event the gateway requested so it can bill the stre
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from core import json_codec
 from core.errors import HttpError
 from gateway.answers import error_object
 
@@ -110,7 +110,7 @@ class EventStream:
             self.done = True
             return True
         try:
-            parsed: Any = json.loads(payload)
+            parsed: Any = json_codec.loads(payload)
         except ValueError:
             self.failed = _broken()
             return False

@@ -7,12 +7,12 @@ since Pollinations' ``gen.`` API speaks the same dialect under ``/v1``.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from core import json_codec
 from plugins.errors import UpstreamError
 from plugins.hookspecs import hookimpl
 from plugins.http import SessionPool, send
@@ -97,7 +97,7 @@ class OpenAICompatibleProvider(Provider):
         body: bytes | None
         if call.payload is not None:
             payload = {**call.payload, "model": self.upstream_model(call.model)}
-            body = json.dumps(payload, separators=(",", ":")).encode()
+            body = json_codec.dumps(payload)
             headers["Content-Type"] = "application/json"
         else:
             body = call.body
@@ -136,7 +136,7 @@ def usage_from_answer(call: ProviderCall, headers: list[tuple[str, str]], body_t
     matches = _USAGE_RE.findall(body_tail)
     if matches:
         try:
-            usage = json.loads(matches[-1])
+            usage = json_codec.loads(matches[-1])
             reported.update(
                 input_tokens=int(usage.get("prompt_tokens") or 0),
                 output_tokens=int(usage.get("completion_tokens") or 0),
