@@ -29,7 +29,8 @@ from typing import Any, NamedTuple
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags, Tracer
 
 __all__ = [
     "INSTRUMENTATIONS",
@@ -81,6 +82,15 @@ _unsampled_ids: ContextVar[_UnsampledIds | None] = ContextVar("mcp_unsampled_ids
 #: unsampled request's ``traceparent`` be written without asking it.
 _w3c_propagation = False
 
+#: When the sampler decides a new trace by its id alone (TraceIdRatioBased, as the root of the default
+#: ParentBased): the bound it compares the id's low 64 bits with. ``None``: ask the SDK every time.
+_root_bound: int | None = None
+_TRACE_ID_LIMIT = (1 << 64) - 1
+_trace_ids = RandomIdGenerator()
+#: A new request's trace id, drawn ahead by start_server_span to take its sampling decision, for the
+#: SDK to give the span it then starts (:class:`_PresetTraceIds`); 0: none.
+_preset_trace_id: ContextVar[int] = ContextVar("mcp_preset_trace_id", default=0)
+
 ServerSpan = tuple[Span, Token[Context], Token[bool | None], Token[_UnsampledIds | None] | None]
 
 
@@ -102,7 +112,7 @@ def configure(
     :param sampler: default: the SDK's, from ``OTEL_TRACES_SAMPLER`` (parent-based always-on when unset).
     :param instrument: which of :data:`INSTRUMENTATIONS` to switch on.
     """
-    global _tracer, _provider, _w3c_propagation
+    global _tracer, _provider, _w3c_propagation, _root_bound
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
@@ -111,7 +121,7 @@ def configure(
     resource = Resource.create()  # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
     if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
         resource = resource.merge(Resource({"service.name": SERVICE_NAME}))
-    provider = TracerProvider(resource=resource, sampler=sampler)
+    provider = TracerProvider(resource=resource, sampler=sampler, id_generator=_PresetTraceIds())
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     for name in exporters if exporter is None else ():
@@ -119,6 +129,7 @@ def configure(
     _provider = provider
     _tracer = provider.get_tracer(INSTRUMENTATION_NAME)
     _w3c_propagation = _is_w3c(propagate.get_global_textmap())
+    _root_bound = _ratio_bound(provider.sampler)
     _instrument(provider, set(instrument))
 
 
@@ -139,6 +150,32 @@ def _is_w3c(propagator: Any) -> bool:
 
     kinds = [type(each) for each in getattr(propagator, "_propagators", [propagator])]
     return kinds == [TraceContextTextMapPropagator, W3CBaggagePropagator]
+
+
+class _PresetTraceIds(IdGenerator):
+    """The SDK's random ids, except the trace id start_server_span drew ahead for a new request."""
+
+    def generate_span_id(self) -> int:
+        return _trace_ids.generate_span_id()
+
+    def generate_trace_id(self) -> int:
+        return _preset_trace_id.get() or _trace_ids.generate_trace_id()
+
+    def is_trace_id_random(self) -> bool:
+        return True
+
+
+def _ratio_bound(sampler: Any) -> int | None:
+    """The bound a new trace's id is sampled under, if ``sampler`` decides new traces by their id alone."""
+    from opentelemetry.sdk.trace.sampling import Decision, ParentBased, StaticSampler, TraceIdRatioBased
+
+    if isinstance(sampler, ParentBased) and type(sampler).should_sample is ParentBased.should_sample:
+        sampler = sampler._root  # with no parent, ParentBased asks its root
+    if type(sampler) is TraceIdRatioBased:
+        return sampler.bound
+    if type(sampler) is StaticSampler and sampler._decision is Decision.DROP:
+        return 0
+    return None  # always on (nothing to save), or a sampler of its own: the SDK asks it
 
 
 def _exporter(name: str) -> Any:
@@ -190,9 +227,12 @@ def start_server_span(method: str, headers: Mapping[bytes, bytes]) -> ServerSpan
         return None
     carrier = {name.decode("latin-1"): headers[name].decode("latin-1") for name in _CONTEXT_HEADERS if name in headers}
     parent = propagate.extract(carrier) if carrier else None
-    server = _tracer.start_span(
-        method, context=parent, kind=SpanKind.SERVER, attributes={"http.request.method": method}
-    )
+    if parent is None and _root_bound is not None and not trace.get_current_span().get_span_context().is_valid:
+        server = _new_trace(_tracer, _root_bound, method)
+    else:
+        server = _tracer.start_span(
+            method, context=parent, kind=SpanKind.SERVER, attributes={"http.request.method": method}
+        )
     current = trace.set_span_in_context(server, parent)
     sampled = server.is_recording()
     ids_token = None
@@ -201,6 +241,28 @@ def start_server_span(method: str, headers: Mapping[bytes, bytes]) -> ServerSpan
         current = otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, current)
         ids_token = _unsampled_ids.set(_ids_of(server.get_span_context(), baggage=b"baggage" in headers))
     return server, otel_context.attach(current), _request_sampled.set(sampled), ids_token
+
+
+def _new_trace(tracer: Tracer, bound: int, method: str) -> Span:
+    """The server span of a request that starts a trace, sampled as the SDK's ratio sampler would.
+
+    What the SDK's ``start_span`` does for an unsampled new trace, without its generic work (about
+    half of what tracing costs a request that is not sampled); a sampled one is the SDK's own span.
+    """
+    trace_id = _trace_ids.generate_trace_id()
+    if trace_id & _TRACE_ID_LIMIT < bound:
+        token = _preset_trace_id.set(trace_id)
+        try:
+            return tracer.start_span(method, kind=SpanKind.SERVER, attributes={"http.request.method": method})
+        finally:
+            _preset_trace_id.reset(token)
+    context = SpanContext(
+        trace_id,
+        _trace_ids.generate_span_id(),
+        is_remote=False,
+        trace_flags=TraceFlags(TraceFlags.RANDOM_TRACE_ID),  # the SDK's flags for an unsampled random id
+    )
+    return NonRecordingSpan(context)
 
 
 def _ids_of(context: trace.SpanContext, *, baggage: bool) -> _UnsampledIds:

@@ -215,3 +215,84 @@ def test_a_carrier_context_inside_an_unsampled_request_sends_its_own_trace_on():
     assert job_ids == (job_trace, "b7ad6b7169203331")
     assert after == request_headers
     assert job_trace not in request_headers["traceparent"]
+
+
+def test_a_new_trace_is_sampled_at_the_configured_ratio_and_by_its_own_trace_id():
+    """The gateway takes a new request's sampling decision itself (cheaper than the SDK's generic path):
+    the same one the SDK's ratio sampler takes, on the trace id the request then carries."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
+
+    from core import tracing
+
+    exporter, sampler, requests = InMemorySpanExporter(), ParentBasedTraceIdRatio(0.5), 4000
+    tracing.configure(exporter=exporter, sampler=sampler, instrument=())
+    unsampled = []
+    try:
+        for _ in range(requests):
+            handle = tracing.start_server_span("POST", {})
+            ids = tracing.trace_ids()
+            headers: dict[str, str] = {}
+            tracing.inject(headers)
+            tracing.end_server_span(handle, method="POST", route="r", status=200, request_id="x")
+            assert ids is not None and ids[0] in headers["traceparent"]
+            if headers["traceparent"].endswith("-02"):  # not sampled, random trace id
+                unsampled.append(int(ids[0], 16))
+    finally:
+        tracing.disable()
+    bound = sampler._root.bound
+    sampled = [span.context.trace_id for span in exporter.get_finished_spans()]
+    assert len(sampled) + len(unsampled) == requests
+    assert all(trace_id & (2**64 - 1) < bound for trace_id in sampled)
+    assert all(trace_id & (2**64 - 1) >= bound for trace_id in unsampled)
+    # A decision taken twice (once by the gateway, once by the SDK on an id of its own) would sample 25 %.
+    assert 0.45 < len(sampled) / requests < 0.55
+
+
+def test_an_unsampled_new_trace_carries_the_context_the_sdk_would_give_it():
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
+
+    from core import tracing
+
+    tracing.configure(exporter=InMemorySpanExporter(), sampler=ParentBasedTraceIdRatio(0.0), instrument=())
+    try:
+        handle = tracing.start_server_span("POST", {})
+        ours = trace.get_current_span()
+        tracing.end_server_span(handle, method="POST", route="r", status=200, request_id="x")
+        assert tracing._tracer is not None
+        sdks = tracing._tracer.start_span("POST", kind=trace.SpanKind.SERVER)
+    finally:
+        tracing.disable()
+    mine, theirs = ours.get_span_context(), sdks.get_span_context()
+    assert not ours.is_recording() and not sdks.is_recording()
+    assert mine.is_valid and mine.trace_id != theirs.trace_id
+    assert (mine.trace_flags, mine.trace_state, mine.is_remote) == (theirs.trace_flags, theirs.trace_state, False)
+
+
+def test_a_sampler_of_the_operators_own_decides_every_new_trace():
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Sampler, SamplingResult
+
+    from core import tracing
+
+    class Counting(Sampler):
+        calls = 0
+
+        def should_sample(self, *args, **kwargs) -> SamplingResult:
+            Counting.calls += 1
+            return ALWAYS_ON.should_sample(*args, **kwargs)
+
+        def get_description(self) -> str:
+            return "counting"
+
+    exporter = InMemorySpanExporter()
+    tracing.configure(exporter=exporter, sampler=Counting(), instrument=())
+    try:
+        for _ in range(3):
+            handle = tracing.start_server_span("POST", {})
+            tracing.end_server_span(handle, method="POST", route="r", status=200, request_id="x")
+    finally:
+        tracing.disable()
+    assert Counting.calls == 3 and len(exporter.get_finished_spans()) == 3
