@@ -195,12 +195,36 @@ async def _close_body(response: StreamedAnswer) -> None:
         errors_log.error("stream_close_failed", error_type=type(exc).__name__, where=where(exc))
 
 
-def resolve(resolver: URLResolver, path: str) -> ResolverMatch | None:
-    """The route ``resolver`` matches ``path`` with, or ``None``."""
-    try:
-        return resolver.resolve(path)
-    except Resolver404:
-        return None
+class Routes:
+    """``resolver``'s matches, those of fixed paths (``/v1/chat/completions``…) remembered.
+
+    Django's resolver tries the URL patterns' regular expressions one by one on every call; a match
+    that captures nothing from the path depends on the path alone, so it is resolved once. One that
+    captures (a prompt in a Pollinations path) is resolved every time, and at most
+    :attr:`MAX_REMEMBERED` paths are kept, so a pattern matching many paths without capturing any
+    cannot grow the table.
+    """
+
+    MAX_REMEMBERED = 256
+
+    def __init__(self, resolver: URLResolver) -> None:
+        self.resolver = resolver
+        self._fixed: dict[str, ResolverMatch] = {}
+
+    def resolve(self, path: str) -> ResolverMatch | None:
+        """The route ``path`` matches, or ``None``."""
+        match = self._fixed.get(path)
+        if match is not None:
+            return match
+        try:
+            match = self.resolver.resolve(path)
+        except Resolver404:
+            return None
+        # captured_kwargs (Django 4.1+): the ones taken from the path, not a route's extra kwargs; not in the stubs.
+        captured = match.captured_kwargs  # type: ignore[attr-defined]
+        if not match.args and not captured and len(self._fixed) < self.MAX_REMEMBERED:
+            self._fixed[path] = match
+        return match
 
 
 def path_info(scope: Scope) -> str:

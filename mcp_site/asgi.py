@@ -32,9 +32,9 @@ from gateway.handler import (  # noqa: E402
     MAX_BODY_BYTES,
     ClientDisconnected,
     HotPathHandler,
+    Routes,
     path_info,
     read_body,
-    resolve,
     send_whole,
 )
 from jobs.routing import websocket_urlpatterns as job_websockets  # noqa: E402
@@ -44,11 +44,11 @@ from mcp_site.websocket import CookiesFromAllowedOrigins  # noqa: E402
 
 hot_http = HotPathHandler("mcp_site.hot_urls", ops_routes=OPS_ROUTES)
 HOT_VIEWS = hot_view_names()
-site_urls = get_resolver()
+site_urls = Routes(get_resolver())
 
 
 async def http_router(scope: Scope, receive: Receive, send: Send) -> None:
-    match = resolve(site_urls, path_info(scope))
+    match = site_urls.resolve(path_info(scope))
     if match is not None and match.view_name in HOT_VIEWS:
         await hot_http(scope, receive, send, match)
     else:

@@ -1,0 +1,51 @@
+"""The hot path's handler: how it finds a request's route."""
+
+from __future__ import annotations
+
+from django.urls import URLResolver, get_resolver
+
+from gateway.handler import Routes
+
+
+class CountingResolver:
+    """The site's real resolver, counting the calls that reach it."""
+
+    def __init__(self, resolver: URLResolver) -> None:
+        self.resolver, self.calls = resolver, 0
+
+    def resolve(self, path: str):
+        self.calls += 1
+        return self.resolver.resolve(path)
+
+
+def test_a_fixed_path_is_resolved_once_and_matches_as_djangos_resolver_does():
+    site = get_resolver()
+    counting = CountingResolver(site)
+    routes = Routes(counting)  # type: ignore[arg-type]
+    first, again = routes.resolve("/v1/chat/completions"), routes.resolve("/v1/chat/completions")
+    assert first is not None and again is first
+    assert (first.view_name, first.route) == (site.resolve("/v1/chat/completions").view_name, "v1/chat/completions")
+    assert counting.calls == 1
+
+
+def test_a_path_whose_route_captures_from_it_is_resolved_every_time():
+    counting = CountingResolver(get_resolver())
+    routes = Routes(counting)  # type: ignore[arg-type]
+    cat, dog = routes.resolve("/image/a%20cat"), routes.resolve("/image/a%20dog")
+    assert cat is not None and dog is not None
+    assert (cat.kwargs["prompt"], dog.kwargs["prompt"]) == ("a%20cat", "a%20dog")
+    assert routes.resolve("/image/a%20cat").kwargs["prompt"] == "a%20cat"
+    assert counting.calls == 3
+
+
+def test_an_unknown_path_is_none():
+    assert Routes(get_resolver("gateway.urls")).resolve("/nothing/here") is None
+
+
+def test_no_more_than_its_bound_of_paths_is_remembered():
+    counting = CountingResolver(get_resolver())
+    routes = Routes(counting)  # type: ignore[arg-type]
+    routes.MAX_REMEMBERED = 2
+    for path in ("/v1/models", "/v1/key/info", "/v1/chat/completions", "/v1/chat/completions"):
+        assert routes.resolve(path) is not None
+    assert counting.calls == 4  # the third path was not kept: asked again
