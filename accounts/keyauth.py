@@ -84,12 +84,15 @@ async def resolve_api_key(raw: str | None) -> KeyIdentity:
     :raises InvalidApiKey: for a missing, malformed, unknown, revoked or expired key, or a key of an
         inactive organisation — always with the same message.
     """
-    if not raw or not key_is_well_formed(raw):
+    if not raw or not raw.isascii():
         raise InvalidApiKey()
     digest = key_hash(raw)
     now = time.monotonic()
     entry = _local.get(digest)
     if entry is None or entry[0] <= now:
+        # Checked here, before the key is looked up: a digest found above is of a key that passed.
+        if not key_is_well_formed(raw):
+            raise InvalidApiKey()
         stored_hash, identity = await _lookup(digest)
         if len(_local) >= _LOCAL_MAX_ENTRIES:
             _local.clear()

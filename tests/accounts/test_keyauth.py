@@ -52,12 +52,30 @@ def test_invalid_api_key_is_an_application_error_with_one_safe_message():
 
 @pytest.mark.parametrize(
     "raw",
-    [None, "", "Bearer", "sk_abc", "mgw_short", key_generate()[:-1] + "!", "mgw_" + "a" * 38],
-    ids=["none", "empty", "word", "other-service", "short", "bad-char", "bad-checksum"],
+    [
+        None,
+        "",
+        "Bearer",
+        "sk_abc",
+        "mgw_short",
+        key_generate()[:-1] + "!",
+        "mgw_" + "a" * 38,
+        key_generate()[:-1] + "é",
+    ],
+    ids=["none", "empty", "word", "other-service", "short", "bad-char", "bad-checksum", "not-ascii"],
 )
 def test_malformed_keys_are_refused_before_any_database_query(raw):
     with CaptureQueriesContext(connection) as queries, pytest.raises(InvalidApiKey):
         resolve(raw)
+    assert len(queries) == 0
+
+
+def test_a_key_one_character_off_a_cached_one_is_refused_before_any_database_query(org):
+    _, raw = api_key_create_for_tests(org=org)
+    resolve(raw)
+    altered = raw[:-1] + ("a" if raw[-1] != "a" else "b")
+    with CaptureQueriesContext(connection) as queries, pytest.raises(InvalidApiKey):
+        resolve(altered)
     assert len(queries) == 0
 
 
