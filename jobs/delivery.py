@@ -49,6 +49,19 @@ class AttemptResult:
     excerpt: str = ""
 
 
+def secret_signs(secret: str) -> bool:
+    """Whether ``secret`` can sign deliveries: ``whsec_`` and base64 of at least one byte, as
+    :func:`signed_headers` reads it. A caller's secret is checked with this at submission, since a
+    delivery that cannot be signed is never sent."""
+    if not secret.startswith("whsec_"):
+        return False
+    try:
+        Webhook(secret)
+    except Exception:  # noqa: BLE001 - the library raises binascii.Error or its own errors for a bad secret.
+        return False
+    return True
+
+
 def signed_headers(*, secret: str, message_id: str, body: str, at: datetime | None = None) -> dict[str, str]:
     """The three Standard Webhooks headers for ``body``."""
     at = at or datetime.now(tz=UTC)

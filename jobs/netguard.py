@@ -12,6 +12,7 @@ is judged by every IPv4 address it carries (NAT64, 6to4, Teredo, IPv4-mapped and
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
@@ -84,6 +85,8 @@ def _ip_literal(host: str) -> str | None:
 
 
 _validate_form = URLValidator(schemes=("http", "https"))
+#: C0 controls and DEL: Django's URL validator lets NUL and DEL through, and PostgreSQL cannot store NUL.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 MAX_URL_LENGTH = 2000
 
 
@@ -103,6 +106,8 @@ def webhook_url_validate(url: Any, *, param: str = "url", allow_private: bool | 
         raise InvalidWebhookUrl(
             f"'{param}' must be an http(s) URL of at most {MAX_URL_LENGTH} characters.", param=param
         )
+    if _CONTROL_CHARACTER.search(url):
+        raise InvalidWebhookUrl(f"'{param}' may not contain control characters.", param=param)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535

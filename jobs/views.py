@@ -13,6 +13,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
 from accounts.types import KeyIdentity
 from core.errors import HttpError, invalid, method_not_allowed
@@ -21,6 +22,7 @@ from gateway.auth import authenticate, authorize
 from gateway.files import file_response, require_signature
 from gateway.pipeline import forwarded_headers, resolve_routes
 from jobs import selectors, services
+from jobs.delivery import secret_signs
 from jobs.exceptions import ApplicationError
 from jobs.netguard import webhook_url_validate
 from jobs.payloads import job_payload
@@ -110,7 +112,7 @@ async def _job_create(request: HttpRequest) -> HttpResponse:
         input_content_type=upload[1] if upload else "",
         webhook_url=webhook.get("url", ""),
         webhook_secret=secret,
-        idempotency_key=request.headers.get("Idempotency-Key") or None,
+        idempotency_key=_idempotency_key(request),
         priority=priority,
         max_running=max_running,
         public_base_url=request.build_absolute_uri("/").rstrip("/"),
@@ -122,6 +124,16 @@ async def _job_create(request: HttpRequest) -> HttpResponse:
     response = JsonResponse(payload, status=202 if created else 200)
     response["Location"] = payload["links"]["self"]
     return response
+
+
+def _idempotency_key(request: HttpRequest) -> str | None:
+    key = request.headers.get("Idempotency-Key") or None
+    if key is not None and len(key) > services.MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise invalid(
+            f"'Idempotency-Key' may be at most {services.MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
+            param="Idempotency-Key",
+        )
+    return key
 
 
 def _json_job(body: dict[str, Any]) -> tuple[str, dict[str, Any], None, dict[str, str]]:
@@ -147,8 +159,10 @@ def _webhook(value: Any, *, names: tuple[str, str] = ("webhook.url", "webhook.se
     if not isinstance(value, dict) or not isinstance(value.get("url"), str):
         raise invalid("'webhook' must be an object with a 'url' (and optionally a 'secret').", param="webhook")
     secret = value.get("secret")
-    if secret is not None and (not isinstance(secret, str) or not secret.startswith("whsec_")):
-        raise invalid(f"'{secret_param}' must be a Standard Webhooks secret (whsec_…).", param=secret_param)
+    if secret is not None and (not isinstance(secret, str) or not secret_signs(secret)):
+        raise invalid(
+            f"'{secret_param}' must be a Standard Webhooks secret: whsec_ and the key in base64.", param=secret_param
+        )
     webhook_url_validate(value["url"], param=url_param)
     return {"url": value["url"], **({"secret": secret} if secret else {})}
 
@@ -156,17 +170,27 @@ def _webhook(value: Any, *, names: tuple[str, str] = ("webhook.url", "webhook.se
 def _multipart_job(request: HttpRequest) -> tuple[str, dict[str, Any], tuple[bytes, str], dict[str, str]]:
     if len(request.body) > MAX_TRANSCRIPTION_BYTES + 64 * 1024:
         raise HttpError(413, "The audio file is larger than 25 MB.", param="file", code="file_too_large")
-    form = request.POST
+    content_type = request.META["CONTENT_TYPE"]
+    if len(content_type) > services.MAX_INPUT_CONTENT_TYPE_LENGTH:
+        # Stored with the upload, which the worker parses again: a longer one could not be kept.
+        raise invalid(
+            f"The Content-Type may be at most {services.MAX_INPUT_CONTENT_TYPE_LENGTH} characters.",
+            code="invalid_content_type",
+        )
+    try:
+        form, files = request.POST, request.FILES
+    except MultiPartParserError:
+        raise invalid("The multipart body could not be parsed.", param="file", code="invalid_multipart") from None
     if form.get("kind") != JobKind.TRANSCRIPTION:
         raise invalid("Multipart jobs must have kind=transcription.", param="kind")
-    if request.FILES.get("file") is None:
+    if files.get("file") is None:
         raise invalid("'file' is required: the audio to transcribe.", param="file", code="missing_field")
     webhook = {}
     if form.get("webhook_url"):
         value = {"url": form["webhook_url"], "secret": form.get("webhook_secret")}
         webhook = _webhook(value, names=("webhook_url", "webhook_secret"))
     params = {"model": form.get("model") or _DEFAULT_MODELS["transcription"]}
-    return JobKind.TRANSCRIPTION, params, (request.body, request.META["CONTENT_TYPE"]), webhook
+    return JobKind.TRANSCRIPTION, params, (request.body, content_type), webhook
 
 
 async def _authorise(identity: KeyIdentity, kind: str, model: str, upload: tuple[bytes, str] | None) -> None:
@@ -204,7 +228,7 @@ async def _job_list(request: HttpRequest) -> HttpResponse:
         raise invalid(f"'kind' must be one of {', '.join(JobKind.values)}.", param="kind")
     before = _created_before(query.get("before"))
     limit = query.get("limit", "20")
-    if not limit.isdigit():
+    if not (limit.isascii() and limit.isdigit()):  # "²".isdigit() is true, and int() refuses it
         raise invalid("'limit' must be a number from 1 to 100.", param="limit")
     jobs, has_more = await selectors.job_list(
         organization_id=identity.organization_id, status=status, kind=kind, created_before=before, limit=int(limit)

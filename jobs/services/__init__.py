@@ -1,6 +1,8 @@
 """Write operations on jobs and webhooks: the app's public surface with :mod:`jobs.selectors`."""
 
 from jobs.services.jobs import (
+    MAX_IDEMPOTENCY_KEY_LENGTH,
+    MAX_INPUT_CONTENT_TYPE_LENGTH,
     job_cancel,
     job_create,
     job_defer,
@@ -28,6 +30,8 @@ from jobs.services.webhooks import (
 )
 
 __all__ = [
+    "MAX_IDEMPOTENCY_KEY_LENGTH",
+    "MAX_INPUT_CONTENT_TYPE_LENGTH",
     "UPDATABLE_FIELDS",
     "expired_files_purge",
     "job_cancel",

@@ -33,6 +33,10 @@ CAP_DEFER_SECONDS = 1.0
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
 _ADVISORY_NAMESPACE = 0x6A6F6273  # "jobs": keeps our advisory locks apart from anyone else's
+#: Longest ``Idempotency-Key`` and upload ``Content-Type`` a job can store: the views refuse longer ones
+#: with a 400 rather than letting the database refuse them with a 500.
+MAX_IDEMPOTENCY_KEY_LENGTH: int = Job._meta.get_field("idempotency_key").max_length  # type: ignore[assignment]
+MAX_INPUT_CONTENT_TYPE_LENGTH: int = Job._meta.get_field("input_content_type").max_length  # type: ignore[assignment]
 
 
 def _request_hash(kind: str, model: str, params: dict[str, Any], input_bytes: bytes | None, webhook_url: str) -> str:

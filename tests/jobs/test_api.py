@@ -219,3 +219,91 @@ async def test_a_cancelled_queued_job_is_never_run_and_cannot_be_cancelled_twice
 async def test_jobs_need_an_api_key(anonymous):
     assert (await anonymous.post("/v1/jobs", json=IMAGE)).status_code == 401
     assert (await anonymous.get("/v1/jobs")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "multipart/form-data",  # no boundary
+        "multipart/form-data; boundary=",
+    ],
+)
+async def test_a_multipart_job_whose_body_cannot_be_parsed_is_a_400_not_a_500(client, job_settings, content_type):
+    response = await client.post("/v1/jobs", content=b"--x\r\n", headers={"Content-Type": content_type})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_multipart"
+    assert not await Job.objects.aexists()
+
+
+async def test_a_multipart_job_with_an_undecodable_part_is_a_400_not_a_500(client, job_settings):
+    body = (
+        b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n!!!not base64\r\n--xx--\r\n"
+    )
+    response = await client.post("/v1/jobs", content=body, headers={"Content-Type": "multipart/form-data; boundary=xx"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_multipart"
+
+
+async def test_an_idempotency_key_longer_than_can_be_stored_is_a_400_naming_the_header(client, job_settings):
+    response = await client.post("/v1/jobs", json=IMAGE, headers={"Idempotency-Key": "k" * 256})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "Idempotency-Key"
+    assert not await Job.objects.aexists()
+    accepted = await client.post("/v1/jobs", json=IMAGE, headers={"Idempotency-Key": "k" * 255})
+    assert accepted.status_code == 202, accepted.text
+
+
+async def test_a_multipart_job_content_type_longer_than_can_be_stored_is_a_400_not_a_500(client, job_settings):
+    body = (
+        b'--xx\r\nContent-Disposition: form-data; name="kind"\r\n\r\ntranscription\r\n'
+        b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nRIFF0000WAVE\r\n--xx--\r\n'
+    )
+    content_type = "multipart/form-data; boundary=xx; note=" + "n" * 200
+    response = await client.post("/v1/jobs", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_content_type"
+    assert not await Job.objects.aexists()
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.com/\x00hook", "https://example.com/\x7fhook", "https://example.com/a\tb"]
+)
+async def test_a_webhook_url_with_a_control_character_is_a_400_not_a_database_error(client, job_settings, url):
+    response = await client.post("/v1/jobs", json={**IMAGE, "webhook": {"url": url}})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "webhook.url"
+    assert not await Job.objects.aexists()
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "whsec_",  # nothing to sign with
+        "whsec_\x00",
+        "whsec_!!!notbase64",
+        "whsec_abcde",  # not a whole number of base64 quanta
+    ],
+)
+async def test_a_job_webhook_secret_that_cannot_sign_is_refused_at_submission(client, job_settings, secret):
+    response = await client.post(
+        "/v1/jobs", json={**IMAGE, "webhook": {"url": "https://example.com/h", "secret": secret}}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "webhook.secret"
+    assert not await Job.objects.aexists()
+
+
+async def test_a_job_webhook_secret_in_the_standard_form_is_accepted(client, job_settings):
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # pragma: allowlist secret
+    response = await client.post(
+        "/v1/jobs", json={**IMAGE, "webhook": {"url": "https://example.com/h", "secret": secret}}
+    )
+    assert response.status_code == 202, response.text
+
+
+@pytest.mark.parametrize("limit", ["²", "¹⁰", "x", "-1"])
+async def test_a_job_list_limit_that_is_not_a_plain_number_is_a_400(client, job_settings, limit):
+    response = await client.get("/v1/jobs", params={"limit": limit})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "limit"
