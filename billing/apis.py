@@ -38,7 +38,7 @@ class CsvRenderer(BaseRenderer):
 
 
 class UsageSummaryApi(OrganizationApi):
-    """Requests, errors, tokens, images and cost per day, model, provider, key, modality or status.
+    """Requests, errors, tokens, images and cost per day, model, provider, key, modality or organisation.
 
     CSV with ``?export=csv`` or ``Accept: text/csv``.
     """

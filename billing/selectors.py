@@ -12,14 +12,14 @@ from django.utils import timezone
 from accounts.models import Organization
 from billing.models import CreditAccount, Invoice, Plan, Subscription, UsageDaily, UsageEvent
 
-#: GET /api/usage ``group_by`` values → ledger columns.
+#: GET /api/usage ``group_by`` values → columns of the daily roll-up (:class:`UsageDaily`), which keeps
+#: error counts but no status column: there is no grouping by status.
 GROUPS = {
     "day": "day",
     "model": "model",
     "provider": "provider",
     "key": "key_id",
     "modality": "modality",
-    "status": "status",
     "organization": "organization_id",
 }
 

@@ -76,6 +76,21 @@ def test_usage_exports_as_csv(member, organization):
     assert lines[0].startswith("model,requests,errors,cost") and len(lines) == 3
 
 
+@pytest.mark.parametrize("group_by", ["day", "model", "provider", "key", "modality", "organization"])
+def test_every_grouping_the_api_offers_answers(member, organization, group_by):
+    usage_events_insert(events=_events(organization))
+    answer = member.get("/api/usage", {"group_by": group_by})
+    assert answer.status_code == 200, answer.content
+    assert sum(r["requests"] for r in answer.json()["rows"]) == 6
+
+
+def test_grouping_by_status_is_refused_since_the_daily_roll_up_keeps_only_error_counts(member, organization):
+    usage_events_insert(events=_events(organization))
+    answer = member.get("/api/usage", {"group_by": "status"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["param"] == "group_by"
+
+
 def test_bad_filters_are_a_400_naming_the_field(member):
     answer = member.get("/api/usage", {"group_by": "colour"})
     assert answer.status_code == 400
