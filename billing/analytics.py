@@ -26,10 +26,14 @@ class _Scope(TypedDict):
     end: dt.datetime
 
 
+def _number(value: str) -> int | None:
+    # isascii(): "²".isdigit() is true, and int() refuses it.
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 def analytics_view(admin_site: AdminSite, request: HttpRequest) -> TemplateResponse:
-    days = min(max(int(request.GET.get("days", "30") or 30), 1), 366)
-    organization = request.GET.get("organization") or ""
-    organization_id = int(organization) if organization.isdigit() else None
+    days = min(max(_number(request.GET.get("days", "")) or 30, 1), 366)
+    organization_id = _number(request.GET.get("organization", ""))
     end = timezone.now()
     start = (end - dt.timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
     scope = _Scope(organization_id=organization_id, start=start, end=end)

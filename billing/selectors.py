@@ -242,6 +242,8 @@ def usage_cost_of_request(*, organization_id: int, client_request_id: str, withi
 
     :param within: how far back to look; it bounds the scan to the organisation's recent rows.
     """
+    if "\x00" in client_request_id:
+        return None  # no stored id holds NUL, and PostgreSQL refuses one in a query
     since = timezone.now() - within
     costs = UsageEvent.objects.filter(
         organization_id=organization_id, created_at__gte=since, client_request_id=client_request_id

@@ -57,7 +57,8 @@ def signed_query(subject: str, *, salt: str, ttl_seconds: int | None = None) -> 
 
 def signature_valid(subject: str, *, salt: str, expires: str, signature: str) -> bool:
     """Whether a signed URL's signature matches ``subject`` and has not expired."""
-    if not expires.isdigit() or int(expires) < time.time():
+    # isascii(): "²".isdigit() is true, and int() refuses it.
+    if not (expires.isascii() and expires.isdigit()) or int(expires) < time.time():
         return False
     try:
         signing.Signer(salt=salt).unsign(f"{subject}:{expires}:{signature}")

@@ -20,19 +20,25 @@ PERIODS = (7, 30, 90)
 TOP_ROWS = 20
 
 
+def _number(value: str) -> int | None:
+    # isascii(): "²".isdigit() is true, and int() refuses it.
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 def _filters(request: DashboardRequest) -> dict:
     """The period, model and key asked for in the query string (anything else falls back to defaults)."""
-    days = int(request.GET.get("days", "30")) if request.GET.get("days", "").isdigit() else 30
+    days = _number(request.GET.get("days", ""))
     days = days if days in PERIODS else 30
     end = timezone.now()
     start = (end - dt.timedelta(days=days - 1)).astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    key = request.GET.get("key", "")
+    model = request.GET.get("model", "")[:200]
     return {
         "days": days,
         "start": start,
         "end": end,
-        "model": request.GET.get("model", "")[:200] or None,
-        "key_id": int(key) if key.isdigit() else None,
+        # No model id holds NUL, and PostgreSQL refuses one in a query.
+        "model": model if model and "\x00" not in model else None,
+        "key_id": _number(request.GET.get("key", "")),
     }
 
 

@@ -141,6 +141,11 @@ def test_the_analytics_page_draws_charts_from_the_ledger(staff, organization):
     assert 'Errors per day</figcaption><p class="chart-empty">No data for this period.' in body
 
 
+@pytest.mark.parametrize("query", [{"organization": "²"}, {"days": "²"}, {"days": "many"}])
+def test_the_analytics_page_falls_back_to_its_defaults_for_filters_that_are_not_plain_numbers(staff, query):
+    assert staff.get(reverse("admin:billing_analytics"), query).status_code == 200
+
+
 def test_invoice_documents_download_from_the_admin(staff, organization):
     usage_events_insert(events=[_event(organization)])
     now = timezone.now()

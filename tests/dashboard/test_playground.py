@@ -102,3 +102,10 @@ async def test_a_signed_out_caller_is_asked_to_sign_in(gateway_settings):  # noq
 async def test_a_run_without_the_csrf_token_is_refused(developer):
     developer.headers.pop("X-CSRFToken")
     assert (await developer.post("/playground/run/chat/", json=CHAT)).status_code == 403
+
+
+def test_the_cost_of_a_request_id_no_request_can_have_is_not_recorded_rather_than_an_error(signed_in, org):
+    # A NUL cannot be stored, so no request has it; asking must not reach PostgreSQL (a 500).
+    response = signed_in("developer").get("/playground/cost/a%00b/")
+    assert response.status_code == 200, response.content[:200]
+    assert response.json() == {"recorded": False, "cost": None, "credits": None}

@@ -46,6 +46,16 @@ def test_usage_is_filtered_by_model_and_period(signed_in, org, record_usage):
     assert sum(int(r["requests"]) for r in csv.DictReader(io.StringIO(month))) == 14
 
 
+@pytest.mark.parametrize("query", [{"model": "open\x00ai"}, {"days": "²"}, {"key": "²"}])
+def test_a_filter_no_ledger_row_can_match_falls_back_to_the_default(signed_in, org, record_usage, query):
+    # NUL cannot reach PostgreSQL, and "²" passes str.isdigit() but not int(): neither may be a 500.
+    record_usage(org, count=2, model="flux")
+    viewer = signed_in("viewer")
+    for path in ("/usage/", "/usage/export.csv"):
+        response = viewer.get(path, query)
+        assert response.status_code == 200, (path, response.content[:200])
+
+
 def test_usage_csv_is_a_download(signed_in, org, record_usage):
     record_usage(org, cost=2_000_000)
     response = signed_in("billing").get("/usage/export.csv")

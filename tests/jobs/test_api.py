@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import httpx
@@ -55,6 +56,9 @@ async def test_a_tampered_or_expired_result_url_is_refused(client, job_settings)
     tampered = url.replace("expires=", "expires=9")
     assert (await client.get(tampered)).status_code == 403
     assert (await client.get(url.split("&signature")[0] + "&signature=x")).status_code == 403
+    # "²" passes str.isdigit() but not int(): a refusal, not a 500 (no key is needed to try).
+    superscript = re.sub(r"expires=\d+", "expires=%C2%B2", url)
+    assert (await client.get(superscript)).status_code == 403
 
 
 async def finished_job_with_result_url(client) -> tuple[str, str]:
