@@ -31,5 +31,8 @@ urlpatterns = [
     path("text", native.gen_text, name="native-text-post"),
     re_path(r"^audio/(?P<text>.+)$", native.gen_audio, name="native-audio"),
     re_path(r"^prompt/(?P<prompt>.+)$", native.legacy_image, name="legacy-image"),
-    re_path(r"^openai(?P<prompt>/.*)?$", native.gen_text, name="native-openai"),
+    path("openai", native.gen_text, name="native-openai"),
+    # Only the legacy text host serves /openai/* (base_url="https://text.pollinations.ai/openai" in
+    # Pollinations' own OpenAI SDK examples); gen answers it 404.
+    re_path(r"^openai/(?P<prompt>.*)$", native.legacy_text, name="native-openai-legacy"),
 ]

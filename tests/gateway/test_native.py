@@ -51,6 +51,23 @@ async def test_a_legacy_text_url_at_the_root_goes_to_the_legacy_text_host(gatewa
     assert upstream_requests(upstream, "/legacy/text/")
 
 
+async def test_an_openai_client_using_the_legacy_openai_base_url_reaches_the_legacy_text_host(client, upstream):
+    # Pollinations told OpenAI SDK users to set base_url="https://text.pollinations.ai/openai"; the SDK
+    # then posts to /openai/chat/completions, which only the legacy text host serves.
+    body = {"model": "openai", "messages": [{"role": "user", "content": "hi"}]}
+    response = await client.post("/openai/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"]
+    assert upstream_requests(upstream, "/legacy/text/openai/chat/completions")
+
+
+async def test_the_bare_openai_path_still_goes_to_the_gen_host(client, upstream):
+    body = {"model": "openai", "messages": [{"role": "user", "content": "hi"}]}
+    response = await client.post("/openai", json=body)
+    assert response.status_code == 200, response.text
+    assert upstream_requests(upstream, "/openai")
+
+
 async def test_native_generation_needs_a_key(anonymous):
     response = await anonymous.get("/image/a%20cat")
     assert response.status_code == 401
