@@ -37,6 +37,9 @@ def organization_get_for_member(*, user: User | AnonymousUser, slug: str) -> tup
 
     :raises NotFound: no such organisation *or* the user is not a member — the two look the same.
     """
+    if "\x00" in slug:
+        # No slug holds NUL, and PostgreSQL refuses one in a query (a ?org= on the job socket can carry it).
+        raise NotFound("No such organisation.")
     membership = (
         Membership.objects.select_related("organization")
         .filter(user=user, organization__slug=slug, organization__is_active=True)

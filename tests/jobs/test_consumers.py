@@ -68,6 +68,19 @@ async def test_a_reconnecting_member_first_gets_the_current_state_with_a_jwt(job
     assert (await refused.receive_output(timeout=5))["code"] == 4403
 
 
+async def test_an_organisation_slug_holding_nul_is_refused_like_any_unknown_one(job_settings, organization):
+    # PostgreSQL refuses NUL in a query: the socket used to die with a traceback and no close code.
+    def member_token():
+        user = User.objects.create_user(email="ada@example.com", password="x" * 12)
+        membership_add(organization=organization, user=user, role="viewer")
+        return str(AccessToken.for_user(user))
+
+    token = await sync_to_async(member_token)()
+    refused = communicator(f"/ws/jobs/?token={token}&org=ac%00me")
+    await refused.connect()
+    assert (await refused.receive_output(timeout=5))["code"] == 4403
+
+
 async def test_a_machine_client_with_an_api_key_and_no_origin_is_accepted(job_settings, api_key):
     socket = communicator(
         "/ws/jobs/", headers=((b"host", b"testserver"), (b"authorization", f"Bearer {api_key}".encode()))
