@@ -62,6 +62,14 @@ def _matches_magic(kind: str, head: bytes) -> bool | None:
     return None
 
 
+_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
+
+
+def _sniffed_image(head: bytes) -> str | None:
+    """The image type ``head`` starts like, or ``None``."""
+    return next((kind for kind in _IMAGE_TYPES if _matches_magic(kind, head)), None)
+
+
 def error_object(parsed: object) -> bool:
     """An ``{"error": …}`` answer standing where a result should be."""
     return isinstance(parsed, dict) and "error" in parsed and not ({"choices", "data", "text"} & parsed.keys())
@@ -190,6 +198,11 @@ async def _check(call: ProviderCall, upstream: UpstreamResponse) -> None:
                 break
         expected = "image/" if call.operation == "image" else "audio/" if call.operation == "speech" else ""
         known = _matches_magic(kind, head)
+        if known is False and kind.startswith("image/") and (actual := _sniffed_image(head)) is not None:
+            # The legacy image host labels its PNG output (transparent=true) image/jpeg: bytes that are
+            # plainly another image type are relayed under that type rather than refused.
+            upstream.content_type = kind = actual
+            known = True
         if (
             not head
             or known is False

@@ -43,6 +43,14 @@ async def test_a_legacy_image_url_goes_to_the_legacy_image_host(client, upstream
     assert upstream_requests(upstream, "/legacy/image/prompt/")
 
 
+async def test_a_legacy_transparent_image_the_upstream_labels_jpeg_arrives_as_the_png_it_is(client):
+    # The legacy image host serves transparent=true as PNG bytes under Content-Type: image/jpeg.
+    response = await client.get("/prompt/a%20logo?width=32&height=32&transparent=true")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(response.content)).mode == "RGBA"
+
+
 async def test_a_legacy_text_url_at_the_root_goes_to_the_legacy_text_host(gateway_settings, api_key, upstream):
     from django.test import AsyncClient
 
