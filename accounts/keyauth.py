@@ -73,7 +73,8 @@ def extract_api_key(headers: Mapping[str, str], query_key: str | None) -> str | 
         browser history, and accepted only for Pollinations-style GET URLs.
     """
     authorization = headers.get("authorization")
-    if authorization and authorization.startswith("Bearer "):
+    # The scheme is case-insensitive (RFC 9110 §11.1): clients and Pollinations itself send "bearer" too.
+    if authorization and authorization[:7].lower() == "bearer ":
         return authorization[7:].strip() or None
     return headers.get("x-api-key") or query_key or None
 

@@ -157,7 +157,9 @@ def test_last_used_is_kept_in_memory_and_flushed_in_one_batch(org):
         ({"authorization": "Bearer mgw_a"}, None, "mgw_a"),
         ({"authorization": "Bearer mgw_a", "x-api-key": "mgw_b"}, "mgw_c", "mgw_a"),
         ({"authorization": "Basic abc", "x-api-key": "mgw_b"}, "mgw_c", "mgw_b"),
-        ({"authorization": "bearer mgw_a"}, None, None),
+        # The scheme is case-insensitive (RFC 9110 §11.1), as Pollinations' own key extraction treats it.
+        ({"authorization": "bearer mgw_a"}, None, "mgw_a"),
+        ({"authorization": "BEARER mgw_a", "x-api-key": "mgw_b"}, None, "mgw_a"),
         ({}, "mgw_c", "mgw_c"),
         ({}, None, None),
         ({"authorization": "Bearer "}, None, None),
