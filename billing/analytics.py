@@ -18,6 +18,7 @@ from accounts.models import Organization
 from billing.charts import bar_chart
 from billing.rendering import credits
 from billing.selectors import latency_percentiles, usage_daily_series, usage_summary
+from core.numbers import plain_int
 
 
 class _Scope(TypedDict):
@@ -26,14 +27,9 @@ class _Scope(TypedDict):
     end: dt.datetime
 
 
-def _number(value: str) -> int | None:
-    # isascii(): "²".isdigit() is true, and int() refuses it.
-    return int(value) if value.isascii() and value.isdigit() else None
-
-
 def analytics_view(admin_site: AdminSite, request: HttpRequest) -> TemplateResponse:
-    days = min(max(_number(request.GET.get("days", "")) or 30, 1), 366)
-    organization_id = _number(request.GET.get("organization", ""))
+    days = min(max(plain_int(request.GET.get("days", "")) or 30, 1), 366)
+    organization_id = plain_int(request.GET.get("organization", ""))
     end = timezone.now()
     start = (end - dt.timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
     scope = _Scope(organization_id=organization_id, start=start, end=end)

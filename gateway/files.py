@@ -20,6 +20,7 @@ from django.core.files.storage import default_storage
 from django.http import HttpResponse
 
 from core.errors import HttpError
+from core.numbers import plain_int
 
 __all__ = [
     "file_response",
@@ -57,8 +58,8 @@ def signed_query(subject: str, *, salt: str, ttl_seconds: int | None = None) -> 
 
 def signature_valid(subject: str, *, salt: str, expires: str, signature: str) -> bool:
     """Whether a signed URL's signature matches ``subject`` and has not expired."""
-    # isascii(): "²".isdigit() is true, and int() refuses it.
-    if not (expires.isascii() and expires.isdigit()) or int(expires) < time.time():
+    deadline = plain_int(expires)
+    if deadline is None or deadline < time.time():
         return False
     try:
         signing.Signer(salt=salt).unsign(f"{subject}:{expires}:{signature}")

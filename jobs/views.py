@@ -17,6 +17,7 @@ from django.http.multipartparser import MultiPartParserError
 
 from accounts.types import KeyIdentity
 from core.errors import HttpError, invalid, method_not_allowed
+from core.numbers import plain_int
 from gateway import validation
 from gateway.auth import authenticate, authorize
 from gateway.files import file_response, require_signature
@@ -227,11 +228,11 @@ async def _job_list(request: HttpRequest) -> HttpResponse:
     if kind and kind not in JobKind.values:
         raise invalid(f"'kind' must be one of {', '.join(JobKind.values)}.", param="kind")
     before = _created_before(query.get("before"))
-    limit = query.get("limit", "20")
-    if not (limit.isascii() and limit.isdigit()):  # "²".isdigit() is true, and int() refuses it
+    limit = plain_int(query.get("limit", "20"))
+    if limit is None:
         raise invalid("'limit' must be a number from 1 to 100.", param="limit")
     jobs, has_more = await selectors.job_list(
-        organization_id=identity.organization_id, status=status, kind=kind, created_before=before, limit=int(limit)
+        organization_id=identity.organization_id, status=status, kind=kind, created_before=before, limit=limit
     )
     data = [job_payload(job) for job in jobs]
     next_before = data[-1]["created_at"] if has_more and data else None

@@ -14,20 +14,16 @@ from billing.charts import bar_chart
 from billing.models import MICRO
 from billing.rendering import invoice_html, invoice_pdf
 from billing.selectors import invoice_get, invoice_list, usage_daily_series, usage_overview, usage_summary
+from core.numbers import plain_int
 from dashboard.pages import DashboardRequest, dashboard_page
 
 PERIODS = (7, 30, 90)
 TOP_ROWS = 20
 
 
-def _number(value: str) -> int | None:
-    # isascii(): "²".isdigit() is true, and int() refuses it.
-    return int(value) if value.isascii() and value.isdigit() else None
-
-
 def _filters(request: DashboardRequest) -> dict:
     """The period, model and key asked for in the query string (anything else falls back to defaults)."""
-    days = _number(request.GET.get("days", ""))
+    days = plain_int(request.GET.get("days", ""))
     days = days if days in PERIODS else 30
     end = timezone.now()
     start = (end - dt.timedelta(days=days - 1)).astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -38,7 +34,7 @@ def _filters(request: DashboardRequest) -> dict:
         "end": end,
         # No model id holds NUL, and PostgreSQL refuses one in a query.
         "model": model if model and "\x00" not in model else None,
-        "key_id": _number(request.GET.get("key", "")),
+        "key_id": plain_int(request.GET.get("key", "")),
     }
 
 
