@@ -50,13 +50,15 @@ async def test_each_organisation_receives_only_its_own_jobs_events(job_settings,
     assert other.id != organization.id
 
 
-async def test_a_reconnecting_member_first_gets_the_current_state_with_a_jwt(job_settings, organization):
-    def member_token():
-        user = User.objects.create_user(email="ada@example.com", password="x" * 12)
-        membership_add(organization=organization, user=user, role="viewer")
-        return str(AccessToken.for_user(user))
+def _viewer_token(organization) -> str:
+    """A JWT of a new viewer of ``organization``."""
+    user = User.objects.create_user(email="ada@example.com", password="x" * 12)
+    membership_add(organization=organization, user=user, role="viewer")
+    return str(AccessToken.for_user(user))
 
-    token = await sync_to_async(member_token)()
+
+async def test_a_reconnecting_member_first_gets_the_current_state_with_a_jwt(job_settings, organization):
+    token = await sync_to_async(_viewer_token)(organization)
     job = await sync_to_async(_job)(organization.id)
     socket = communicator(f"/ws/jobs/?token={token}&org=acme")
     assert (await socket.connect(timeout=5))[0]
@@ -70,12 +72,7 @@ async def test_a_reconnecting_member_first_gets_the_current_state_with_a_jwt(job
 
 async def test_an_organisation_slug_holding_nul_is_refused_like_any_unknown_one(job_settings, organization):
     # PostgreSQL refuses NUL in a query: the socket used to die with a traceback and no close code.
-    def member_token():
-        user = User.objects.create_user(email="ada@example.com", password="x" * 12)
-        membership_add(organization=organization, user=user, role="viewer")
-        return str(AccessToken.for_user(user))
-
-    token = await sync_to_async(member_token)()
+    token = await sync_to_async(_viewer_token)(organization)
     refused = communicator(f"/ws/jobs/?token={token}&org=ac%00me")
     await refused.connect()
     assert (await refused.receive_output(timeout=5))["code"] == 4403
