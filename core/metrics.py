@@ -9,14 +9,17 @@ the raw path, so a scan of random URLs cannot blow up the number of time series.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import structlog
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
 from prometheus_client.exposition import choose_encoder
 
+from core.errors import HttpError, error_response
 from core.tracing import exemplar
 
 UNMATCHED_ROUTE = "<unmatched>"
@@ -74,11 +77,30 @@ def register_scrape_hook(hook: Callable[[], Awaitable[None]]) -> None:
 
 
 async def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Serve every registered metric: OpenMetrics (with exemplars) if the scraper asks, else Prometheus text."""
+    """Serve every registered metric: OpenMetrics (with exemplars) if the scraper asks, else Prometheus text.
+
+    With ``METRICS_TOKEN`` set, only to a scraper that sends it as a Bearer token (the figures include
+    each organisation's spend, and the HTTP port is the public one).
+    """
+    if settings.METRICS_TOKEN and not _holds_token(request.headers.get("Authorization", ""), settings.METRICS_TOKEN):
+        return error_response(
+            HttpError(
+                401,
+                "The metrics need the scrape token: send 'Authorization: Bearer <METRICS_TOKEN>'.",
+                type="authentication_error",
+                code="invalid_metrics_token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        )
     for hook in _scrape_hooks:
         await hook()
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
     return HttpResponse(encode(REGISTRY), content_type=content_type)
+
+
+def _holds_token(authorization: str, token: str) -> bool:
+    scheme, _, sent = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode())
 
 
 def serve_metrics_port(port: int) -> None:

@@ -136,6 +136,8 @@ class Config(_AccountsConfig, _JobsConfig, _BillingConfig, _RedisConfig):
     log_level: str
     log_prompts: bool
     metrics_port: int
+    #: When set, ``/metrics`` on the HTTP port answers only ``Authorization: Bearer <this>``.
+    metrics_token: str
     #: Span exporters (``otlp``, ``console``); empty: tracing off. From the standard OTEL_* variables.
     otel_traces_exporters: tuple[str, ...]
     #: Library instrumentations left off (``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``; unset:
@@ -282,6 +284,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         log_prompts=env.boolean("LOG_PROMPTS", default=False),
         # Processes without HTTP (job worker, ledger writer) serve /metrics on this port; 0: not at all.
         metrics_port=env.integer("METRICS_PORT", 0, minimum=0, maximum=65535),
+        metrics_token=_metrics_token(env),
         otel_traces_exporters=_tracing(env),
         otel_disabled_instrumentations=tuple(
             name.lower() for name in env.csv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", DEFAULT_DISABLED_INSTRUMENTATIONS)
@@ -491,6 +494,18 @@ def _kept_dev_secrets(env: _Env, environment: str, secret_key: str) -> dict[str,
     if environment == "production" or (secret_key and env.string("FIELD_ENCRYPTION_KEY", "")):
         return {}
     return dev_secrets(Path(env.string("DEV_SECRETS_FILE", str(DEV_SECRETS_FILE))))
+
+
+def _metrics_token(env: _Env) -> str:
+    token = env.string("METRICS_TOKEN", "")
+    if token and len(token) < _MIN_METRICS_TOKEN_LENGTH:
+        raise ImproperlyConfigured(
+            f"METRICS_TOKEN is too short: use at least {_MIN_METRICS_TOKEN_LENGTH} random characters."
+        )
+    return token
+
+
+_MIN_METRICS_TOKEN_LENGTH = 24
 
 
 def _field_encryption_key(env: _Env, production: bool, development_key: str) -> str:

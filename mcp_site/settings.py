@@ -387,6 +387,8 @@ if CONFIG.production:
 # --- Logging ------------------------------------------------------------------------------
 #: The access log keeps raw paths of routes with URL parameters (Pollinations prompts) only when opted in.
 LOG_PROMPTS = CONFIG.log_prompts
+# /metrics carries per-organisation figures: with a token, only a scraper holding it reads them.
+METRICS_TOKEN = CONFIG.metrics_token
 _TRACING = bool(CONFIG.otel_traces_exporters)
 LOGGING = build_logging_config(log_format=CONFIG.log_format, level=CONFIG.log_level, tracing=_TRACING)
 configure_structlog(log_format=CONFIG.log_format, level=CONFIG.log_level, tracing=_TRACING)

@@ -161,7 +161,13 @@ def check_stream(client: httpx.Client) -> str:
 
 
 def check_metrics(client: httpx.Client) -> str:
-    response = client.get("/metrics")
+    token = os.environ.get("METRICS_TOKEN")
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {token}" if token else ""})
+    if not token and response.status_code == 401:
+        # A deployment with METRICS_TOKEN keeps its metrics from the public: that is the pass.
+        if '"invalid_metrics_token"' not in response.text:
+            raise CheckFailed("401 without the metrics error code")
+        return "refused without the scrape token (METRICS_TOKEN is set there)"
     _expect_status(response)
     if "mcp_http_requests_total" not in response.text:
         raise CheckFailed("mcp_http_requests_total is missing")

@@ -22,9 +22,12 @@ SMOKE = REPO / "scripts" / "smoke.py"
 CHECK_LABELS = [label for label, _, _ in smoke.CHECKS]
 
 
-def run_smoke(*args: str, api_key_env: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the script as the pipeline does; ``API_KEY`` is set only when ``api_key_env`` is given."""
-    env = {k: v for k, v in os.environ.items() if k != "API_KEY"}
+def run_smoke(*args: str, api_key_env: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
+    """Run the script as the pipeline does; ``API_KEY`` is set only when ``api_key_env`` is given.
+
+    :param extra: more environment variables (``METRICS_TOKEN``).
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("API_KEY", "METRICS_TOKEN")} | extra
     return subprocess.run(
         [sys.executable, str(SMOKE), *args, "--timeout", "10"],
         cwd=REPO,
@@ -60,6 +63,21 @@ def test_smoke_test_passes_every_check_against_a_running_gateway(gateway: tuple[
     assert result.returncode == 0, result.stdout + result.stderr
     assert outcomes(result.stdout) == dict.fromkeys(CHECK_LABELS, "PASS")
     assert "smoke test passed" in result.stdout
+
+
+METRICS_TOKEN = "smoke-metrics-token-0123456789"  # pragma: allowlist secret
+
+
+@pytest.mark.slow
+def test_a_gateway_with_a_metrics_token_keeps_its_metrics_from_the_public(tmp_path: Path) -> None:
+    """The smoke test passes it when /metrics refuses an outsider, and reads the metrics with the token."""
+    with embedded_gateway(tmp_path, org="guarded", METRICS_TOKEN=METRICS_TOKEN) as (url, key, _env):
+        outsider = run_smoke(url, "--api-key", key)
+        scraper = run_smoke(url, "--api-key", key, METRICS_TOKEN=METRICS_TOKEN)
+    assert outcomes(outsider.stdout) == dict.fromkeys(CHECK_LABELS, "PASS"), outsider.stdout
+    assert "refused without the scrape token" in outsider.stdout
+    assert outcomes(scraper.stdout) == dict.fromkeys(CHECK_LABELS, "PASS"), scraper.stdout
+    assert "mcp_http_requests_total exposed" in scraper.stdout
 
 
 @pytest.mark.slow

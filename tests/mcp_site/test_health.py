@@ -66,3 +66,33 @@ def test_metrics_expose_request_counts_by_route(client):
     body = client.get("/metrics").content.decode()
     assert 'mcp_http_requests_total{method="GET",route="healthz",status="200"}' in body
     assert "mcp_http_request_duration_seconds_bucket" in body
+
+
+TOKEN = "metrics-token-0123456789abcdef"  # pragma: allowlist secret
+
+
+def test_with_a_metrics_token_only_a_scraper_sending_it_reads_the_metrics(client, settings):
+    settings.METRICS_TOKEN = TOKEN
+    refused = [
+        client.get("/metrics"),
+        client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN[:-1]}x"}),
+        client.get("/metrics", headers={"Authorization": f"Basic {TOKEN}"}),
+    ]
+    for response in refused:
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "invalid_metrics_token"
+        assert "mcp_" not in response.content.decode()
+    assert refused[0].headers["WWW-Authenticate"] == "Bearer"
+    allowed = client.get("/metrics", headers={"Authorization": f"bearer {TOKEN}"})
+    assert allowed.status_code == 200 and "mcp_http_requests_total" in allowed.content.decode()
+
+
+def test_a_metrics_token_too_short_to_be_secret_is_refused_at_start_up():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from mcp_site.config import load_config
+
+    assert load_config({"METRICS_TOKEN": TOKEN}).metrics_token == TOKEN
+    assert load_config({}).metrics_token == ""
+    with pytest.raises(ImproperlyConfigured, match="METRICS_TOKEN"):
+        load_config({"METRICS_TOKEN": "short"})
