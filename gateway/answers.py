@@ -109,7 +109,7 @@ def _b64_image(encoded: str) -> bool:
         head = base64.b64decode(encoded[:24], validate=True)
     except (binascii.Error, ValueError):
         return False
-    return any(_matches_magic(kind, head) for kind in ("image/jpeg", "image/png", "image/webp", "image/gif"))
+    return _sniffed_image(head) is not None
 
 
 async def _read_all(upstream: UpstreamResponse) -> bytes:
