@@ -43,6 +43,7 @@ from accounts.roles import MODALITIES
 from accounts.services import api_key_last_used_record
 from accounts.types import KeyIdentity
 from core import background, tracing
+from core.authorization import bearer_token
 
 __all__ = [
     "LOCAL_TTL_SECONDS",
@@ -72,10 +73,9 @@ def extract_api_key(headers: Mapping[str, str], query_key: str | None) -> str | 
     :param query_key: the ``key`` query parameter; less safe, since URLs end up in logs and
         browser history, and accepted only for Pollinations-style GET URLs.
     """
-    authorization = headers.get("authorization")
-    # The scheme is case-insensitive (RFC 9110 §11.1): clients and Pollinations itself send "bearer" too.
-    if authorization and authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip() or None
+    token = bearer_token(headers.get("authorization"))
+    if token is not None:
+        return token or None
     return headers.get("x-api-key") or query_key or None
 
 

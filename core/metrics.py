@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
 from prometheus_client.exposition import choose_encoder
 
+from core.authorization import bearer_token
 from core.errors import HttpError, error_response
 from core.tracing import exemplar
 
@@ -99,8 +100,8 @@ async def metrics_view(request: HttpRequest) -> HttpResponse:
 
 
 def _holds_token(authorization: str, token: str) -> bool:
-    scheme, _, sent = authorization.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode())
+    sent = bearer_token(authorization)
+    return sent is not None and hmac.compare_digest(sent.encode(), token.encode())
 
 
 def serve_metrics_port(port: int) -> None:
