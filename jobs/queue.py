@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks import TaskResultStatus
@@ -25,6 +26,8 @@ PURGE_PRIORITY = 100
 #: The purge runs this often, or after PURGE_BACKLOG_SECONDS while a run left expired files behind.
 PURGE_INTERVAL_SECONDS = 600
 PURGE_BACKLOG_SECONDS = 5
+#: A purge run's work is bounded (jobs.services.purge); one running longer than this died with its worker.
+PURGE_PRESUMED_DEAD_AFTER_SECONDS = 300
 
 
 def enqueue(task_path: str, *args: object, priority: int = 0, run_after: datetime | None = None) -> str:
@@ -33,28 +36,51 @@ def enqueue(task_path: str, *args: object, priority: int = 0, run_after: datetim
     return str(task.enqueue(*args).id)
 
 
-def _periodic_ensure(task_path: str, *, priority: int, delay_seconds: float, from_itself: bool) -> None:
+def _periodic_ensure(
+    task_path: str, *, priority: int, delay_seconds: float, from_itself: bool, presumed_dead_after: float
+) -> None:
     """Make sure a run of the self-rescheduling ``task_path`` is scheduled: one waiting entry, or one
     that started recently.
+
+    A run that started more than ``presumed_dead_after`` seconds ago belonged to a worker killed
+    before it could queue the next run: its entry is marked failed and a fresh run scheduled, or the
+    chain would end there.
 
     :param from_itself: the task itself is asking (its own running entry does not count).
     """
     entries = DBTaskResult.objects.filter(task_path=task_path)
     if entries.filter(status=TaskResultStatus.READY).exists():
         return
-    # A run that started long ago belonged to a worker that died; schedule a fresh one.
-    recent = timezone.now() - timedelta(minutes=5)
-    if not from_itself and entries.filter(status=TaskResultStatus.RUNNING, started_at__gte=recent).exists():
+    running = entries.filter(status=TaskResultStatus.RUNNING)
+    dead_before = timezone.now() - timedelta(seconds=presumed_dead_after)
+    if not from_itself and running.filter(started_at__gte=dead_before).exists():
         return
+    for entry_id in running.filter(started_at__lt=dead_before).values_list("id", flat=True):
+        queue_entry_abandon(str(entry_id))
     enqueue(task_path, priority=priority, run_after=timezone.now() + timedelta(seconds=delay_seconds))
 
 
+def reaper_presumed_dead_after(lease_seconds: float) -> float:
+    """How long a sweep may run before it is presumed to have died with its worker.
+
+    A sweep takes well under a second; four leases (a minute at least) leave room for a slow database
+    while a chain broken by a kill mid-sweep is mended within a few leases.
+    """
+    return max(60.0, 4 * lease_seconds)
+
+
 def reaper_ensure(*, delay_seconds: float, from_reaper: bool = False) -> None:
-    """Make sure a reaper run is scheduled (:func:`_periodic_ensure`).
+    """Make sure a reaper run is scheduled (:func:`_periodic_ensure`), within ``delay_seconds``.
 
     :param from_reaper: the reaper itself is asking (its own running entry does not count).
     """
-    _periodic_ensure(JOB_REAP, priority=REAP_PRIORITY, delay_seconds=delay_seconds, from_itself=from_reaper)
+    _periodic_ensure(
+        JOB_REAP,
+        priority=REAP_PRIORITY,
+        delay_seconds=delay_seconds,
+        from_itself=from_reaper,
+        presumed_dead_after=reaper_presumed_dead_after(settings.JOBS_LEASE_SECONDS),
+    )
 
 
 def purger_ensure(*, delay_seconds: float, from_purger: bool = False) -> None:
@@ -62,7 +88,13 @@ def purger_ensure(*, delay_seconds: float, from_purger: bool = False) -> None:
 
     :param from_purger: the purge itself is asking (its own running entry does not count).
     """
-    _periodic_ensure(FILES_PURGE, priority=PURGE_PRIORITY, delay_seconds=delay_seconds, from_itself=from_purger)
+    _periodic_ensure(
+        FILES_PURGE,
+        priority=PURGE_PRIORITY,
+        delay_seconds=delay_seconds,
+        from_itself=from_purger,
+        presumed_dead_after=PURGE_PRESUMED_DEAD_AFTER_SECONDS,
+    )
 
 
 def purger_hasten(*, delay_seconds: float) -> None:
@@ -74,13 +106,13 @@ def purger_hasten(*, delay_seconds: float) -> None:
 
 
 def queue_entry_abandon(entry_id: str) -> None:
-    """Mark the queue entry of a dead worker's attempt failed (it would otherwise show RUNNING forever)."""
+    """Mark the queue entry of a dead worker's run failed (it would otherwise show RUNNING forever)."""
     if entry_id:
         DBTaskResult.objects.filter(id=entry_id, status=TaskResultStatus.RUNNING).update(
             status=TaskResultStatus.FAILED,
             finished_at=timezone.now(),
             exception_class_path="jobs.queue.WorkerLost",
-            traceback="The worker stopped reporting; the job was handed to another attempt.",
+            traceback="The worker stopped reporting; its work was handed to another run.",
         )
 
 

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    # Before django_tasks_db: its db_worker command is the jobs app's, which adds the watchdog.
+    "jobs",
     "django_tasks",
     "django_tasks_db",
     "django_ratelimit",
@@ -68,7 +70,6 @@ INSTALLED_APPS = [
     "accounts",
     "plugins",
     "gateway",
-    "jobs",
     "billing",
 ]
 

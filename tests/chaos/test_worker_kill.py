@@ -61,7 +61,17 @@ async def test_jobs_whose_workers_are_killed_succeed_and_are_charged_exactly_onc
         outcome = await statuses()
     finished = sum(1 for s in outcome.values() if s == "succeeded")
     print(f"[chaos] {count} image jobs, workers killed (SIGKILL) {len(kills)} times: {finished} succeeded", flush=True)
-    assert finished == count, outcome
+    unfinished = [job_id for job_id, status in outcome.items() if status != "succeeded"]
+    assert finished == count, (
+        chaos.query(
+            "SELECT id, status, attempt, heartbeat_at, updated_at, error FROM jobs_job WHERE id = ANY(%s::uuid[])",
+            (unfinished,),
+        ),
+        chaos.query(
+            "SELECT status, max(started_at), count(*) FROM django_tasks_database_dbtaskresult "
+            "WHERE task_path = 'jobs.tasks.job_reap' GROUP BY status"
+        ),
+    )
 
     chaos.wait("no hold left", lambda: chaos.holds(organization) == 0, RECONCILE_WITHIN_SECONDS)
     charges = {f"job-{job_id}" for job_id in ids}

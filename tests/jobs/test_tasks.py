@@ -127,3 +127,31 @@ def test_a_sweep_that_fails_still_leaves_the_next_one_queued(monkeypatch):
     with pytest.raises(RuntimeError, match="database went away"):
         job_reap.call()
     assert len(scheduled_sweeps()) == 1
+
+
+def claimed_sweep(*, seconds_ago: float) -> DBTaskResult:
+    """A sweep a worker claimed ``seconds_ago`` (and, when that is long ago, died running)."""
+    entry = DBTaskResult.objects.get(id=queue.enqueue(queue.JOB_REAP, priority=queue.REAP_PRIORITY))
+    entry.claim("worker-that-died")
+    DBTaskResult.objects.filter(id=entry.id).update(started_at=timezone.now() - timedelta(seconds=seconds_ago))
+    return entry
+
+
+def test_a_sweep_whose_worker_died_before_it_queued_the_next_is_replaced(settings):
+    dead = claimed_sweep(seconds_ago=queue.reaper_presumed_dead_after(settings.JOBS_LEASE_SECONDS) + 1)
+    queue.reaper_ensure(delay_seconds=1)
+    [entry] = scheduled_sweeps()
+    assert_runs_in(entry, 1)
+    dead.refresh_from_db()
+    assert dead.status == TaskResultStatus.FAILED and dead.exception_class_path == "jobs.queue.WorkerLost"
+
+
+def test_a_sweep_running_now_is_not_doubled(settings):
+    claimed_sweep(seconds_ago=queue.reaper_presumed_dead_after(settings.JOBS_LEASE_SECONDS) - 5)
+    queue.reaper_ensure(delay_seconds=1)
+    assert scheduled_sweeps() == []
+
+
+def test_a_sweep_is_presumed_dead_after_four_leases_and_never_under_a_minute():
+    assert queue.reaper_presumed_dead_after(2) == 60
+    assert queue.reaper_presumed_dead_after(30) == 120

@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 from standardwebhooks import Webhook
 
+from jobs import queue
 from jobs.models import Job
 from tests.conftest import require_env
 from tests.jobs.conftest import communicator, usage_lines, wait_for
@@ -138,3 +143,30 @@ async def test_a_job_over_its_keys_rate_limit_is_deferred_by_the_worker_not_fail
     job = await Job.objects.aget(id=second)
     assert job.attempt == 1 and (job.run_after - job.updated_at).total_seconds() >= 1
     assert usage_lines(tmp_path) == [f"job-{first} 200"]
+
+
+async def test_a_job_whose_worker_died_is_retried_even_after_a_kill_mid_sweep_ended_the_reaper_chain(
+    client, start_worker, job_settings, tmp_path
+):
+    stalled = start_worker(stall=True)
+    job_id = (await client.post("/v1/jobs", json=IMAGE)).json()["id"]
+    await until(lambda: sync_to_async((tmp_path / "stalled").exists)())
+    os.killpg(stalled.pid, signal.SIGKILL)
+    stalled.wait(10)
+    # The chain's only entry is a sweep a killed worker had claimed; no job is submitted after it.
+    await sync_to_async(_reaper_chain_ended_by_a_kill)(job_settings.JOBS_LEASE_SECONDS)
+
+    start_worker()  # its watchdog mends the chain; the sweep then hands the job to a new attempt
+    await until(lambda: _is(job_id, "succeeded"), timeout=40)
+    job = await Job.objects.aget(id=job_id)
+    assert job.attempt == 2 and job.charged_at is not None
+    assert usage_lines(tmp_path) == [f"job-{job_id} 200"]
+
+
+def _reaper_chain_ended_by_a_kill(lease_seconds: float) -> None:
+    sweeps = DBTaskResult.objects.filter(task_path=queue.JOB_REAP)
+    sweeps.exclude(status=TaskResultStatus.RUNNING).delete()
+    entry = DBTaskResult.objects.get(id=queue.enqueue(queue.JOB_REAP, priority=queue.REAP_PRIORITY))
+    entry.claim("worker-killed-mid-sweep")
+    started = timezone.now() - timedelta(seconds=queue.reaper_presumed_dead_after(lease_seconds) + 1)
+    sweeps.filter(status=TaskResultStatus.RUNNING).update(started_at=started)
