@@ -1,9 +1,11 @@
 """Result cache for deterministic requests.
 
 A request is cacheable only when its output is fixed by its input: an explicit ``seed``, no
-streaming, not marked ``private``. The key covers the provider, the model and every parameter
-that can change the output. Only complete, successful answers up to :data:`MAX_ENTRY_BYTES` are
-stored, for :data:`TTL_SECONDS`; errors never are.
+streaming, not marked ``private``. The key covers the organisation, the provider, the model and
+every parameter that can change the output. Each organisation has its own entries: a hit (its
+``X-Cache`` header, its speed) must not tell one tenant what another one asked. Only complete,
+successful answers up to :data:`MAX_ENTRY_BYTES` are stored, for :data:`TTL_SECONDS`; errors never
+are.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ def cache_key(call: ProviderCall, provider_name: str, *, private_header: bool = 
     seed = params.get("seed")
     if seed in (None, "", -1, "-1") or str(params.get("private", "")).lower() in _TRUE or params.get("stream") in _TRUE:
         return None
-    canonical = json.dumps([provider_name, call.operation, call.model, params], sort_keys=True, default=str)
+    canonical = json.dumps(
+        [call.organization_id, provider_name, call.operation, call.model, params], sort_keys=True, default=str
+    )
     return "result:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -6,9 +6,11 @@ import base64
 import io
 
 import pytest
+from asgiref.sync import sync_to_async
 from PIL import Image
 
-from tests.gateway.conftest import upstream_requests
+from accounts.services import api_key_create, organization_create
+from tests.gateway.conftest import ALL_SCOPES, upstream_requests
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,6 +31,21 @@ async def test_a_seeded_image_is_cached_and_served_again_without_the_upstream(cl
     assert second.headers["X-Cache"] == "HIT"
     assert first.content == second.content
     assert len(upstream_requests(upstream, "/v1/images/generations")) == 1
+
+
+async def test_a_cached_image_is_not_served_to_another_organisation(client, upstream, gateway_settings):
+    body = {"prompt": "a fox of one tenant", "size": "64x64", "seed": 11}
+    assert (await client.post("/v1/images/generations", json=body)).headers["X-Cache"] == "MISS"
+
+    other_key = await sync_to_async(_key_of_another_organisation)()
+    other = await client.post("/v1/images/generations", json=body, headers={"Authorization": f"Bearer {other_key}"})
+    assert other.status_code == 200 and other.headers["X-Cache"] == "MISS"
+    assert len(upstream_requests(upstream, "/v1/images/generations")) == 2
+
+
+def _key_of_another_organisation() -> str:
+    organization = organization_create(name="Globex", slug="globex")
+    return api_key_create(organization=organization, name="theirs", scopes=ALL_SCOPES)[1]
 
 
 async def test_private_or_unseeded_images_are_never_cached(client, upstream):

@@ -132,6 +132,13 @@ def test_the_provider_model_and_operation_are_part_of_the_key():
     assert len(keys) == 4
 
 
+def test_each_organisation_has_its_own_entries():
+    ours, theirs = chat(seed=42), chat(seed=42)
+    ours.organization_id, theirs.organization_id = 1, 2
+
+    assert cache_key(ours, PROVIDER) != cache_key(theirs, PROVIDER)
+
+
 @pytest.mark.parametrize("ignored", [{"user": "alice"}, {"key": "sk-1"}, {"token": "t"}, {"referrer": "app"}])
 def test_parameters_that_do_not_change_the_output_do_not_split_the_cache(ignored):
     assert cache_key(chat(seed=42, **ignored), PROVIDER) == cache_key(chat(seed=42), PROVIDER)
