@@ -10,6 +10,7 @@ the raw path, so a scan of random URLs cannot blow up the number of time series.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -80,23 +81,47 @@ def register_scrape_hook(hook: Callable[[], Awaitable[None]]) -> None:
 async def metrics_view(request: HttpRequest) -> HttpResponse:
     """Serve every registered metric: OpenMetrics (with exemplars) if the scraper asks, else Prometheus text.
 
-    With ``METRICS_TOKEN`` set, only to a scraper that sends it as a Bearer token (the figures include
-    each organisation's spend, and the HTTP port is the public one).
+    The figures include each organisation's spend, and the HTTP port is the public one: with
+    ``METRICS_TOKEN`` set, only to a scraper that sends it as a Bearer token; without it, only to a
+    client on this machine that came through no proxy (``kubectl port-forward``, ``make run``).
     """
-    if settings.METRICS_TOKEN and not _holds_token(request.headers.get("Authorization", ""), settings.METRICS_TOKEN):
+    if settings.METRICS_TOKEN:
+        if not _holds_token(request.headers.get("Authorization", ""), settings.METRICS_TOKEN):
+            return error_response(
+                HttpError(
+                    401,
+                    "The metrics need the scrape token: send 'Authorization: Bearer <METRICS_TOKEN>'.",
+                    type="authentication_error",
+                    code="invalid_metrics_token",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            )
+    elif not _from_this_machine(request):
         return error_response(
             HttpError(
-                401,
-                "The metrics need the scrape token: send 'Authorization: Bearer <METRICS_TOKEN>'.",
-                type="authentication_error",
-                code="invalid_metrics_token",
-                headers={"WWW-Authenticate": "Bearer"},
+                403,
+                "Without METRICS_TOKEN, the metrics are served only to this machine: set METRICS_TOKEN "
+                "and send it as 'Authorization: Bearer <token>'.",
+                type="permission_error",
+                code="metrics_local_only",
             )
         )
     for hook in _scrape_hooks:
         await hook()
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
     return HttpResponse(encode(REGISTRY), content_type=content_type)
+
+
+def _from_this_machine(request: HttpRequest) -> bool:
+    """A loopback peer, and no proxy header: a proxy on this machine may be relaying anyone."""
+    meta = request.META
+    if "HTTP_X_FORWARDED_FOR" in meta or "HTTP_FORWARDED" in meta or "HTTP_X_REAL_IP" in meta:
+        return False
+    try:
+        peer = ipaddress.ip_address(meta.get("REMOTE_ADDR") or "")
+    except ValueError:
+        return False
+    return (getattr(peer, "ipv4_mapped", None) or peer).is_loopback
 
 
 def _holds_token(authorization: str, token: str) -> bool:

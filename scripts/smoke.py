@@ -168,6 +168,11 @@ def check_metrics(client: httpx.Client) -> str:
         if '"invalid_metrics_token"' not in response.text:
             raise CheckFailed("401 without the metrics error code")
         return "refused without the scrape token (METRICS_TOKEN is set there)"
+    if not token and response.status_code == 403:
+        # Without METRICS_TOKEN, the deployment serves its metrics only to its own machine.
+        if '"metrics_local_only"' not in response.text:
+            raise CheckFailed("403 without the metrics error code")
+        return "refused to a remote client (no METRICS_TOKEN there: served to its own machine only)"
     _expect_status(response)
     if "mcp_http_requests_total" not in response.text:
         raise CheckFailed("mcp_http_requests_total is missing")

@@ -81,6 +81,18 @@ def test_a_gateway_with_a_metrics_token_keeps_its_metrics_from_the_public(tmp_pa
 
 
 @pytest.mark.slow
+def test_a_gateway_without_a_metrics_token_serves_its_metrics_only_to_its_own_machine(
+    gateway: tuple[str, str],
+) -> None:
+    """Reached through an Ingress (which adds X-Forwarded-For), it refuses, and the smoke test passes that."""
+    url, _ = gateway
+    with httpx.Client(base_url=url, headers={"X-Forwarded-For": "203.0.113.9"}, timeout=10) as through_a_proxy:
+        assert "refused to a remote client" in smoke.check_metrics(through_a_proxy)
+    with httpx.Client(base_url=url, timeout=10) as on_the_machine:
+        assert smoke.check_metrics(on_the_machine) == "mcp_http_requests_total exposed"
+
+
+@pytest.mark.slow
 def test_smoke_test_reads_the_api_key_from_the_environment(gateway: tuple[str, str]) -> None:
     url, key = gateway
     result = run_smoke(url, api_key_env=key)

@@ -87,6 +87,32 @@ def test_with_a_metrics_token_only_a_scraper_sending_it_reads_the_metrics(client
     assert allowed.status_code == 200 and "mcp_http_requests_total" in allowed.content.decode()
 
 
+@pytest.mark.parametrize("peer", ["127.0.0.1", "::1", "::ffff:127.0.0.1"])
+def test_without_a_metrics_token_a_client_on_this_machine_reads_the_metrics(client, settings, peer):
+    settings.METRICS_TOKEN = ""
+    response = client.get("/metrics", REMOTE_ADDR=peer)
+    assert response.status_code == 200 and "mcp_http_requests_total" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "outsider",
+    [
+        {"REMOTE_ADDR": "10.1.2.3"},
+        {"REMOTE_ADDR": "2001:db8::1"},
+        {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.9"},  # a proxy on this machine
+        {"REMOTE_ADDR": "127.0.0.1", "HTTP_FORWARDED": "for=203.0.113.9"},
+        {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_REAL_IP": "203.0.113.9"},
+        {"REMOTE_ADDR": ""},
+    ],
+)
+def test_without_a_metrics_token_anyone_else_is_refused(client, settings, outsider):
+    settings.METRICS_TOKEN = ""
+    response = client.get("/metrics", **outsider)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "metrics_local_only"
+    assert "mcp_" not in response.content.decode()
+
+
 def test_a_metrics_token_too_short_to_be_secret_is_refused_at_start_up():
     from django.core.exceptions import ImproperlyConfigured
 
