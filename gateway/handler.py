@@ -35,6 +35,7 @@ from core.errors import (
     INTERNAL_ERROR,
     STATUS_CLIENT_CLOSED,
     ApplicationError,
+    HttpError,
     body_too_large,
     error_response,
     invalid,
@@ -231,6 +232,18 @@ def path_info(scope: Scope) -> str:
     """The path Django resolves: the ASGI path minus the application's mount point."""
     root = scope.get("root_path") or ""
     return scope["path"].removeprefix(root) if root else scope["path"]
+
+
+def nul_refusal(scope: Scope) -> HttpError | None:
+    """400 for a NUL character in the path or the query string, refused at the edge for every route.
+
+    No name, value or prompt needs one, and PostgreSQL refuses it in any text it is given, so
+    letting one through only moves the failure deeper (a 500 from the database, a prompt the
+    upstream chokes on).
+    """
+    if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
+        return invalid("The request holds a NUL character (%00), which no path or query value may contain.")
+    return None
 
 
 async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:

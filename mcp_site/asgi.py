@@ -33,6 +33,7 @@ from gateway.handler import (  # noqa: E402
     ClientDisconnected,
     HotPathHandler,
     Routes,
+    nul_refusal,
     path_info,
     read_body,
     send_whole,
@@ -48,6 +49,9 @@ site_urls = Routes(get_resolver())
 
 
 async def http_router(scope: Scope, receive: Receive, send: Send) -> None:
+    if (refusal := nul_refusal(scope)) is not None:
+        await refuse(refusal, dict(scope["headers"]), send)
+        return
     match = site_urls.resolve(path_info(scope))
     if match is not None and match.view_name in HOT_VIEWS:
         await hot_http(scope, receive, send, match)
@@ -63,9 +67,7 @@ async def bounded_django_http(scope: Scope, receive: Receive, send: Send) -> Non
     except ClientDisconnected:
         return
     except HttpError as exc:
-        response = error_response(exc)
-        response["X-Request-ID"] = request_id.from_headers(headers.get(b"x-request-id", b"").decode("latin-1"))
-        await send_whole(response, send)
+        await refuse(exc, headers, send)
         return
     replayed = False
 
@@ -77,6 +79,13 @@ async def bounded_django_http(scope: Scope, receive: Receive, send: Send) -> Non
         return {"type": "http.request", "body": body, "more_body": False}
 
     await django_http(scope, replay, send)
+
+
+async def refuse(error: HttpError, headers: dict[bytes, bytes], send: Send) -> None:
+    """Answer ``error`` before any handler saw the request (its request id echoed, as a handler would)."""
+    response = error_response(error)
+    response["X-Request-ID"] = request_id.from_headers(headers.get(b"x-request-id", b"").decode("latin-1"))
+    await send_whole(response, send)
 
 
 application = ProtocolTypeRouter(

@@ -107,3 +107,25 @@ async def test_the_hot_path_sends_hsts_over_tls_and_nosniff_always(client, produ
     assert refused.status_code == 400
     assert refused.headers["X-Content-Type-Options"] == "nosniff"
     assert "Strict-Transport-Security" in refused.headers
+
+
+NUL_REQUESTS = [
+    ("GET", "/v1/models?x=%00"),
+    ("POST", "/v1/chat/completions?seed=%00"),
+    ("GET", "/image/a%00cat"),
+    ("GET", "/prompt/a%20cat?model=flux%00"),
+    ("GET", "/textbook%00"),
+    ("GET", "/api/orgs?org=%00"),
+    ("GET", "/dashboard/usage/?model=%00"),
+    ("GET", "/admin/accounts/organization/?q=%00"),
+    ("GET", "/accounts/login/?next=%00"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), NUL_REQUESTS)
+async def test_a_nul_in_the_path_or_query_is_a_400_at_the_edge_on_every_route(client, upstream, method, path):
+    response = await client.request(method, path, headers={"X-Request-ID": "nul-probe-1"})
+    error = assert_error_shape(response, 400)
+    assert error["code"] == "invalid_value" and "NUL" in error["message"]
+    assert response.headers["X-Request-ID"] == "nul-probe-1"
+    assert upstream_requests(upstream) == []
