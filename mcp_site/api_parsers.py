@@ -10,16 +10,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import parsers
-from rest_framework.exceptions import ParseError
 
-from core.errors import HttpError
 from gateway.validation import decode_json
 
 
 class JSONParser(parsers.JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
-        body = stream.read() if stream is not None else b""
-        try:
-            return decode_json(body)
-        except HttpError as exc:
-            raise ParseError(exc.message) from None
+        # decode_json's refusal keeps its code (invalid_json, invalid_unicode), as on /v1; the API's
+        # exception handler answers it in the error shape.
+        return decode_json(stream.read() if stream is not None else b"")

@@ -36,6 +36,13 @@ async def test_deeply_nested_json_is_a_400_not_a_recursion_error(client, upstrea
     assert upstream_requests(upstream) == []
 
 
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/api/auth/token", "/api/auth/register"])
+@pytest.mark.parametrize(("body", "code"), [(b"{", "invalid_json"), (b'{"a": "\\ud800"}', "invalid_unicode")])
+async def test_a_body_that_is_not_json_has_the_same_code_on_v1_and_api(client, upstream, path, body, code):
+    error = assert_error_shape(await client.post(path, content=body, headers=HEADERS), 400)
+    assert error["code"] == code
+
+
 @pytest.mark.parametrize(("path", "size"), EVERY_FAMILY)
 async def test_an_oversized_body_is_a_413_in_the_error_shape_on_every_route(client, upstream, path, size):
     body = b'{"messages": "' + b"x" * size + b'"}'
