@@ -165,6 +165,18 @@ def receiver() -> Iterator[Receiver]:
 BROWSER_HEADERS = ((b"origin", b"http://testserver"), (b"host", b"testserver"))
 
 
+async def closed_with(socket: WebsocketCommunicator) -> int:
+    """The code the server closed ``socket`` with, after which the client closes its side too.
+
+    The consumer then ends inside the test: one left waiting for the client is cancelled only when the
+    test's event loop closes, and that teardown has hung the run.
+    """
+    message = await socket.receive_output(timeout=5)
+    assert message["type"] == "websocket.close", message
+    await socket.disconnect()
+    return message["code"]
+
+
 def communicator(path: str, headers: tuple[tuple[bytes, bytes], ...] = BROWSER_HEADERS) -> WebsocketCommunicator:
     """A client of the real ASGI application; by default it sends what a page of the gateway's would."""
     from mcp_site.asgi import application

@@ -9,7 +9,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts.models import User
 from accounts.services import api_key_create, membership_add, organization_create
 from jobs.services import job_cancel, job_create
-from tests.jobs.conftest import communicator
+from tests.jobs.conftest import closed_with, communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,7 +23,7 @@ def _job(organization_id: int):
 async def test_a_connection_without_credentials_is_closed_as_unauthenticated(job_settings):
     socket = communicator("/ws/jobs/")
     await socket.connect()
-    assert (await socket.receive_output(timeout=5))["code"] == 4401
+    assert await closed_with(socket) == 4401
 
 
 async def test_each_organisation_receives_only_its_own_jobs_events(job_settings, organization, api_key):
@@ -67,7 +67,7 @@ async def test_a_reconnecting_member_first_gets_the_current_state_with_a_jwt(job
     await socket.disconnect()
     refused = communicator(f"/ws/jobs/?token={token}&org=other")
     await refused.connect()
-    assert (await refused.receive_output(timeout=5))["code"] == 4403
+    assert await closed_with(refused) == 4403
 
 
 async def test_an_organisation_slug_holding_nul_is_refused_like_any_unknown_one(job_settings, organization):
@@ -75,7 +75,7 @@ async def test_an_organisation_slug_holding_nul_is_refused_like_any_unknown_one(
     token = await sync_to_async(_viewer_token)(organization)
     refused = communicator(f"/ws/jobs/?token={token}&org=ac%00me")
     await refused.connect()
-    assert (await refused.receive_output(timeout=5))["code"] == 4403
+    assert await closed_with(refused) == 4403
 
 
 async def test_a_machine_client_with_an_api_key_and_no_origin_is_accepted(job_settings, api_key):
@@ -116,7 +116,7 @@ async def test_the_session_cookie_is_honoured_only_from_an_allowed_origin(job_se
         assert (await socket.receive_json_from(timeout=5))["type"] == "snapshot"
         await socket.disconnect()
     else:
-        assert (await socket.receive_output(timeout=5))["code"] == 4401
+        assert await closed_with(socket) == 4401
 
 
 #: Text frames that are not a message of the protocol: each is answered with an error, the socket stays open.
@@ -168,4 +168,4 @@ async def test_binary_and_oversized_frames_close_the_socket_with_an_explicit_cod
     assert (await socket.connect(timeout=5))[0]
     await socket.receive_json_from(timeout=5)
     await socket.send_input({"type": "websocket.receive", **frame})
-    assert (await socket.receive_output(timeout=5)) == {"type": "websocket.close", "code": close_code}
+    assert await closed_with(socket) == close_code
