@@ -51,8 +51,14 @@ errors_log = structlog.get_logger("mcp.gateway")
 MAX_BODY_BYTES = 26 * 1024 * 1024
 
 
-class ClientDisconnected(Exception):
-    pass
+#: The server ended the request body with a disconnect: the client left mid-upload, or (granian) the
+#: chunked encoding was malformed or cut short. Answered either way: an application that answers
+#: nothing leaves the server to send its own plain-text 500, and a client that has gone reads nothing.
+BODY_UNREADABLE = HttpError(
+    400,
+    "The request body could not be read: it was cut short or its chunked encoding is malformed.",
+    code="invalid_request",
+)
 
 
 class GatewayRequest(ASGIRequest):
@@ -116,9 +122,6 @@ class HotPathHandler:
                 response = error_response(not_found())
             except ApplicationError as exc:
                 response = error_response(exc)
-            except ClientDisconnected:
-                status = STATUS_CLIENT_CLOSED
-                return
             except DatabaseError as exc:
                 errors_log.warning("database_unavailable", error_type=type(exc).__name__, where=where(exc))
                 # This handler sends no request signals, so nothing else would drop the broken
@@ -247,7 +250,7 @@ def nul_refusal(scope: Scope) -> HttpError | None:
 
 
 async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
-    """The whole request body, or 413 as soon as it is known to exceed ``limit`` bytes."""
+    """The whole request body; 413 as soon as it is known to exceed ``limit`` bytes, 400 if it breaks off."""
     declared = headers.get(b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise body_too_large(limit)
@@ -255,7 +258,7 @@ async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ClientDisconnected
+            raise BODY_UNREADABLE
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

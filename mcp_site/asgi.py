@@ -30,7 +30,6 @@ from core.asgi_types import Message, Receive, Scope, Send  # noqa: E402
 from core.errors import HttpError, error_response  # noqa: E402
 from gateway.handler import (  # noqa: E402
     MAX_BODY_BYTES,
-    ClientDisconnected,
     HotPathHandler,
     Routes,
     nul_refusal,
@@ -64,8 +63,6 @@ async def bounded_django_http(scope: Scope, receive: Receive, send: Send) -> Non
     headers = dict(scope["headers"])
     try:
         body = await read_body(receive, headers, settings.DATA_UPLOAD_MAX_MEMORY_SIZE or MAX_BODY_BYTES)
-    except ClientDisconnected:
-        return
     except HttpError as exc:
         await refuse(exc, headers, send)
         return

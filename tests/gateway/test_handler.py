@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from django.urls import URLResolver, get_resolver
 
 from gateway.handler import Routes
@@ -49,3 +52,52 @@ def test_no_more_than_its_bound_of_paths_is_remembered():
     for path in ("/v1/models", "/v1/key/info", "/v1/chat/completions", "/v1/chat/completions"):
         assert routes.resolve(path) is not None
     assert counting.calls == 4  # the third path was not kept: asked again
+
+
+async def _answer_to_a_body_that_breaks_off(path: str) -> tuple[dict, bytes]:
+    """What the ASGI application answers when the server reports the body's end as a disconnect.
+
+    Granian does so for a chunked body whose encoding is malformed and for one cut short; an
+    application that then answers nothing leaves granian to send its own plain-text 500.
+    """
+    from mcp_site.asgi import application
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"transfer-encoding", b"chunked"),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    parts = [{"type": "http.request", "body": b'{"model": "op', "more_body": True}, {"type": "http.disconnect"}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return parts.pop(0) if parts else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await application(scope, receive, send)
+    assert sent, "nothing was answered"
+    return sent[0], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/api/auth/login"])
+async def test_a_body_that_breaks_off_is_a_400_in_the_error_shape(path):
+    start, body = await _answer_to_a_body_that_breaks_off(path)
+    assert start["status"] == 400
+    error = json.loads(body)["error"]
+    assert (error["type"], error["code"]) == ("invalid_request_error", "invalid_request")
+    assert "body" in error["message"]
