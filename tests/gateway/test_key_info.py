@@ -61,4 +61,6 @@ async def test_key_info_needs_a_valid_key(anonymous):
     assert (await anonymous.get("/v1/key/info")).status_code == 401
     bad = await anonymous.get("/v1/key/info", headers={"Authorization": "Bearer mgw_nope"})
     assert (bad.status_code, bad.json()["error"]["type"]) == (401, "authentication_error")
-    assert (await anonymous.post("/v1/key/info")).status_code == 405
+    refused = await anonymous.post("/v1/key/info")
+    assert (refused.status_code, refused.headers.get("Allow")) == (405, "GET")
+    assert refused.json()["error"]["code"] == "method_not_allowed"
