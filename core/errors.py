@@ -124,6 +124,16 @@ def method_not_allowed(*allowed: str) -> HttpError:
     )
 
 
+#: What the operations endpoints (``/healthz``, ``/readyz``, ``/metrics``) answer: probes and scrapers only read.
+PROBE_METHODS = ("GET", "HEAD")
+
+
+def require_method(method: str | None, *allowed: str) -> None:
+    """Raise :func:`method_not_allowed` unless ``method`` is one of ``allowed``."""
+    if method not in allowed:
+        raise method_not_allowed(*allowed)
+
+
 def body_too_large(limit: int) -> HttpError:
     return HttpError(413, f"The request body is larger than {limit / 2**20:g} MB.", code="body_too_large")
 

@@ -122,3 +122,12 @@ def test_a_metrics_token_too_short_to_be_secret_is_refused_at_start_up():
     assert load_config({}).metrics_token == ""
     with pytest.raises(ImproperlyConfigured, match="METRICS_TOKEN"):
         load_config({"METRICS_TOKEN": "short"})
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+@pytest.mark.parametrize("method", ["post", "put", "delete", "options"])
+def test_the_operations_endpoints_answer_only_get_and_head(client, default_upstream, path, method):
+    refused = getattr(client, method)(path)
+    assert (refused.status_code, refused.headers.get("Allow")) == (405, "GET, HEAD")
+    assert refused.json()["error"]["code"] == "method_not_allowed"
+    assert client.head(path).status_code == 200
