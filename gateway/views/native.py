@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import parse_qsl, quote, unquote, unquote_plus
 
 from django.http import HttpRequest, HttpResponseBase
 
@@ -73,8 +73,24 @@ def _checked_raw_path(request: HttpRequest) -> str:
 
 
 def _forwarded_query(request: HttpRequest) -> str:
-    raw = request.META.get("QUERY_STRING", "")
-    return "&".join(p for p in raw.split("&") if p and unquote(p.split("=", 1)[0]) not in _CREDENTIAL_PARAMS)
+    """The query as sent, minus the credentials and any value of a parameter but the one checked.
+
+    Only a parameter's first non-blank value is validated, authorised and billed
+    (:func:`_first_values`), so that is the one the upstream gets: never a second ``model`` or
+    ``width`` it might prefer. A parameter given only blank (``nologo``, ``seed=``) is passed once.
+    """
+    parts = [(part, *(unquote_plus(side) for side in part.partition("=")[::2])) for part in _query_parts(request)]
+    valued = {name for _, name, value in parts if value}
+    kept, seen = [], set(_CREDENTIAL_PARAMS)
+    for part, name, value in parts:
+        if name not in seen and (value or name not in valued):
+            seen.add(name)
+            kept.append(part)
+    return "&".join(kept)
+
+
+def _query_parts(request: HttpRequest) -> list[str]:
+    return [part for part in request.META.get("QUERY_STRING", "").split("&") if part]
 
 
 def _first_values(request: HttpRequest) -> dict[str, str]:

@@ -30,6 +30,15 @@ async def test_the_key_may_come_as_a_query_parameter_and_is_never_forwarded(anon
     assert "key=" not in sent["query"]
 
 
+async def test_a_repeated_parameter_is_forwarded_once_with_the_value_the_gateway_checked(client, upstream):
+    """The gateway validates, authorises and bills a parameter's first value; the upstream must not
+    get a second one it might prefer (a model the key may not use, a size not paid for)."""
+    response = await client.get("/image/cat?seed=&model=flux&width=64&model=gptimage&width=abc&height=64&seed=3&nologo")
+    assert response.status_code == 200, response.text
+    [sent] = upstream_requests(upstream, "/image/")
+    assert sent["query"] == "model=flux&width=64&height=64&seed=3&nologo"
+
+
 async def test_the_key_may_come_as_x_api_key(anonymous, api_key):
     response = await anonymous.get("/text/hello?model=openai", headers={"X-API-Key": api_key})
     assert response.status_code == 200
