@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
+from django.utils.datastructures import MultiValueDict
 
 from core.errors import invalid
 from gateway import schemas
@@ -87,6 +88,19 @@ def speech_request(payload: dict[str, Any], *, prefix: str = "") -> schemas.Spee
     if not speech.input.strip():
         raise invalid("'input' must be a non-empty string.", param=f"{prefix}input")
     return speech
+
+
+def single_valued(form: QueryDict, files: MultiValueDict) -> dict[str, str]:
+    """A multipart form's fields, each sent once; 400 naming a field (or file) sent more than once.
+
+    An upload is forwarded (and a job's stored) as sent: a second ``model`` or file, which the
+    upstream might read instead of the one checked, authorised and billed, must not get through.
+    """
+    for name in (*form, *files):
+        count = len(form.getlist(name)) + len(files.getlist(name))
+        if count > 1:
+            raise invalid(f"'{name}' was sent {count} times: send each field once.", param=name)
+    return {name: form.get(name, "") for name in form}
 
 
 def transcription_form(form: dict[str, str]) -> schemas.Transcription:

@@ -182,6 +182,7 @@ def _multipart_job(request: HttpRequest) -> tuple[str, dict[str, Any], tuple[byt
         form, files = request.POST, request.FILES
     except MultiPartParserError:
         raise invalid("The multipart body could not be parsed.", param="file", code="invalid_multipart") from None
+    validation.single_valued(form, files)
     if form.get("kind") != JobKind.TRANSCRIPTION:
         raise invalid("Multipart jobs must have kind=transcription.", param="kind")
     if files.get("file") is None:

@@ -70,7 +70,7 @@ async def audio_transcriptions(request: GatewayRequest) -> HttpResponseBase:
         raise invalid("'file' is required: the audio to transcribe.", param="file", code="missing_field")
     if (upload.size or 0) > MAX_TRANSCRIPTION_BYTES:
         raise HttpError(413, "The audio file is larger than 25 MB.", param="file", code="file_too_large")
-    fields = validation.transcription_form({name: form.get(name, "") for name in form})
+    fields = validation.transcription_form(validation.single_valued(form, files))
     call = ProviderCall(
         "transcription",
         fields.model,

@@ -115,6 +115,21 @@ async def test_a_transcription_without_a_file_is_refused(client):
     assert response.json()["error"]["param"] == "file"
 
 
+@pytest.mark.parametrize("repeated", ["model", "file"])
+async def test_a_transcription_field_sent_twice_is_refused_before_reaching_the_upstream(client, upstream, repeated):
+    """The upload is forwarded as sent: a second ``model`` (or file) the upstream might read instead of
+    the one the gateway checked, authorised and billed must not get through."""
+    parts = [("model", (None, "whisper-1")), ("file", ("a.wav", b"RIFF0000WAVE", "audio/wav"))]
+    parts.append(
+        ("model", (None, "whisper-large-v3")) if repeated == "model" else ("file", ("b.wav", b"RIFF", "audio/wav"))
+    )
+    response = await client.post("/v1/audio/transcriptions", files=parts)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("invalid_value", repeated)
+    assert upstream_requests(upstream, "/v1/audio") == []
+
+
 async def test_an_oversized_upload_is_refused_with_413_before_reaching_the_upstream(client, upstream):
     response = await client.post(
         "/v1/audio/transcriptions",

@@ -249,6 +249,20 @@ async def test_a_multipart_job_with_an_undecodable_part_is_a_400_not_a_500(clien
     assert response.json()["error"]["code"] == "invalid_multipart"
 
 
+async def test_a_multipart_job_field_sent_twice_is_a_400_naming_it(client, job_settings):
+    """The upload is stored and forwarded as sent: the model checked must be the only one in it."""
+    parts = [
+        ("kind", (None, "transcription")),
+        ("model", (None, "whisper-1")),
+        ("model", (None, "whisper-large-v3")),
+        ("file", ("a.wav", b"RIFF0000WAVE", "audio/wav")),
+    ]
+    response = await client.post("/v1/jobs", files=parts)
+    assert response.status_code == 400, response.text
+    assert (response.json()["error"]["code"], response.json()["error"]["param"]) == ("invalid_value", "model")
+    assert not await Job.objects.aexists()
+
+
 async def test_an_idempotency_key_longer_than_can_be_stored_is_a_400_naming_the_header(client, job_settings):
     response = await client.post("/v1/jobs", json=IMAGE, headers={"Idempotency-Key": "k" * 256})
     assert response.status_code == 400, response.text
