@@ -9,11 +9,20 @@ from __future__ import annotations
 import structlog
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.deprecation import MiddlewareMixin
 from django.views.decorators.csrf import csrf_exempt
 
-from core.errors import INTERNAL_ERROR, HttpError, body_too_large, error_response, invalid, not_found, not_permitted
+from core.errors import (
+    INTERNAL_ERROR,
+    HttpError,
+    body_too_large,
+    error_response,
+    invalid,
+    method_not_allowed,
+    not_found,
+    not_permitted,
+)
 from gateway.handler import where
 
 log = structlog.get_logger("mcp.site")
@@ -65,6 +74,8 @@ class ErrorShapeMiddleware(MiddlewareMixin):
 
     The gateway's own errors keep their status; a malformed or oversized request is the caller's
     400/413; anything else is a 500 whose log line names the exception type and place, no traceback.
+    A wrong method answered by a page's own renderer (HTML, YAML, Django's empty 405) becomes the
+    JSON 405 with its ``Allow``.
     """
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
@@ -78,6 +89,13 @@ class ErrorShapeMiddleware(MiddlewareMixin):
             return bad_request(request, exception)
         log.error("unhandled_error", error_type=type(exception).__name__, where=where(exception))
         return server_error(request)
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        """A 405 that a page's own renderer answered (Django's empty one, an HTML or YAML page) in the error shape."""
+        if response.status_code != 405 or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        allowed = [method.strip() for method in response.get("Allow", "").split(",") if method.strip()]
+        return error_response(method_not_allowed(*allowed))
 
 
 __all__ = [

@@ -31,7 +31,12 @@ urlpatterns = [
     path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    # GET and HEAD only: DRF would answer OPTIONS by rendering its metadata with the page's template renderer (a 500).
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", http_method_names=["get", "head"]),
+        name="api-docs",
+    ),
     path("api/", include("accounts.urls")),
     path("api/", include("jobs.urls")),
     path("api/", include("billing.urls")),

@@ -86,3 +86,20 @@ async def test_a_wrong_method_on_the_management_api_is_a_json_405_with_allow(ano
     response = await anonymous.put("/api/auth/token", json={})
     assert_error_shape(response, 405)
     assert "POST" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("OPTIONS", "/api/docs/"),  # was a 500: DRF rendered its metadata with the HTML page's template renderer
+        ("DELETE", "/api/docs/"),  # was an HTML page
+        ("PUT", "/api/schema/"),  # was the error in YAML
+        ("TRACE", "/accounts/login/"),  # was an empty text/html answer
+        ("TRACE", "/admin/login/"),
+    ],
+)
+async def test_a_wrong_method_on_the_sites_pages_is_a_json_405_with_allow(anonymous, method, path):
+    response = await anonymous.request(method, path)
+    assert_error_shape(response, 405)
+    assert response.headers["Content-Type"] == "application/json"
+    assert "GET" in response.headers["Allow"] and method not in response.headers["Allow"]
