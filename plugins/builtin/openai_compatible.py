@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 from core import json_codec
 from plugins.errors import UpstreamError
@@ -116,6 +117,17 @@ class OpenAICompatibleProvider(Provider):
         await self.pool.aclose_in_running_loop()
 
 
+#: First path segments of the Pollinations routes that take the text (prompt) after them.
+_NATIVE_PREFIXES = frozenset({"audio", "text", "openai", "prompt", "image"})
+
+
+def spoken_text(raw_path: str) -> str:
+    """The text of a speech-by-URL path: ``/audio/{text}``, ``/text/{text}``, the legacy ``/{text}``."""
+    path = raw_path.lstrip("/")
+    head, _, rest = path.partition("/")
+    return unquote(rest if rest and head in _NATIVE_PREFIXES else path)
+
+
 def usage_from_answer(call: ProviderCall, headers: list[tuple[str, str]], body_tail: bytes) -> Usage | None:
     """Usage reported by the upstream, from Pollinations' ``x-usage-*`` headers or an OpenAI ``usage`` object."""
     modality = OPERATION_MODALITY.get(call.operation, call.modality)
@@ -124,6 +136,9 @@ def usage_from_answer(call: ProviderCall, headers: list[tuple[str, str]], body_t
         return Usage(images=count)
     if call.operation == "speech":
         return Usage(characters=len(str((call.payload or {}).get("input", ""))))
+    if call.operation == "native" and modality == "audio":
+        # Speech by URL (/audio/{text}, /text/{text}?model=openai-audio): charged like /v1/audio/speech.
+        return Usage(characters=len(spoken_text(call.raw_path)))
     reported: dict[str, Any] = {}
     for name, value in headers:
         field = _HEADER_USAGE.get(name.lower())

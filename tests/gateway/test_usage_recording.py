@@ -59,6 +59,18 @@ async def test_a_stream_broken_mid_way_reports_the_usage_delivered_so_far(client
     assert outcome.usage.output_tokens > 0
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/audio/hello%20world?voice=nova", "/text/hello%20world?model=openai-audio&voice=nova"],
+)
+async def test_speech_by_url_reports_the_characters_spoken_never_zero(client, observer, path):
+    """Like ``/v1/audio/speech``, which is charged per character of its input: the URL's text is the input."""
+    response = await client.get(path)
+    assert response.status_code == 200, response.text
+    [(_, _, outcome)] = observer.outcomes
+    assert outcome.usage is not None and outcome.usage.characters == len("hello world")
+
+
 async def test_a_refused_upstream_call_is_reported_with_its_status_and_no_provider(client, observer):
     await client.post("/v1/chat/completions", json=BODY, headers={"X-Sim-Fault": "status=503"})
     [(_, _, outcome)] = observer.outcomes
