@@ -5,7 +5,7 @@ streaming, not marked ``private``. The key covers the organisation, the provider
 every parameter that can change the output. Each organisation has its own entries: a hit (its
 ``X-Cache`` header, its speed) must not tell one tenant what another one asked. Only complete,
 successful answers up to :data:`MAX_ENTRY_BYTES` are stored, for :data:`TTL_SECONDS`; errors never
-are.
+are. An unreachable cache (Redis down) is a miss, and nothing is stored: the request is answered uncached.
 """
 
 from __future__ import annotations
@@ -15,9 +15,13 @@ import json
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+import redis
+import structlog
 from django.core.cache import cache
 
 from plugins.types import ProviderCall
+
+log = structlog.get_logger(__name__)
 
 TTL_SECONDS = 3600
 MAX_ENTRY_BYTES = 4 * 1024 * 1024
@@ -55,9 +59,17 @@ def cache_key(call: ProviderCall, provider_name: str, *, private_header: bool = 
 
 
 async def lookup(key: str) -> CachedAnswer | None:
-    return await cache.aget(key)
+    """The stored answer, or ``None``: also while the cache (Redis) is unreachable, which only costs the saving."""
+    try:
+        return await cache.aget(key)
+    except redis.RedisError as exc:
+        log.warning("result_cache.unavailable", error_type=type(exc).__name__)
+        return None
 
 
 async def store(key: str, answer: CachedAnswer) -> None:
     if 200 <= answer.status < 300 and len(answer.body) <= MAX_ENTRY_BYTES:
-        await cache.aset(key, answer, timeout=TTL_SECONDS)
+        try:
+            await cache.aset(key, answer, timeout=TTL_SECONDS)
+        except redis.RedisError as exc:
+            log.warning("result_cache.unavailable", error_type=type(exc).__name__)
