@@ -63,6 +63,16 @@ class InvitationInvalid(ApplicationError):
     message = "This invitation is invalid, expired or already used: ask for a new one."
 
 
+class ThrottleUnavailable(ApplicationError):
+    """The attempt counters (shared cache, Redis) are unreachable: refused, never let through uncounted."""
+
+    status, type, code = 503, "service_unavailable", "throttle_unavailable"
+    message = "Sign-in attempts cannot be counted right now. Retry in a few seconds."
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "2"})
+
+
 class TooManyAttempts(ApplicationError):
     status, type, code = 429, "rate_limit_error", "too_many_attempts"
     message = "Too many attempts. Wait a few minutes before trying again."

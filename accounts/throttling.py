@@ -3,7 +3,8 @@
 Two django-ratelimit counters in the shared cache per scope (``settings.ACCOUNTS_RATE_LIMITS``):
 every attempt counts against the client's IP; only *failed* attempts count against the account,
 so a user under attack from many addresses is locked out for the window while the attacker
-learns nothing. A refusal raises :class:`TooManyAttempts` (429) and is audited.
+learns nothing. A refusal raises :class:`TooManyAttempts` (429) and is audited; counters that
+cannot be reached (Redis down) raise :class:`ThrottleUnavailable` (503): never an uncounted attempt.
 """
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ import functools
 import hashlib
 import ipaddress
 
+import redis
+import structlog
 from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
-from accounts.exceptions import TooManyAttempts
+from accounts.exceptions import ThrottleUnavailable, TooManyAttempts
 from accounts.models import AuditEvent
 from accounts.services import audit_event_record
 
 __all__ = ["attempt_check", "attempt_failed", "client_ip"]
+
+log = structlog.get_logger(__name__)
 
 
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -78,13 +83,18 @@ def _account_key(account: str) -> str:
 
 def _usage(request: HttpRequest, scope: str, kind: str, value: str, increment: bool) -> dict | None:
     rate = settings.ACCOUNTS_RATE_LIMITS[scope][kind]
-    return get_usage(
-        request,
-        group=f"accounts.{scope}.{kind}",
-        key=lambda _group, _request: value,
-        rate=rate,
-        increment=increment,
-    )
+    try:
+        return get_usage(
+            request,
+            group=f"accounts.{scope}.{kind}",
+            key=lambda _group, _request: value,
+            rate=rate,
+            increment=increment,
+        )
+    except redis.RedisError as exc:
+        # Fail closed, as credits do: an outage must not switch brute-force protection off.
+        log.warning("accounts.throttle_unavailable", scope=scope, error_type=type(exc).__name__)
+        raise ThrottleUnavailable() from None
 
 
 def attempt_check(request: HttpRequest, *, scope: str, account: str | None, count_account: bool = False) -> None:

@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from core.errors import (
     INTERNAL_ERROR,
+    ApplicationError,
     HttpError,
     body_too_large,
     error_response,
@@ -79,7 +80,7 @@ class ErrorShapeMiddleware(MiddlewareMixin):
     """
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, HttpError):
+        if isinstance(exception, ApplicationError):
             return error_response(exception)
         if isinstance(exception, Http404 | PermissionDenied):
             return None  # Django's own answer (handler404/handler403 above)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import redis
 from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent
@@ -77,6 +78,40 @@ def test_the_admin_sign_in_still_works_below_the_limit(client):
     response = client.post("/admin/login/", {"username": user.email, "password": PASSWORD, "next": "/admin/"})
     assert response.status_code == 302
     assert AuditEvent.objects.filter(action="login_succeeded", actor=user).exists()
+
+
+@pytest.fixture
+def shared_cache_down(monkeypatch):
+    """Redis down: the counters' cache fails as django-redis lets it (redis-py's own error)."""
+
+    def unreachable(*args, **kwargs):
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr("accounts.throttling.get_usage", unreachable)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/auth/token", {"email": "a@example.com", "password": "x"}),
+        ("/api/auth/register", {"email": "b@example.com", "password": "Sup3r-secret-pw!"}),  # pragma: allowlist secret
+        ("/api/auth/password/reset", {"email": "a@example.com"}),
+    ],
+)
+def test_with_the_counters_unreachable_attempts_are_refused_with_503_not_let_through(shared_cache_down, path, body):
+    """Fail closed, like credits: brute-force protection is never switched off by an outage (it was a 500)."""
+    response = APIClient().post(path, body, format="json")
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    error = response.json()["error"]
+    assert (error["type"], error["code"]) == ("service_unavailable", "throttle_unavailable")
+
+
+def test_with_the_counters_unreachable_the_admin_sign_in_is_a_json_503(shared_cache_down, client):
+    user = user_create_for_tests(is_staff=True)
+    response = client.post("/admin/login/", {"username": user.email, "password": PASSWORD})
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "throttle_unavailable"
 
 
 # --- Behind a reverse proxy ------------------------------------------------------------------------
