@@ -49,6 +49,9 @@ errors_log = structlog.get_logger("mcp.gateway")
 
 #: Largest request body accepted (audio uploads are the biggest: 25 MB plus multipart overhead).
 MAX_BODY_BYTES = 26 * 1024 * 1024
+#: Longest wait for the next part of a request body: a client that sends its headers and then falls
+#: silent would otherwise hold its connection (and a task) for ever; the server bounds only the headers.
+BODY_IDLE_SECONDS = 30.0
 
 
 #: The server ended the request body with a disconnect: the client left mid-upload, or (granian) the
@@ -58,6 +61,11 @@ BODY_UNREADABLE = HttpError(
     400,
     "The request body could not be read: it was cut short or its chunked encoding is malformed.",
     code="invalid_request",
+)
+BODY_STALLED = HttpError(
+    408,
+    f"The request body stopped arriving: nothing came for {BODY_IDLE_SECONDS:g} s. Send it again.",
+    code="request_timeout",
 )
 
 
@@ -250,13 +258,18 @@ def nul_refusal(scope: Scope) -> HttpError | None:
 
 
 async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
-    """The whole request body; 413 as soon as it is known to exceed ``limit`` bytes, 400 if it breaks off."""
+    """The whole request body; 413 as soon as it is known to exceed ``limit`` bytes, 400 if it breaks
+    off, 408 if no part of it arrives for :data:`BODY_IDLE_SECONDS`."""
     declared = headers.get(b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise body_too_large(limit)
     parts, size = [], 0
     while True:
-        message = await receive()
+        try:
+            async with asyncio.timeout(BODY_IDLE_SECONDS):  # no task per call, unlike wait_for
+                message = await receive()
+        except TimeoutError:
+            raise BODY_STALLED from None
         if message["type"] == "http.disconnect":
             raise BODY_UNREADABLE
         chunk = message.get("body", b"")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from django.urls import URLResolver, get_resolver
 
+from core.errors import HttpError
 from gateway.handler import Routes
 
 
@@ -101,3 +103,21 @@ async def test_a_body_that_breaks_off_is_a_400_in_the_error_shape(path):
     error = json.loads(body)["error"]
     assert (error["type"], error["code"]) == ("invalid_request_error", "invalid_request")
     assert "body" in error["message"]
+
+
+async def test_a_body_that_stops_arriving_is_a_408_not_a_connection_held_forever(monkeypatch):
+    """Headers sent, then silence: without a bound the request (and its connection) waits for ever."""
+    from gateway import handler
+
+    monkeypatch.setattr(handler, "BODY_IDLE_SECONDS", 0.05)
+
+    async def receive() -> dict:
+        if not hasattr(receive, "sent"):
+            receive.sent = True  # type: ignore[attr-defined]
+            return {"type": "http.request", "body": b'{"model"', "more_body": True}
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    with pytest.raises(HttpError) as refused:
+        await asyncio.wait_for(handler.read_body(receive, {b"content-length": b"100"}, 1000), timeout=5)
+    assert (refused.value.status, refused.value.code) == (408, "request_timeout")
