@@ -22,6 +22,9 @@ from accounts.apis.base import ORG_ERRORS, ORG_HEADER_PARAMETER, OrganizationApi
 from billing.selectors import GROUPS, latency_percentiles, usage_summary
 
 MAX_RANGE_DAYS = 400
+#: The days a usage range may name (nothing was recorded before 2000; 9999-12-31 has no next day).
+EARLIEST_DAY = dt.date(2000, 1, 1)
+LATEST_DAY = dt.date.max - dt.timedelta(days=1)
 
 
 class CsvRenderer(BaseRenderer):
@@ -56,6 +59,12 @@ class UsageSummaryApi(OrganizationApi):
         export = serializers.ChoiceField(choices=["json", "csv"], default="json")
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            for name in ("start", "end"):
+                # The range is computed with whole days around these: the calendar's ends would overflow.
+                if name in attrs and not EARLIEST_DAY <= attrs[name] <= LATEST_DAY:
+                    raise serializers.ValidationError(
+                        {name: f"{name} must be a day from {EARLIEST_DAY} to {LATEST_DAY}."}
+                    )
             today = timezone.now().date()
             attrs.setdefault("end", today)
             attrs.setdefault("start", attrs["end"] - dt.timedelta(days=29))

@@ -97,6 +97,21 @@ def test_bad_filters_are_a_400_naming_the_field(member):
     assert answer.json()["error"]["param"] == "group_by"
 
 
+@pytest.mark.parametrize(
+    ("params", "param"),
+    [
+        ({"end": "9999-12-31"}, "end"),
+        ({"end": "0001-01-05"}, "end"),
+        ({"start": "0001-01-01", "end": "0001-01-02"}, "start"),
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_are_a_400_naming_the_field(member, params, param):
+    """They were 500s: the day after 9999-12-31 and the default start 29 days before 0001-01-05 overflow."""
+    answer = member.get("/api/usage", params)
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"]["param"] == param
+
+
 def test_another_organisations_usage_is_not_visible(member, organization):
     from accounts.services import organization_create
 
