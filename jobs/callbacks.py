@@ -16,6 +16,8 @@ import base64
 import binascii
 import dataclasses
 
+import redis
+import structlog
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
@@ -36,6 +38,14 @@ from plugins.types import Caller, JobCallback, Outcome, ProviderCall
 
 #: webhook-ids are remembered a little longer than the signature's 5-minute tolerance.
 REPLAY_WINDOW_SECONDS = 600
+CALLBACK_UNAVAILABLE = HttpError(
+    503,
+    "Callbacks cannot be checked for replays right now (the shared cache is unreachable); send it again later.",
+    type="service_unavailable",
+    code="callback_unavailable",
+    headers={"Retry-After": "5"},
+)
+log = structlog.get_logger(__name__)
 
 
 def _refused() -> HttpError:
@@ -115,7 +125,13 @@ async def provider_callback(request: HttpRequest, provider: str) -> HttpResponse
     except WebhookVerificationError:
         raise _refused() from None
     # Accept each message once across all replicas: add() is atomic set-if-absent in the shared cache.
-    if not await sync_to_async(cache.add)(f"jobs:callback:{headers['webhook-id']}", 1, REPLAY_WINDOW_SECONDS):
+    # Without the cache a replay cannot be told apart: refuse for now, and the provider retries.
+    try:
+        first = await sync_to_async(cache.add)(f"jobs:callback:{headers['webhook-id']}", 1, REPLAY_WINDOW_SECONDS)
+    except redis.RedisError as exc:
+        log.warning("jobs.callback_cache_unavailable", error_type=type(exc).__name__)
+        raise CALLBACK_UNAVAILABLE from None
+    if not first:
         raise _refused()
     if not isinstance(payload, dict):
         raise invalid("The callback body must be a JSON object.")

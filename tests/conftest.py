@@ -90,3 +90,17 @@ def default_upstream(settings, upstream_url: str):
     settings.POLLINATIONS_IMAGE_URL = f"{upstream_url}/legacy/image"
     settings.POLLINATIONS_TEXT_URL = f"{upstream_url}/legacy/text"
     return settings
+
+
+@pytest.fixture
+def unreachable_cache(settings) -> None:
+    """The shared cache as it is while Redis is down: django-redis pointed at a port where nothing listens."""
+    from tests.fixtures.simulator_server import free_port
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        }
+    }

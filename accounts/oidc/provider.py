@@ -1,11 +1,17 @@
-"""allauth's OpenID Connect provider, with the provider's discovery document cached in the shared cache."""
+"""allauth's OpenID Connect provider, with the provider's discovery document cached in the shared cache.
+
+The cache only saves a round trip: while it is unreachable (Redis down), each sign-in asks the
+provider for the document again.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
+import redis
 import requests
+import structlog
 from allauth.socialaccount.adapter import get_adapter
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
 from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
@@ -15,6 +21,7 @@ from django.core.cache import cache
 #: The fields of a discovery document the sign-in flow needs.
 REQUIRED_FIELDS = ("issuer", "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri")
 _CACHE_PREFIX = "oidc:discovery:"
+log = structlog.get_logger(__name__)
 
 
 class ProviderUnavailable(requests.RequestException):
@@ -36,7 +43,11 @@ def discovery_document(url: str) -> dict[str, Any]:
     :raises ProviderUnavailable: the provider did not answer, answered an error, or sent no usable document.
     """
     key = _cache_key(url)
-    document = cache.get(key)
+    try:
+        document = cache.get(key)
+    except redis.RedisError as exc:
+        log.warning("oidc.discovery_cache_unavailable", error_type=type(exc).__name__)
+        document = None
     if document is not None:
         return document
     try:
@@ -49,7 +60,10 @@ def discovery_document(url: str) -> dict[str, Any]:
     missing = [f for f in REQUIRED_FIELDS if not isinstance(document, dict) or not isinstance(document.get(f), str)]
     if missing:
         raise ProviderUnavailable(f"discovery document {url} lacks {', '.join(missing)}")
-    cache.set(key, document, settings.OIDC_DISCOVERY_CACHE_SECONDS)
+    try:
+        cache.set(key, document, settings.OIDC_DISCOVERY_CACHE_SECONDS)
+    except redis.RedisError as exc:
+        log.warning("oidc.discovery_cache_unavailable", error_type=type(exc).__name__)
     return document
 
 

@@ -216,6 +216,15 @@ def test_the_discovery_document_is_fetched_once_and_reused(client, oidc_on):
 
 
 @pytest.mark.django_db
+def test_with_the_shared_cache_down_sign_in_still_works_and_asks_the_provider_each_time(
+    client, oidc_on, unreachable_cache
+):
+    assert _finish_login(client).status_code == 302
+    assert _finish_login(client).status_code == 302
+    assert _FakeProvider.discovery_requests == 4  # the redirect and the callback of each sign-in ask
+
+
+@pytest.mark.django_db
 def test_a_failed_discovery_fetch_is_a_clear_page_and_is_not_cached(client, oidc_on):
     _FakeProvider.discovery_failures = 1
     response = client.post("/accounts/oidc/oidc/login/")

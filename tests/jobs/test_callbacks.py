@@ -97,3 +97,15 @@ async def test_a_callback_finished_image_job_is_stored_decoded_and_billed_once(a
     assert [(e.request_id, e.images, e.cost, e.usage_source) for e in events] == [
         (job.request_id, 1, 1_000_000, "estimated")
     ]
+
+
+async def test_with_the_shared_cache_down_a_callback_is_refused_for_a_retry_and_changes_nothing(
+    anonymous, callbacks, organization, unreachable_cache
+):
+    """Each message is accepted once by its id in the shared cache: without it, no callback is accepted."""
+    job = await sync_to_async(running_job)(organization)
+    body, headers = signed({"job_id": f"job-{job.id}", "status": "failed"})
+    response = await anonymous.post("/v1/jobs/callbacks/simulator", content=body, headers=headers)
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.json()["error"]["code"] == "callback_unavailable"
+    assert (await Job.objects.aget(id=job.id)).status == "running"
