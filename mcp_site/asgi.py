@@ -32,6 +32,7 @@ from gateway.handler import (  # noqa: E402
     MAX_BODY_BYTES,
     HotPathHandler,
     Routes,
+    add_security_headers,
     nul_refusal,
     path_info,
     read_body,
@@ -82,6 +83,7 @@ async def refuse(error: HttpError, headers: dict[bytes, bytes], send: Send) -> N
     """Answer ``error`` before any handler saw the request (its request id echoed, as a handler would)."""
     response = error_response(error)
     response["X-Request-ID"] = request_id.from_headers(headers.get(b"x-request-id", b"").decode("latin-1"))
+    add_security_headers(response, None)
     await send_whole(response, send)
 
 

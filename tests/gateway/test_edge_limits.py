@@ -46,8 +46,9 @@ async def test_a_body_that_is_not_json_has_the_same_code_on_v1_and_api(client, u
 @pytest.mark.parametrize(("path", "size"), EVERY_FAMILY)
 async def test_an_oversized_body_is_a_413_in_the_error_shape_on_every_route(client, upstream, path, size):
     body = b'{"messages": "' + b"x" * size + b'"}'
-    error = assert_error_shape(await client.post(path, content=body, headers=HEADERS), 413)
-    assert error["code"] == "body_too_large"
+    response = await client.post(path, content=body, headers=HEADERS)
+    assert assert_error_shape(response, 413)["code"] == "body_too_large"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert upstream_requests(upstream) == []
 
 
@@ -135,4 +136,5 @@ async def test_a_nul_in_the_path_or_query_is_a_400_at_the_edge_on_every_route(cl
     error = assert_error_shape(response, 400)
     assert error["code"] == "invalid_value" and "NUL" in error["message"]
     assert response.headers["X-Request-ID"] == "nul-probe-1"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert upstream_requests(upstream) == []
