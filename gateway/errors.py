@@ -14,10 +14,15 @@ from plugins.errors import UpstreamError
 __all__ = ["from_upstream", "model_not_found", "no_provider_available", "upstream_timeout"]
 
 
+#: How much of an unknown model id an error message repeats (an id may be any length the caller sends).
+_ECHOED_ID_CHARACTERS = 100
+
+
 def model_not_found(model: str) -> HttpError:
+    shown = model if len(model) <= _ECHOED_ID_CHARACTERS else f"{model[:_ECHOED_ID_CHARACTERS]}…"
     return HttpError(
         404,
-        f"The model {model!r} does not exist or is not served here. GET /v1/models lists the models.",
+        f"The model {shown!r} does not exist or is not served here. GET /v1/models lists the models.",
         code="model_not_found",
         param="model",
     )

@@ -231,8 +231,8 @@ async def _job_list(request: HttpRequest) -> HttpResponse:
         raise invalid(f"'kind' must be one of {', '.join(JobKind.values)}.", param="kind")
     before = _created_before(query.get("before"))
     limit = plain_int(query.get("limit", "20"))
-    if limit is None:
-        raise invalid("'limit' must be a number from 1 to 100.", param="limit")
+    if limit is None or not 1 <= limit <= selectors.MAX_PAGE:
+        raise invalid(f"'limit' must be a number from 1 to {selectors.MAX_PAGE}.", param="limit")
     jobs, has_more = await selectors.job_list(
         organization_id=identity.organization_id, status=status, kind=kind, created_before=before, limit=limit
     )

@@ -68,6 +68,13 @@ async def test_an_unknown_model_is_404_in_the_error_shape(anonymous):
     assert response.json()["error"]["param"] == "model"
 
 
+async def test_an_unknown_model_id_of_any_length_is_repeated_only_in_part(anonymous):
+    response = await anonymous.get("/v1/models/" + "m" * 60_000)
+    assert response.status_code == 404
+    message = response.json()["error"]["message"]
+    assert "m" * 100 + "…" in message and len(message) < 300
+
+
 async def test_a_model_outside_the_keys_scopes_is_404_for_that_key(client, amake_key):
     text_only = await amake_key(scopes=("text",))
     response = await client.get("/v1/models/flux", headers={"Authorization": f"Bearer {text_only}"})

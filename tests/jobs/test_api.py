@@ -329,8 +329,8 @@ async def test_a_job_webhook_secret_in_the_standard_form_is_accepted(client, job
     assert response.status_code == 202, response.text
 
 
-@pytest.mark.parametrize("limit", ["²", "¹⁰", "x", "-1"])
-async def test_a_job_list_limit_that_is_not_a_plain_number_is_a_400(client, job_settings, limit):
+@pytest.mark.parametrize("limit", ["²", "¹⁰", "x", "-1", "0", "101", "100000000000000000000"])
+async def test_a_job_list_limit_that_is_not_a_plain_number_from_1_to_100_is_a_400(client, job_settings, limit):
     response = await client.get("/v1/jobs", params={"limit": limit})
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == "limit"
