@@ -27,6 +27,7 @@ from django.core.files.storage import default_storage
 from billing import hotpath as billing
 from core import tracing
 from core.errors import STATUS_CLIENT_CLOSED, HttpError
+from core.numbers import plain_int
 from gateway.dispatch import open_upstream
 from gateway.errors import from_upstream
 from gateway.pipeline import prepared
@@ -185,6 +186,13 @@ def _retryable(exc: BaseException) -> bool:
     return True  # unexpected failures (network, storage) are worth another attempt
 
 
+def _retry_after(exc: BaseException) -> float:
+    """The seconds a failure asked to wait (an open circuit, an upstream's 429 or 503), else 0."""
+    if isinstance(exc, HttpError):
+        return float(plain_int(exc.headers.get("Retry-After", "")) or 0)
+    return 0.0
+
+
 async def job_execute(*, job_id: str, attempt: int, worker_id: str) -> str:
     """Run ``attempt`` of a job to its end; returns what happened (for the task's return value)."""
     job = await sync_to_async(services.job_start)(job_id=job_id, attempt=attempt, worker_id=worker_id)
@@ -236,7 +244,7 @@ async def _execute(job: Job, job_id: str, attempt: int) -> str:
         if not isinstance(exc, HttpError):
             log.error("job_attempt_crashed", job=job_id, error_type=type(exc).__name__)
         await sync_to_async(services.job_fail_or_retry)(
-            job_id=job_id, attempt=attempt, error=error, retryable=_retryable(exc)
+            job_id=job_id, attempt=attempt, error=error, retryable=_retryable(exc), wait_at_least=_retry_after(exc)
         )
         return "failed"
     finally:

@@ -205,9 +205,20 @@ def _backoff(attempt: int) -> float:
 
 
 def job_fail_or_retry(
-    *, job_id: str, attempt: int, error: dict[str, Any], retryable: bool, delay_seconds: float | None = None
+    *,
+    job_id: str,
+    attempt: int,
+    error: dict[str, Any],
+    retryable: bool,
+    delay_seconds: float | None = None,
+    wait_at_least: float = 0.0,
 ) -> Job | None:
-    """End ``attempt`` with ``error``: queue the next attempt (with backoff) or fail the job for good."""
+    """End ``attempt`` with ``error``: queue the next attempt (with backoff) or fail the job for good.
+
+    :param wait_at_least: the failure said when to try again (its ``Retry-After``): the next attempt
+        waits that long at least, up to the longest backoff, instead of spending itself on a provider
+        that said it is not ready.
+    """
     now = timezone.now()
     with transaction.atomic():
         job = _locked(job_id)
@@ -216,6 +227,7 @@ def job_fail_or_retry(
         job.error, job.updated_at, job.worker_id = error, now, ""
         if retryable and job.attempt < job.max_attempts:
             delay = _backoff(job.attempt) if delay_seconds is None else delay_seconds
+            delay = max(delay, min(wait_at_least, BACKOFF_MAX_SECONDS))
             job.attempt += 1
             job.status, job.progress, job.run_after = JobStatus.QUEUED, 0, now + timedelta(seconds=delay)
             job.task_id = queue.enqueue(

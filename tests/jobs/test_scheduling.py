@@ -14,6 +14,7 @@ from django_tasks_db.models import DBTaskResult
 from accounts.exceptions import InvalidInput
 from accounts.services import api_key_create, organization_create
 from jobs import queue, services
+from jobs.execution import job_execute
 from jobs.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -102,3 +103,12 @@ async def test_a_job_whose_worker_died_after_claiming_it_and_before_starting_it_
     assert (await DBTaskResult.objects.aget(id=job.task_id)).status == TaskResultStatus.FAILED
     assert await next_job_to_run() == str(job.id)
     assert await sync_to_async(services.job_reap)() == 0  # once
+
+
+async def test_a_failed_attempt_whose_upstream_said_when_to_retry_waits_that_long_not_the_backoff(client, job_settings):
+    response = await client.post("/v1/jobs", json=IMAGE, headers={"X-Sim-Fault": "status=503;retry-after=26"})
+    job_id = response.json()["id"]
+    assert await job_execute(job_id=job_id, attempt=1, worker_id="test") == "failed"
+    job = await Job.objects.aget(id=job_id)
+    assert (job.status, job.attempt) == ("queued", 2)
+    assert (job.run_after - timezone.now()).total_seconds() > 20  # the backoff alone would be 2 s
