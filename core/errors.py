@@ -124,8 +124,9 @@ def method_not_allowed(*allowed: str) -> HttpError:
     )
 
 
-#: What the operations endpoints (``/healthz``, ``/readyz``, ``/metrics``) answer: probes and scrapers only read.
-PROBE_METHODS = ("GET", "HEAD")
+#: What a resource that is only read answers (operations endpoints, model lists, key info, file links):
+#: GET, and HEAD for its headers alone (the server leaves the body out).
+READ_METHODS = ("GET", "HEAD")
 
 
 def require_method(method: str | None, *allowed: str) -> None:

@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
 from prometheus_client.exposition import choose_encoder
 
 from core.authorization import bearer_token
-from core.errors import PROBE_METHODS, HttpError, error_response, require_method
+from core.errors import READ_METHODS, HttpError, error_response, require_method
 from core.tracing import exemplar
 
 UNMATCHED_ROUTE = "<unmatched>"
@@ -85,7 +85,7 @@ async def metrics_view(request: HttpRequest) -> HttpResponse:
     ``METRICS_TOKEN`` set, only to a scraper that sends it as a Bearer token; without it, only to a
     client on this machine that came through no proxy (``kubectl port-forward``, ``make run``).
     """
-    require_method(request.method, *PROBE_METHODS)
+    require_method(request.method, *READ_METHODS)
     if settings.METRICS_TOKEN:
         if not _holds_token(request.headers.get("Authorization", ""), settings.METRICS_TOKEN):
             return error_response(

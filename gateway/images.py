@@ -18,7 +18,7 @@ import uuid
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from core.errors import HttpError, method_not_allowed
+from core.errors import READ_METHODS, HttpError, require_method
 from gateway.files import file_response, require_signature, signed_query, sniff_image, store_bytes
 
 SALT = "gateway.image-url"
@@ -62,8 +62,7 @@ async def answer_with_urls(response: HttpResponseBase, request: HttpRequest) -> 
 
 async def image_file(request: HttpRequest, filename: str) -> HttpResponse:
     """``GET /v1/images/files/<name>``: a generated image, for whoever holds an unexpired signed URL."""
-    if request.method != "GET":
-        raise method_not_allowed("GET")
+    require_method(request.method, *READ_METHODS)
     require_signature(filename, salt=SALT, query=request.GET, hint="generate the image again for a fresh one.")
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     return await file_response(

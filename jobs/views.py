@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
 from accounts.types import KeyIdentity
-from core.errors import HttpError, invalid, method_not_allowed, require_method
+from core.errors import READ_METHODS, HttpError, invalid, method_not_allowed, require_method
 from core.numbers import plain_int
 from gateway import validation
 from gateway.auth import authenticate, authorize
@@ -84,7 +84,7 @@ async def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
 
 async def job_result(request: HttpRequest, job_id: str) -> HttpResponse:
     """The result file, for whoever holds an unexpired signed URL (no API key needed)."""
-    require_method(request.method, "GET")
+    require_method(request.method, *READ_METHODS)
     require_signature(str(job_id), salt=RESULT_SALT, query=request.GET, hint="GET the job for a fresh one.")
     job = await selectors.job_with_result(job_id=str(job_id))
     if job is None:

@@ -18,7 +18,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
 from billing import ledger
-from core.errors import PROBE_METHODS, require_method
+from core.errors import READ_METHODS, require_method
 from core.readiness import register_readiness_check, run_readiness_checks
 
 
@@ -73,13 +73,13 @@ register_readiness_check("ledger_writer", check_ledger_writer)
 
 async def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness: the process is up and its event loop answers."""
-    require_method(request.method, *PROBE_METHODS)
+    require_method(request.method, *READ_METHODS)
     return JsonResponse({"status": "ok"})
 
 
 async def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: every dependency answers; 503 naming each failed one otherwise."""
-    require_method(request.method, *PROBE_METHODS)
+    require_method(request.method, *READ_METHODS)
     results = await run_readiness_checks()
     ready = all(result["ok"] for result in results.values())
     failed = sorted(name for name, result in results.items() if not result["ok"])

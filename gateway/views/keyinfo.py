@@ -14,7 +14,7 @@ from django.http import HttpRequest, JsonResponse
 
 from billing.policy import org_policy
 from billing.selectors import usage_overview
-from core.errors import method_not_allowed
+from core.errors import READ_METHODS, require_method
 from gateway.auth import authenticate
 
 
@@ -26,8 +26,7 @@ def _iso(value: dt.datetime | float | None) -> str | None:
 
 
 async def key_info(request: HttpRequest) -> JsonResponse:
-    if request.method != "GET":
-        raise method_not_allowed("GET")
+    require_method(request.method, *READ_METHODS)
     identity = await authenticate(request)
     policy = await org_policy(identity.organization_id)
     overview = await sync_to_async(usage_overview)(organization_id=identity.organization_id)

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, quote, unquote, unquote_plus
 
 from django.http import HttpRequest, HttpResponseBase
 
-from core.errors import HttpError, method_not_allowed, not_found
+from core.errors import READ_METHODS, HttpError, method_not_allowed, not_found, require_method
 from gateway import usage, validation
 from gateway.auth import authenticate
 from gateway.dispatch import open_upstream
@@ -152,8 +152,7 @@ async def gen_audio(request: GatewayRequest, text: str) -> HttpResponseBase:
 
 async def model_list(request: GatewayRequest, modality: str = "text", host: str = "gen") -> HttpResponseBase:
     """A Pollinations model list, relayed from the upstream in its own shape (public, like upstream)."""
-    if request.method != "GET":
-        raise method_not_allowed("GET")
+    require_method(request.method, *READ_METHODS)
     if not is_modality(modality):
         raise not_found()
     started = time.perf_counter()

@@ -6,7 +6,7 @@ import time
 
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
-from core.errors import HttpError, invalid, method_not_allowed
+from core.errors import READ_METHODS, HttpError, invalid, method_not_allowed, require_method
 from gateway import images, validation
 from gateway.auth import authenticate
 from gateway.errors import model_not_found
@@ -107,13 +107,13 @@ async def _listed_models(request: HttpRequest) -> list[dict]:
 
 async def models(request: HttpRequest) -> JsonResponse:
     """Every model of every enabled provider (public, as upstream), filtered by the key's scopes when one is sent."""
-    _method(request, "GET")
+    require_method(request.method, *READ_METHODS)
     return JsonResponse({"object": "list", "data": await _listed_models(request)})
 
 
 async def model_detail(request: HttpRequest, model_id: str) -> JsonResponse:
     """One model as ``GET /v1/models`` lists it; 404 ``model_not_found`` when unknown (or hidden from the key)."""
-    _method(request, "GET")
+    require_method(request.method, *READ_METHODS)
     found = next((model for model in await _listed_models(request) if model["id"] == model_id), None)
     if found is None:
         raise model_not_found(model_id)

@@ -55,6 +55,16 @@ def test_fetching_the_image_url_returns_the_image_without_a_key(generated):
     assert Image.open(io.BytesIO(response.content)).size == (256, 256)
 
 
+def test_a_head_request_on_the_image_url_gives_its_headers_alone(generated):
+    """``curl -I`` and link checkers ask for the headers only (it was a 405)."""
+    _, result = generated
+    response = httpx.head(result.data[0].url)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("image/")
+    assert response.content == b""
+    assert httpx.post(result.data[0].url).headers["Allow"] == "GET, HEAD"
+
+
 def _with_query(url: str, **changes: str) -> str:
     parts = urlsplit(url)
     query = {k: v[0] for k, v in parse_qs(parts.query).items()} | changes

@@ -69,7 +69,7 @@ async def test_the_site_root_dashboard_and_favicon_are_not_legacy_text_prompts(c
         ("PUT", "/v1/chat/completions", "POST"),
         ("GET", "/v1/images/generations", "POST"),
         ("DELETE", "/v1/audio/speech", "POST"),
-        ("POST", "/v1/models", "GET"),
+        ("POST", "/v1/models", "GET, HEAD"),
         ("PATCH", "/v1/jobs", "POST, GET"),
         ("PUT", "/image/a cat", "GET, POST"),
         ("DELETE", "/textbook", "GET, POST"),

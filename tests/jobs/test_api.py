@@ -62,11 +62,11 @@ async def test_a_tampered_or_expired_result_url_is_refused(client, job_settings)
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
-async def test_a_result_url_answers_only_get(client, job_settings, method):
+async def test_a_result_url_answers_only_get_and_head(client, job_settings, method):
     """Like an image link, the file is only read through it (it was served to any method)."""
     _, url = await finished_job_with_result_url(client)
     refused = await client.request(method, url)
-    assert (refused.status_code, refused.headers.get("Allow")) == (405, "GET")
+    assert (refused.status_code, refused.headers.get("Allow")) == (405, "GET, HEAD")
     assert refused.json()["error"]["code"] == "method_not_allowed"
 
 
