@@ -121,3 +121,33 @@ async def test_a_body_that_stops_arriving_is_a_408_not_a_connection_held_forever
     with pytest.raises(HttpError) as refused:
         await asyncio.wait_for(handler.read_body(receive, {b"content-length": b"100"}, 1000), timeout=5)
     assert (refused.value.status, refused.value.code) == (408, "request_timeout")
+
+
+async def test_a_slow_body_that_keeps_arriving_is_read_whole(monkeypatch):
+    """The bound is on the silence between parts, not on the whole upload."""
+    from gateway import handler
+
+    monkeypatch.setattr(handler, "BODY_IDLE_SECONDS", 0.2)
+    parts = [b"a" * 10] * 8
+
+    async def receive() -> dict:
+        await asyncio.sleep(0.06)  # 8 parts over about half a second, none after more than 0.2 s
+        return {"type": "http.request", "body": parts.pop(), "more_body": bool(parts)}
+
+    assert await handler.read_body(receive, {}, 1000) == b"a" * 80
+
+
+async def test_a_read_cancelled_for_another_reason_is_still_cancelled_not_a_408(monkeypatch):
+    from gateway import handler
+
+    monkeypatch.setattr(handler, "BODY_IDLE_SECONDS", 0.1)
+
+    async def receive() -> dict:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    reading = asyncio.ensure_future(handler.read_body(receive, {}, 1000))
+    await asyncio.sleep(0.02)
+    reading.cancel()  # the client left, or the server is stopping
+    with pytest.raises(asyncio.CancelledError):
+        await reading
