@@ -17,10 +17,11 @@ from accounts.exceptions import ApplicationError
 from accounts.forms import UserChangeForm, UserCreationForm
 from accounts.models import ApiKey, AuditEvent, Invitation, Membership, Organization, User
 from accounts.throttling import client_ip
+from core.admin import ModelAdmin
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(ModelAdmin, BaseUserAdmin):
     add_form = UserCreationForm
     form = UserChangeForm
     ordering = ["email"]
@@ -43,7 +44,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ModelAdmin):
     list_display = ["slug", "name", "is_active", "created_at"]
     search_fields = ["slug", "name"]
     list_filter = ["is_active"]
@@ -59,7 +60,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ModelAdmin):
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__email", "organization__slug"]
@@ -82,7 +83,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ModelAdmin):
     """Read-only apart from revocation: keys are created by their owners (API, CLI), never here."""
 
     list_display = [
@@ -127,7 +128,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(ModelAdmin):
     list_display = ["email", "organization", "role", "created_at", "expires_at", "accepted_at", "revoked_at"]
     list_filter = ["role"]
     search_fields = ["email", "organization__slug"]
@@ -149,7 +150,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ModelAdmin):
     """Append-only: visible to staff with the view permission, never changed or deleted."""
 
     list_display = ["created_at", "action", "actor_email", "organization", "ip_address", "target"]

@@ -30,6 +30,7 @@ from billing.models import (
     UsageEvent,
 )
 from billing.rendering import invoice_csv, invoice_html, invoice_pdf
+from core.admin import ModelAdmin
 
 
 class PlanAdminForm(forms.ModelForm):
@@ -63,7 +64,7 @@ class _EventNames(TypedDict):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(ModelAdmin):
     list_display = [
         "slug",
         "name",
@@ -81,7 +82,7 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(Price)
-class PriceAdmin(admin.ModelAdmin):
+class PriceAdmin(ModelAdmin):
     list_display = [
         "model",
         "provider",
@@ -96,12 +97,12 @@ class PriceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProviderLimit)
-class ProviderLimitAdmin(admin.ModelAdmin):
+class ProviderLimitAdmin(ModelAdmin):
     list_display = ["provider", "requests_per_minute", "concurrent_requests"]
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(ModelAdmin):
     list_display = ["organization", "plan", "status", "current_period_start", "current_period_end", "next_plan"]
     list_filter = ["status", "plan"]
     autocomplete_fields = ["organization"]
@@ -151,7 +152,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(CreditAccount)
-class CreditAccountAdmin(admin.ModelAdmin):
+class CreditAccountAdmin(ModelAdmin):
     list_display = ["organization", "balance", "overdraft", "updated_at"]
     readonly_fields = ["organization", "balance"]
     actions = ["grant_ten_credits"]
@@ -169,7 +170,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsageEvent)
-class UsageEventAdmin(admin.ModelAdmin):
+class UsageEventAdmin(ModelAdmin):
     """The ledger: read-only, append-only."""
 
     list_display = [
@@ -248,7 +249,7 @@ class PaymentInline(admin.TabularInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(ModelAdmin):
     list_display = ["number", "organization", "period_start", "period_end", "status", "total", "documents"]
     list_filter = ["status"]
     readonly_fields = [

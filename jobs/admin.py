@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin import ModelAdmin
 from jobs import services
 from jobs.exceptions import ApplicationError
 from jobs.models import Job, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -39,7 +40,7 @@ def _each(
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(ModelAdmin):
     list_display = ("id", "organization", "kind", "model", "status", "progress", "attempt", "created_at", "finished_at")
     list_filter = ("status", "kind", "organization")
     search_fields = ("id", "model", "idempotency_key")
@@ -86,7 +87,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(ModelAdmin):
     """Created and changed through the services; a new endpoint's secret is shown once, in a message."""
 
     form = WebhookEndpointForm
@@ -128,7 +129,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ModelAdmin):
     list_display = (
         "event_type",
         "url",

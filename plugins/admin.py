@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from core import breakers
+from core.admin import ModelAdmin
 from plugins import manager, services
 from plugins.models import ProviderConfig
 from plugins.registry import (
@@ -86,7 +87,7 @@ class ProviderConfigForm(forms.ModelForm):
 
 
 @admin.register(ProviderConfig)
-class ProviderConfigAdmin(admin.ModelAdmin):
+class ProviderConfigAdmin(ModelAdmin):
     form = ProviderConfigForm
     list_display = ["name", "kind", "enabled", "priority", "base_url", "credential_state", "circuit_state"]
     list_filter = ["enabled", "kind"]
