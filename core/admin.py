@@ -84,4 +84,18 @@ class ModelAdmin(admin.ModelAdmin):
         return formfield
 
 
-__all__ = ["ModelAdmin", "SafeAutocompleteSelect", "SafeAutocompleteSelectMultiple"]
+def guard_installed_admins(site: admin.AdminSite) -> None:
+    """Give the installed apps' admins (allauth, the token blacklist, Django's groups…) the same guard.
+
+    Called once the admin modules are loaded (:mod:`mcp_site.urls`): each ``ModelAdmin`` registered
+    without :class:`ModelAdmin` is registered again as a subclass of both.
+    """
+    for model, model_admin in list(site._registry.items()):
+        if isinstance(model_admin, ModelAdmin):
+            continue
+        admin_class = type(model_admin)
+        site.unregister(model)
+        site.register(model, type(admin_class.__name__, (ModelAdmin, admin_class), {"__module__": __name__}))
+
+
+__all__ = ["ModelAdmin", "SafeAutocompleteSelect", "SafeAutocompleteSelectMultiple", "guard_installed_admins"]

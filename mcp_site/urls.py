@@ -8,6 +8,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.views import admin_login
+from core.admin import guard_installed_admins
 from gateway.views.native import legacy_text
 from mcp_site import error_views
 from mcp_site.hot_urls import LEGACY_TEXT_PATH, RESERVED_PATH
@@ -21,6 +22,8 @@ handler500 = error_views.server_error
 admin.site.site_header = "MCP Gateway administration"
 admin.site.site_title = "MCP Gateway"
 admin.site.index_title = "Operations"
+# Forged ids in an action or an autocomplete field are refused on the page by every list, not only the project's.
+guard_installed_admins(admin.site)
 
 urlpatterns = [
     # Served by mcp_site.asgi's hot-path handler, without Django's middleware (mcp_site.hot_urls lists them).
