@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from billing.selectors import plan_get_for_org, usage_cost_of_request
-from core.errors import ApplicationError
+from core.errors import ApplicationError, HttpError, error_response, not_permitted
 from dashboard.pages import DashboardRequest, dashboard_page
 from dashboard.playground import OPERATIONS, gateway_call, playground_secret
 from dashboard.results import PLAYGROUND_DEFAULTS, playground_values
@@ -28,8 +28,9 @@ IMAGE_SIZES = ("512x512", "1024x1024", "1024x1536", "1536x1024")
 COST_WINDOW = dt.timedelta(minutes=10)
 
 
-def _refusal(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"message": message, "type": "invalid_request_error", "code": None}}, status=status)
+#: The playground's own refusals, in the one error shape (``docs/errors.md``).
+SIGNED_OUT = HttpError(401, "Sign in again: your session ended.", type="authentication_error", code="not_signed_in")
+UNKNOWN_OPERATION = HttpError(404, "Unknown playground operation.", type="not_found_error", code="not_found")
 
 
 async def _models(organization_id: int) -> dict[str, list[str]]:
@@ -60,14 +61,14 @@ def playground(request: DashboardRequest) -> HttpResponse:
     return render(request, "dashboard/playground.html", context)
 
 
-async def _workspace(request: HttpRequest) -> Workspace | JsonResponse:
+async def _workspace(request: HttpRequest) -> Workspace | HttpResponse:
     """The workspace of a signed-in person whose role may call the gateway, or the refusal to answer."""
     user = await request.auser()
     if not user.is_authenticated:
-        return _refusal(401, "Sign in again: your session ended.")
+        return error_response(SIGNED_OUT)
     workspace = await sync_to_async(workspace_for)(request)
     if not workspace.can("call_gateway"):
-        return _refusal(403, "Your role does not allow calling the gateway.")
+        return error_response(not_permitted("Your role does not allow calling the gateway."))
     return workspace
 
 
@@ -75,7 +76,7 @@ async def _workspace(request: HttpRequest) -> Workspace | JsonResponse:
 async def playground_run(request: HttpRequest, operation: str) -> HttpResponseBase:
     """Run one request through the gateway's ``/v1`` view; answers exactly what the API would (streamed)."""
     if operation not in OPERATIONS:
-        return _refusal(404, "Unknown playground operation.")
+        return error_response(UNKNOWN_OPERATION)
     workspace = await _workspace(request)
     if isinstance(workspace, HttpResponseBase):
         return workspace
@@ -87,7 +88,7 @@ async def playground_run(request: HttpRequest, operation: str) -> HttpResponseBa
             secret = await sync_to_async(playground_secret)(request, workspace, renew=True)
             response = await gateway_call(request, operation=operation, secret=secret)
     except ApplicationError as exc:
-        return _refusal(exc.status, exc.message)
+        return error_response(exc)
     response["Cache-Control"] = "no-store"
     return response
 

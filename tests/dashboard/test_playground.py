@@ -109,3 +109,30 @@ def test_the_cost_of_a_request_id_no_request_can_have_is_not_recorded_rather_tha
     response = signed_in("developer").get("/playground/cost/a%00b/")
     assert response.status_code == 200, response.content[:200]
     assert response.json() == {"recorded": False, "cost": None, "credits": None}
+
+
+ERROR_FIELDS = {"message", "type", "code", "param"}
+
+
+async def test_the_playgrounds_own_refusals_have_the_one_error_shape(browser_session, gateway_settings):  # noqa: F811
+    from mcp_site.asgi import application
+
+    async with await browser_session("developer") as http:
+        unknown = await http.post("/playground/run/zzz/", json=CHAT)
+    async with await browser_session("viewer") as http:
+        forbidden = await http.post("/playground/run/chat/", json=CHAT)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application),
+        base_url="http://testserver",
+        cookies={"csrftoken": CSRF},
+        headers={"X-CSRFToken": CSRF},
+    ) as http:
+        signed_out = await http.post("/playground/run/chat/", json=CHAT)
+    for response, status, code in (
+        (unknown, 404, "not_found"),
+        (forbidden, 403, "not_permitted"),
+        (signed_out, 401, "not_signed_in"),
+    ):
+        assert response.status_code == status
+        assert set(response.json()["error"]) == ERROR_FIELDS
+        assert response.json()["error"]["code"] == code
