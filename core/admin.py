@@ -11,7 +11,7 @@ an action on them selects nothing ("Items must be selected…"), and the form sh
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -70,18 +70,27 @@ class ModelAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(
         self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> ModelChoiceField[Any] | None:
-        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if formfield is not None and type(formfield.widget) is AutocompleteSelect:
-            formfield.widget.__class__ = SafeAutocompleteSelect
-        return formfield
+        return _guarded(super().formfield_for_foreignkey(db_field, request, **kwargs))
 
     def formfield_for_manytomany(
         self, db_field: ManyToManyField[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> ModelMultipleChoiceField[Any] | None:
-        formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
-        if formfield is not None and type(formfield.widget) is AutocompleteSelectMultiple:
-            formfield.widget.__class__ = SafeAutocompleteSelectMultiple
-        return formfield
+        return _guarded(super().formfield_for_manytomany(db_field, request, **kwargs))
+
+
+#: Django's autocomplete widgets and the guarded ones that replace them.
+_SAFE_WIDGETS: dict[type, type] = {
+    AutocompleteSelect: SafeAutocompleteSelect,
+    AutocompleteSelectMultiple: SafeAutocompleteSelectMultiple,
+}
+_FormField = TypeVar("_FormField", ModelChoiceField, ModelMultipleChoiceField)
+
+
+def _guarded(formfield: _FormField | None) -> _FormField | None:
+    """``formfield`` with its autocomplete widget (if any) swapped for the guarded one."""
+    if formfield is not None and (safe := _SAFE_WIDGETS.get(type(formfield.widget))) is not None:
+        formfield.widget.__class__ = safe
+    return formfield
 
 
 def guard_installed_admins(site: admin.AdminSite) -> None:

@@ -159,13 +159,18 @@ def not_permitted(message: str, *, param: str | None = None) -> HttpError:
 INTERNAL_ERROR = HttpError(
     500, "The gateway failed to handle this request. It has been logged.", type="server_error", code="internal_error"
 )
+
+
+def unavailable(message: str, *, code: str, retry_after: int) -> HttpError:
+    """503: a service the request needs is unreachable for now (ours: the caller may retry as told)."""
+    return HttpError(503, message, type="service_unavailable", code=code, headers={"Retry-After": str(retry_after)})
+
+
 #: The database is unreachable (restarting, failing over) and the request needed it: a clear 503, not a 500.
-DATABASE_UNAVAILABLE = HttpError(
-    503,
+DATABASE_UNAVAILABLE = unavailable(
     "The gateway's database is unavailable right now. Retry in a few seconds.",
-    type="service_unavailable",
     code="database_unavailable",
-    headers={"Retry-After": "2"},
+    retry_after=2,
 )
 
 

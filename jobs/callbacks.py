@@ -26,7 +26,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from billing import hotpath as billing
 from billing.pricing import estimate_usage
-from core.errors import HttpError, invalid, method_not_allowed
+from core.errors import HttpError, invalid, method_not_allowed, unavailable
 from gateway.pipeline import resolve_routes
 from gateway.usage import report as usage_report
 from jobs import services
@@ -38,12 +38,10 @@ from plugins.types import Caller, JobCallback, Outcome, ProviderCall
 
 #: webhook-ids are remembered a little longer than the signature's 5-minute tolerance.
 REPLAY_WINDOW_SECONDS = 600
-CALLBACK_UNAVAILABLE = HttpError(
-    503,
+CALLBACK_UNAVAILABLE = unavailable(
     "Callbacks cannot be checked for replays right now (the shared cache is unreachable); send it again later.",
-    type="service_unavailable",
     code="callback_unavailable",
-    headers={"Retry-After": "5"},
+    retry_after=5,
 )
 log = structlog.get_logger(__name__)
 

@@ -86,15 +86,20 @@ async def test_roles_that_may_not_call_the_gateway_are_refused(browser_session, 
     assert await _playground_keys() == []
 
 
-async def test_a_signed_out_caller_is_asked_to_sign_in(gateway_settings):  # noqa: F811
+def signed_out_client() -> httpx.AsyncClient:
+    """A browser with its CSRF token and no session."""
     from mcp_site.asgi import application
 
-    async with httpx.AsyncClient(
+    return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=application),
         base_url="http://testserver",
         cookies={"csrftoken": CSRF},
         headers={"X-CSRFToken": CSRF},
-    ) as http:
+    )
+
+
+async def test_a_signed_out_caller_is_asked_to_sign_in(gateway_settings):  # noqa: F811
+    async with signed_out_client() as http:
         response = await http.post("/playground/run/chat/", json=CHAT)
     assert response.status_code == 401
 
@@ -115,18 +120,11 @@ ERROR_FIELDS = {"message", "type", "code", "param"}
 
 
 async def test_the_playgrounds_own_refusals_have_the_one_error_shape(browser_session, gateway_settings):  # noqa: F811
-    from mcp_site.asgi import application
-
     async with await browser_session("developer") as http:
         unknown = await http.post("/playground/run/zzz/", json=CHAT)
     async with await browser_session("viewer") as http:
         forbidden = await http.post("/playground/run/chat/", json=CHAT)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=application),
-        base_url="http://testserver",
-        cookies={"csrftoken": CSRF},
-        headers={"X-CSRFToken": CSRF},
-    ) as http:
+    async with signed_out_client() as http:
         signed_out = await http.post("/playground/run/chat/", json=CHAT)
     for response, status, code in (
         (unknown, 404, "not_found"),
