@@ -26,7 +26,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from billing import hotpath as billing
 from billing.pricing import estimate_usage
-from core.errors import HttpError, invalid, method_not_allowed, unavailable
+from core.errors import HttpError, invalid, require_method, unavailable
 from gateway.pipeline import resolve_routes
 from gateway.usage import report as usage_report
 from jobs import services
@@ -112,8 +112,7 @@ async def _charge(job: Job) -> None:
 
 
 async def provider_callback(request: HttpRequest, provider: str) -> HttpResponse:
-    if request.method != "POST":
-        raise method_not_allowed("POST")
+    require_method(request.method, "POST")
     secret = settings.JOBS_CALLBACK_SECRET
     if not secret:
         raise HttpError(404, "Provider callbacks are not enabled (JOBS_CALLBACK_SECRET).", code="not_found")

@@ -58,7 +58,7 @@ class _RateLimited(Exception):
     def __init__(self, refusal: HttpError) -> None:
         super().__init__(refusal.message)
         self.refusal = refusal
-        self.delay_seconds = float(refusal.headers.get("Retry-After", "1"))
+        self.delay_seconds = _retry_after(refusal) or 1.0
 
 
 _MODALITIES: dict[str, Modality] = {"chat": "text", "image": "image"}

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, quote, unquote, unquote_plus
 
 from django.http import HttpRequest, HttpResponseBase
 
-from core.errors import READ_METHODS, HttpError, method_not_allowed, not_found, require_method
+from core.errors import READ_METHODS, HttpError, not_found, require_method
 from gateway import usage, validation
 from gateway.auth import authenticate
 from gateway.dispatch import open_upstream
@@ -102,8 +102,7 @@ def _first_values(request: HttpRequest) -> dict[str, str]:
 
 
 async def _generate(request: GatewayRequest, *, host: str, modality: Modality) -> HttpResponseBase:
-    if request.method not in ("GET", "POST"):
-        raise method_not_allowed("GET", "POST")
+    require_method(request.method, "GET", "POST")
     raw_path = _checked_raw_path(request)
     identity = await authenticate(request)
     query = validation.native_query(_first_values(request))

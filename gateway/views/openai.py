@@ -6,7 +6,7 @@ import time
 
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
-from core.errors import READ_METHODS, HttpError, invalid, method_not_allowed, require_method
+from core.errors import READ_METHODS, HttpError, invalid, require_method
 from gateway import images, validation
 from gateway.auth import authenticate
 from gateway.errors import model_not_found
@@ -18,13 +18,8 @@ from plugins.types import ProviderCall
 MAX_TRANSCRIPTION_BYTES = 25 * 1024 * 1024
 
 
-def _method(request: HttpRequest, allowed: str) -> None:
-    if request.method != allowed:
-        raise method_not_allowed(allowed)
-
-
 async def chat_completions(request: GatewayRequest) -> HttpResponseBase:
-    _method(request, "POST")
+    require_method(request.method, "POST")
     identity = await authenticate(request)
     payload = validation.json_object(request)
     chat = validation.chat_request(payload)
@@ -33,7 +28,7 @@ async def chat_completions(request: GatewayRequest) -> HttpResponseBase:
 
 
 async def image_generations(request: GatewayRequest) -> HttpResponseBase:
-    _method(request, "POST")
+    require_method(request.method, "POST")
     identity = await authenticate(request)
     payload = validation.json_object(request)
     image = validation.image_request(payload)
@@ -44,7 +39,7 @@ async def image_generations(request: GatewayRequest) -> HttpResponseBase:
 
 
 async def audio_speech(request: GatewayRequest) -> HttpResponseBase:
-    _method(request, "POST")
+    require_method(request.method, "POST")
     identity = await authenticate(request)
     payload = validation.json_object(request)
     speech = validation.speech_request(payload)
@@ -53,7 +48,7 @@ async def audio_speech(request: GatewayRequest) -> HttpResponseBase:
 
 
 async def audio_transcriptions(request: GatewayRequest) -> HttpResponseBase:
-    _method(request, "POST")
+    require_method(request.method, "POST")
     identity = await authenticate(request)
     if not (request.content_type or "").startswith("multipart/form-data"):
         raise invalid(
