@@ -19,13 +19,13 @@ how many events wait.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 import redis
 import redis.asyncio
 import structlog
@@ -235,7 +235,7 @@ async def read_pending_without_ack(client: redis.asyncio.Redis, *, consumer: str
 
 
 async def insert_entries(entries: list) -> int:
-    events = [json.loads(fields[b"e"]) for _, fields in entries if fields]
+    events = [msgspec.json.decode(fields[b"e"]) for _, fields in entries if fields]
     return await sync_to_async(_insert)(events)
 
 
