@@ -1,0 +1,160 @@
+"""The web role's HTTP protocol bounds a request's head, in size and in time, and refuses in the error shape.
+
+A real uvicorn server with the protocol, on a loopback port, in the test's event loop; the clients
+are raw sockets, so nothing between them and the server fixes what they send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+import uvicorn
+
+from mcp_site import http_protocol
+from mcp_site.http_protocol import MAX_HEAD_BYTES, GatewayHttpProtocol
+from tests.fixtures.simulator_server import free_port
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "websocket":
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 1000})
+        return
+    if scope["type"] != "http":
+        return
+    size = 0
+    while True:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": f"read {size}".encode()})
+
+
+@contextlib.asynccontextmanager
+async def serving(**config) -> AsyncIterator[int]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, http=GatewayHttpProtocol, lifespan="off", log_level="error", **config
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def exchange(port: int, *parts: bytes, pause: float = 0.0) -> bytes:
+    """Send ``parts`` (``pause`` seconds apart) and read until the server closes or 5 s pass."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for part in parts:
+            if reader.at_eof():
+                break  # the server has answered and closed its end: what it said is waiting
+            writer.write(part)
+            await writer.drain()
+            await asyncio.sleep(pause)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                return await reader.read(-1)
+        return b"(still open)"
+    finally:
+        writer.close()
+
+
+def error_of(answer: bytes) -> tuple[int, dict]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower()
+    return int(head.split()[1]), json.loads(body)["error"]
+
+
+def get(path: str = "/", headers: bytes = b"") -> bytes:
+    return b"GET " + path.encode() + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" + headers + b"\r\n"
+
+
+async def test_a_head_larger_than_the_bound_is_refused_with_431_in_the_error_shape():
+    async with serving() as port:
+        big = b"X-Big: " + b"a" * MAX_HEAD_BYTES + b"\r\n"
+        status, error = error_of(await exchange(port, get(headers=big)))
+        assert status == 431
+        assert error["code"] == "request_header_fields_too_large"
+
+        # Just under the bound is served.
+        fits = b"X-Fits: " + b"a" * (MAX_HEAD_BYTES - 1024) + b"\r\n"
+        assert (await exchange(port, get(headers=fits))).startswith(b"HTTP/1.1 200")
+
+
+async def test_a_head_that_never_ends_is_cut_off_at_the_bound_not_buffered():
+    async with serving() as port:
+        endless = [get().rstrip(b"\r\n") + b"\r\n"] + [b"X-More: " + b"b" * 8000 + b"\r\n"] * 40
+        answer = await exchange(port, *endless)
+        assert error_of(answer)[0] == 431
+
+
+async def test_a_body_sent_with_its_head_does_not_count_against_the_head_bound():
+    async with serving() as port:
+        body = b"z" * (4 * MAX_HEAD_BYTES)
+        request = (
+            b"POST / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
+        answer = await exchange(port, request)
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert f"read {len(body)}".encode() in answer
+
+
+async def test_a_malformed_request_gets_400_in_the_error_shape():
+    async with serving() as port:
+        status, error = error_of(await exchange(port, b"GET / HTTP/1.1\r\nHost t\r\n\r\n"))
+        assert (status, error["code"], error["type"]) == (400, "invalid_request", "invalid_request_error")
+
+
+async def test_a_head_trickled_past_the_deadline_gets_408_and_a_silent_connection_is_closed(monkeypatch):
+    monkeypatch.setattr(http_protocol, "HEAD_SECONDS", 1.0)
+    async with serving() as port:
+        trickle = [b"GET / HTTP/1.1\r\n"] + [b"X-Slow: 1\r\n"] * 10
+        status, error = error_of(await exchange(port, *trickle, pause=0.3))
+        assert (status, error["code"]) == (408, "request_timeout")
+
+        assert await exchange(port) == b""  # nothing sent: closed without an answer
+
+
+async def test_a_kept_alive_connection_may_wait_longer_than_the_head_deadline_between_requests(monkeypatch):
+    monkeypatch.setattr(http_protocol, "HEAD_SECONDS", 1.0)
+    async with serving(timeout_keep_alive=10) as port:
+        first = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+        answer = await exchange(port, first, get(), pause=2.5)
+        assert answer.count(b"HTTP/1.1 200") == 2
+
+
+async def test_a_websocket_upgrade_leaves_no_connection_behind_in_the_sweep():
+    async with serving(ws="websockets-sansio") as port:
+        handshake = (
+            b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(handshake)
+        assert (await reader.readline()).startswith(b"HTTP/1.1 101")
+        writer.close()
+        await asyncio.sleep(0.1)
+        assert not http_protocol._HeadSweep.of(asyncio.get_running_loop()).connections
+
+
+@pytest.mark.parametrize("path", ["/", "/a/b?c=d"])
+async def test_an_ordinary_request_is_served_as_before(path):
+    async with serving() as port:
+        assert (await exchange(port, get(path))).startswith(b"HTTP/1.1 200")
