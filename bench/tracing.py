@@ -9,7 +9,7 @@ started fresh for it, so neither has served more requests than the other, and wh
 started and loaded first alternates from round to round (in four runs that always started the
 untraced one first, the second of two identical processes read 3 to 4 % cheaper). The cost of a
 configuration is the median, over the rounds, of its CPU per request divided by the untraced one's
-measured beside it. The configurations (granian, one worker each, the
+measured beside it. The configurations (uvicorn, one worker each, the
 simulator upstream, PostgreSQL and Redis as in ``bench/gateway.py``):
 
 * ``off`` — no ``OTEL_*`` variable: what the hot path costs without tracing;

@@ -8,8 +8,15 @@ role="${1:-web}"
 
 case "$role" in
   web)
-    exec granian --interface asgi --host 0.0.0.0 --port 8000 \
-      --workers "${WEB_WORKERS:-1}" --loop uvloop "$@" mcp_site.asgi:application
+    # The application's own logs replace uvicorn's access log; it trusts forwarded headers itself
+    # (TRUSTED_PROXIES) and names no server. After SIGTERM, requests and streams in flight get 50 s
+    # to finish (the pod's grace period is 60 s, 5 of them in preStop).
+    # Its HTTP protocol bounds the size and arrival time of a request's head (mcp_site/http_protocol.py);
+    # a WebSocket message is bounded at 64 KB (a job socket's messages are 4 KB at most).
+    exec uvicorn --host 0.0.0.0 --port 8000 --workers "${WEB_WORKERS:-1}" --loop uvloop \
+      --http mcp_site.http_protocol:GatewayHttpProtocol --ws websockets-sansio --ws-max-size 65536 \
+      --no-access-log --no-proxy-headers --no-server-header --timeout-graceful-shutdown 50 "$@" \
+      mcp_site.asgi:application
     ;;
   worker)
     # The periodic purge of expired files is queued by the first job too; this covers gateways

@@ -54,9 +54,10 @@ MAX_BODY_BYTES = 26 * 1024 * 1024
 BODY_IDLE_SECONDS = 30.0
 
 
-#: The server ended the request body with a disconnect: the client left mid-upload, or (granian) the
-#: chunked encoding was malformed or cut short. Answered either way: an application that answers
-#: nothing leaves the server to send its own plain-text 500, and a client that has gone reads nothing.
+#: The server ended the request body with a disconnect: the client left mid-upload, or the server
+#: found the chunked encoding malformed or cut short (some servers report it so). Answered either
+#: way: an application that answers nothing leaves the server to send its own plain-text 500, and a
+#: client that has gone reads nothing.
 BODY_UNREADABLE = HttpError(
     400,
     "The request body could not be read: it was cut short or its chunked encoding is malformed.",

@@ -2,7 +2,7 @@
 
 ``python -m scripts.cluster_local`` (``make cluster-local``) needs ``DATABASE_URL`` (PostgreSQL)
 and ``REDIS_URL``: every replica shares them and nothing else, exactly as pods do in Kubernetes.
-It migrates the database, starts the bundled simulator as the upstream, the replicas (granian,
+It migrates the database, starts the bundled simulator as the upstream, the replicas (uvicorn,
 one worker each) and the workers, waits until each replica is ready, then starts nginx on
 127.0.0.1:8080 and prints the URLs. Ctrl-C stops everything; so does any process exiting.
 ``--check`` starts it, runs the smoke test through nginx and stops it again.

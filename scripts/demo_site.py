@@ -1,6 +1,6 @@
 """A throw-away gateway with people in every role, for the dashboard's browser tests and ``make screenshots``.
 
-The embedded gateway (SQLite, the simulator, granian) with an owner, admin, developer, billing
+The embedded gateway (SQLite, the simulator, uvicorn) with an owner, admin, developer, billing
 member and viewer in its ``demo`` organisation (on a Team plan), a second organisation (Globex,
 owned by the viewer) and an open invitation; everyone's password is :data:`DEMO_PASSWORD`.
 """

@@ -1,7 +1,7 @@
 """Start, watch and stop local server processes: used by ``scripts.cluster_local``, ``make screenshots`` and the tests.
 
 Each process runs in its own session (process group), so stopping or killing it also stops any
-children it forked (granian's worker, for one). Output goes to one log file per process.
+children it forked (uvicorn's workers and reloader, for one). Output goes to one log file per process.
 """
 
 from __future__ import annotations
@@ -33,17 +33,15 @@ def free_port() -> int:
 
 
 def gateway_command(port: int, *options: str, workers: int = 1, python: str = PYTHON) -> list[str]:
-    """A gateway on loopback as the image's ``web`` role runs it (granian, uvloop), scaled down.
+    """A gateway on loopback as the image's ``web`` role runs it (uvicorn and the gateway's HTTP protocol), scaled down.
 
-    :param options: more granian flags (``--log-level``, the reloader's).
+    :param options: more uvicorn flags (``--log-level``, the reloader's).
     :param python: the interpreter to run it with (the benchmark's may be another virtualenv's).
     """
     return [
         python,
         "-m",
-        "granian",
-        "--interface",
-        "asgi",
+        "uvicorn",
         "--host",
         "127.0.0.1",
         "--port",
@@ -52,6 +50,17 @@ def gateway_command(port: int, *options: str, workers: int = 1, python: str = PY
         str(workers),
         "--loop",
         "uvloop",
+        "--http",
+        "mcp_site.http_protocol:GatewayHttpProtocol",
+        "--ws",
+        "websockets-sansio",
+        "--ws-max-size",
+        "65536",
+        "--no-access-log",
+        "--no-proxy-headers",
+        "--no-server-header",
+        "--timeout-graceful-shutdown",
+        "50",
         *options,
         "mcp_site.asgi:application",
     ]
@@ -161,7 +170,7 @@ def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
 def embedded_gateway(
     state: Path, *, org: str = "demo", port: int | None = None, **extra: str
 ) -> Iterator[tuple[str, str, dict[str, str]]]:
-    """A whole gateway as a stranger runs it: SQLite in ``state``, the simulator upstream, granian.
+    """A whole gateway as a stranger runs it: SQLite in ``state``, the simulator upstream, uvicorn.
 
     Migrates, creates organisation ``org`` with an API key, and serves until the block ends.
 

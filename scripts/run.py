@@ -2,7 +2,7 @@
 
 Processes: the Pollinations simulator (upstream), the gateway (ASGI, port 8000) and the job
 worker. With ``--reload`` (``make run``) the gateway restarts its worker when a file under the
-project's Django apps changes (code or templates; granian's reloader, the ``granian[reload]`` extra)
+project's Django apps changes (code or templates; uvicorn's reloader, with watchfiles)
 and the job worker restarts on code changes (Django's autoreloader); the image never reloads.
 Each runs in its own process group so one Ctrl-C (or SIGTERM) stops every one of them, and if any
 of them exits the others are stopped too rather than left half-running.
@@ -44,8 +44,16 @@ def reload_paths() -> list[Path]:
     return sorted(apps_py.parent for apps_py in ROOT.glob("*/apps.py"))
 
 
+#: What restarts the gateway: its modules, and templates (read once per process).
+RELOAD_INCLUDES = ("*.py", "*.html", "*.txt")
+
+
 def gateway_reload_flags(paths: list[Path]) -> list[str]:
-    return ["--reload", *(flag for path in paths for flag in ("--reload-paths", str(path)))]
+    return [
+        "--reload",
+        *(flag for path in paths for flag in ("--reload-dir", str(path))),
+        *(flag for pattern in RELOAD_INCLUDES for flag in ("--reload-include", pattern)),
+    ]
 
 
 def _commands(*, reload: bool = False) -> dict[str, list[str]]:
@@ -106,7 +114,7 @@ class Supervisor:
                 time.sleep(POLL_SECONDS)
             if proc.poll() is None:
                 print(f"[run] killing {name}", flush=True)
-            # Also kills what the leader left behind in its group (granian's worker, for one).
+            # Also kills what the leader left behind in its group (uvicorn's reloaded server, for one).
             _signal_group(proc, signal.SIGKILL)
             proc.wait()
 

@@ -21,7 +21,7 @@ HEADERS = {"Authorization": f"Bearer {DEFAULT_SECRET_KEY}", "Content-Type": "app
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its direct children (granian runs a worker child)."""
+    """User + system CPU of ``pid`` and its direct children (a server may run its worker as a child)."""
     ticks = os.sysconf("SC_CLK_TCK")
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as handle:

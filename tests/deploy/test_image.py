@@ -90,7 +90,12 @@ def test_entrypoint_is_executable_posix_sh(repo: Path, run: Callable) -> None:
     [
         (
             "web",
-            ["granian --interface asgi --host 0.0.0.0 --port 8000 --workers 3 --loop uvloop mcp_site.asgi:application"],
+            [
+                "uvicorn --host 0.0.0.0 --port 8000 --workers 3 --loop uvloop"
+                " --http mcp_site.http_protocol:GatewayHttpProtocol --ws websockets-sansio --ws-max-size 65536"
+                " --no-access-log --no-proxy-headers --no-server-header"
+                " --timeout-graceful-shutdown 50 mcp_site.asgi:application"
+            ],
         ),
         (
             "worker",
@@ -110,14 +115,14 @@ def test_entrypoint_is_executable_posix_sh(repo: Path, run: Callable) -> None:
 def test_entrypoint_execs_the_command_of_each_role(
     repo: Path, run: Callable, stub_commands: Callable, role: str, commands: list[str]
 ) -> None:
-    stubs = stub_commands({"granian": {}, "python": {}})
+    stubs = stub_commands({"uvicorn": {}, "python": {}})
     result = run([repo / ENTRYPOINT, role], env={**stubs.env, "WEB_WORKERS": "3"})
     assert result.returncode == 0, result.stderr
     assert [" ".join(call) for call in stubs.calls()] == commands
 
 
 def test_entrypoint_refuses_an_unknown_role(repo: Path, run: Callable, stub_commands: Callable) -> None:
-    stubs = stub_commands({"granian": {}, "python": {}})
+    stubs = stub_commands({"uvicorn": {}, "python": {}})
     result = run([repo / ENTRYPOINT, "shell"], env=stubs.env)
     assert result.returncode != 0
     assert "unknown role 'shell'" in result.stderr
@@ -130,5 +135,7 @@ def requirement_names(path: Path) -> set[str]:
     return {re.split(r"[\[=<>~ ]", line, maxsplit=1)[0].lower() for line in lines if line and not line.startswith("-")}
 
 
-def test_the_runtime_requirements_hold_no_development_server(repo: Path) -> None:
-    assert requirement_names(repo / "requirements.txt").isdisjoint({"daphne", "uvicorn", "httptools"})
+def test_the_runtime_requirements_hold_no_development_server_or_reloader(repo: Path) -> None:
+    runtime = requirement_names(repo / "requirements.txt")
+    assert runtime.isdisjoint({"daphne", "watchfiles"})
+    assert {"uvicorn", "httptools", "uvloop", "websockets"} <= runtime

@@ -51,7 +51,7 @@ def outcomes(stdout: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """A real gateway process (granian) on SQLite with the simulator upstream; yields (URL, API key)."""
+    """A real gateway process (uvicorn) on SQLite with the simulator upstream; yields (URL, API key)."""
     with embedded_gateway(tmp_path_factory.mktemp("smoke"), org="smoke") as (url, key, _env):
         yield url, key
 

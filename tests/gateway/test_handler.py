@@ -59,8 +59,8 @@ def test_no_more_than_its_bound_of_paths_is_remembered():
 async def _answer_to_a_body_that_breaks_off(path: str) -> tuple[dict, bytes]:
     """What the ASGI application answers when the server reports the body's end as a disconnect.
 
-    Granian does so for a chunked body whose encoding is malformed and for one cut short; an
-    application that then answers nothing leaves granian to send its own plain-text 500.
+    Some servers (granian) do so for a chunked body whose encoding is malformed and for one cut
+    short; an application that then answers nothing leaves the server to send its own plain-text 500.
     """
     from mcp_site.asgi import application
 

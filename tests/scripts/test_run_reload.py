@@ -1,4 +1,4 @@
-"""``make run`` reloads the gateway: granian with scripts/run.py's reload flags restarts on code and template edits."""
+"""``make run`` reloads the gateway: uvicorn with scripts/run.py's reload flags restarts on code and template edits."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_the_reloading_gateway_restarts_when_a_module_or_a_template_changes(tmp_
     command = list(run._commands(reload=False)["gateway"])
     command[command.index("--port") + 1] = str(port)
     command = [*command[:-1], *run.gateway_reload_flags([site]), "reloadapp:app"]
-    log = tmp_path / "granian.log"
+    log = tmp_path / "gateway.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,
@@ -79,7 +79,7 @@ def test_the_reloading_gateway_restarts_when_a_module_or_a_template_changes(tmp_
 
 def test_make_run_reloads_the_project_apps_and_the_worker_but_plain_runs_and_the_image_do_not():
     reloading = run._commands(reload=True)
-    watched = {Path(p) for a, p in pairwise(reloading["gateway"]) if a == "--reload-paths"}
+    watched = {Path(p) for a, p in pairwise(reloading["gateway"]) if a == "--reload-dir"}
     assert {run.ROOT / app for app in ("dashboard", "gateway", "billing", "accounts", "mcp_site")} <= watched
     assert "--reload" in reloading["gateway"] and reloading["worker"][-1] == "--reload"
     plain = run._commands()
