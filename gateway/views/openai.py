@@ -62,7 +62,12 @@ async def audio_transcriptions(request: GatewayRequest) -> HttpResponseBase:
         raise invalid("The multipart body could not be parsed.", param="file", code="invalid_multipart") from None
     upload = files.get("file")
     if upload is None or upload.size == 0:
-        raise invalid("'file' is required: the audio to transcribe.", param="file", code="missing_field")
+        raise invalid(
+            "'file' is required: the audio to transcribe, as a file part with a filename in UTF-8 "
+            "(a part without one is a plain field, not a file).",
+            param="file",
+            code="missing_field",
+        )
     if (upload.size or 0) > MAX_TRANSCRIPTION_BYTES:
         raise HttpError(413, "The audio file is larger than 25 MB.", param="file", code="file_too_large")
     fields = validation.transcription_form(validation.single_valued(form, files))

@@ -230,3 +230,23 @@ async def test_unknown_fields_providers_accept_are_not_refused(client, upstream)
     response = await client.post(CHAT, json=extra)
     assert response.status_code == 200, response.text
     assert len(upstream_requests(upstream, CHAT)) == 1
+
+
+@pytest.mark.parametrize(
+    "disposition",
+    [b'form-data; name="file"', b'form-data; name="file"; filename="\xff\xfe.wav"'],
+    ids=["no filename", "filename not UTF-8"],
+)
+async def test_a_file_part_that_is_not_a_file_is_named_as_such(client, upstream, disposition):
+    multipart = (
+        b"--B\r\nContent-Disposition: " + disposition + b"\r\nContent-Type: audio/wav\r\n\r\nRIFF0000WAVEfmt \r\n"
+        b'--B\r\nContent-Disposition: form-data; name="model"\r\n\r\nwhisper-1\r\n--B--\r\n'
+    )
+    response = await client.post(
+        TRANSCRIBE, content=multipart, headers={"Content-Type": "multipart/form-data; boundary=B"}
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == ("file", "missing_field")
+    assert "filename" in error["message"]
+    assert upstream_requests(upstream) == []
