@@ -62,6 +62,12 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     lingering = False
     #: The refusal a parser callback decided on (the parser reports it as a parse error).
     refusal: HttpError | None = None
+    #: Of the current read, at least this many bytes belong to messages before the awaited head.
+    read_parsed = 0
+    #: Where in the current read the awaited head began (at most), or ``None`` if it began before it.
+    head_offset: int | None = None
+    #: The awaited head's size on the wire so far, at least, from what the parser reported of it.
+    head_wire = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -75,26 +81,54 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self.lingering:
             return
+        self.read_parsed, self.head_offset = 0, None
         super().data_received(data)
-        if self.head_since is not None and not self.transport.is_closing():
-            # Still inside a head after this read: it counts against the bound (a read that also
-            # completed the head did not get here, so a body never counts).
-            self.head_bytes += len(data)
+        if self.head_since is not None and not self.transport.is_closing() and not self.lingering:
+            # Still inside a head after this read: its part of the read counts against the bound (a
+            # read that also completed the head did not get here, so a body never counts). A head that
+            # began in this read began after what the parser reported of the messages before it (the
+            # rest of a body, pipelined requests): counted from there, never less than it holds.
+            if self.head_offset is None:
+                self.head_bytes += len(data)
+            else:
+                self.head_bytes = len(data) - self.head_offset
             if self.head_bytes > MAX_HEAD_BYTES:
                 self.refuse(HEAD_TOO_LARGE)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._await_head(started=True)
+        self.head_offset, self.head_wire = self.read_parsed, 0
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        self.head_wire += len(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        super().on_header(name, value)
+        self.head_wire += len(name) + len(value) + 3  # "name:value\r\n" at least
+
+    def on_body(self, body: bytes) -> None:
+        super().on_body(body)
+        self.read_parsed += len(body)
 
     def on_headers_complete(self) -> None:
         # Between requests of a kept-alive connection no head is awaited: uvicorn closes it when idle,
         # and the next head's clock starts at its first byte.
         self.head_since = None
-        # A head that came in one read was parsed whole before data_received could count it.
-        if len(self.url) + sum(len(name) + len(value) for name, value in self.headers) > MAX_HEAD_BYTES:
+        # A head that came in one read was parsed whole before data_received could count it: its size
+        # on the wire is at least the request line ("GET / HTTP/1.1\r\n") and every header with its
+        # separators (thousands of empty headers are small to a sum of names and values).
+        size = self.head_wire + len(self.parser.get_method()) + 14
+        if size > MAX_HEAD_BYTES:
             self.refusal = HEAD_TOO_LARGE
             raise _Refused  # stops the parser; uvicorn answers through send_400_response
+        # What of this read the head took, at least (of a head begun in an earlier read: what is
+        # left after the bytes counted then, which were at least as many as the head had there).
+        if self.head_offset is not None:
+            self.read_parsed = self.head_offset + size
+        else:
+            self.read_parsed = max(0, size - self.head_bytes)
         super().on_headers_complete()
 
     def handle_websocket_upgrade(self) -> None:

@@ -158,3 +158,75 @@ async def test_a_websocket_upgrade_leaves_no_connection_behind_in_the_sweep():
 async def test_an_ordinary_request_is_served_as_before(path):
     async with serving() as port:
         assert (await exchange(port, get(path))).startswith(b"HTTP/1.1 200")
+
+
+async def test_many_short_headers_count_with_their_separators_against_the_head_bound():
+    # 30,000 headers "a:" are 120 KB on the wire though their names and values are only 30 KB.
+    async with serving() as port:
+        status, error = error_of(await exchange(port, get(headers=b"a:\r\n" * 30_000)))
+        assert (status, error["code"]) == (431, "request_header_fields_too_large")
+
+
+class FakeTransport(asyncio.Transport):
+    """A transport that records what is written, so that a test decides exactly what one read holds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.closed = False
+
+    def get_extra_info(self, name, default=None):
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name, default)
+
+    def write(self, data) -> None:
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def feed(*reads: bytes) -> bytes:
+    """What the protocol answers to ``reads``, each handed to it as one read of the socket."""
+    from uvicorn.server import ServerState
+
+    config = uvicorn.Config(app, lifespan="off", log_level="error")
+    protocol = GatewayHttpProtocol(config=config, server_state=ServerState(), app_state={})
+    transport = FakeTransport()
+    protocol.connection_made(transport)
+    for data in reads:
+        protocol.data_received(data)
+        await asyncio.sleep(0.05)
+    protocol.connection_lost(None)
+    return bytes(transport.written)
+
+
+async def test_a_pipelined_body_read_with_the_next_head_does_not_count_against_that_head():
+    body = b"z" * (2 * MAX_HEAD_BYTES)
+    post = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    # The body and the start of the next head come in one read, the rest of that head in the next.
+    answer = await feed(post + b"GET / HTTP/1.1\r\nHost: t\r\n", b"Connection: close\r\n\r\n")
+    assert answer.count(b"HTTP/1.1 200") == 2, answer[:300]
+    assert f"read {len(body)}".encode() in answer
+
+
+async def test_a_pipelined_head_that_grows_past_the_bound_is_still_refused():
+    first = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+    half = b"X-Big: " + b"a" * (MAX_HEAD_BYTES // 2)
+    answer = await feed(first + b"GET / HTTP/1.1\r\nHost: t\r\n" + half, half, half)
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert error_of(answer[answer.index(b"HTTP/1.1 431") :])[0] == 431
