@@ -62,6 +62,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     lingering = False
     #: The refusal a parser callback decided on (the parser reports it as a parse error).
     refusal: HttpError | None = None
+    #: A refusal that waits for the answers to the requests before it (see ``refuse``).
+    deferred: HttpError | None = None
     #: Of the current read, at least this many bytes belong to messages before the awaited head.
     read_parsed = 0
     #: Where in the current read the awaited head began (at most), or ``None`` if it began before it.
@@ -141,10 +143,39 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self.refuse(self.refusal or MALFORMED)
 
     def refuse(self, error: HttpError) -> None:
-        """Answer ``error`` in the gateway's error shape and close the connection."""
+        """Answer ``error`` in the gateway's error shape and close the connection.
+
+        Requests read before the refused one are answered first: the refusal waits for their
+        responses (``on_response_complete``); what the client sends meanwhile is dropped. A request
+        whose own body cannot be read is not answered by the application: the refusal is its answer
+        (or, if its response has begun, the connection is closed).
+        """
         if self.lingering:
             return
         self.head_since = None
+        self.lingering = True
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            if cycle.more_body:
+                # Its body broke off: the application hears of a disconnect, and sends nothing more.
+                cycle.disconnected = True
+                cycle.message_event.set()
+                if cycle.response_started:
+                    self.transport.close()
+                    return
+            else:
+                self.deferred = error
+                return
+        self._answer(error)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.deferred is not None and self.cycle.response_complete and not self.transport.is_closing():
+            self._unset_keepalive_if_required()
+            error, self.deferred = self.deferred, None
+            self._answer(error)
+
+    def _answer(self, error: HttpError) -> None:
         body = error_body(error)
         head = [b"HTTP/1.1 " + _STATUS_LINES[error.status]]
         head += [name + b": " + value for name, value in self.server_state.default_headers]
@@ -158,7 +189,6 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         # Close lingering, as nginx does: closing a socket with unread data sends a reset, which can
         # destroy the answer before the client reads it. Send the answer and our end of the stream,
         # read and drop what the client still sends, and close when it does or after LINGER_SECONDS.
-        self.lingering = True
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_SECONDS, self.transport.close)

@@ -230,3 +230,30 @@ async def test_a_pipelined_head_that_grows_past_the_bound_is_still_refused():
     answer = await feed(first + b"GET / HTTP/1.1\r\nHost: t\r\n" + half, half, half)
     assert answer.startswith(b"HTTP/1.1 200")
     assert error_of(answer[answer.index(b"HTTP/1.1 431") :])[0] == 431
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        b"NOT HTTP\x00\r\n\r\n",  # a pipelined request that cannot be read
+        b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * (MAX_HEAD_BYTES + 10) + b"\r\n\r\n",  # one too large
+    ],
+)
+async def test_a_refused_request_is_answered_after_the_requests_before_it(after):
+    async with serving() as port:
+        first = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+        answer = await exchange(port, first + first + after)
+        statuses = [line.split()[1] for line in answer.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+        assert statuses[:2] == [b"200", b"200"], answer[:500]
+        assert statuses[2] in (b"400", b"431")
+        assert answer.endswith(b"}")  # the refusal, whole and last
+
+
+async def test_a_body_longer_than_its_content_length_gets_the_answer_to_the_request_first():
+    # The bytes past Content-Length are read as the next request, which is not HTTP.
+    async with serving() as port:
+        request = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n" + b'{"a": 1, "b": 2}'
+        answer = await exchange(port, request)
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+        assert b"read 5" in answer
+        assert error_of(answer[answer.index(b"HTTP/1.1 400") :])[0] == 400
