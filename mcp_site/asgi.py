@@ -23,11 +23,11 @@ django_http = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.urls import get_resolver  # noqa: E402
+from django.urls import get_resolver, re_path  # noqa: E402
 
 from core import request_id  # noqa: E402
 from core.asgi_types import Message, Receive, Scope, Send  # noqa: E402
-from core.errors import HttpError, error_response  # noqa: E402
+from core.errors import HttpError, error_body, error_response, not_found  # noqa: E402
 from gateway.handler import (  # noqa: E402
     MAX_BODY_BYTES,
     HotPathHandler,
@@ -87,12 +87,31 @@ async def refuse(error: HttpError, headers: dict[bytes, bytes], send: Send) -> N
     await send_whole(response, send)
 
 
+async def websocket_not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """A socket to a path no consumer serves: refused with the site's 404, not the router's exception (a 500).
+
+    The 404 goes out as the handshake's answer where the server can send one (the ASGI
+    ``websocket.http.response`` extension, which uvicorn has); elsewhere the handshake is refused (403).
+    """
+    await receive()  # websocket.connect
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close", "code": 1000})
+        return
+    error = not_found()
+    body = error_body(error)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "websocket.http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
 application = ProtocolTypeRouter(
     {
         "http": http_router,
         # The session (dashboard) is one of the ways a job socket authenticates, from an allowed Origin only;
         # API keys and JWTs are the others, from any origin or none (scripts send no Origin).
-        "websocket": CookiesFromAllowedOrigins(AuthMiddlewareStack(URLRouter([*job_websockets]))),
+        "websocket": CookiesFromAllowedOrigins(
+            AuthMiddlewareStack(URLRouter([*job_websockets, re_path(r"", websocket_not_found)]))
+        ),
         "lifespan": lifespan,
     }
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from asgiref.sync import sync_to_async
 from rest_framework_simplejwt.tokens import AccessToken
@@ -169,3 +171,27 @@ async def test_binary_and_oversized_frames_close_the_socket_with_an_explicit_cod
     await socket.receive_json_from(timeout=5)
     await socket.send_input({"type": "websocket.receive", **frame})
     assert await closed_with(socket) == close_code
+
+
+@pytest.mark.parametrize("extensions", [{"websocket.http.response": {}}, {}])
+async def test_a_socket_to_an_unknown_path_is_refused_with_404_not_a_server_error(extensions):
+    from mcp_site.asgi import application
+
+    scope = {"type": "websocket", "path": "/ws/nothing/", "raw_path": b"/ws/nothing/", "query_string": b""}
+    scope |= {"headers": [(b"host", b"testserver")], "subprotocols": [], "extensions": extensions}
+    sent = []
+
+    async def receive():
+        return {"type": "websocket.connect"}
+
+    async def send(message):
+        sent.append(message)
+
+    await application(scope, receive, send)
+    if extensions:
+        start, body = sent
+        assert (start["type"], start["status"]) == ("websocket.http.response.start", 404)
+        assert (b"content-type", b"application/json") in start["headers"]
+        assert json.loads(body["body"])["error"]["code"] == "not_found"
+    else:
+        assert [message["type"] for message in sent] == ["websocket.close"]
