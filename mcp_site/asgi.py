@@ -92,6 +92,8 @@ async def websocket_not_found(scope: Scope, receive: Receive, send: Send) -> Non
 
     The 404 goes out as the handshake's answer where the server can send one (the ASGI
     ``websocket.http.response`` extension, which uvicorn has); elsewhere the handshake is refused (403).
+    uvicorn 0.54's sans-I/O WebSocket protocol still logs "returned without completing handshake" after
+    such an answer (it does not count it as the handshake's end); the client gets the 404 all the same.
     """
     await receive()  # websocket.connect
     if "websocket.http.response" not in scope.get("extensions", {}):
