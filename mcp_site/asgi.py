@@ -112,7 +112,8 @@ application = ProtocolTypeRouter(
         # The session (dashboard) is one of the ways a job socket authenticates, from an allowed Origin only;
         # API keys and JWTs are the others, from any origin or none (scripts send no Origin).
         "websocket": CookiesFromAllowedOrigins(
-            AuthMiddlewareStack(URLRouter([*job_websockets, re_path(r"", websocket_not_found)]))
+            # Channels routes ASGI applications; Django's stubs expect a view returning a response.
+            AuthMiddlewareStack(URLRouter([*job_websockets, re_path(r"", websocket_not_found)]))  # type: ignore[arg-type]
         ),
         "lifespan": lifespan,
     }

@@ -68,8 +68,6 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     read_parsed = 0
     #: Where in the current read the awaited head began (at most), or ``None`` if it began before it.
     head_offset: int | None = None
-    #: The awaited head's size on the wire so far, at least, from what the parser reported of it.
-    head_wire = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -100,15 +98,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._await_head(started=True)
-        self.head_offset, self.head_wire = self.read_parsed, 0
-
-    def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        self.head_wire += len(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        super().on_header(name, value)
-        self.head_wire += len(name) + len(value) + 3  # "name:value\r\n" at least
+        self.head_offset = self.read_parsed
 
     def on_body(self, body: bytes) -> None:
         super().on_body(body)
@@ -121,7 +111,9 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         # A head that came in one read was parsed whole before data_received could count it: its size
         # on the wire is at least the request line ("GET / HTTP/1.1\r\n") and every header with its
         # separators (thousands of empty headers are small to a sum of names and values).
-        size = self.head_wire + len(self.parser.get_method()) + 14
+        # Summed here once rather than counted in a callback per header: every request pays for this.
+        headers = sum(len(name) + len(value) for name, value in self.headers) + 3 * len(self.headers)
+        size = len(self.url) + headers + len(self.parser.get_method()) + 14
         if size > MAX_HEAD_BYTES:
             self.refusal = HEAD_TOO_LARGE
             raise _Refused  # stops the parser; uvicorn answers through send_400_response
