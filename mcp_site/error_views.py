@@ -56,14 +56,12 @@ def wants_page(request: HttpRequest) -> bool:
 
 def answer(request: HttpRequest, error: ApplicationError) -> HttpResponse:
     """``error`` as a page for a browser (:func:`wants_page`), else in the JSON error shape."""
-    if not wants_page(request):
-        return error_response(error)
-    # A self-contained template: nothing on it reads the database, which may be what failed.
-    title = PAGE_TITLES.get(error.status, "Error")
-    page = render_to_string("error_page.html", {"title": title, "message": error.message})
-    response = HttpResponse(page, status=error.status, content_type="text/html; charset=utf-8")
-    for name, value in error.headers.items():
-        response[name] = value
+    response = error_response(error)
+    if wants_page(request):
+        # A self-contained template: nothing on it reads the database, which may be what failed.
+        title = PAGE_TITLES.get(error.status, "Error")
+        response.content = render_to_string("error_page.html", {"title": title, "message": error.message})
+        response["Content-Type"] = "text/html; charset=utf-8"
     return response
 
 

@@ -18,6 +18,7 @@ are checked by one sweep a second per event loop, so a request pays for a clock 
 from __future__ import annotations
 
 import asyncio
+from http import HTTPStatus
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -41,8 +42,6 @@ HEAD_TIMEOUT = HttpError(
     f"The request's headers did not arrive within {HEAD_SECONDS:g} s. Send the request again.",
     code="request_timeout",
 )
-
-_STATUS_LINES = {400: b"400 Bad Request", 408: b"408 Request Timeout", 431: b"431 Request Header Fields Too Large"}
 
 
 class _Refused(Exception):
@@ -169,7 +168,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 
     def _answer(self, error: HttpError) -> None:
         body = error_body(error)
-        head = [b"HTTP/1.1 " + _STATUS_LINES[error.status]]
+        head = [f"HTTP/1.1 {error.status} {HTTPStatus(error.status).phrase}".encode()]
         head += [name + b": " + value for name, value in self.server_state.default_headers]
         head += [
             b"content-type: application/json",
