@@ -56,7 +56,7 @@ SERVICE_NAME = "mcp-gateway"
 INSTRUMENTATION_NAME = "mcp_gateway"
 #: Libraries traced by their standard OpenTelemetry instrumentation when tracing is on, by the names
 #: ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` uses for them.
-INSTRUMENTATIONS = ("aiohttp-client", "redis", "psycopg", "django")
+INSTRUMENTATIONS = ("redis", "psycopg", "django")
 #: The request headers that carry a caller's trace context (W3C Trace Context and Baggage).
 _CONTEXT_HEADERS = (b"traceparent", b"tracestate", b"baggage")
 _NOOP: contextlib.nullcontext[None] = contextlib.nullcontext()
@@ -190,10 +190,6 @@ def _exporter(name: str) -> Any:
 
 def _instrument(provider: Any, names: set[str]) -> None:
     instrumentors = []
-    if "aiohttp-client" in names:
-        from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
-
-        instrumentors.append(AioHttpClientInstrumentor())
     if "redis" in names:
         from opentelemetry.instrumentation.redis import RedisInstrumentor
 
