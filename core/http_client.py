@@ -136,6 +136,7 @@ class _Connection(asyncio.Protocol):
         self.drained = self.loop.create_future()
 
     def resume_writing(self) -> None:
+        self.last_read = self.loop.time()  # the server is reading the request: it is not silent
         self._wake_writer()
 
     # httptools callbacks
@@ -223,15 +224,15 @@ class _Connection(asyncio.Protocol):
 
     async def wait(self) -> None:
         """Until the parser has more for the caller (head, body, end) or the connection failed; a
-        read timeout when the server stays silent for the pool's read timeout meanwhile."""
+        read timeout when the server stays silent for the pool's read timeout meanwhile (reading
+        neither the request nor sending the answer)."""
+        if self.timer is None:
+            self.timer = self.loop.call_at(self.last_read + self.pool.read_timeout, self._check_silence)
         if self.drained is not None:
             # A large body still being sent: the server has not read it yet, so no answer is late.
             await self._await(self.drained)
-            self.last_read = self.loop.time()
             return  # the caller looks again: the answer may have come meanwhile
         self.waiter = self.loop.create_future()
-        if self.timer is None:
-            self.timer = self.loop.call_at(self.last_read + self.pool.read_timeout, self._check_silence)
         await self._await(self.waiter)
         self.waiter = None
 
@@ -373,7 +374,9 @@ class Pool:
         size: int = 256,
         keepalive: float = 30.0,
         read_buffer: int = 16 * 1024,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """:param tls: how ``https`` servers are verified (default: the system's trust store)."""
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.keepalive = keepalive
@@ -381,7 +384,7 @@ class Pool:
         self.high_water = 2 * read_buffer
         self._slots = asyncio.Semaphore(size)
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl = tls
         self._origins: dict[tuple[str, str], tuple[tuple[str, str, int], str]] = {}
         self.closed = False
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -402,3 +406,78 @@ def test_the_client_names_its_errors_by_what_a_caller_does_about_them():
     assert all(
         issubclass(e, http_client.HttpClientError) for e in (ConnectError, ReadTimeout, Disconnected, ProtocolError)
     )
+
+
+def _certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, and its key."""
+    cert, key = directory / "server.pem", directory / "server.key"
+    subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            *subject,
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_https_servers_are_verified_and_then_spoken_to_like_any_other(tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
+    cert, key = _certificate(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    server = ScriptServer(answer(b"secret"))
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=server_tls)
+    url = f"https://127.0.0.1:{listener.sockets[0].getsockname()[1]}/v1/models"
+    try:
+        with pytest.raises(ConnectError):  # the system's trust store does not know this certificate
+            await pool().request("GET", url, headers={})
+        trusting = ssl.create_default_context(cafile=str(cert))
+        client = Pool(connect_timeout=2.0, read_timeout=2.0, tls=trusting)
+        for _ in range(2):
+            response = await client.request("GET", url, headers={})
+            assert (response.status, await response.read()) == (200, b"secret")
+            response.release()
+        assert server.connections == 1, "the refused handshake never got that far; then one kept connection"
+        assert server.requests[0][0].startswith(b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:")
+        await client.aclose()
+    finally:
+        listener.close()
+
+
+async def test_a_large_request_body_is_sent_whole_and_a_server_that_stops_reading_it_times_out():
+    body = b"a" * (8 * 1024 * 1024)
+    async with serving(answer(b"got it")) as server:
+        response = await pool(read_timeout=1.0).request("POST", server.url + "/upload", headers={}, body=body)
+        assert await response.read() == b"got it"
+        assert server.requests[0][1] == body
+        response.release()
+
+    async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)
+
+    listener = await asyncio.start_server(never_reads, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(ReadTimeout):
+            await asyncio.wait_for(
+                pool(read_timeout=0.5).request("POST", f"http://127.0.0.1:{port}/", headers={}, body=body), 3
+            )
+    finally:
+        listener.close()
