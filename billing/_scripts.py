@@ -15,7 +15,8 @@ from __future__ import annotations
 #: KEYS: rate keys (R), concurrency keys (C), quota keys (Q), credit hash, holds hash.
 #: ARGV: id, R, C, Q, then (limit, window_ms) × R, (limit, lease_ms) × C, (limit, reset_ms) × Q,
 #:       credit mode (0 none, 1 enforce), estimate, hold record.
-#: Returns {1, remaining, reset_ms, … per rate, remaining … per concurrency, remaining … per quota}
+#: Returns {1, remaining, reset_ms, … per rate, remaining … per concurrency, remaining … per quota,
+#:      credits left after this reservation (-1: credits not enforced; 0 for a repeated call)}
 #:      or {0, kind, index, retry_after_ms}; kind "init" asks the caller to load the balance first.
 #: Safe to run twice for one id (a client retrying a call whose reply it lost): a request already
 #: holding its hold is admitted again without taking anything more.
@@ -57,13 +58,16 @@ for i = 1, nq do
 end
 local credit, holds = KEYS[nr + nc + nq + 1], KEYS[nr + nc + nq + 2]
 local mode, estimate = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-if again then return out end
+if again then
+  out[#out + 1] = 0
+  return out
+end
+local left = -1
 if mode == 1 then
   local v = redis.call('HMGET', credit, 'cap', 'used', 'held')
   if not v[1] then return {0, 'init', 0, 0} end
-  if tonumber(v[2] or '0') + tonumber(v[3] or '0') + estimate > tonumber(v[1]) then
-    return {0, 'credit', 0, 0}
-  end
+  left = tonumber(v[1]) - tonumber(v[2] or '0') - tonumber(v[3] or '0') - estimate
+  if left < 0 then return {0, 'credit', 0, 0} end
 end
 -- Every check passed: take everything.
 a = 5
@@ -81,6 +85,7 @@ for i = 1, nc do
 end
 if mode == 1 then redis.call('HINCRBY', credit, 'held', estimate) end
 redis.call('HSET', holds, id, ARGV[a + 2])
+out[#out + 1] = left
 return out
 """
 

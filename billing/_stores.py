@@ -47,9 +47,11 @@ class AdmitResult:
     rate: list[tuple[int, int]] = field(default_factory=list)
     conc: list[int] = field(default_factory=list)
     quota: list[int] = field(default_factory=list)
+    #: on success: credits left after this request's reservation; -1 when credits are not enforced
+    credits: int = 0
 
 
-def _split(rules: tuple[Rule, ...]) -> tuple[list[Rule], list[Rule], list[Rule]]:
+def split_rules(rules: tuple[Rule, ...]) -> tuple[list[Rule], list[Rule], list[Rule]]:
     return (
         [r for r in rules if r.kind == "rate"],
         [r for r in rules if r.kind == "conc"],
@@ -285,7 +287,7 @@ async def _quietly(flush: Awaitable[object]) -> None:
 
 
 def _admit_command(admission: Admission) -> tuple[list[str], list[ScriptArg]]:
-    rate, conc, quota = _split(admission.rules)
+    rate, conc, quota = split_rules(admission.rules)
     now = time.time()
     keys = [r.key for r in (*rate, *conc, *quota)] + [credit_key(admission.organization_id), HOLDS_KEY]
     args: list[ScriptArg] = [admission.ledger_id, len(rate), len(conc), len(quota)]
@@ -301,19 +303,20 @@ def _admit_result(admission: Admission, reply: list) -> AdmitResult:
     if int(reply[0]) == 0:
         kind = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
         return AdmitResult(False, kind, int(reply[2]) - 1, int(reply[3]))
-    rate, conc, _ = _split(admission.rules)
+    rate, conc, _ = split_rules(admission.rules)
     values = [int(v) for v in reply[1:]]
     result = AdmitResult(True)
     result.rate = [(values[2 * i], values[2 * i + 1]) for i in range(len(rate))]
     offset = 2 * len(rate)
     result.conc = values[offset : offset + len(conc)]
-    result.quota = values[offset + len(conc) :]
+    result.quota = values[offset + len(conc) : -1]
+    result.credits = values[-1]
     return result
 
 
 def _settle_command(settlement: Settlement) -> tuple[list[str], list[ScriptArg]]:
     admission = settlement.admission
-    _, conc, quota = _split(admission.rules)
+    _, conc, quota = split_rules(admission.rules)
     now = time.time()
     keys = [r.key for r in (*conc, *quota)] + [credit_key(admission.organization_id), HOLDS_KEY, LEDGER_STREAM]
     args: list[ScriptArg] = [admission.ledger_id, len(conc), len(quota)]
@@ -344,7 +347,7 @@ class LocalStore:
         return RateLimitItemPerSecond(rule.limit, rule.window)
 
     async def admit(self, admission: Admission) -> AdmitResult:
-        rate, conc, quota = _split(admission.rules)
+        rate, conc, quota = split_rules(admission.rules)
         now = time.time()
         for i, rule in enumerate(rate):
             if not self.limiter.test(self._item(rule), rule.key):
@@ -366,7 +369,10 @@ class LocalStore:
             if used + held_credit + admission.estimate > cap:
                 return AdmitResult(False, "credit")
             account[2] += admission.estimate
-        result = AdmitResult(True)
+        result = AdmitResult(True, credits=-1)
+        if admission.credit_enforced:
+            cap, used, held_credit = self.credits[admission.organization_id]
+            result.credits = cap - used - held_credit
         for rule in rate:
             self.limiter.hit(self._item(rule), rule.key)
             stats = self.limiter.get_window_stats(self._item(rule), rule.key)
@@ -396,7 +402,7 @@ class LocalStore:
         self.credits.setdefault(organization_id, [cap, 0, 0])
 
     async def settle(self, admission: Admission, units: list[int], cost: int, event: str) -> bool:
-        _, conc, quota = _split(admission.rules)
+        _, conc, quota = split_rules(admission.rules)
         now = time.time()
         for rule in conc:
             self.slots.get(rule.key, {}).pop(admission.ledger_id, None)

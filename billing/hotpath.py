@@ -36,7 +36,15 @@ from django.conf import settings
 from accounts.types import KeyIdentity
 from billing import heartbeat, ledger
 from billing._answers import headers_of, refusal_of
-from billing._stores import AdmitResult, Settlement, current_redis_store, local_store, redis_store, reset_stores
+from billing._stores import (
+    AdmitResult,
+    Settlement,
+    current_redis_store,
+    local_store,
+    redis_store,
+    reset_stores,
+    split_rules,
+)
 from billing.metrics import DEGRADED, REDIS_DEGRADED, SETTLE_FAILURES, admissions, observe_credits_spent, refusals
 from billing.policy import org_policy, prices_for, rules_for
 from billing.policy import reset as policy_reset
@@ -55,6 +63,16 @@ log = structlog.get_logger("mcp.billing")
 _redis_retry_at = 0.0
 #: A settlement that could not reach Redis is tried again after each of these pauses (seconds).
 SETTLE_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0)
+#: How long a key's admission that left room in every limit lets the next ones overlap their
+#: upstream call with the admission's round trip (see :func:`admit`'s ``overlap``), in seconds.
+ROOMY_SECONDS = 1.0
+#: Room that counts as ample: this share of every limit left, and at least this many requests;
+#: credits for this many more requests of the same estimate.
+ROOMY_SHARE = 4
+ROOMY_REQUESTS = 4
+ROOMY_CREDIT_REQUESTS = 100
+#: Keys (by id) whose last admission left ample room, until when (monotonic clock).
+_roomy_until: dict[int, float] = {}
 
 
 def redis_degraded() -> bool:
@@ -69,6 +87,7 @@ def reset() -> None:
     """Forget process state: stores, cached policies, queued ledger events (tests)."""
     global _redis_retry_at
     _redis_retry_at = 0.0
+    _roomy_until.clear()
     reset_stores()
     policy_reset()
     ledger.reset()
@@ -81,12 +100,17 @@ async def admit(
     provider: Provider | None,
     ledger_id: str | None = None,
     charge_id: str = "",
+    overlap: Callable[[], object] | None = None,
 ) -> Admission:
     """Let the request in, holding a slot of every limit and its estimated cost, or refuse it.
 
     :param ledger_id: the id its slots, reservation and ledger event go by (default: a fresh one).
     :param charge_id: what the work is charged under if it completes, when not ``ledger_id`` (a job
         attempt: ``job-<id>``); the reconciler settles the hold of a dead attempt against it.
+    :param overlap: work to start alongside the admission's round trip (the upstream call), called
+        after every check this process can make alone, and only when the key's admission within
+        the last :data:`ROOMY_SECONDS` left ample room in every limit and in the credits (so a
+        refusal then is rare, and its caller undoes the work); otherwise not called.
     :raises HttpError: 429 over a limit, 402 out of credits, 503 when credits cannot be checked.
     """
     policy = await org_policy(identity.organization_id)
@@ -121,10 +145,19 @@ async def admit(
         operation=call.operation,
         modality=call.modality,
     )
+    if overlap is not None and _roomy_until.get(identity.key_id, 0.0) > time.monotonic():
+        overlap()
     result = await _admit_in_store(admission)
     if not result.ok:
+        admission_refused(identity.key_id)
         refusals(result.kind).inc()
         raise refusal_of(admission, result)
+    if admission.store == "redis" and _roomy(admission, result):
+        if len(_roomy_until) >= 100_000:
+            _roomy_until.clear()  # bounded: a key forgotten here only waits for its next admission
+        _roomy_until[identity.key_id] = time.monotonic() + ROOMY_SECONDS
+    else:
+        _roomy_until.pop(identity.key_id, None)
     admission.headers = headers_of(admission.rules, result)
     admissions(admission.store).inc()
     return admission
@@ -168,6 +201,23 @@ async def _admit_in_store(admission: Admission) -> AdmitResult:
         await local.load_credits(admission.organization_id, await credit_cap_get(admission.organization_id))
         result = await local.admit(admission)
     return result
+
+
+def admission_refused(key_id: int) -> None:
+    """A key was refused: its next admissions overlap nothing until one leaves ample room again."""
+    _roomy_until.pop(key_id, None)
+
+
+def _roomy(admission: Admission, result: AdmitResult) -> bool:
+    """Whether the admission left ample room in every limit it checked and in the credits."""
+    rate, conc, quota = split_rules(admission.rules)
+    for rules, remaining in ((rate, [left for left, _ in result.rate]), (conc, result.conc), (quota, result.quota)):
+        for rule, left in zip(rules, remaining, strict=False):
+            if left < max(ROOMY_REQUESTS, rule.limit // ROOMY_SHARE):
+                return False
+    if admission.credit_enforced:
+        return result.credits >= ROOMY_CREDIT_REQUESTS * max(1, admission.estimate)
+    return True
 
 
 def _units(rule: Rule, usage: Usage | None, cost: int) -> int:
@@ -252,6 +302,7 @@ async def metered(
     charge_id: str = "",
     reporter: Reporter | None = None,
     report_abandoned: bool = True,
+    overlap: Callable[[], object] | None = None,
 ) -> AsyncIterator[Meter]:
     """Admit the request on entry; on exit settle it, exactly once, and report its outcome.
 
@@ -267,10 +318,13 @@ async def metered(
     :param reporter: called once at the end as ``reporter(call=, caller=, outcome=)``.
     :param report_abandoned: whether an abandoned block is reported too (a job's failed attempt,
         retried, is not: a job is reported once, when it succeeds).
+    :param overlap: see :func:`admit`.
     :raises HttpError: on entry, a refusal: 429 over a limit, 402 out of credits, 503 when credits
         cannot be checked; nothing is held then.
     """
-    admission = await admit(call=call, identity=identity, provider=provider, ledger_id=ledger_id, charge_id=charge_id)
+    admission = await admit(
+        call=call, identity=identity, provider=provider, ledger_id=ledger_id, charge_id=charge_id, overlap=overlap
+    )
     meter = Meter(admission, time.perf_counter() if started is None else started)
     try:
         yield meter

@@ -7,10 +7,12 @@ the rest and is the same for every endpoint. :func:`prepared` is the part a job'
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 import structlog
 from django.conf import settings
@@ -68,6 +70,11 @@ def forwarded_headers(request: HttpRequest) -> dict[str, str]:
     return forwarded
 
 
+#: Started alongside the admission when billing allows it (see ``billing.hotpath.admit``'s
+#: ``overlap``): given the call's routes, the upstream call already under way, or ``None``.
+HeadStart = Callable[[list[Route]], "asyncio.Task[tuple[Provider, UpstreamResponse]] | None"]
+
+
 @dataclass(slots=True)
 class Exchange:
     """A call that passed the pipeline: its routes, who makes it, and its billing until it ends."""
@@ -75,6 +82,12 @@ class Exchange:
     routes: list[Route]
     caller: Caller
     meter: billing.Meter
+    #: The upstream call started alongside the admission, if one was (at most one).
+    early: list[asyncio.Task[tuple[Provider, UpstreamResponse]]] = field(default_factory=list)
+
+    def claim_early(self) -> asyncio.Task[tuple[Provider, UpstreamResponse]] | None:
+        """The upstream call started alongside the admission, now the caller's to await and close."""
+        return self.early.pop() if self.early else None
 
 
 @contextlib.asynccontextmanager
@@ -86,6 +99,7 @@ async def prepared(
     ledger_id: str | None = None,
     charge_id: str = "",
     report_failures: bool = True,
+    head_start: HeadStart | None = None,
 ) -> AsyncIterator[Exchange]:
     """Route, authorise, show the call to the ``mcp_request`` hooks and admit it — for a request and a
     job alike; when the block ends, the call is settled and reported, exactly once.
@@ -97,10 +111,23 @@ async def prepared(
 
     :param report_failures: report refusals and abandoned calls too (a job's attempt does not: the
         job is reported once, when it succeeds, and a failed attempt is retried).
+    :param head_start: starts the upstream call while the admission is in flight, when billing
+        allows it; a refusal, or a block that ends without awaiting it, cancels and closes it.
     """
     routes = await resolve_routes(call)
     caller = caller_of(identity)
     call.organization_id = identity.organization_id
+    early: list[asyncio.Task[tuple[Provider, UpstreamResponse]]] = []
+    # The early call runs in the request's context as it is before the admission's span opens, so
+    # its spans are the request's children, as they are when it starts after the admission.
+    context = contextvars.copy_context() if head_start is not None else None
+
+    def overlap() -> None:
+        task = context.run(head_start, routes) if head_start is not None and context is not None else None
+        if task is not None:
+            early.append(task)
+            stack.callback(_discard_unclaimed, early)
+
     async with contextlib.AsyncExitStack() as stack:
         try:
             screen(call, identity, caller)
@@ -116,6 +143,7 @@ async def prepared(
                         charge_id=charge_id,
                         reporter=usage.report,
                         report_abandoned=report_failures,
+                        overlap=overlap if head_start is not None else None,
                     )
                 )
             observe_phase("admission", time.perf_counter() - admitting)
@@ -125,7 +153,25 @@ async def prepared(
                 outcome = Outcome("", exc.status, None, latency_ms=milliseconds_since(started))
                 usage.report(call=call, caller=caller, outcome=outcome)
             raise
-        yield Exchange(routes, caller, meter)
+        yield Exchange(routes, caller, meter, early)
+
+
+def _discard_unclaimed(early: list[asyncio.Task[tuple[Provider, UpstreamResponse]]]) -> None:
+    """An early upstream call nobody claimed (the admission refused, the client left): stopped, and
+    its answer, if it came, closed. One that was claimed is its claimer's to close."""
+    if not early:
+        return
+    task = early.pop()
+    if task.done():
+        _close_answer(task)
+    else:
+        task.cancel()
+        task.add_done_callback(_close_answer)
+
+
+def _close_answer(task: asyncio.Task[tuple[Provider, UpstreamResponse]]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        background.spawn(task.result()[1].close())
 
 
 async def proxy(
@@ -134,10 +180,19 @@ async def proxy(
     """Send a validated call upstream and answer the client."""
     started = time.perf_counter()
     call.forward_headers = forwarded_headers(request)
+    plans: list[_Plan] = []
+
+    def head_start(routes: list[Route]) -> asyncio.Task[tuple[Provider, UpstreamResponse]] | None:
+        plans.append(plan := _plan(call, routes, private))
+        if plan.cache_key is not None:
+            return None  # a cached answer may make the call unnecessary: it waits for the admission
+        return asyncio.ensure_future(_opened(call, routes))
+
     async with contextlib.AsyncExitStack() as owner:
-        exchange = await owner.enter_async_context(prepared(call, identity, started=started))
+        exchange = await owner.enter_async_context(prepared(call, identity, started=started, head_start=head_start))
+        plan = plans[0] if plans else _plan(call, exchange.routes, private)
         try:
-            response = await _answer(call, exchange, owner, started, private)
+            response = await _answer(call, exchange, owner, started, plan)
         except ApplicationError as exc:
             exc.headers = {**exchange.meter.headers, **exc.headers}
             raise
@@ -162,13 +217,40 @@ def screen(call: ProviderCall, identity: KeyIdentity, caller: Caller) -> None:
         raise HttpError(400, str(refusal), code="request_refused")
 
 
+@dataclass(slots=True)
+class _Plan:
+    """What is decided about a call before its upstream call: its result-cache key, and whether the
+    usage event asked for on its behalf is taken out of the stream again."""
+
+    cache_key: str | None
+    strip_usage: bool
+
+
+def _plan(call: ProviderCall, routes: list[Route], private: bool) -> _Plan:
+    key = result_cache.cache_key(call, routes[0].provider.name, private_header=private)
+    strip_usage = False
+    if call.stream and call.payload is not None and call.operation == "chat":
+        # Ask for usage on every stream so it can be billed; the client only sees it if it asked too.
+        options = call.payload.get("stream_options") or {}
+        strip_usage = not options.get("include_usage")
+        call.payload["stream_options"] = {**options, "include_usage": True}
+    return _Plan(key, strip_usage)
+
+
+async def _opened(call: ProviderCall, routes: list[Route]) -> tuple[Provider, UpstreamResponse]:
+    opening = time.perf_counter()
+    opened = await open_upstream(call, routes)
+    observe_phase("upstream", time.perf_counter() - opening)
+    return opened
+
+
 async def _answer(
-    call: ProviderCall, exchange: Exchange, owner: contextlib.AsyncExitStack, started: float, private: bool
+    call: ProviderCall, exchange: Exchange, owner: contextlib.AsyncExitStack, started: float, plan: _Plan
 ) -> HttpResponseBase:
     """The answer of an admitted call. A streamed one takes over ``owner`` (the call's billing), which
     its body closes when the stream ends."""
-    routes, meter = exchange.routes, exchange.meter
-    key = result_cache.cache_key(call, routes[0].provider.name, private_header=private)
+    routes, meter, key, strip_usage = exchange.routes, exchange.meter, plan.cache_key, plan.strip_usage
+    early = exchange.claim_early()
     if key is not None:
         cached = await result_cache.lookup(key)
         if cached is not None:
@@ -176,16 +258,12 @@ async def _answer(
             meter.charge(Outcome(name, cached.status, None, cache_hit=True, latency_ms=milliseconds_since(started)))
             return _cached_response(cached)
 
-    strip_usage = False
-    if call.stream and call.payload is not None and call.operation == "chat":
-        # Ask for usage on every stream so it can be billed; the client only sees it if it asked too.
-        options = call.payload.get("stream_options") or {}
-        strip_usage = not options.get("include_usage")
-        call.payload["stream_options"] = {**options, "include_usage": True}
-
-    opening = time.perf_counter()
-    provider, upstream = await open_upstream(call, routes)
-    observe_phase("upstream", time.perf_counter() - opening)
+    try:
+        provider, upstream = await (early if early is not None else _opened(call, routes))
+    except asyncio.CancelledError:
+        if early is not None:  # its answer may have come just as the client left
+            _discard_unclaimed([early])
+        raise
     # Closed with the call however it ends, even if its body is never read (the relay closes it
     # too; closing is idempotent, and gives the provider's lease back once).
     owner.push_async_callback(upstream.close)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 
+from billing import hotpath
+from billing._stores import credit_key
 from billing.models import CreditAccount, Price
+from plugins import registry
+from plugins.http import POOL_SIZE
 from tests.billing.conftest import CHAT, ledger_events, settle_and_flush
 
 
@@ -163,3 +169,32 @@ async def test_a_transcription_is_billed_for_the_audio_seconds_the_upstream_meas
     [row] = await ledger_events(client_request_id="transcription-billed")
     assert row.audio_seconds > 0
     assert row.cost == round(row.audio_seconds * 1_000)
+
+
+async def test_a_call_started_alongside_an_admission_that_then_refuses_is_stopped_and_costs_nothing(
+    client, upstream, make_plan, subscribe, organization
+):
+    store = hotpath.redis_store()
+    if store is None:
+        pytest.skip("the overlap needs the shared store's round trip (REDIS_URL)")
+    plan = await sync_to_async(make_plan)(included_credits=10**12, overage_policy="block")
+    await sync_to_async(subscribe)(plan)
+    slow = {**CHAT, "stream": True}
+    assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 200  # leaves ample room
+    await settle_and_flush()
+    # Then the credits run out elsewhere (another replica), before this process hears of it.
+    await store.client().hset(credit_key(organization.id), "used", 10**12)
+    refused = await client.post("/v1/chat/completions", json=slow, headers={"X-Sim-Fault": "latency=300ms"})
+    assert refused.status_code == 402
+    assert refused.json()["error"]["code"] == "insufficient_credits"
+    sent = upstream.get("/_sim/requests").json()["requests"]
+    assert len(sent) == 2, "the refused call had been started alongside its admission"
+    await asyncio.sleep(0.1)
+    [provider] = [p for p in registry.current_registry().providers if p.name == "pollinations-text"]
+    pool = provider.pool.session()
+    assert pool._slots._value == POOL_SIZE, "the stopped call gave its connection back"
+    await settle_and_flush()
+    assert [e.status for e in await ledger_events(organization_id=organization.id)] == [200], "a refusal holds nothing"
+    balance = await store.client().hgetall(credit_key(organization.id))
+    assert (int(balance[b"used"]), int(balance[b"held"])) == (10**12, 0)
+    assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 402, "no overlap after a refusal"

@@ -168,3 +168,51 @@ async def test_a_job_attempt_is_charged_under_the_jobs_id_and_abandoned_under_it
     rows = {row.request_id: (row.status, row.cost) for row in await _rows("metered-job")}
     assert rows == {"job-7": (200, PRICE_PER_IMAGE), "job-8-1": (502, 0)}
     assert await _holds_left() == 0
+
+
+async def _overlaps(api_key: str, count: int, prefix: str) -> list[bool]:
+    """For ``count`` requests in a row: whether each one's admission let work start alongside it."""
+    overlapped = []
+    for i in range(count):
+        call, identity, provider = await _image_call(api_key, f"{prefix}-{i}")
+        started: list[bool] = []
+        try:
+            async with hotpath.metered(
+                call=call, identity=identity, provider=provider, overlap=lambda started=started: started.append(True)
+            ) as meter:
+                meter.charge(Outcome(provider.name, 200, Usage(images=1)))
+        except HttpError:
+            pass
+        overlapped.append(bool(started))
+    return overlapped
+
+
+async def test_the_upstream_call_overlaps_the_admission_only_after_an_admission_that_left_ample_room(
+    gateway_settings, amake_key, priced
+):
+    # Six a minute: ample room (at least four left) after the first two admissions, not after.
+    limited = await amake_key(limits={"requests_per_minute": 6})
+    overlapped = await _overlaps(limited, 7, "roomy")
+    if hotpath.redis_store() is None:
+        # Embedded, the admission makes no round trip: nothing to overlap.
+        assert overlapped == [False] * 7
+    else:
+        assert overlapped == [False, True, True, False, False, False, False]
+
+
+async def test_a_refusal_stops_the_overlap_until_an_admission_leaves_room_again(gateway_settings, api_key, priced):
+    if hotpath.redis_store() is None:
+        pytest.skip("the overlap needs the shared store's round trip (REDIS_URL)")
+    assert await _overlaps(api_key, 2, "before") == [False, True]
+    identity = await resolve_api_key(api_key)
+    hotpath.admission_refused(identity.key_id)  # what a refusal does
+    assert await _overlaps(api_key, 2, "after") == [False, True]
+
+
+async def test_an_organisation_short_of_credits_never_overlaps(gateway_settings, api_key, priced, make_plan, subscribe):
+    if hotpath.redis_store() is None:
+        pytest.skip("the overlap needs the shared store's round trip (REDIS_URL)")
+    # Credits enforced, for 50 images: fewer than the 100 requests' worth that count as ample.
+    plan = await sync_to_async(make_plan)(included_credits=50 * PRICE_PER_IMAGE, overage_policy="block")
+    await sync_to_async(subscribe)(plan)
+    assert await _overlaps(api_key, 3, "short") == [False, False, False]

@@ -236,3 +236,20 @@ async def test_a_request_not_sampled_sends_what_the_configured_propagators_write
     (sent,) = upstream_requests(upstream, "/v1/chat/completions")
     assert sent["headers"]["x-propagated-by"] == "marked"
     assert not_sampled(sent["headers"]["traceparent"])
+
+
+async def test_an_upstream_call_started_alongside_the_admission_is_still_the_requests_child(
+    client, spans: Spans, upstream
+):
+    from billing import hotpath
+
+    for _ in range(2):  # the first admission leaves ample room, so the second overlaps its upstream call
+        assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 200
+    if hotpath.redis_store() is None:
+        pytest.skip("the overlap needs the shared store's round trip (REDIS_URL)")
+    server = spans.named("POST v1/chat/completions")[-1]
+    attempt = spans.named("mcp.upstream.attempt")[-1]
+    assert attempt.parent.span_id == server.context.span_id, "not under mcp.admission, which ran at the same time"
+    assert attempt.start_time < spans.named("mcp.admission")[-1].end_time, "it did start alongside"
+    sent = upstream_requests(upstream, "/v1/chat/completions")[-1]
+    assert sent["headers"]["traceparent"].split("-")[2] == hex_span(attempt)
