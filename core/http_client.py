@@ -41,6 +41,9 @@ _NO_BODY_STATUSES = frozenset({204, 304})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Request headers this client writes itself.
 _CLIENT_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+#: An answer's status line and headers (with any interim answers before them) may not be larger:
+#: the parser holds a head whole, so without a bound a server could make it hold any amount.
+MAX_HEAD_BYTES = 64 * 1024
 
 
 class HttpClientError(Exception):
@@ -91,6 +94,7 @@ class _Connection(asyncio.Protocol):
         self.head_done = False
         self.complete = False
         self.received = 0
+        self.head_bytes = 0
         self.body: collections.deque[bytes] = collections.deque()
         self.buffered = 0
         self.until_close = False
@@ -120,6 +124,13 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._abort(ProtocolError(f"The server's answer is not valid HTTP: {exc}"))
             return
+        if not self.head_done:
+            # Counted only for reads that leave the head unfinished, so a body never counts.
+            self.head_bytes += len(data)
+            if self.head_bytes > MAX_HEAD_BYTES:
+                self.reusable = False
+                self._abort(ProtocolError(f"The server's answer head is larger than {MAX_HEAD_BYTES} bytes."))
+                return
         if self.head_done and self.method == "HEAD" and not self.complete:
             self._finish()  # the answer to a HEAD has no body, whatever its length says
 

@@ -481,3 +481,35 @@ async def test_a_large_request_body_is_sent_whole_and_a_server_that_stops_readin
             )
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize("shape", ["many headers", "one endless value"])
+async def test_a_head_larger_than_the_bound_is_a_protocol_error_without_holding_it_all(shape):
+    async def script(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\n" if shape == "many headers" else b"HTTP/1.1 200 OK\r\nX-Big: ")
+        piece = b"X-A: " + b"a" * 1000 + b"\r\n" if shape == "many headers" else b"a" * 1024
+        with contextlib.suppress(ConnectionError):
+            for _ in range(4 * http_client.MAX_HEAD_BYTES // len(piece)):
+                writer.write(piece)
+                await writer.drain()
+            writer.write(b"\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+
+    async with serving(script) as server:
+        with pytest.raises(ProtocolError, match="head"):
+            await pool().request("GET", server.url + "/", headers={})
+
+
+async def test_a_head_within_the_bound_is_read_whatever_reads_it_arrives_in():
+    fits = b"X-Fits: " + b"a" * (http_client.MAX_HEAD_BYTES - 1024) + b"\r\n"
+
+    async def script(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
+        for piece in (b"HTTP/1.1 200 OK\r\n", fits[:1000], fits[1000:], b"Content-Length: 2\r\n\r\nok"):
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+
+    async with serving(script) as server:
+        response = await pool().request("GET", server.url + "/", headers={})
+        assert (len(response.header("X-Fits") or ""), await response.read()) == (len(fits) - 10, b"ok")
+        response.release()
