@@ -124,6 +124,10 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._abort(ProtocolError(f"The server's answer is not valid HTTP: {exc}"))
             return
+        except httptools.HttpParserUpgrade:
+            # Not an HttpParserError: uncaught, it would be the event loop's fatal error, not the call's.
+            self._abort(ProtocolError("The server switched protocols (101), which no request asks for."))
+            return
         if not self.head_done:
             # Counted only for reads that leave the head unfinished, so a body never counts.
             self.head_bytes += len(data)

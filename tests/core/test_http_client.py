@@ -513,3 +513,15 @@ async def test_a_head_within_the_bound_is_read_whatever_reads_it_arrives_in():
         response = await pool().request("GET", server.url + "/", headers={})
         assert (len(response.header("X-Fits") or ""), await response.read()) == (len(fits) - 10, b"ok")
         response.release()
+
+
+async def test_a_switch_of_protocols_nobody_asked_for_is_a_protocol_error():
+    async def script(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x02hi")
+        await writer.drain()
+
+    async with serving(script) as server:
+        client = pool()
+        with pytest.raises(ProtocolError):
+            await client.request("GET", server.url + "/", headers={})
+        assert client._slots._value == 256
