@@ -105,6 +105,7 @@ class _Connection(asyncio.Protocol):
         self.last_read = 0.0
         self.paused_reading = False
         self.drained: asyncio.Future[None] | None = None
+        self.unsent = 0
         self.method = ""
 
     # asyncio.Protocol
@@ -176,6 +177,8 @@ class _Connection(asyncio.Protocol):
         self.head_done = True
         if not self.parser.should_keep_alive():
             self.reusable = False
+        if self.transport is not None and self.transport.get_write_buffer_size():
+            self.reusable = False  # answered before its request was sent whole: the server may never read the rest
         if self.method != "HEAD" and status not in _NO_BODY_STATUSES and not self._framed():
             self.until_close, self.reusable = True, False
         self._wake()
@@ -222,6 +225,8 @@ class _Connection(asyncio.Protocol):
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        # A caller waiting for the request body to drain has an answer now (an early 413, say).
+        self._wake_writer()
 
     def _wake_writer(self) -> None:
         drained, self.drained = self.drained, None
@@ -234,6 +239,7 @@ class _Connection(asyncio.Protocol):
         self.last_read = self.loop.time()
         if body:
             self.transport.writelines((head, body))
+            self.unsent = self.transport.get_write_buffer_size()
         else:
             self.transport.write(head)
 
@@ -263,6 +269,13 @@ class _Connection(asyncio.Protocol):
         waiting = self.waiter is not None and not self.waiter.done()
         if not waiting and self.drained is None:
             return
+        if self.drained is not None and self.transport is not None:
+            # resume_writing comes only once the whole backlog is nearly gone: a server reading a large
+            # body steadily shows itself alive here, by the backlog shrinking since the last look.
+            unsent = self.transport.get_write_buffer_size()
+            if unsent < self.unsent:
+                self.last_read = self.loop.time()
+            self.unsent = unsent
         deadline = self.last_read + self.pool.read_timeout
         if self.loop.time() < deadline:
             self.timer = self.loop.call_at(deadline, self._check_silence)

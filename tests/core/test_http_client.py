@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import socket
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -525,3 +526,57 @@ async def test_a_switch_of_protocols_nobody_asked_for_is_a_protocol_error():
         with pytest.raises(ProtocolError):
             await client.request("GET", server.url + "/", headers={})
         assert client._slots._value == 256
+
+
+async def test_an_answer_that_comes_before_a_large_request_body_is_sent_is_handed_over_at_once():
+    connections = 0
+
+    async def answers_early(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big!")
+        await writer.drain()
+        await asyncio.sleep(5)  # neither reads the rest of the body nor closes
+
+    listener = await asyncio.start_server(answers_early, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    client = pool(read_timeout=3.0)
+    try:
+        url = f"http://127.0.0.1:{port}/upload"
+        response = await asyncio.wait_for(client.request("POST", url, headers={}, body=b"a" * (32 * 1024 * 1024)), 1.5)
+        assert (response.status, await asyncio.wait_for(response.read(), 1.0)) == (413, b"too big!")
+        response.release()
+        assert client.idle_count() == 0, "the rest of its request was never sent: the connection is out of step"
+        assert connections == 1
+    finally:
+        await client.aclose()
+        listener.close()
+
+
+async def test_a_server_reading_a_large_request_body_slowly_but_steadily_is_not_silent():
+    body = b"a" * (24 * 1024 * 1024)
+
+    async def reads_slowly(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        received = 0
+        while received < len(body):
+            received += len(await reader.read(64 * 1024))
+            await asyncio.sleep(0.01)  # ~6 MB/s: the whole body takes several read timeouts
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        assert b"Content-Length: %d" % len(body) in head
+
+    # A small receive buffer keeps the body in the client's send backlog, where its progress shows.
+    listening = socket.create_server(("127.0.0.1", 0))
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    listener = await asyncio.start_server(reads_slowly, sock=listening)
+    port = listener.sockets[0].getsockname()[1]
+    client = pool(read_timeout=1.0)
+    try:
+        response = await client.request("POST", f"http://127.0.0.1:{port}/upload", headers={}, body=body)
+        assert await response.read() == b"ok"
+        response.release()
+    finally:
+        await client.aclose()
+        listener.close()
