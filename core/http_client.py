@@ -349,6 +349,9 @@ class Response:
         """The body as it arrives: each piece is everything that was waiting, never empty."""
         connection = self._conn
         while True:
+            if self._done:
+                # Its connection may be carrying the next call's answer already: never read that.
+                raise HttpClientError("The answer was released; its body can no longer be read.")
             if connection.body:
                 yield connection.take()
                 continue

@@ -580,3 +580,28 @@ async def test_a_server_reading_a_large_request_body_slowly_but_steadily_is_not_
     finally:
         await client.aclose()
         listener.close()
+
+
+async def test_a_released_answer_read_again_never_yields_the_next_calls_body():
+    calls = 0
+
+    async def script(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
+        nonlocal calls
+        calls += 1
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\ncall %03d" % calls)
+        await writer.drain()
+
+    async with serving(script) as server:
+        client = pool()
+        first = await client.request("GET", server.url + "/", headers={})
+        assert await first.read() == b"call 001"
+        first.release()
+        second = await client.request("GET", server.url + "/", headers={})  # on the same connection
+        await asyncio.sleep(0.05)
+        with pytest.raises(http_client.HttpClientError, match="released"):
+            await first.read()
+        assert await second.read() == b"call 002"
+        second.release()
+        first.close()
+        assert (server.connections, client._slots._value, client.idle_count()) == (1, 256, 1)
+        await client.aclose()
