@@ -448,6 +448,7 @@ class Pool:
                     await connection.wait()
             except Disconnected:
                 if connection.reused and connection.received == 0:
+                    connection.close()  # its timer would keep it alive for a read timeout
                     continue  # the server dropped it as it was taken: the request was not read
                 raise
             except BaseException:

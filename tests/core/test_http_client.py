@@ -77,10 +77,8 @@ def answer(body: bytes = b"hello", *, status: str = "200 OK", headers: str = "")
     return script
 
 
-def pool(**options: float) -> Pool:
-    return Pool(
-        connect_timeout=options.pop("connect_timeout", 2.0), read_timeout=options.pop("read_timeout", 2.0), **options
-    )  # type: ignore[arg-type]
+def pool(*, read_timeout: float = 2.0, size: int = 256, keepalive: float = 30.0, read_buffer: int = 16 * 1024) -> Pool:
+    return Pool(connect_timeout=2.0, read_timeout=read_timeout, size=size, keepalive=keepalive, read_buffer=read_buffer)
 
 
 async def test_an_answer_read_to_its_end_gives_its_connection_back_for_the_next_call():
