@@ -19,7 +19,7 @@ simulator upstream, PostgreSQL and Redis as in ``bench/gateway.py``):
   whether sampled or not (its server span, the context sent upstream, the ids on its log line);
 * ``on-10`` — ``OTEL_TRACES_SAMPLER=parentbased_traceidratio``, ``OTEL_TRACES_SAMPLER_ARG=0.1``,
   spans exported over OTLP/HTTP to a local receiver (this process) that accepts and drops them,
-  the default instrumentations (the aiohttp client and Redis ones off);
+  the default instrumentations (the Redis one off);
 * ``on-10-libraries`` — the same with ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=`` (empty) turning
   every library instrumentation on;
 * ``on-100`` — every request sampled and exported (for reference).
