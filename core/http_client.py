@@ -325,11 +325,8 @@ class Response:
         self._done = False
         self.status = connection.status
         self.headers = connection.headers
-        self.content_length: int | None = None
-        for name, value in self.headers:
-            if name.lower() == "content-length":
-                self.content_length = int(value) if value.strip().isdigit() else None
-                break
+        length = self.header("Content-Length")
+        self.content_length = int(length) if length is not None and length.strip().isdigit() else None
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """The first header named ``name`` (any case)."""
@@ -378,11 +375,7 @@ class Response:
             return
         self._done = True
         connection = self._conn
-        if connection.body or not connection.recycle():
-            connection.close()
-            self._conn.pool._slot_freed()
-            return
-        connection.pool._put(connection)
+        connection.pool._give_back(connection, keep=not connection.body and connection.recycle())
 
     def close(self) -> None:
         """End the call, closing the connection unless the answer was read to its end."""
@@ -510,9 +503,10 @@ class Pool:
             self._ssl = ssl.create_default_context()
         return self._ssl
 
-    def _put(self, connection: _Connection) -> None:
+    def _give_back(self, connection: _Connection, *, keep: bool) -> None:
+        """A call ended: its place in the pool is free, and its connection idles or is closed."""
         self._slots.release()
-        if self.closed:
+        if not keep or self.closed:
             connection.close()
             return
         idle = self._idle.setdefault(connection.origin, [])
@@ -520,9 +514,6 @@ class Pool:
         # The oldest idle connection outlived keep-alive: close it rather than hold it for ever.
         if len(idle) > 1 and connection.idle_since - idle[0].idle_since >= self.keepalive:
             idle.pop(0).close()
-
-    def _slot_freed(self) -> None:
-        self._slots.release()
 
     def _forget(self, connection: _Connection) -> None:
         idle = self._idle.get(connection.origin)

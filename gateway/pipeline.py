@@ -123,7 +123,8 @@ async def prepared(
     context = contextvars.copy_context() if head_start is not None else None
 
     def overlap() -> None:
-        task = context.run(head_start, routes) if head_start is not None and context is not None else None
+        assert head_start is not None and context is not None  # passed on only with a head start
+        task = context.run(head_start, routes)
         if task is not None:
             early.append(task)
             stack.callback(_discard_unclaimed, early)
