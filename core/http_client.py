@@ -162,8 +162,8 @@ class _Connection(asyncio.Protocol):
             self.reusable = False  # a second answer to one request: what follows is ignored, and the connection ends
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.complete:
-            return
+        if self.complete or self.head_done:
+            return  # a chunked body's trailer fields: not the answer's headers, and not held
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
@@ -200,11 +200,16 @@ class _Connection(asyncio.Protocol):
     # the call's side
 
     def _framed(self) -> bool:
+        """Whether the body has an end of its own: a length, or chunked as the last transfer coding
+        (a response whose last coding is another ends with its connection, RFC 9112 6.3)."""
+        codings = ""
         for name, value in self.headers:
             lowered = name.lower()
-            if lowered == "content-length" or (lowered == "transfer-encoding" and "chunked" in value.lower()):
+            if lowered == "content-length":
                 return True
-        return False
+            if lowered == "transfer-encoding":
+                codings = value
+        return codings.rsplit(",", 1)[-1].strip().lower() == "chunked"
 
     def _finish(self) -> None:
         self.complete = True

@@ -145,6 +145,39 @@ async def test_a_body_that_ends_with_the_connection_is_read_whole_and_the_connec
         await client.aclose()
 
 
+async def test_a_body_whose_last_coding_is_not_chunked_ends_with_the_connection():
+    async def script(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, identity\r\n\r\nnot chunks at all")
+        await writer.drain()
+        writer.close()
+
+    async with serving(script) as server:
+        client = pool()
+        response = await client.request("GET", server.url + "/", headers={})
+        assert await response.read() == b"not chunks at all"
+        response.release()
+        assert client.idle_count() == 0
+        await client.aclose()
+
+
+async def test_trailer_fields_after_a_chunked_body_are_not_taken_for_headers():
+    async def script(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n"
+            b"4\r\nbody\r\n0\r\nContent-Type: image/png\r\nX-Checksum: abc\r\n\r\n"
+        )
+        await writer.drain()
+
+    async with serving(script) as server:
+        client = pool()
+        response = await client.request("GET", server.url + "/", headers={})
+        assert await response.read() == b"body"
+        assert response.header("content-type") == "text/plain" and response.header("x-checksum") is None
+        response.release()
+        assert client.idle_count() == 1  # the trailers ended the answer; the connection is kept
+        await client.aclose()
+
+
 async def test_a_head_answer_has_no_body_whatever_its_length_says():
     async def script(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nContent-Type: image/jpeg\r\n\r\n")
