@@ -52,6 +52,9 @@ MAX_BODY_BYTES = 26 * 1024 * 1024
 #: Longest wait for the next part of a request body: a client that sends its headers and then falls
 #: silent would otherwise hold its connection (and a task) for ever; the server bounds only the headers.
 BODY_IDLE_SECONDS = 30.0
+#: Longest a whole request body may take: a client sending a byte just within every idle bound
+#: would otherwise hold its connection for ever. 25 MB in this time is about 85 KB/s.
+BODY_DEADLINE_SECONDS = 300.0
 
 
 #: The server ended the request body with a disconnect: the client left mid-upload, or the server
@@ -66,6 +69,11 @@ BODY_UNREADABLE = HttpError(
 BODY_STALLED = HttpError(
     408,
     f"The request body stopped arriving: nothing came for {BODY_IDLE_SECONDS:g} s. Send it again.",
+    code="request_timeout",
+)
+BODY_TOO_SLOW = HttpError(
+    408,
+    f"The request body took longer than {BODY_DEADLINE_SECONDS:g} s to arrive. Send it again.",
     code="request_timeout",
 )
 
@@ -260,7 +268,8 @@ def nul_refusal(scope: Scope) -> HttpError | None:
 
 async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
     """The whole request body; 413 as soon as it is known to exceed ``limit`` bytes, 400 if it breaks
-    off, 408 if no part of it arrives for :data:`BODY_IDLE_SECONDS` (:class:`_BodyWatch`)."""
+    off, 408 if no part of it arrives for :data:`BODY_IDLE_SECONDS` or the whole of it has not within
+    :data:`BODY_DEADLINE_SECONDS` (:class:`_BodyWatch`)."""
     declared = headers.get(b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise body_too_large(limit)
@@ -272,9 +281,10 @@ async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -
             try:
                 message = await receive()
             except asyncio.CancelledError:
-                if _body_watch.stalled(task):
+                refusal = _body_watch.stalled(task)
+                if refusal is not None:
                     task.uncancel()
-                    raise BODY_STALLED from None
+                    raise refusal from None
                 raise
             _body_watch.progressed(task)
             if message["type"] == "http.disconnect":
@@ -292,7 +302,7 @@ async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -
 
 class _BodyWatch:
     """The request bodies being read, each cancelled by one sweep when no part of it came for
-    :data:`BODY_IDLE_SECONDS`.
+    :data:`BODY_IDLE_SECONDS`, or it began more than :data:`BODY_DEADLINE_SECONDS` ago.
 
     One sweeping task per event loop, not a timer per read: arming and cancelling a timeout around
     every ``receive()`` cost 5–20 µs a request, for the rare client that stalls.
@@ -300,11 +310,12 @@ class _BodyWatch:
 
     def __init__(self) -> None:
         self._last_part: dict[asyncio.Task[Any], float] = {}
-        self._stalled: set[asyncio.Task[Any]] = set()
+        self._started: dict[asyncio.Task[Any], float] = {}
+        self._stalled: dict[asyncio.Task[Any], HttpError] = {}
         self._sweepers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 
     def start(self, task: asyncio.Task[Any]) -> None:
-        self._last_part[task] = time.monotonic()
+        self._last_part[task] = self._started[task] = time.monotonic()
         loop = task.get_loop()
         if loop not in self._sweepers:
             self._sweepers[loop] = loop.create_task(self._sweep(loop))
@@ -312,26 +323,30 @@ class _BodyWatch:
     def progressed(self, task: asyncio.Task[Any]) -> None:
         self._last_part[task] = time.monotonic()
 
-    def stalled(self, task: asyncio.Task[Any]) -> bool:
-        """Whether the sweep cancelled ``task`` (rather than its client leaving or a deadline)."""
-        if task in self._stalled:
-            self._stalled.discard(task)
-            return True
-        return False
+    def stalled(self, task: asyncio.Task[Any]) -> HttpError | None:
+        """The refusal, if the sweep cancelled ``task`` (``None``: its client left, or the server is stopping)."""
+        return self._stalled.pop(task, None)
 
     def stop(self, task: asyncio.Task[Any]) -> None:
         self._last_part.pop(task, None)
-        self._stalled.discard(task)
+        self._started.pop(task, None)
+        self._stalled.pop(task, None)
 
     async def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
             while any(task.get_loop() is loop for task in self._last_part):
                 await asyncio.sleep(min(1.0, BODY_IDLE_SECONDS / 2))
-                too_old = time.monotonic() - BODY_IDLE_SECONDS
+                now = time.monotonic()
                 for task, last in list(self._last_part.items()):
-                    if last < too_old and task.get_loop() is loop and task not in self._stalled:
-                        self._stalled.add(task)
-                        task.cancel()
+                    if task.get_loop() is not loop or task in self._stalled:
+                        continue
+                    if last < now - BODY_IDLE_SECONDS:
+                        self._stalled[task] = BODY_STALLED
+                    elif self._started[task] < now - BODY_DEADLINE_SECONDS:
+                        self._stalled[task] = BODY_TOO_SLOW
+                    else:
+                        continue
+                    task.cancel()
         finally:
             del self._sweepers[loop]  # the next read on this loop starts a new sweep
 

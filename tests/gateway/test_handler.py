@@ -137,6 +137,27 @@ async def test_a_slow_body_that_keeps_arriving_is_read_whole(monkeypatch):
     assert await handler.read_body(receive, {}, 1000) == b"a" * 80
 
 
+async def test_a_body_that_keeps_trickling_past_the_whole_body_deadline_is_a_408(monkeypatch):
+    """A part just within every idle bound, for ever: the whole upload has a deadline too."""
+    from gateway import handler
+
+    monkeypatch.setattr(handler, "BODY_IDLE_SECONDS", 0.4)
+    monkeypatch.setattr(handler, "BODY_DEADLINE_SECONDS", 0.5)
+    sent = 0
+
+    async def receive() -> dict:
+        nonlocal sent
+        await asyncio.sleep(0.05)
+        sent += 1
+        return {"type": "http.request", "body": b"a", "more_body": True}
+
+    with pytest.raises(HttpError) as refused:
+        await asyncio.wait_for(handler.read_body(receive, {}, 10_000), timeout=5)
+    assert (refused.value.status, refused.value.code) == (408, "request_timeout")
+    assert "longer than" in refused.value.message
+    assert sent >= 8  # it was never idle for long: the deadline, not the idle bound, ended it
+
+
 async def test_a_read_cancelled_for_another_reason_is_still_cancelled_not_a_408(monkeypatch):
     from gateway import handler
 
