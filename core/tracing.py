@@ -183,9 +183,9 @@ def _exporter(name: str) -> Any:
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
         return ConsoleSpanExporter()
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from core.otlp_encoding import OtlpHttpSpanExporter
 
-    return OTLPSpanExporter()
+    return OtlpHttpSpanExporter()
 
 
 def _instrument(provider: Any, names: set[str]) -> None:
