@@ -130,9 +130,16 @@ async def test_a_chunked_body_arrives_piece_by_piece_as_the_server_sends_it():
         await client.aclose()
 
 
-async def test_a_body_that_ends_with_the_connection_is_read_whole_and_the_connection_not_kept():
-    async def script(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\n\r\nuntil the end")
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\n\r\n",  # no length, not chunked
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, identity\r\n\r\n",  # chunked, but not last (RFC 9112 6.3)
+    ],
+)
+async def test_a_body_that_ends_with_the_connection_is_read_whole_and_the_connection_not_kept(head):
+    async def script(_head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(head + b"until the end")
         await writer.drain()
         writer.close()
 
@@ -140,21 +147,6 @@ async def test_a_body_that_ends_with_the_connection_is_read_whole_and_the_connec
         client = pool()
         response = await client.request("GET", server.url + "/", headers={})
         assert await response.read() == b"until the end"
-        response.release()
-        assert client.idle_count() == 0
-        await client.aclose()
-
-
-async def test_a_body_whose_last_coding_is_not_chunked_ends_with_the_connection():
-    async def script(head: bytes, body: bytes, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, identity\r\n\r\nnot chunks at all")
-        await writer.drain()
-        writer.close()
-
-    async with serving(script) as server:
-        client = pool()
-        response = await client.request("GET", server.url + "/", headers={})
-        assert await response.read() == b"not chunks at all"
         response.release()
         assert client.idle_count() == 0
         await client.aclose()
