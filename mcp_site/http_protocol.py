@@ -9,7 +9,10 @@ and answers a request it cannot parse in plain text. This protocol adds:
 - a head that has not arrived :data:`HEAD_SECONDS` after its first byte (or after the connection
   opened) ends the connection, with a ``408`` if any of it came: a client trickling its headers
   (slowloris) holds a connection for that long at most;
-- those refusals and a malformed request's ``400`` come in the gateway's one error shape (JSON).
+- those refusals and a malformed request's ``400`` come in the gateway's one error shape (JSON);
+- a client that ends its side of the stream (a half-close, ``shutdown(SHUT_WR)``) after a whole
+  request is still answered, and the connection closed after the answer; uvicorn closed it at
+  once, and the answer was lost. One that ends it inside a body gets ``400``.
 
 A body that stalls is the application's to bound (``gateway.handler.BODY_IDLE_SECONDS``). Deadlines
 are checked by one sweep a second per event loop, so a request pays for a clock read, not a timer.
@@ -41,6 +44,10 @@ HEAD_TIMEOUT = HttpError(
     408,
     f"The request's headers did not arrive within {HEAD_SECONDS:g} s. Send the request again.",
     code="request_timeout",
+)
+
+BODY_CUT_SHORT = HttpError(
+    400, "The request body ended before its declared length: the client closed its end.", code="invalid_request"
 )
 
 
@@ -76,6 +83,19 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         _HeadSweep.of(self.loop).connections.discard(self)
         super().connection_lost(exc)
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio.Protocol returns bool | None
+        """The client will send nothing more: answer what it sent, then close (``True`` keeps the
+        transport open for writing)."""
+        cycle = self.cycle
+        if self.lingering or cycle is None or cycle.response_complete or self.transport.is_closing():
+            return None  # nothing awaits an answer (or a refusal is already lingering): close now
+        self.head_since = None
+        if cycle.more_body:
+            self.refuse(BODY_CUT_SHORT)
+        else:
+            cycle.keep_alive = False  # the last request on this connection: closed once answered
+        return True
 
     def data_received(self, data: bytes) -> None:
         if self.lingering:
