@@ -125,8 +125,12 @@ def storable(payload: Any, *, prefix: str = "") -> None:
 
 
 def _detail(exc: Exception) -> str:
-    text = str(exc)
-    return (text[0].lower() + text[1:] + ".") if text else "malformed."
+    """msgspec's reason, as the end of a sentence that already said the body is not valid JSON."""
+    text = str(exc).removeprefix("JSON is malformed: ")
+    if not text:
+        return "malformed."
+    # Lower-case the first word, unless it is an acronym ("JSON"), which keeps its capitals.
+    return (text if text[:2].isupper() else text[0].lower() + text[1:]) + "."
 
 
 def _surrogate_field(body: bytes) -> str | None:
