@@ -17,6 +17,7 @@ import secrets
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase
+from django.http.request import RawPostDataException
 from django.urls import resolve
 from django.utils import timezone
 
@@ -67,9 +68,12 @@ def playground_secret(request: HttpRequest, workspace: Workspace, *, renew: bool
 async def gateway_call(request: HttpRequest, *, operation: str, secret: str) -> HttpResponseBase:
     """Call the ``/v1`` view of ``operation`` in-process with the playground key; its response, as a client gets it."""
     path = OPERATIONS[operation]
+    body, content_type = _body(request)
     headers = [
         (b"authorization", f"Bearer {secret}".encode()),
-        (b"content-type", request.headers.get("Content-Type", "application/json").encode("latin-1")),
+        (b"content-type", content_type.encode("latin-1")),
+        # Django parses a multipart body only as far as its declared length (none: an empty form).
+        (b"content-length", str(len(body)).encode()),
         (b"host", request.get_host().encode("latin-1")),
     ]
     scope = {
@@ -85,7 +89,7 @@ async def gateway_call(request: HttpRequest, *, operation: str, secret: str) -> 
         "client": (request.META.get("REMOTE_ADDR") or "127.0.0.1", 0),
         "server": ("dashboard", 0),
     }
-    call = ASGIRequest(scope, io.BytesIO(request.body))
+    call = ASGIRequest(scope, io.BytesIO(body))
     # The dashboard request's id: the ledger records the run under it, and the page asks for its cost with it.
     call.request_id = request.request_id  # type: ignore[attr-defined]  # set by mcp_site.middleware
     match = resolve(path, urlconf="gateway.urls")
@@ -93,3 +97,40 @@ async def gateway_call(request: HttpRequest, *, operation: str, secret: str) -> 
         return await match.func(call, *match.args, **match.kwargs)
     except HttpError as exc:
         return error_response(exc)
+
+
+def _body(request: HttpRequest) -> tuple[bytes, str]:
+    """The run's body and its content type, as the browser sent them.
+
+    An upload (Transcription) is a multipart form whose stream the CSRF check has already read (it
+    looks for the token among the form's fields), so ``request.body`` is gone: the parsed form is
+    encoded again, without the CSRF token, which is the dashboard's and not the gateway's.
+    """
+    content_type = request.headers.get("Content-Type", "application/json")
+    try:
+        return request.body, content_type
+    except RawPostDataException:
+        boundary = secrets.token_hex(16)
+        return _multipart(request, boundary), f"multipart/form-data; boundary={boundary}"
+
+
+def _multipart(request: HttpRequest, boundary: str) -> bytes:
+    def quoted(text: str) -> str:  # as browsers escape a form's names (HTML's multipart/form-data encoding)
+        return text.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
+
+    parts: list[bytes] = []
+    for name, values in request.POST.lists():
+        if name == "csrfmiddlewaretoken":
+            continue
+        for value in values:
+            head = f'Content-Disposition: form-data; name="{quoted(name)}"'
+            parts.append(head.encode() + b"\r\n\r\n" + value.encode())
+    for name, files in request.FILES.lists():
+        for upload in files:
+            head = (
+                f'Content-Disposition: form-data; name="{quoted(name)}"; filename="{quoted(upload.name or "")}"\r\n'
+                f"Content-Type: {upload.content_type or 'application/octet-stream'}"
+            )
+            parts.append(head.encode() + b"\r\n\r\n" + upload.read())
+    delimiter = b"--" + boundary.encode()
+    return b"".join(delimiter + b"\r\n" + part + b"\r\n" for part in parts) + delimiter + b"--\r\n"

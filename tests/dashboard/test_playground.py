@@ -134,3 +134,19 @@ async def test_the_playgrounds_own_refusals_have_the_one_error_shape(browser_ses
         assert response.status_code == status
         assert set(response.json()["error"]) == ERROR_FIELDS
         assert response.json()["error"]["code"] == code
+
+
+async def test_an_uploaded_audio_file_is_transcribed_when_the_csrf_check_has_read_the_form(developer):
+    # A browser's upload is multipart with the CSRF token among its fields: the CSRF check parses the
+    # form before the view runs, and the run is answered all the same, with the file and every field.
+    speech = await developer.post("/playground/run/speech/", json={"model": "openai-audio", "input": "the quick fox"})
+    assert speech.status_code == 200, speech.text
+    response = await developer.post(
+        "/playground/run/transcription/",
+        data={"model": "whisper-large-v3", "response_format": "verbose_json", "csrfmiddlewaretoken": CSRF},
+        files={"file": ('a "quoted" name.mp3', speech.content, "audio/mpeg")},
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["text"]
+    assert "segments" in answer  # the form's other fields reached the gateway too
