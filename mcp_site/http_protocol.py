@@ -9,6 +9,7 @@ and answers a request it cannot parse in plain text. This protocol adds:
 - a head that has not arrived :data:`HEAD_SECONDS` after its first byte (or after the connection
   opened) ends the connection, with a ``408`` if any of it came: a client trickling its headers
   (slowloris) holds a connection for that long at most;
+- an HTTP/1.1 request without a ``Host`` header is refused with ``400`` (RFC 9112 3.2);
 - those refusals and a malformed request's ``400`` come in the gateway's one error shape (JSON);
 - a client that ends its side of the stream (a half-close, ``shutdown(SHUT_WR)``) after a whole
   request is still answered, and the connection closed after the answer; uvicorn closed it at
@@ -46,6 +47,7 @@ HEAD_TIMEOUT = HttpError(
     code="request_timeout",
 )
 
+MISSING_HOST = HttpError(400, "An HTTP/1.1 request must carry a Host header.", param="Host", code="invalid_host")
 BODY_CUT_SHORT = HttpError(
     400, "The request body ended before its declared length: the client closed its end.", code="invalid_request"
 )
@@ -136,6 +138,11 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if size > MAX_HEAD_BYTES:
             self.refusal = HEAD_TOO_LARGE
             raise _Refused  # stops the parser; uvicorn answers through send_400_response
+        # RFC 9112 3.2: an HTTP/1.1 request without Host is a 400 (Django would read the server's own
+        # address instead, and answer it). Host comes first in almost every request: a short scan.
+        if not any(name == b"host" for name, _ in self.headers) and self.parser.get_http_version() == "1.1":
+            self.refusal = MISSING_HOST
+            raise _Refused
         # What of this read the head took, at least (of a head begun in an earlier read: what is
         # left after the bytes counted then, which were at least as many as the head had there).
         if self.head_offset is not None:

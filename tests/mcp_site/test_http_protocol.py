@@ -299,3 +299,12 @@ async def test_a_body_cut_short_by_the_end_of_the_clients_stream_gets_400_in_the
         answer = await half_closed_exchange(port, b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nhello")
         status, error = error_of(answer)
         assert (status, error["code"]) == (400, "invalid_request")
+
+
+async def test_an_http_1_1_request_without_a_host_header_is_refused_with_400():
+    async with serving() as port:
+        status, error = error_of(await exchange(port, b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"))
+        assert (status, error["code"], error["param"]) == (400, "invalid_host", "Host")
+        # HTTP/1.0 has no Host requirement; with one, HTTP/1.1 is served as ever.
+        assert (await exchange(port, b"GET / HTTP/1.0\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        assert (await exchange(port, get())).startswith(b"HTTP/1.1 200")
