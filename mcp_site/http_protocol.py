@@ -10,7 +10,8 @@ and answers a request it cannot parse in plain text. This protocol adds:
   opened) ends the connection, with a ``408`` if any of it came: a client trickling its headers
   (slowloris) holds a connection for that long at most;
 - an HTTP/1.1 request without a ``Host`` header is refused with ``400`` (RFC 9112 3.2);
-- those refusals and a malformed request's ``400`` come in the gateway's one error shape (JSON);
+- those refusals and a malformed request's ``400`` come in the gateway's one error shape (JSON),
+  with an ``X-Request-ID`` like every other answer;
 - a client that ends its side of the stream (a half-close, ``shutdown(SHUT_WR)``) after a whole
   request is still answered, and the connection closed after the answer; uvicorn closed it at
   once, and the answer was lost. One that ends it inside a body gets ``400``.
@@ -26,6 +27,7 @@ from http import HTTPStatus
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from core import request_id
 from core.errors import HttpError, error_body
 
 #: The largest request head accepted: request line plus headers (nginx's default buffers hold 32 KB).
@@ -197,9 +199,12 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         body = error_body(error)
         head = [f"HTTP/1.1 {error.status} {HTTPStatus(error.status).phrase}".encode()]
         head += [name + b": " + value for name, value in self.server_state.default_headers]
+        # Every answer carries a request id (docs/errors.md): the client's, when its head gave a sane one.
+        sent_id = next((value for name, value in self.headers if name == b"x-request-id"), b"")
         head += [
             b"content-type: application/json",
             b"content-length: " + str(len(body)).encode(),
+            b"x-request-id: " + request_id.from_headers(sent_id.decode("latin-1")).encode(),
             b"x-content-type-options: nosniff",
             b"connection: close",
         ]

@@ -308,3 +308,16 @@ async def test_an_http_1_1_request_without_a_host_header_is_refused_with_400():
         # HTTP/1.0 has no Host requirement; with one, HTTP/1.1 is served as ever.
         assert (await exchange(port, b"GET / HTTP/1.0\r\n\r\n")).startswith(b"HTTP/1.1 200")
         assert (await exchange(port, get())).startswith(b"HTTP/1.1 200")
+
+
+async def test_the_protocols_own_refusals_carry_a_request_id_like_every_answer():
+    async with serving() as port:
+        malformed = await exchange(port, b"GET / HTTP/1.1\r\nHost t\r\n\r\n")
+        too_large = await exchange(
+            port, get(headers=b"X-Request-ID: mine-1\r\nX-Big: " + b"a" * MAX_HEAD_BYTES + b"\r\n")
+        )
+    assert error_of(malformed)[0] == 400
+    [sent_id] = [line for line in malformed.split(b"\r\n") if line.lower().startswith(b"x-request-id: ")]
+    assert len(sent_id.split(b": ")[1]) == 32  # a fresh one
+    assert error_of(too_large)[0] == 431
+    assert b"x-request-id: mine-1\r\n" in too_large.lower()  # the client's own, when it sent a sane one
