@@ -42,6 +42,7 @@ from core.errors import (
     not_found,
 )
 from core.metrics import UNMATCHED_ROUTE, observe_request
+from gateway.auth import authenticate
 from gateway.streamed import StreamedAnswer
 
 log = structlog.get_logger("mcp.access")
@@ -113,6 +114,8 @@ class HotPathHandler:
                     server_span = tracing.start_server_span(scope["method"], headers)
                 if match.kwargs and not settings.LOG_PROMPTS:
                     path = None  # a URL parameter may be a prompt (Pollinations paths): the route says enough
+                if not ops and scope["method"] == "POST" and headers.get(b"expect", b"").lower() == b"100-continue":
+                    await _authenticate_before_upload(scope)
                 body = await read_body(receive, headers, MAX_BODY_BYTES)
                 request = GatewayRequest(scope, io.BytesIO(body))
                 request._body = body  # read and bounded above: Django's smaller form-data limit does not apply
@@ -246,6 +249,22 @@ class Routes:
         if not match.args and not captured and len(self._fixed) < self.MAX_REMEMBERED:
             self._fixed[path] = match
         return match
+
+
+async def _authenticate_before_upload(scope: Scope) -> None:
+    """401 now for a client waiting for ``100 Continue`` with a key that will be refused.
+
+    The server invites the body (``100 Continue``) when the application first asks for it, so a
+    caller without a valid key would otherwise upload the whole body (up to 26 MB) to hear 401.
+    Every route of this handler that takes a POST needs a key. The refusal closes the connection:
+    the body the client did not send could not be told from its next request.
+    """
+    try:
+        await authenticate(GatewayRequest(scope, io.BytesIO(b"")))
+    except HttpError as exc:
+        raise HttpError(
+            exc.status, exc.message, type=exc.type, code=exc.code, param=exc.param, headers={"Connection": "close"}
+        ) from None
 
 
 def path_info(scope: Scope) -> str:
