@@ -190,24 +190,45 @@ def unit_prices(row: Price) -> UnitPrices:
 
 
 async def prices_for(provider: Provider | None, model: str) -> UnitPrices:
-    """Admin price for (provider, model), then (any provider, model), then the plugin's default, else free."""
+    """Admin price for (provider, model), then (any provider, model), then the plugin's default, else free.
+
+    ``model`` is the name the request used; when nothing is priced under it and it is an alias the
+    provider routes to one of its models (``whisper-1``, ``tts-1``), that model's price applies: an
+    alias must not make a model free.
+    """
     table = await _table("prices", _load_prices)
+    found = _priced(table, provider, model)
+    if found is None and provider is not None:
+        served = _aliased_model(provider, model)
+        if served is not None:
+            found = _priced(table, provider, served)
+    return found if found is not None else FREE
+
+
+def _priced(table: dict[tuple[str, str], UnitPrices], provider: Provider | None, model: str) -> UnitPrices | None:
     name = provider.name if provider is not None else ""
     found = table.get((name, model)) or table.get(("", model))
-    if found is not None:
+    if found is not None or provider is None:
         return found
-    if provider is not None:
-        for rule in provider.prices():
-            if rule.model == model:
-                return UnitPrices(
-                    rule.per_1k_input_tokens,
-                    rule.per_1k_output_tokens,
-                    rule.per_image,
-                    (),
-                    rule.per_audio_second,
-                    rule.per_1k_characters,
-                )
-    return FREE
+    for rule in provider.prices():
+        if rule.model == model:
+            return UnitPrices(
+                rule.per_1k_input_tokens,
+                rule.per_1k_output_tokens,
+                rule.per_image,
+                (),
+                rule.per_audio_second,
+                rule.per_1k_characters,
+            )
+    return None
+
+
+def _aliased_model(provider: Provider, alias: str) -> str | None:
+    """The id of the provider's model ``alias`` names (a model's own alias, or the operator's), or ``None``."""
+    for model in provider.models():
+        if alias in model.aliases:
+            return model.id
+    return provider.settings.model_aliases.get(alias)
 
 
 def _month_window(now: float) -> tuple[int, float]:

@@ -198,3 +198,25 @@ async def test_a_call_started_alongside_an_admission_that_then_refuses_is_stoppe
     balance = await store.client().hgetall(credit_key(organization.id))
     assert (int(balance[b"used"]), int(balance[b"held"])) == (10**12, 0)
     assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 402, "no overlap after a refusal"
+
+
+@pytest.mark.parametrize(("alias", "model"), [("gpt-5-nano", "openai"), ("tts-1", "openai-audio")])
+async def test_a_model_named_by_its_alias_is_billed_at_the_models_default_price(
+    client, make_plan, subscribe, alias, model
+):
+    # The built-in prices name the models' ids; a request may name a model by an alias it is routed
+    # by (the OpenAI SDK's names): it costs what the model costs, not nothing.
+    await sync_to_async(subscribe)(await sync_to_async(make_plan)(overage_policy="bill"))
+    path, body = (
+        ("/v1/chat/completions", {**CHAT, "messages": [{"role": "user", "content": "the same words"}]})
+        if model == "openai"
+        else ("/v1/audio/speech", {"input": "the same words", "voice": "nova"})
+    )
+    for name in (alias, model):
+        answer = await client.post(path, json={**body, "model": name}, headers={"X-Request-ID": f"priced-{name}"})
+        assert answer.status_code == 200, answer.text
+    await settle_and_flush()
+    [by_alias] = await ledger_events(client_request_id=f"priced-{alias}")
+    [by_id] = await ledger_events(client_request_id=f"priced-{model}")
+    assert by_id.cost > 0
+    assert by_alias.cost == by_id.cost
