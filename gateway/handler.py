@@ -43,6 +43,7 @@ from core.errors import (
 )
 from core.metrics import UNMATCHED_ROUTE, observe_request
 from gateway.auth import authenticate
+from gateway.cors import add_cors_headers, allowed_origin, is_preflight, preflight_response
 from gateway.streamed import StreamedAnswer
 
 log = structlog.get_logger("mcp.access")
@@ -105,6 +106,7 @@ class HotPathHandler:
         route, status, path, request, server_span = UNMATCHED_ROUTE, 500, scope["path"], None, None
         response: HttpResponseBase | None = None
         watcher: asyncio.Future[None] | None = None
+        cors: str | None = None
         try:
             try:
                 match = match or self.resolver.resolve(path_info(scope))
@@ -112,6 +114,7 @@ class HotPathHandler:
                 ops = match.url_name in self.ops_routes
                 if not ops:
                     server_span = tracing.start_server_span(scope["method"], headers)
+                    cors = allowed_origin(headers)
                 if match.kwargs and not settings.LOG_PROMPTS:
                     path = None  # a URL parameter may be a prompt (Pollinations paths): the route says enough
                 if not ops and scope["method"] == "POST" and headers.get(b"expect", b"").lower() == b"100-continue":
@@ -129,7 +132,10 @@ class HotPathHandler:
                 view = _View(cast(asyncio.Task[Any], asyncio.current_task()))  # this coroutine runs in a task
                 watcher.add_done_callback(view.client_left)
                 try:
-                    response = await match.func(request, *match.args, **match.kwargs)
+                    if cors is not None and is_preflight(scope["method"], headers):
+                        response = preflight_response(cors, headers)
+                    else:
+                        response = await match.func(request, *match.args, **match.kwargs)
                 except asyncio.CancelledError:
                     if not view.departed:
                         raise
@@ -163,6 +169,7 @@ class HotPathHandler:
             status = response.status_code
             response["X-Request-ID"] = rid
             add_security_headers(response, request)
+            add_cors_headers(response, cors)
             await self._send(response, send, receive, watcher)
         finally:
             if watcher is not None and not watcher.done():

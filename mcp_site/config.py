@@ -115,6 +115,8 @@ class Config(_AccountsConfig, _JobsConfig, _BillingConfig, _RedisConfig):
     secret_key: str
     allowed_hosts: tuple[str, ...]
     csrf_trusted_origins: tuple[str, ...]
+    #: Origins whose pages may read the API's answers (``*``: any; empty: none). See gateway/cors.py.
+    api_cors_origins: tuple[str, ...]
     #: Networks of the reverse proxies in front (``TRUSTED_PROXIES``): a peer in one of them has its
     #: client's address read from ``X-Forwarded-For``.
     trusted_proxies: tuple[str, ...]
@@ -259,6 +261,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         secret_key=secret_key,
         allowed_hosts=allowed_hosts,
         csrf_trusted_origins=tuple(_origins(env)),
+        api_cors_origins=_cors_origins(env),
         trusted_proxies=_proxies(env),
         database_url=env.url("DATABASE_URL", sqlite_default, ("postgres", "postgresql", "sqlite")) or "",
         redis_url=env.url("REDIS_URL", None, ("redis", "rediss", "unix")),
@@ -528,6 +531,19 @@ def _origins(env: _Env) -> list[str]:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ImproperlyConfigured(
                 f"CSRF_TRUSTED_ORIGINS entry {origin!r} is not valid: use scheme://host, e.g. https://gw.example.com."
+            )
+    return origins
+
+
+def _cors_origins(env: _Env) -> tuple[str, ...]:
+    origins = env.csv("API_CORS_ORIGINS", ("*",))
+    if "*" in origins and len(origins) > 1:
+        raise ImproperlyConfigured("API_CORS_ORIGINS is either * alone or a list of origins, not both.")
+    for origin in origins:
+        parts = urlsplit(origin)
+        if origin != "*" and (parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query):
+            raise ImproperlyConfigured(
+                f"API_CORS_ORIGINS entry {origin!r} is not an origin: use scheme://host[:port], e.g. https://app.example.com."
             )
     return origins
 

@@ -32,6 +32,8 @@ DEBUG = CONFIG.debug
 SECRET_KEY = CONFIG.secret_key
 ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
 CSRF_TRUSTED_ORIGINS = list(CONFIG.csrf_trusted_origins)
+#: Origins whose pages may read the API's answers (gateway/cors.py): ``("*",)``, a list, or ``()``.
+API_CORS_ORIGINS = CONFIG.api_cors_origins
 TRUSTED_PROXIES = CONFIG.trusted_proxies
 
 # daphne makes `manage.py runserver` serve ASGI (WebSockets); it is a development dependency only.
