@@ -12,6 +12,8 @@ import json
 
 import pytest
 
+from tests.fixtures.asgi import http_scope
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BODY = json.dumps({"model": "openai", "messages": [{"role": "user", "content": "hi"}]}).encode()
@@ -40,25 +42,17 @@ async def call(path: str, headers: list[tuple[bytes, bytes]], query: bytes = b""
         if message["type"] == "http.response.body" and not message.get("more_body"):
             answered.set()
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query,
-        "headers": [
+    scope = http_scope(
+        "POST",
+        path,
+        [
             (b"host", b"testserver"),
             (b"content-type", b"application/json"),
             (b"content-length", str(len(BODY)).encode()),
             *headers,
         ],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-    }
+        query=query,
+    )
     await application(scope, receive, send)
     status = sent[0]["status"]
     LAST_HEADERS.clear()

@@ -17,6 +17,7 @@ import pytest
 
 from gateway.dispatch import ATTEMPTS_PER_PROVIDER
 from tests.billing.conftest import _clean_billing_state, ledger_events, settle_and_flush  # noqa: F401
+from tests.fixtures.asgi import http_scope
 from tests.gateway.conftest import upstream_requests
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -183,20 +184,13 @@ async def _call(operation: Operation, api_key: str, fault: str) -> Answer:
     headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json"}
     if fault:
         headers["x-sim-fault"] = fault
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": operation.method,
-        "scheme": "http",
-        "path": unquote(path),
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "root_path": "",
-        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope(
+        operation.method,
+        unquote(path),
+        [(k.encode(), v.encode()) for k, v in headers.items()],
+        query=query.encode(),
+        raw_path=path.encode(),
+    )
     payload = json.dumps(operation.body).encode() if operation.body is not None else b""
     answered = asyncio.Event()
     messages: list[dict] = []

@@ -10,6 +10,7 @@ from django.urls import URLResolver, get_resolver
 
 from core.errors import HttpError
 from gateway.handler import Routes
+from tests.fixtures.asgi import http_scope
 
 
 class CountingResolver:
@@ -64,24 +65,11 @@ async def _answer_to_a_body_that_breaks_off(path: str) -> tuple[dict, bytes]:
     """
     from mcp_site.asgi import application
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"content-type", b"application/json"),
-            (b"transfer-encoding", b"chunked"),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope(
+        "POST",
+        path,
+        [(b"host", b"testserver"), (b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+    )
     parts = [{"type": "http.request", "body": b'{"model": "op', "more_body": True}, {"type": "http.disconnect"}]
     sent: list[dict] = []
 

@@ -12,6 +12,7 @@ import pytest
 from gateway.streamed import OwnedBody
 from plugins import hookimpl, registry
 from plugins.registry import get_registry, plugin_manager
+from tests.fixtures.asgi import http_scope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,20 +107,11 @@ def outcomes():
 
 
 def _scope(api_key: str) -> dict:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/chat/completions",
-        "raw_path": b"/v1/chat/completions",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"authorization", f"Bearer {api_key}".encode()), (b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    return http_scope(
+        "POST",
+        "/v1/chat/completions",
+        [(b"authorization", f"Bearer {api_key}".encode()), (b"content-type", b"application/json")],
+    )
 
 
 async def _streamed_chat(api_key: str, send) -> None:

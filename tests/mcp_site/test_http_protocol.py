@@ -57,8 +57,11 @@ async def serving(**config) -> AsyncIterator[int]:
         await task
 
 
-async def exchange(port: int, *parts: bytes, pause: float = 0.0) -> bytes:
-    """Send ``parts`` (``pause`` seconds apart) and read until the server closes or 5 s pass."""
+async def exchange(port: int, *parts: bytes, pause: float = 0.0, half_close: bool = False) -> bytes:
+    """Send ``parts`` (``pause`` seconds apart) and read until the server closes or 5 s pass.
+
+    :param half_close: then close the sending side (``shutdown(SHUT_WR)``, as ``nc -N`` does).
+    """
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         for part in parts:
@@ -67,6 +70,8 @@ async def exchange(port: int, *parts: bytes, pause: float = 0.0) -> bytes:
             writer.write(part)
             await writer.drain()
             await asyncio.sleep(pause)
+        if half_close:
+            writer.write_eof()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
                 return await reader.read(-1)
@@ -261,20 +266,6 @@ async def test_a_body_longer_than_its_content_length_gets_the_answer_to_the_requ
         assert error_of(answer[answer.index(b"HTTP/1.1 400") :])[0] == 400
 
 
-async def half_closed_exchange(port: int, request: bytes) -> bytes:
-    """Send ``request``, close the sending side (``shutdown(SHUT_WR)``, as ``nc -N`` does) and read the answer."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(request)
-        writer.write_eof()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                return await reader.read(-1)
-        return b"(still open)"
-    finally:
-        writer.close()
-
-
 @pytest.mark.parametrize(
     ("request_", "read"),
     [
@@ -287,7 +278,7 @@ async def test_a_whole_request_whose_client_then_stops_sending_is_still_answered
 ):
     # Half-closing only ends what the client sends; it still reads the answer, whole, and then the end of the stream.
     async with serving() as port:
-        answer = await half_closed_exchange(port, request_)
+        answer = await exchange(port, request_, half_close=True)
         assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
         assert b"connection: close" in answer.lower()
         assert read in answer
@@ -296,7 +287,9 @@ async def test_a_whole_request_whose_client_then_stops_sending_is_still_answered
 
 async def test_a_body_cut_short_by_the_end_of_the_clients_stream_gets_400_in_the_error_shape():
     async with serving() as port:
-        answer = await half_closed_exchange(port, b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nhello")
+        answer = await exchange(
+            port, b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nhello", half_close=True
+        )
         status, error = error_of(answer)
         assert (status, error["code"]) == (400, "invalid_request")
 
