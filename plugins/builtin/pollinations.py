@@ -49,6 +49,7 @@ DEFAULT_PRICES = (
     *(PriceRule(m.id, per_1k_input_tokens=150, per_1k_output_tokens=600) for m in TEXT_MODELS),
     *(PriceRule(m.id, per_image=10_000) for m in IMAGE_MODELS),
     PriceRule("openai-audio", per_1k_characters=15_000),
+    PriceRule("elevenlabs", per_1k_characters=15_000),
     PriceRule("whisper-large-v3", per_audio_second=100),
 )
 

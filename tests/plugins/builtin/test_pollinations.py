@@ -164,3 +164,10 @@ def test_a_transcription_reports_the_audio_seconds_the_upstream_measured():
     usage = AUDIO.usage(transcription, 200, [("x-usage-prompt-audio-seconds", "12.5")], b'{"text":"hello"}')
 
     assert usage is not None and usage.audio_seconds == 12.5
+
+
+@pytest.mark.parametrize("pollinations", [TEXT, IMAGE, AUDIO], ids=lambda p: p.kind)
+def test_every_model_of_the_catalogue_has_a_default_price(pollinations):
+    """A model without one would be served free until an operator noticed (elevenlabs once was)."""
+    priced = {rule.model for rule in pollinations.prices()}
+    assert {model.id for model in pollinations.models()} <= priced
