@@ -10,12 +10,15 @@ __all__ = ["model_catalog"]
 
 
 async def model_catalog(operations: Iterable[str], allowed: Iterable[str] = ()) -> dict[str, list[str]]:
-    """Model ids serving each operation, sorted; limited to ``allowed`` when it is not empty (a plan's list)."""
+    """Model ids serving each operation, in the registry's order (providers by priority, each one's
+    catalogue as it lists it, its default model first, so a form's first choice is the usual one);
+    limited to ``allowed`` when it is not empty (a plan's list)."""
     wanted: dict[str, list[str]] = {operation: [] for operation in operations}
     permitted = set(allowed)
     for _provider, model in (await get_registry()).models():
         if permitted and model.id not in permitted:
             continue
         for operation in model.operations & wanted.keys():
-            wanted[operation].append(model.id)
-    return {operation: sorted(ids) for operation, ids in wanted.items()}
+            if model.id not in wanted[operation]:  # two providers may serve the same model
+                wanted[operation].append(model.id)
+    return wanted

@@ -150,3 +150,12 @@ async def test_an_uploaded_audio_file_is_transcribed_when_the_csrf_check_has_rea
     answer = response.json()
     assert answer["text"]
     assert "segments" in answer  # the form's other fields reached the gateway too
+
+
+async def test_each_form_offers_the_provider_s_usual_model_first(developer):
+    page = await developer.get("/playground/")
+    assert page.status_code == 200
+    html = page.text
+    # The catalogue's own order, not the alphabet's (which put deepseek-reasoning and elevenlabs first).
+    for usual, other in (("openai", "deepseek-reasoning"), ("openai-audio", "elevenlabs")):
+        assert html.index(f"<option>{usual}</option>") < html.index(f"<option>{other}</option>")
