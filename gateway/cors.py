@@ -45,6 +45,7 @@ def is_preflight(method: str, headers: dict[bytes, bytes]) -> bool:
 def preflight_response(origin: str, headers: dict[bytes, bytes]) -> HttpResponse:
     """The answer to a browser's preflight from an allowed origin: which methods and headers it may send."""
     response = HttpResponse(status=204)
+    del response["Content-Type"]  # no content, so no type (Django labels every response text/html)
     requested = headers.get(b"access-control-request-headers", b"").decode("latin-1").strip()
     echo = len(requested) <= _MAX_REQUESTED and _HEADER_LIST.fullmatch(requested)
     response["Access-Control-Allow-Methods"] = ALLOW_METHODS

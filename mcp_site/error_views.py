@@ -97,6 +97,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 def favicon(request: HttpRequest) -> HttpResponse:
     """No icon, said once a day: browsers ask on every page, and a 404 is a console error each time."""
     response = HttpResponse(status=204)
+    del response["Content-Type"]  # no content, so no type (Django labels every response text/html)
     response["Cache-Control"] = "public, max-age=86400"
     return response
 

@@ -25,6 +25,7 @@ async def test_a_preflight_from_any_origin_is_answered_with_what_it_may_send(ano
     assert answer.headers["access-control-allow-headers"] == "authorization, content-type"
     assert answer.headers["access-control-max-age"] == "600"
     assert "access-control-allow-credentials" not in answer.headers
+    assert "content-type" not in answer.headers  # no content, so no type
 
 
 async def test_a_preflight_asking_for_odd_header_names_gets_the_fixed_list(anonymous):

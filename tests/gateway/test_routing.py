@@ -63,6 +63,13 @@ async def test_the_site_root_dashboard_and_favicon_are_not_legacy_text_prompts(c
     assert upstream_requests(upstream) == []
 
 
+async def test_the_favicon_is_an_untyped_empty_answer_browsers_keep_for_a_day(client):
+    response = await client.get("/favicon.ico")
+    assert (response.status_code, response.content) == (204, b"")
+    assert "content-type" not in response.headers
+    assert response.headers["cache-control"] == "public, max-age=86400"
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
