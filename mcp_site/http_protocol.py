@@ -11,10 +11,12 @@ and answers a request it cannot parse in plain text. This protocol adds:
   (slowloris) holds a connection for that long at most;
 - an HTTP/1.1 request without a ``Host`` header is refused with ``400`` (RFC 9112 3.2);
 - those refusals and a malformed request's ``400`` come in the gateway's one error shape (JSON),
-  with an ``X-Request-ID`` like every other answer;
-- a client that ends its side of the stream (a half-close, ``shutdown(SHUT_WR)``) after a whole
-  request is still answered, and the connection closed after the answer; uvicorn closed it at
-  once, and the answer was lost. One that ends it inside a body gets ``400``.
+  with an ``X-Request-ID`` like every other answer.
+
+A client that ends its side of the stream (``shutdown(SHUT_WR)``, ``nc -N``) is taken as gone, as
+uvicorn takes it: the connection closes and the request in flight is cancelled with its upstream
+call (recorded as 499). A half-close cannot be told from a client that left until a write fails,
+and answering half-closed clients would leave every departed client's upstream call running.
 
 A body that stalls is the application's to bound (``gateway.handler.BODY_IDLE_SECONDS``). Deadlines
 are checked by one sweep a second per event loop, so a request pays for a clock read, not a timer.
@@ -50,9 +52,6 @@ HEAD_TIMEOUT = HttpError(
 )
 
 MISSING_HOST = HttpError(400, "An HTTP/1.1 request must carry a Host header.", param="Host", code="invalid_host")
-BODY_CUT_SHORT = HttpError(
-    400, "The request body ended before its declared length: the client closed its end.", code="invalid_request"
-)
 
 
 class _Refused(Exception):
@@ -87,19 +86,6 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         _HeadSweep.of(self.loop).connections.discard(self)
         super().connection_lost(exc)
-
-    def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio.Protocol returns bool | None
-        """The client will send nothing more: answer what it sent, then close (``True`` keeps the
-        transport open for writing)."""
-        cycle = self.cycle
-        if self.lingering or cycle is None or cycle.response_complete or self.transport.is_closing():
-            return None  # nothing awaits an answer (or a refusal is already lingering): close now
-        self.head_since = None
-        if cycle.more_body:
-            self.refuse(BODY_CUT_SHORT)
-        else:
-            cycle.keep_alive = False  # the last request on this connection: closed once answered
-        return True
 
     def data_received(self, data: bytes) -> None:
         if self.lingering:
