@@ -84,7 +84,14 @@ async def test_the_writer_command_survives_a_redis_restart_and_reports_it(transa
                         break
                     await asyncio.sleep(0.2)
                 assert {"before-outage", "after-outage"} <= ids
-                ready = httpx.get(f"{health}/readyz")
+                # The row is visible as soon as its insert commits; the pass acknowledges it and counts
+                # the outbox only after that, so the count is waited for, not read at once.
+                deadline = time.monotonic() + 10
+                while True:
+                    ready = httpx.get(f"{health}/readyz")
+                    if ready.json()["checks"]["ledger_writer"]["outbox"] == 0 or time.monotonic() > deadline:
+                        break
+                    await asyncio.sleep(0.1)
                 assert ready.status_code == 200
                 assert ready.json()["checks"]["ledger_writer"]["outbox"] == 0
                 assert "mcp_billing_ledger_last_flush_timestamp_seconds" in httpx.get(f"{health}/metrics").text
