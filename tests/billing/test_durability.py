@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 
 import httpx
 import pytest
 import redis
+import redis.asyncio
 from asgiref.sync import sync_to_async
 from django.db import connection
 
@@ -156,3 +158,92 @@ async def test_a_gateway_killed_mid_flight_loses_no_event_and_counts_none_twice(
     assert sync.zcard(f"mcp:bill:conc:org:{organization.pk}:concurrent:900") == 0  # the dead process's slots
     account = await sync_to_async(CreditAccount.objects.get)(organization=organization)
     assert account.balance == 100_000_000 - spent
+
+
+class _CountingClient:
+    """The real client, noting how many entries each stream command asked for or named."""
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self._client = client
+        self.sizes: list[int] = []
+
+    async def xreadgroup(self, *args, count: int, **kwargs):
+        self.sizes.append(count)
+        return await self._client.xreadgroup(*args, count=count, **kwargs)
+
+    async def xautoclaim(self, *args, count: int, **kwargs):
+        self.sizes.append(count)
+        return await self._client.xautoclaim(*args, count=count, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._client, name)
+
+
+@pytest.mark.redis
+async def test_the_writer_moves_a_large_outbox_in_short_redis_commands_and_reclaims_a_dead_flusher_s(
+    monkeypatch, settings, organization
+):
+    """Redis serves one command at a time: a writer's read of a whole batch held up every request's
+    admission behind it, so it reads, claims and acknowledges a slice at a time."""
+    require_env("REDIS_URL")
+    require_env("DATABASE_URL")
+    monkeypatch.setattr(ledger, "SLICE", 4)
+    monkeypatch.setattr(ledger, "BATCH", 10)
+    await sync_to_async(CreditAccount.objects.create)(organization=organization)
+    redis_client = hotpath.redis_store().client()
+    for i in range(23):
+        await redis_client.xadd(LEDGER_STREAM, {"e": json.dumps(_event(f"big-{i}", organization.pk, cost=1))})
+    # A flusher that read the first batch and died before inserting it: its entries stay pending.
+    dead = await ledger.read_pending_without_ack(redis_client, consumer="dead")
+    assert len(dead) == 10
+
+    counting = _CountingClient(redis_client)
+    assert await ledger.flush_stream(counting, claim_idle_ms=0) == 23
+    assert max(counting.sizes) == 4
+    assert sorted(e.request_id for e in await ledger_events()) == sorted(f"big-{i}" for i in range(23))
+    assert await redis_client.xlen(LEDGER_STREAM) == 0
+    assert (await redis_client.xpending(LEDGER_STREAM, ledger.GROUP))["pending"] == 0
+    account = await sync_to_async(CreditAccount.objects.get)(organization=organization)
+    assert account.balance == -23
+
+
+class _BusyOutbox(_CountingClient):
+    """The real client, with one more event appended to the outbox after each read, as under steady load."""
+
+    def __init__(self, client: redis.asyncio.Redis, organization_id: int, arrivals: int) -> None:
+        super().__init__(client)
+        self._organization_id = organization_id
+        self.arrivals = arrivals
+
+    async def xreadgroup(self, *args, count: int, **kwargs):
+        reply = await super().xreadgroup(*args, count=count, **kwargs)
+        if self.arrivals:
+            self.arrivals -= 1
+            event = _event(f"later-{self.arrivals}", self._organization_id, cost=1)
+            await self._client.xadd(LEDGER_STREAM, {"e": json.dumps(event)})
+        return reply
+
+
+@pytest.mark.redis
+async def test_a_writer_pass_that_has_caught_up_leaves_new_arrivals_to_the_next_pass(
+    monkeypatch, settings, organization
+):
+    """Chasing every event that arrives during a pass costs a transaction for a handful of events each."""
+    require_env("REDIS_URL")
+    require_env("DATABASE_URL")
+    monkeypatch.setattr(ledger, "SLICE", 4)
+    monkeypatch.setattr(ledger, "BATCH", 10)
+    await sync_to_async(CreditAccount.objects.create)(organization=organization)
+    redis_client = hotpath.redis_store().client()
+    for i in range(5):
+        await redis_client.xadd(LEDGER_STREAM, {"e": json.dumps(_event(f"now-{i}", organization.pk, cost=1))})
+
+    busy = _BusyOutbox(redis_client, organization.pk, arrivals=30)
+    first = await ledger.flush_stream(busy, claim_idle_ms=0)
+    assert 5 <= first < 10
+    assert await redis_client.xlen(LEDGER_STREAM) > 0
+    arrived, busy.arrivals = 30 - busy.arrivals, 0
+    rest = 0
+    while await redis_client.xlen(LEDGER_STREAM):
+        rest += await ledger.flush_stream(redis_client, claim_idle_ms=0)
+    assert first + rest == 5 + arrived == len(await ledger_events())
