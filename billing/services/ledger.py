@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 import msgspec
+import psycopg
 from django.db import connection, transaction
 from django.db.models import F
 
@@ -37,29 +38,36 @@ COLUMNS = (
 )
 
 
+_MAX_STATUS = 32767  # smallint
+_MAX_LATENCY_MS = 2147483647  # integer
+
+
 def _row(event: dict) -> tuple:
     created = dt.datetime.fromtimestamp(float(event["created_at"]), dt.UTC)
     values = {**event, "created_at": created if connection.vendor == "postgresql" else created.isoformat(" ")}
-    values["status"] = max(0, min(int(values["status"]), 32767))
-    values["latency_ms"] = max(0, int(values["latency_ms"]))
+    values["status"] = max(0, min(int(values["status"]), _MAX_STATUS))
+    values["latency_ms"] = max(0, min(int(values["latency_ms"]), _MAX_LATENCY_MS))
     return tuple(values.get(name) for name in COLUMNS)
 
 
-#: What each new row contributes to the daily roll-up (``RETURNING`` these).
-ROLLUP_SOURCE = (
-    "organization_id",
-    "cost",
-    "created_at",
-    "provider",
-    "model",
-    "modality",
-    "key_id",
-    "status",
-    "input_tokens",
-    "output_tokens",
-    "images",
-    "latency_ms",
-)
+def _rollup_source(event: dict) -> tuple:
+    """What an inserted event adds to the daily roll-up, its values as the ledger stores them."""
+    return (
+        event["organization_id"],
+        event["cost"],
+        dt.datetime.fromtimestamp(float(event["created_at"]), dt.UTC),
+        event["provider"],
+        event["model"],
+        event["modality"],
+        event["key_id"],
+        max(0, min(int(event["status"]), _MAX_STATUS)),
+        event["input_tokens"],
+        event["output_tokens"],
+        event["images"],
+        max(0, min(int(event["latency_ms"]), _MAX_LATENCY_MS)),
+    )
+
+
 _SUMS = ("requests", "errors", "cost", "input_tokens", "output_tokens", "images", "latency_ms_sum")
 
 
@@ -67,9 +75,7 @@ def _roll_up(inserted: list[tuple]) -> None:
     """Add the new events to ``UsageDaily`` with one upsert per group, in key order (no deadlocks)."""
     groups: dict[tuple, list[int]] = {}
     for org, cost, created, provider, model, modality, key_id, status, tin, tout, images, latency in inserted:
-        if isinstance(created, str):
-            created = dt.datetime.fromisoformat(created)
-        key = (org, created.astimezone(dt.UTC).date(), provider, model, modality, key_id or 0)
+        key = (org, created.date(), provider, model, modality, key_id or 0)
         sums = groups.setdefault(key, [0, 0, 0, 0, 0, 0, 0, 0])
         for i, value in enumerate((1, int(status >= 400), cost, tin, tout, images, latency)):
             sums[i] += value
@@ -95,13 +101,19 @@ def usage_events_insert(*, events: Iterable[dict]) -> int:
     The organisations' credit balances go down by the cost of the new events in the same
     transaction, so a balance always equals its grants minus its ledger.
     """
-    events = list(events)
-    if not events:
+    unique: dict[str, dict] = {}
+    for event in events:
+        unique.setdefault(event["request_id"], event)  # the first of a repeated id is the one stored
+    if not unique:
         return 0
+    batch = list(unique.values())
     if connection.vendor == "postgresql":
-        inserted = _insert_postgresql(events)
+        new_ids = _insert_postgresql(batch)
     else:
-        inserted = _insert_rows([_row(e) for e in events])
+        new_ids = _insert_rows([_row(e) for e in batch])
+    # Rolled up from the events themselves: returning every column, timestamps parsed, cost the
+    # writer as much again as the insert.
+    inserted = [_rollup_source(unique[request_id]) for request_id in new_ids]
     spent: dict[int, int] = defaultdict(int)
     for row in inserted:
         spent[row[0]] += row[1]
@@ -112,19 +124,20 @@ def usage_events_insert(*, events: Iterable[dict]) -> int:
     return len(inserted)
 
 
-def _insert_rows(rows: list[tuple]) -> list[tuple]:
+def _insert_rows(rows: list[tuple]) -> list[str]:
+    """Insert rows whose request id is new; returns those ids."""
     table = UsageEvent._meta.db_table
     placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
-    inserted: list[tuple] = []
+    inserted: list[str] = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 500):
             chunk = rows[start : start + 500]
             sql = (
                 f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES {', '.join([placeholders] * len(chunk))} "  # noqa: S608 - constant names
-                "ON CONFLICT (request_id) DO NOTHING RETURNING " + ", ".join(ROLLUP_SOURCE)
+                "ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
             )
             cursor.execute(sql, [value for row in chunk for value in row])
-            inserted += cursor.fetchall()
+            inserted += [row[0] for row in cursor.fetchall()]
     return inserted
 
 
@@ -153,11 +166,15 @@ def _postgresql_insert_sql() -> str:
     return (
         f"INSERT INTO {UsageEvent._meta.db_table} ({', '.join(COLUMNS)}) "  # noqa: S608 - constant names
         f"SELECT {values} FROM json_to_recordset(%s::json) AS e({record}) "
-        "ON CONFLICT (request_id) DO NOTHING RETURNING " + ", ".join(ROLLUP_SOURCE)
+        "ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
     )
 
 
-def _insert_postgresql(events: list[dict]) -> list[tuple]:
-    with connection.cursor() as cursor:
+def _insert_postgresql(events: list[dict]) -> list[str]:
+    """Insert events whose request id is new; returns those ids."""
+    connection.ensure_connection()
+    # The batch goes as a bound parameter: Django's cursor binds on the client side, escaping the
+    # whole JSON text into the statement in Python, which was a fifth of the writer's CPU.
+    with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(_postgresql_insert_sql(), [msgspec.json.encode(events).decode()])
-        return cursor.fetchall()
+        return [row[0] for row in cursor.fetchall()]

@@ -47,6 +47,7 @@ def test_a_request_id_twice_in_one_batch_is_one_event_charged_once(organization)
 
     assert UsageEvent.objects.count() == 1
     assert CreditAccount.objects.get(organization=organization).balance == -5
+    assert UsageDaily.objects.get().requests == 1
 
 
 def test_a_status_or_latency_out_of_the_columns_range_is_clamped_not_a_failed_batch(organization):
@@ -59,6 +60,8 @@ def test_a_status_or_latency_out_of_the_columns_range_is_clamped_not_a_failed_ba
 
     rows = {e.request_id: (e.status, e.latency_ms) for e in UsageEvent.objects.all()}
     assert rows == {events[0]["request_id"]: (32767, 0), events[1]["request_id"]: (0, 7)}
+    daily = UsageDaily.objects.get()  # rolled up as stored
+    assert (daily.requests, daily.errors, daily.latency_ms_sum, daily.latency_ms_max) == (2, 1, 7, 7)
 
 
 def test_an_empty_batch_writes_nothing(organization):
