@@ -54,7 +54,7 @@ from billing.types import Admission, Rule
 from core import background, tracing
 from core.diagnostics import milliseconds_since, observe_phase
 from core.errors import STATUS_CLIENT_CLOSED, ApplicationError, HttpError, not_permitted
-from core.ids import fresh_id
+from core.ids import ledger_id as fresh_ledger_id
 from plugins.types import Caller, Outcome, Provider, ProviderCall, Usage
 
 log = structlog.get_logger("mcp.billing")
@@ -128,7 +128,7 @@ async def admit(
     prices = await prices_for(provider, call.model)
     estimate = cost_of(prices, call, estimate_usage(call, settings.BILLING_DEFAULT_MAX_TOKENS))
     admission = Admission(
-        ledger_id=ledger_id or fresh_id(),
+        ledger_id=ledger_id or fresh_ledger_id(),
         organization_id=identity.organization_id,
         key_id=identity.key_id,
         user_id=identity.user_id,

@@ -147,7 +147,9 @@ class CreditGrant(models.Model):
 class UsageEvent(models.Model):
     """One gateway request, however it ended. Append-only; ``request_id`` makes recording idempotent."""
 
-    request_id = models.CharField(max_length=64, unique=True, help_text="Assigned by the gateway at admission.")
+    # Unique by a constraint, not unique=True: PostgreSQL would get a second index for LIKE
+    # queries (varchar_pattern_ops) that nothing runs and every insert pays for.
+    request_id = models.CharField(max_length=64, help_text="Assigned by the gateway at admission.")
     client_request_id = models.CharField(max_length=128, blank=True, help_text="X-Request-ID of the request.")
     created_at = models.DateTimeField(default=timezone.now)
     # No separate index: usage_org_time below starts with it.
@@ -180,6 +182,7 @@ class UsageEvent(models.Model):
             models.Index(fields=["created_at"], name="usage_time"),
             models.Index(fields=["key_id", "created_at"], name="usage_key_time"),
         ]
+        constraints = [models.UniqueConstraint(fields=["request_id"], name="usage_request_id_unique")]
 
     def __str__(self) -> str:
         return self.request_id

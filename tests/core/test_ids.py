@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+import time
 
-from core.ids import fresh_id
+from core.ids import fresh_id, ledger_id
 
 
 def test_ids_are_32_hex_characters_and_never_repeat():
@@ -31,3 +32,14 @@ def test_a_forked_process_draws_a_prefix_of_its_own():
 def test_consecutive_ids_do_not_reveal_a_count():
     first, second = int(fresh_id(), 16), int(fresh_id(), 16)
     assert abs(second - first) > 2**64
+
+
+def test_ledger_ids_grow_with_time_and_never_repeat():
+    """They append to the ledger's unique index instead of landing anywhere in it."""
+    before = f"{time.time_ns() // 1_000_000:012x}"
+    ids = [ledger_id() for _ in range(10_000)]
+    after = f"{time.time_ns() // 1_000_000:012x}"
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    assert len(set(ids)) == len(ids)
+    assert all(before <= i[:12] <= after for i in ids)
+    assert [i[:12] for i in ids] == sorted(i[:12] for i in ids)

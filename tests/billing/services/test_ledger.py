@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import connection
+
 from billing.models import CreditAccount, UsageDaily, UsageEvent
 from billing.services import usage_events_insert
 from tests.billing.factories import usage_event_for_tests
@@ -67,3 +69,12 @@ def test_a_status_or_latency_out_of_the_columns_range_is_clamped_not_a_failed_ba
 def test_an_empty_batch_writes_nothing(organization):
     assert usage_events_insert(events=[]) == 0
     assert not UsageEvent.objects.exists()
+
+
+def test_the_request_id_has_one_index_the_unique_one(organization):
+    """Every insert pays for every index: no LIKE index on it (PostgreSQL), which nothing queries."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, UsageEvent._meta.db_table)
+    on_request_id = {name: c for name, c in constraints.items() if c["columns"] == ["request_id"]}
+    assert len(on_request_id) == 1
+    assert next(iter(on_request_id.values()))["unique"]
