@@ -179,18 +179,24 @@ class _CountingClient:
         return getattr(self._client, name)
 
 
-@pytest.mark.redis
-async def test_the_writer_moves_a_large_outbox_in_short_redis_commands_and_reclaims_a_dead_flusher_s(
-    monkeypatch, settings, organization
-):
-    """Redis serves one command at a time: a writer's read of a whole batch held up every request's
-    admission behind it, so it reads, claims and acknowledges a slice at a time."""
+@pytest.fixture
+async def small_batches(monkeypatch, organization) -> redis.asyncio.Redis:
+    """Slices of 4 and batches of 10, an organisation with a credit account; the store's Redis client."""
     require_env("REDIS_URL")
     require_env("DATABASE_URL")
     monkeypatch.setattr(ledger, "SLICE", 4)
     monkeypatch.setattr(ledger, "BATCH", 10)
     await sync_to_async(CreditAccount.objects.create)(organization=organization)
-    redis_client = hotpath.redis_store().client()
+    return hotpath.redis_store().client()
+
+
+@pytest.mark.redis
+async def test_the_writer_moves_a_large_outbox_in_short_redis_commands_and_reclaims_a_dead_flusher_s(
+    small_batches, organization
+):
+    """Redis serves one command at a time: a writer's read of a whole batch held up every request's
+    admission behind it, so it reads, claims and acknowledges a slice at a time."""
+    redis_client = small_batches
     for i in range(23):
         await redis_client.xadd(LEDGER_STREAM, {"e": json.dumps(_event(f"big-{i}", organization.pk, cost=1))})
     # A flusher that read the first batch and died before inserting it: its entries stay pending.
@@ -225,16 +231,9 @@ class _BusyOutbox(_CountingClient):
 
 
 @pytest.mark.redis
-async def test_a_writer_pass_that_has_caught_up_leaves_new_arrivals_to_the_next_pass(
-    monkeypatch, settings, organization
-):
+async def test_a_writer_pass_that_has_caught_up_leaves_new_arrivals_to_the_next_pass(small_batches, organization):
     """Chasing every event that arrives during a pass costs a transaction for a handful of events each."""
-    require_env("REDIS_URL")
-    require_env("DATABASE_URL")
-    monkeypatch.setattr(ledger, "SLICE", 4)
-    monkeypatch.setattr(ledger, "BATCH", 10)
-    await sync_to_async(CreditAccount.objects.create)(organization=organization)
-    redis_client = hotpath.redis_store().client()
+    redis_client = small_batches
     for i in range(5):
         await redis_client.xadd(LEDGER_STREAM, {"e": json.dumps(_event(f"now-{i}", organization.pk, cost=1))})
 
