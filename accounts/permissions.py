@@ -47,11 +47,18 @@ class HasOrganizationAction(BasePermission):
     """
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        organization, role = organization_get_for_member(user=request.user, slug=organization_slug_from(request, view))
+        has_method = hasattr(view, (request.method or "").lower())
+        try:
+            slug = organization_slug_from(request, view)
+        except InvalidInput:
+            if not has_method:
+                return True  # no organisation named, and a method the route has not: DRF's 405 comes first
+            raise
+        organization, role = organization_get_for_member(user=request.user, slug=slug)
         # Attributes for the view; DRF's Request takes them, its stubs declare no such attributes.
         request.organization = organization  # type: ignore[attr-defined]
         request.organization_role = role  # type: ignore[attr-defined]
-        if not hasattr(view, (request.method or "").lower()):
+        if not has_method:
             return True  # a member asking with a method the view has not: DRF answers 405 Method Not Allowed
         action = getattr(view, "required_actions", {}).get(request.method)
         if action is None or not role_allows(role, action):

@@ -136,3 +136,14 @@ def test_a_bad_csv_request_is_still_a_json_error(member):
 
 def test_json_stays_the_default(member):
     assert member.get("/api/usage", HTTP_ACCEPT="*/*")["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("organization_header", [True, False])
+def test_a_method_the_usage_api_does_not_have_is_a_405_whatever_the_organisation_header(
+    member, organization, organization_header
+):
+    if not organization_header:
+        member.credentials()  # force_authenticate stays; only the header goes
+    response = member.put("/api/usage", {})
+    assert response.status_code == 405
+    assert response.json()["error"]["type"] == "invalid_request_error"
