@@ -161,9 +161,9 @@ class ApiKeyDetailApi(OrganizationApi):
         ],
     )
     def patch(self, request: OrganizationRequest, key_id: int, org_slug: str | None = None) -> Response:
+        api_key = selectors.api_key_get(organization=request.organization, key_id=key_id)
         serializer = self.UpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        api_key = selectors.api_key_get(organization=request.organization, key_id=key_id)
         updated = services.api_key_update(
             api_key=api_key, actor=request.user, ip=ip_of(request), **serializer.validated_data
         )

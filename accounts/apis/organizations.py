@@ -174,9 +174,9 @@ class MemberDetailApi(OrganizationApi):
         examples=[OpenApiExample("promote", value={"role": "admin"}, request_only=True)],
     )
     def patch(self, request: OrganizationRequest, member_id: int, org_slug: str | None = None) -> Response:
+        membership = selectors.membership_get(organization=request.organization, membership_id=member_id)
         serializer = self.UpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = selectors.membership_get(organization=request.organization, membership_id=member_id)
         membership = services.membership_role_change(
             membership=membership, role=serializer.validated_data["role"], actor=request.user, ip=ip_of(request)
         )

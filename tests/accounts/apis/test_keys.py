@@ -106,3 +106,14 @@ def test_a_method_an_endpoint_does_not_have_is_a_405_for_members_and_still_hidde
     # Someone outside the organisation learns nothing about the endpoint either.
     outsider = jwt_client(user_create_for_tests()).patch(f"/api/orgs/acme/keys/{created['id']}/revoke")
     assert outsider.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("members/999999", {"role": "emperor"}), ("keys/999999", {"scopes": ["telepathy"]})],
+)
+def test_editing_something_that_does_not_exist_is_a_404_even_with_a_bad_body(owner, jwt_client, path, body):
+    """What the request names is looked up before its body is judged: fixing the body would not help."""
+    response = jwt_client(owner).patch(f"/api/orgs/acme/{path}", body, format="json")
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "not_found_error"
