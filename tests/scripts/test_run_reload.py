@@ -32,15 +32,30 @@ async def app(scope, receive, send):
 """
 
 
-def _wait_for(url: str, expected: str, log: Path) -> None:
-    deadline, last = time.monotonic() + RELOAD_SECONDS, "no answer"
+#: How often an edit is written again while the answer has not changed.
+REWRITE_SECONDS = 3.0
+
+
+def _wait_for(url: str, expected: str, log: Path, edit: tuple[Path, str] | None = None) -> None:
+    """Wait for ``url`` to answer ``expected``, writing ``edit`` (a file and its text) meanwhile.
+
+    The edit is written again every :data:`REWRITE_SECONDS` while the old answer comes back: uvicorn's
+    reloader starts watching only after its server is up and a reload delay has passed, so an edit
+    made the moment the server first answers can land before anything watches (a loaded CI machine
+    did). Each write is a new change; none is made while the server restarts (no answer).
+    """
+    deadline, last, written, old_answer = time.monotonic() + RELOAD_SECONDS, "no answer", 0.0, True
     while time.monotonic() < deadline:
+        if edit is not None and old_answer and time.monotonic() - written >= REWRITE_SECONDS:
+            edit[0].write_text(edit[1])
+            written = time.monotonic()
         try:
             last = httpx.get(url, timeout=2).text
             if last == expected:
                 return
+            old_answer = True
         except httpx.TransportError as exc:
-            last = type(exc).__name__
+            last, old_answer = type(exc).__name__, False
         time.sleep(0.2)
     pytest.fail(f"still {last!r}, not {expected!r}, after {RELOAD_SECONDS} s:\n{log.read_text()[-2000:]}")
 
@@ -68,10 +83,8 @@ def test_the_reloading_gateway_restarts_when_a_module_or_a_template_changes(tmp_
     try:
         url = f"http://127.0.0.1:{port}/"
         _wait_for(url, "v1 first page", log)
-        (site / "reloadapp.py").write_text(APP.format(version="v2"))
-        _wait_for(url, "v2 first page", log)
-        (site / "page.html").write_text("second page")
-        _wait_for(url, "v2 second page", log)
+        _wait_for(url, "v2 first page", log, edit=(site / "reloadapp.py", APP.format(version="v2")))
+        _wait_for(url, "v2 second page", log, edit=(site / "page.html", "second page"))
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
