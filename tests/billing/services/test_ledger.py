@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import connection
+import pytest
+from django.db import DatabaseError, connection
 
 from billing.models import CreditAccount, UsageDaily, UsageEvent
 from billing.services import usage_events_insert
@@ -78,3 +79,14 @@ def test_the_request_id_has_one_index_the_unique_one(organization):
     on_request_id = {name: c for name, c in constraints.items() if c["columns"] == ["request_id"]}
     assert len(on_request_id) == 1
     assert next(iter(on_request_id.values()))["unique"]
+
+
+@pytest.mark.postgres
+def test_a_batch_the_database_refuses_raises_django_s_database_error(organization):
+    """The ledger writer counts failures by dependency, which it tells by Django's exception classes."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the batch goes through PostgreSQL's json_to_recordset only on PostgreSQL")
+    bad = {**usage_event_for_tests(organization_id=organization.pk), "cost": "not a number"}
+    with pytest.raises(DatabaseError):
+        usage_events_insert(events=[bad])
+    assert not UsageEvent.objects.exists()
