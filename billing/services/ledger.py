@@ -42,30 +42,43 @@ _MAX_STATUS = 32767  # smallint
 _MAX_LATENCY_MS = 2147483647  # integer
 
 
+def _stored(event: dict) -> dict:
+    """An event's values as the ledger stores them: the time in UTC, status and latency within their columns."""
+    return {
+        **event,
+        "created_at": dt.datetime.fromtimestamp(float(event["created_at"]), dt.UTC),
+        "status": max(0, min(int(event["status"]), _MAX_STATUS)),
+        "latency_ms": max(0, min(int(event["latency_ms"]), _MAX_LATENCY_MS)),
+    }
+
+
 def _row(event: dict) -> tuple:
-    created = dt.datetime.fromtimestamp(float(event["created_at"]), dt.UTC)
-    values = {**event, "created_at": created if connection.vendor == "postgresql" else created.isoformat(" ")}
-    values["status"] = max(0, min(int(values["status"]), _MAX_STATUS))
-    values["latency_ms"] = max(0, min(int(values["latency_ms"]), _MAX_LATENCY_MS))
+    values = _stored(event)
+    if connection.vendor != "postgresql":
+        values["created_at"] = values["created_at"].isoformat(" ")
     return tuple(values.get(name) for name in COLUMNS)
 
 
+#: What each new event adds to the daily roll-up, in the order ``_roll_up`` reads them.
+ROLLUP_SOURCE = (
+    "organization_id",
+    "cost",
+    "created_at",
+    "provider",
+    "model",
+    "modality",
+    "key_id",
+    "status",
+    "input_tokens",
+    "output_tokens",
+    "images",
+    "latency_ms",
+)
+
+
 def _rollup_source(event: dict) -> tuple:
-    """What an inserted event adds to the daily roll-up, its values as the ledger stores them."""
-    return (
-        event["organization_id"],
-        event["cost"],
-        dt.datetime.fromtimestamp(float(event["created_at"]), dt.UTC),
-        event["provider"],
-        event["model"],
-        event["modality"],
-        event["key_id"],
-        max(0, min(int(event["status"]), _MAX_STATUS)),
-        event["input_tokens"],
-        event["output_tokens"],
-        event["images"],
-        max(0, min(int(event["latency_ms"]), _MAX_LATENCY_MS)),
-    )
+    values = _stored(event)
+    return tuple(values[name] for name in ROLLUP_SOURCE)
 
 
 _SUMS = ("requests", "errors", "cost", "input_tokens", "output_tokens", "images", "latency_ms_sum")
