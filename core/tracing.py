@@ -16,12 +16,14 @@ its server span and little more. The trace context still travels on — to the u
 with its "not sampled" flag, so the rest of the system agrees with the decision. What an unsampled
 request sends on and logs never changes while it runs (it has no span but its server span), so it
 is formatted once, when that span starts: nine requests in ten at the default ratio, and each call
-through the OpenTelemetry API costs a cold interpreter far more than a loop over it suggests.
+through the OpenTelemetry API costs a cold interpreter far more than a loop over it suggests. The
+spans of a sampled request are :class:`_LightSpan` objects, which the exporters receive as the SDK's own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar, Token
 from typing import Any, NamedTuple
@@ -29,7 +31,9 @@ from typing import Any, NamedTuple
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
-from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags, Tracer
 
 __all__ = [
@@ -87,11 +91,10 @@ _w3c_propagation = False
 _root_bound: int | None = None
 _TRACE_ID_LIMIT = (1 << 64) - 1
 _trace_ids = RandomIdGenerator()
-#: A new request's trace id, drawn ahead by start_server_span to take its sampling decision, for the
-#: SDK to give the span it then starts (:class:`_PresetTraceIds`); 0: none.
-_preset_trace_id: ContextVar[int] = ContextVar("mcp_preset_trace_id", default=0)
+_SCOPE = InstrumentationScope(INSTRUMENTATION_NAME)
+_UNSET = Status(StatusCode.UNSET)
 
-ServerSpan = tuple[Span, Token[Context], Token[bool | None], Token[_UnsampledIds | None] | None]
+ServerSpan = tuple["Span | _LightSpan", Token[Context], Token[bool | None], Token[_UnsampledIds | None] | None]
 
 
 def enabled() -> bool:
@@ -121,7 +124,7 @@ def configure(
     resource = Resource.create()  # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
     if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
         resource = resource.merge(Resource({"service.name": SERVICE_NAME}))
-    provider = TracerProvider(resource=resource, sampler=sampler, id_generator=_PresetTraceIds())
+    provider = TracerProvider(resource=resource, sampler=sampler)
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     for name in exporters if exporter is None else ():
@@ -150,19 +153,6 @@ def _is_w3c(propagator: Any) -> bool:
 
     kinds = [type(each) for each in getattr(propagator, "_propagators", [propagator])]
     return kinds == [TraceContextTextMapPropagator, W3CBaggagePropagator]
-
-
-class _PresetTraceIds(IdGenerator):
-    """The SDK's random ids, except the trace id start_server_span drew ahead for a new request."""
-
-    def generate_span_id(self) -> int:
-        return _trace_ids.generate_span_id()
-
-    def generate_trace_id(self) -> int:
-        return _preset_trace_id.get() or _trace_ids.generate_trace_id()
-
-    def is_trace_id_random(self) -> bool:
-        return True
 
 
 def _ratio_bound(sampler: Any) -> int | None:
@@ -242,16 +232,12 @@ def start_server_span(method: str, headers: Mapping[bytes, bytes]) -> ServerSpan
 def _new_trace(tracer: Tracer, bound: int, method: str) -> Span:
     """The server span of a request that starts a trace, sampled as the SDK's ratio sampler would.
 
-    What the SDK's ``start_span`` does for an unsampled new trace, without its generic work (about
-    half of what tracing costs a request that is not sampled); a sampled one is the SDK's own span.
+    What the SDK's ``start_span`` does for a new trace, without its generic work: about half of what
+    tracing costs a request that is not sampled, and a sampled one's server span is a :class:`_LightSpan`.
     """
     trace_id = _trace_ids.generate_trace_id()
     if trace_id & _TRACE_ID_LIMIT < bound:
-        token = _preset_trace_id.set(trace_id)
-        try:
-            return tracer.start_span(method, kind=SpanKind.SERVER, attributes={"http.request.method": method})
-        finally:
-            _preset_trace_id.reset(token)
+        return _LightSpan(method, {"http.request.method": method}, SpanKind.SERVER, None, trace_id)
     context = SpanContext(
         trace_id,
         _trace_ids.generate_span_id(),
@@ -290,21 +276,31 @@ def end_server_span(handle: ServerSpan | None, *, method: str, route: str, statu
 
 def span(
     name: str, attributes: Mapping[str, Any] | None = None, *, kind: SpanKind = SpanKind.INTERNAL
-) -> contextlib.AbstractContextManager[Span | None]:
+) -> contextlib.AbstractContextManager[Span | _LightSpan | None]:
     """A child of the current span, current while the ``with`` block runs; yields ``None`` when off.
 
     An exception leaving the block is recorded on the span and marks it as an error.
     """
-    if _tracer is None or _unsampled():
+    if _tracer is None:
+        return _NOOP
+    sampled = _request_sampled.get()
+    if sampled:
+        return _LightSpan(name, attributes, kind, trace.get_current_span().get_span_context())
+    if sampled is False or _unsampled():
         return _NOOP
     return _tracer.start_as_current_span(name, attributes=attributes, kind=kind)
 
 
 def start_span(
     name: str, attributes: Mapping[str, Any] | None = None, *, kind: SpanKind = SpanKind.INTERNAL
-) -> Span | None:
+) -> Span | _LightSpan | None:
     """A child of the current span that the caller ends with :func:`end_span`; ``None`` when off."""
-    if _tracer is None or _unsampled():
+    if _tracer is None:
+        return None
+    sampled = _request_sampled.get()
+    if sampled:
+        return _LightSpan(name, attributes, kind, trace.get_current_span().get_span_context())
+    if sampled is False or _unsampled():
         return None
     return _tracer.start_span(name, attributes=attributes, kind=kind)
 
@@ -328,7 +324,9 @@ def _unsampled() -> bool:
     return context.is_valid and not context.trace_flags.sampled
 
 
-def end_span(span: Span | None, attributes: Mapping[str, Any] | None = None, *, error: bool = False) -> None:
+def end_span(
+    span: Span | _LightSpan | None, attributes: Mapping[str, Any] | None = None, *, error: bool = False
+) -> None:
     """Set the last attributes of a span from :func:`start_span` and end it; nothing for ``None``."""
     if span is None:
         return
@@ -337,6 +335,117 @@ def end_span(span: Span | None, attributes: Mapping[str, Any] | None = None, *, 
     if error:
         span.set_status(Status(StatusCode.ERROR))
     span.end()
+
+
+class _LightSpan(Span):
+    """A span of a sampled request, recorded without the SDK's generic span machinery.
+
+    The SDK's ``start_span`` asks the sampler, builds a span with a lock and bounded attributes and
+    tells every span processor; ``start_as_current_span`` adds a generator-based context manager.
+    Inside a request whose sampling is decided, none of that is needed: this span keeps its fields
+    in slots, and when it ends hands the span processors the SDK's own :class:`ReadableSpan`, so
+    every exporter sees what an SDK span would give it. Span processors' ``on_start`` is not called
+    (the batch and simple processors do nothing there). Used as a context manager it is the current
+    span while the block runs, so the trace context sent upstream, the ids on log lines and the
+    libraries' own spans all name it as their parent.
+    """
+
+    __slots__ = ("_token", "attributes", "context", "events", "kind", "name", "parent", "start_time", "status")
+
+    def __init__(
+        self,
+        name: str,
+        attributes: Mapping[str, Any] | None,
+        kind: SpanKind,
+        parent: SpanContext | None,
+        trace_id: int = 0,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.attributes: dict[str, Any] = dict(attributes) if attributes else {}
+        self.parent = parent
+        span_id = _trace_ids.generate_span_id()
+        if parent is None:  # a new trace's root, sampled: the SDK's flags for a sampled random id
+            flags = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
+            self.context = SpanContext(trace_id, span_id, is_remote=False, trace_flags=flags)
+        else:
+            self.context = SpanContext(parent.trace_id, span_id, False, parent.trace_flags, parent.trace_state)
+        self.events: tuple[Event, ...] = ()
+        self.status = _UNSET
+        self.start_time = time.time_ns()
+        self._token: Token[Context] | None = None
+
+    def get_span_context(self) -> SpanContext:
+        return self.context
+
+    def is_recording(self) -> bool:
+        return True
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.attributes[key] = value
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        self.attributes.update(attributes)
+
+    def update_name(self, name: str) -> None:
+        self.name = name
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        self.status = status if isinstance(status, Status) else Status(status, description)
+
+    def add_event(self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: int | None = None) -> None:
+        self.events += (Event(name, attributes, timestamp),)
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: Mapping[str, Any] | None = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        """As the SDK records an exception: an ``exception`` event (the status is the caller's)."""
+        import traceback
+
+        kind, module = type(exception).__qualname__, type(exception).__module__
+        recorded = {
+            "exception.type": kind if module in ("builtins", "") else f"{module}.{kind}",
+            "exception.message": str(exception),
+            "exception.stacktrace": "".join(traceback.format_exception(exception)),
+            "exception.escaped": str(escaped),
+            **(attributes or {}),
+        }
+        self.add_event("exception", recorded, timestamp)
+
+    def end(self, end_time: int | None = None) -> None:
+        if _provider is None:  # tracing was turned off meanwhile (tests)
+            return
+        finished = ReadableSpan(
+            name=self.name,
+            context=self.context,
+            parent=self.parent,
+            resource=_provider.resource,
+            attributes=self.attributes,
+            events=self.events,
+            kind=self.kind,
+            status=self.status,
+            start_time=self.start_time,
+            end_time=end_time or time.time_ns(),
+            instrumentation_scope=_SCOPE,
+        )
+        _provider._active_span_processor.on_end(finished)
+
+    def __enter__(self) -> _LightSpan:
+        self._token = otel_context.attach(trace.set_span_in_context(self))
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if self._token is not None:
+            otel_context.detach(self._token)
+        # As the SDK's start_as_current_span: an Exception is an error, a cancellation or an exit is not.
+        if isinstance(exc, Exception):
+            self.record_exception(exc)
+            self.status = Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+        self.end()
 
 
 # --- Context propagation -------------------------------------------------------------------------

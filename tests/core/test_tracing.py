@@ -296,3 +296,32 @@ def test_a_sampler_of_the_operators_own_decides_every_new_trace():
     finally:
         tracing.disable()
     assert Counting.calls == 3 and len(exporter.get_finished_spans()) == 3
+
+
+@pytest.mark.parametrize("sampler", ["always_on", "ratio"], ids=["sdk-spans", "light-spans"])
+def test_an_exception_leaving_a_span_of_a_sampled_request_is_recorded_on_it(sampler: str):
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBasedTraceIdRatio
+    from opentelemetry.trace import StatusCode
+
+    from core import tracing
+
+    exporter = InMemorySpanExporter()
+    chosen = ALWAYS_ON if sampler == "always_on" else ParentBasedTraceIdRatio(1.0)
+    tracing.configure(exporter=exporter, sampler=chosen, instrument=())
+    try:
+        handle = tracing.start_server_span("POST", {})
+        with pytest.raises(ValueError, match="said no"), tracing.span("mcp.step", {"mcp.model": "m"}):
+            raise ValueError("upstream said no")
+        tracing.end_server_span(handle, method="POST", route="r", status=200, request_id="x")
+    finally:
+        tracing.disable()
+    step = next(span for span in exporter.get_finished_spans() if span.name == "mcp.step")
+    assert step.status.status_code == StatusCode.ERROR
+    assert step.status.description == "ValueError: upstream said no"
+    assert step.attributes["mcp.model"] == "m"
+    [event] = step.events
+    assert event.name == "exception"
+    assert event.attributes["exception.type"] == "ValueError"
+    assert event.attributes["exception.message"] == "upstream said no"
+    assert "raise ValueError" in event.attributes["exception.stacktrace"]

@@ -253,3 +253,57 @@ async def test_an_upstream_call_started_alongside_the_admission_is_still_the_req
     assert attempt.start_time < spans.named("mcp.admission")[-1].end_time, "it did start alongside"
     sent = upstream_requests(upstream, "/v1/chat/completions")[-1]
     assert sent["headers"]["traceparent"].split("-")[2] == hex_span(attempt)
+
+
+@pytest.fixture
+def ratio_spans():
+    """Tracing on with the default sampler's kind (parent-based ratio), at a ratio that samples every
+    new trace: the gateway takes that decision itself and records the request's spans without the SDK."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
+
+    exporter = InMemorySpanExporter()
+    tracing.configure(exporter=exporter, sampler=ParentBasedTraceIdRatio(1.0), instrument=("redis",))
+    try:
+        yield Spans(exporter)
+    finally:
+        tracing.disable()
+
+
+async def test_a_request_that_starts_a_sampled_trace_has_the_same_span_tree(client, ratio_spans: Spans, upstream):
+    response = await client.post("/v1/chat/completions", json=CHAT)
+    assert response.status_code == 200
+
+    server = ratio_spans.one("POST v1/chat/completions")
+    assert server.kind == SpanKind.SERVER and server.parent is None
+    assert server.context.trace_flags.sampled
+    assert server.resource.attributes["service.name"] == "mcp-gateway"
+    assert server.instrumentation_scope.name == tracing.INSTRUMENTATION_NAME
+    assert server.attributes["http.request.method"] == "POST"
+    assert server.attributes["http.route"] == "v1/chat/completions"
+    assert server.attributes["http.response.status_code"] == 200
+    assert server.attributes["mcp.request_id"] == response.headers["X-Request-ID"]
+    assert server.attributes["mcp.organization_id"] > 0
+    assert server.status.status_code == StatusCode.UNSET
+    children = {span.name: span for span in ratio_spans.children(server)}
+    assert {"mcp.admission", "mcp.upstream.attempt", "mcp.relay", "mcp.settlement"} <= set(children)
+    for child in children.values():
+        assert hex_trace(child) == hex_trace(server)
+        assert server.start_time <= child.start_time <= child.end_time <= server.end_time
+    attempt = children["mcp.upstream.attempt"]
+    assert attempt.attributes["mcp.provider"] == "pollinations-text"
+    assert attempt.attributes["http.response.status_code"] == 200
+    # A library's spans are children of the span they run in (the key's lookup in the shared cache).
+    if settings.CONFIG.redis_url:
+        assert any(s.kind == SpanKind.CLIENT for s in ratio_spans.children(children["mcp.key.resolve"]))
+    [sent] = upstream_requests(upstream, "/v1/chat/completions")
+    assert sent["headers"]["traceparent"] == f"00-{hex_trace(server)}-{hex_span(attempt)}-03"
+
+
+async def test_a_failed_upstream_attempt_in_a_sampled_trace_is_an_error_span(client, ratio_spans: Spans):
+    response = await client.post("/v1/chat/completions", json=CHAT, headers={"X-Sim-Fault": "status=503"})
+    assert response.status_code == 502
+    attempts = ratio_spans.named("mcp.upstream.attempt")
+    assert [a.attributes["mcp.retry"] for a in attempts] == [0, 1]
+    assert all(a.status.status_code == StatusCode.ERROR for a in attempts)
+    assert ratio_spans.one("POST v1/chat/completions").status.status_code == StatusCode.ERROR
