@@ -163,9 +163,9 @@ def _ratio_bound(sampler: Any) -> int | None:
         sampler = sampler._root  # with no parent, ParentBased asks its root
     if type(sampler) is TraceIdRatioBased:
         return sampler.bound
-    if type(sampler) is StaticSampler and sampler._decision is Decision.DROP:
-        return 0
-    return None  # always on (nothing to save), or a sampler of its own: the SDK asks it
+    if type(sampler) is StaticSampler:
+        return 0 if sampler._decision is Decision.DROP else _TRACE_ID_LIMIT + 1  # never, or always
+    return None  # a sampler of its own: the SDK asks it
 
 
 def _exporter(name: str) -> Any:
