@@ -19,6 +19,5 @@ async def model_catalog(operations: Iterable[str], allowed: Iterable[str] = ()) 
         if permitted and model.id not in permitted:
             continue
         for operation in model.operations & wanted.keys():
-            if model.id not in wanted[operation]:  # two providers may serve the same model
-                wanted[operation].append(model.id)
+            wanted[operation].append(model.id)  # each model once: the registry lists it from one provider
     return wanted
