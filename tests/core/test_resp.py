@@ -165,16 +165,17 @@ async def test_a_call_that_times_out_on_a_busy_but_live_socket_fails_alone(redis
         conn = connection(f"redis://127.0.0.1:{redis_port}/0", timeout=2.0, retries=0)
         assert await conn.execute([("PING",)]) == [b"PONG"]
         opened = conn._protocol
-        # Redis runs them one after the other: the first answers at ~0.5 s, the second at ~2.9 s, past its 2 s.
+        # Redis runs them one after the other: the first answers at ~1.2 s, the second at ~2.5 s, past its
+        # 2 s. When the second gives up, the socket brought a reply 0.8 s before: alive, so it stays open.
+        # (The margin is the first call's length: only a timer firing 1.2 s late would make it look dead.)
         first, second = await asyncio.gather(
-            conn.execute([("EVAL", SLOW, 0, 500, "first")]),
-            conn.execute([("EVAL", SLOW, 0, 2400, "second")]),
+            conn.execute([("EVAL", SLOW, 0, 1200, "first")]),
+            conn.execute([("EVAL", SLOW, 0, 1300, "second")]),
             return_exceptions=True,
         )
         assert first == [b"first"]
         assert isinstance(second, redis.exceptions.TimeoutError)
-        # The socket brought a reply within the timeout, so it stays open; the late reply is read and dropped.
-        await asyncio.sleep(1.2)
+        # The next call on the same socket gets its own reply: the late one is read and dropped.
         assert await conn.execute([("ECHO", "third")]) == [b"third"]
         assert conn._protocol is opened
         conn.close()
