@@ -7,6 +7,7 @@ disconnects) use :func:`tests.gateway.server.run_gateway` instead.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -15,6 +16,7 @@ from asgiref.sync import sync_to_async
 from django.core.cache import cache
 
 from accounts.services import api_key_create, organization_create
+from billing.hotpath import drain as settlements_drain
 from billing.hotpath import reset as billing_reset
 from gateway.dispatch import reset_breakers
 from mcp_site.config import SIMULATOR_API_KEY
@@ -67,23 +69,32 @@ def api_key(make_key) -> str:
     return make_key()
 
 
+@contextlib.asynccontextmanager
+async def asgi_client(**options) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the real ASGI application (``options`` for ``httpx.AsyncClient``).
+
+    On leaving, the settlements its requests left queued are sent, while the test's event loop still
+    runs: otherwise the timer that sends them fires as the loop closes, and the flush it schedules
+    never runs (a "never awaited" warning).
+    """
+    from mcp_site.asgi import application
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), **options) as http:
+        yield http
+    await settlements_drain()
+
+
 @pytest.fixture
 async def client(gateway_settings, api_key) -> AsyncIterator[httpx.AsyncClient]:
     """An authenticated client of the real ASGI application."""
-    from mcp_site.asgi import application
-
-    transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", headers={"Authorization": f"Bearer {api_key}"}, timeout=30
-    ) as http:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with asgi_client(base_url="http://testserver", headers=headers, timeout=30) as http:
         yield http
 
 
 @pytest.fixture
 async def anonymous(gateway_settings) -> AsyncIterator[httpx.AsyncClient]:
-    from mcp_site.asgi import application
-
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver") as http:
+    async with asgi_client(base_url="http://testserver") as http:
         yield http
 
 

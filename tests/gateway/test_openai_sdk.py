@@ -5,21 +5,19 @@ from __future__ import annotations
 import base64
 import io
 
-import httpx
 import openai
 import pytest
 from PIL import Image
+
+from tests.gateway.conftest import asgi_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 async def sdk(gateway_settings, api_key):
-    from mcp_site.asgi import application
-
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=application))
-    yield openai.AsyncOpenAI(base_url="http://testserver/v1", api_key=api_key, http_client=http, max_retries=0)
-    await http.aclose()
+    async with asgi_client() as http:
+        yield openai.AsyncOpenAI(base_url="http://testserver/v1", api_key=api_key, http_client=http, max_retries=0)
 
 
 async def test_chat(sdk):
