@@ -91,10 +91,29 @@ def _key_value(key: str, value: Any) -> bytes:
     return encoded + _field(0x12, _value(value))
 
 
+#: Whole attribute fields as encoded, by tag, key and plain value: most of a gateway's attributes
+#: repeat from span to span (provider, model, route, status), and a lookup costs a third of encoding.
+_fields: dict[tuple[int, str, type, Any], bytes] = {}
+_MAX_FIELDS = 4096
+
+
 def _attributes(tag: int, attributes: Mapping[str, Any] | None) -> bytes:
     if not attributes:
         return b""
-    return b"".join([_field(tag, _key_value(key, value)) for key, value in attributes.items()])
+    out = []
+    for key, value in attributes.items():
+        kind = type(value)
+        if kind is str or kind is int or kind is bool:  # by type too: True == 1, and both hash alike
+            memo = (tag, key, kind, value)
+            encoded = _fields.get(memo)
+            if encoded is None:
+                if len(_fields) >= _MAX_FIELDS:  # unique values (request ids) fill it: start again
+                    _fields.clear()
+                encoded = _fields[memo] = _field(tag, _key_value(key, value))
+        else:
+            encoded = _field(tag, _key_value(key, value))
+        out.append(encoded)
+    return b"".join(out)
 
 
 def _count(tag: int, value: int) -> bytes:

@@ -35,6 +35,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags, Tracer
+from opentelemetry.trace.propagation import _SPAN_KEY
 
 __all__ = [
     "INSTRUMENTATIONS",
@@ -219,12 +220,15 @@ def start_server_span(method: str, headers: Mapping[bytes, bytes]) -> ServerSpan
         server = _tracer.start_span(
             method, context=parent, kind=SpanKind.SERVER, attributes={"http.request.method": method}
         )
-    current = trace.set_span_in_context(server, parent)
     sampled = server.is_recording()
     ids_token = None
-    if not sampled:
+    # The span current, in one copy of the context (set_span_in_context and set_value make one each).
+    base = otel_context.get_current() if parent is None else parent
+    if sampled:
+        current = Context({**base, _SPAN_KEY: server})
+    else:
         # Not sampled: the libraries' instrumentations would only build spans nobody keeps.
-        current = otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, current)
+        current = Context({**base, _SPAN_KEY: server, _SUPPRESS_INSTRUMENTATION_KEY: True})
         ids_token = _unsampled_ids.set(_ids_of(server.get_span_context(), baggage=b"baggage" in headers))
     return server, otel_context.attach(current), _request_sampled.set(sampled), ids_token
 
