@@ -285,28 +285,36 @@ def span(
 
     An exception leaving the block is recorded on the span and marks it as an error.
     """
-    if _tracer is None:
-        return _NOOP
-    sampled = _request_sampled.get()
-    if sampled:
-        return _LightSpan(name, attributes, kind, trace.get_current_span().get_span_context())
-    if sampled is False or _unsampled():
-        return _NOOP
-    return _tracer.start_as_current_span(name, attributes=attributes, kind=kind)
+    recording = _child_recording()
+    if recording:
+        return _LightSpan.child(name, attributes, kind)
+    if recording is None and _tracer is not None:  # None implies a tracer; the second test is for mypy
+        return _tracer.start_as_current_span(name, attributes=attributes, kind=kind)
+    return _NOOP
 
 
 def start_span(
     name: str, attributes: Mapping[str, Any] | None = None, *, kind: SpanKind = SpanKind.INTERNAL
 ) -> Span | _LightSpan | None:
     """A child of the current span that the caller ends with :func:`end_span`; ``None`` when off."""
+    recording = _child_recording()
+    if recording:
+        return _LightSpan.child(name, attributes, kind)
+    if recording is None and _tracer is not None:
+        return _tracer.start_span(name, attributes=attributes, kind=kind)
+    return None
+
+
+def _child_recording() -> bool | None:
+    """How a child span is made here: ``True`` a light span (inside a request that is sampled),
+    ``False`` none (tracing off, or a trace not sampled), ``None`` the SDK's (outside a request:
+    jobs, webhook deliveries)."""
     if _tracer is None:
-        return None
+        return False
     sampled = _request_sampled.get()
-    if sampled:
-        return _LightSpan(name, attributes, kind, trace.get_current_span().get_span_context())
-    if sampled is False or _unsampled():
-        return None
-    return _tracer.start_span(name, attributes=attributes, kind=kind)
+    if sampled is not None:
+        return sampled
+    return False if _unsampled() else None
 
 
 def annotate(attributes: Mapping[str, Any]) -> None:
@@ -378,6 +386,11 @@ class _LightSpan(Span):
         self.status = _UNSET
         self.start_time = time.time_ns()
         self._token: Token[Context] | None = None
+
+    @classmethod
+    def child(cls, name: str, attributes: Mapping[str, Any] | None, kind: SpanKind) -> _LightSpan:
+        """A span whose parent is the current span."""
+        return cls(name, attributes, kind, trace.get_current_span().get_span_context())
 
     def get_span_context(self) -> SpanContext:
         return self.context
