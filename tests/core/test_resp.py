@@ -160,21 +160,20 @@ async def test_the_url_s_password_is_sent_and_a_wrong_one_refused(redis_port, tm
 
 async def test_a_call_that_times_out_on_a_busy_but_live_socket_fails_alone(redis_port, tmp_path):
     # A server of its own: on the shared one, another test's client can hold Redis past the first call's
-    # timeout (it failed so in CI even with these margins), and that is not what this test is about.
+    # timeout, and that is not what this test is about.
     with private_redis(redis_port, tmp_path):
         conn = connection(f"redis://127.0.0.1:{redis_port}/0", timeout=2.0, retries=0)
         assert await conn.execute([("PING",)]) == [b"PONG"]
         opened = conn._protocol
-        # Redis runs them one after the other: the first answers at ~1.2 s, the second at ~2.5 s, past its
-        # 2 s. When the second gives up, the socket brought a reply 0.8 s before: alive, so it stays open.
-        # (The margin is the first call's length: only a timer firing 1.2 s late would make it look dead.)
-        first, second = await asyncio.gather(
-            conn.execute([("EVAL", SLOW, 0, 1200, "first")]),
-            conn.execute([("EVAL", SLOW, 0, 1300, "second")]),
-            return_exceptions=True,
-        )
-        assert first == [b"first"]
-        assert isinstance(second, redis.exceptions.TimeoutError)
+        # Redis runs them one after the other: the first answers at ~1.2 s, the second at ~2.5 s, 2.2 s after it
+        # was sent, past its 2 s. When the second gives up, the socket brought a reply 1.1 s before: alive, so it
+        # stays open. The second is sent once Redis has begun the first: Redis writes the replies of the commands
+        # it read together only when all of them have run, so sent at once the first would answer at 2.5 s too.
+        first = asyncio.ensure_future(conn.execute([("EVAL", SLOW, 0, 1200, "first")]))
+        await asyncio.sleep(0.3)
+        with pytest.raises(redis.exceptions.TimeoutError):
+            await conn.execute([("EVAL", SLOW, 0, 1300, "second")])
+        assert await first == [b"first"]
         # The next call on the same socket gets its own reply: the late one is read and dropped.
         assert await conn.execute([("ECHO", "third")]) == [b"third"]
         assert conn._protocol is opened
