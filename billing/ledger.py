@@ -25,7 +25,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import msgspec
 import redis
 import redis.asyncio
 import structlog
@@ -35,7 +34,7 @@ from django.db import DatabaseError, connection
 
 from billing._stores import LEDGER_STREAM, redis_store
 from billing.metrics import LEDGER_BUFFERED, LEDGER_FLUSH_ERRORS, LEDGER_LAST_FLUSH, LEDGER_OUTBOX, LEDGER_WRITTEN
-from billing.services import usage_events_insert
+from billing.services import usage_events_insert, usage_events_insert_encoded
 from core.redis_clients import async_client, drop_pool
 
 log = structlog.get_logger("mcp.billing")
@@ -61,6 +60,14 @@ _tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
 def _insert(events: list[dict]) -> int:
     try:
         return usage_events_insert(events=events)
+    finally:
+        # Hand the connection back to the pool: this thread may not run again for a while.
+        connection.close()
+
+
+def _insert_encoded(events: list[bytes]) -> int:
+    try:
+        return usage_events_insert_encoded(events=events)
     finally:
         # Hand the connection back to the pool: this thread may not run again for a while.
         connection.close()
@@ -274,8 +281,7 @@ async def read_pending_without_ack(client: redis.asyncio.Redis, *, consumer: str
 
 
 async def insert_entries(entries: list) -> int:
-    events = [msgspec.json.decode(fields[b"e"]) for _, fields in entries if fields]
-    return await sync_to_async(_insert)(events)
+    return await sync_to_async(_insert_encoded)([fields[b"e"] for _, fields in entries if fields])
 
 
 async def _insert_and_ack(client: redis.asyncio.Redis, entries: list) -> int:

@@ -2,7 +2,7 @@
 
 from billing.services.credits import credit_account_ensure, credits_grant
 from billing.services.invoices import invoice_delete, invoice_issue, invoice_void, payment_record
-from billing.services.ledger import usage_events_insert
+from billing.services.ledger import usage_events_insert, usage_events_insert_encoded
 from billing.services.reconcile import holds_reconcile
 from billing.services.subscriptions import (
     plan_validate,
@@ -28,4 +28,5 @@ __all__ = [
     "subscription_create",
     "subscriptions_renew_due",
     "usage_events_insert",
+    "usage_events_insert_encoded",
 ]

@@ -107,31 +107,45 @@ def _roll_up(inserted: list[tuple]) -> None:
         cursor.executemany(sql, [(*key, *sums) for key, sums in sorted(groups.items())])
 
 
-@transaction.atomic
 def usage_events_insert(*, events: Iterable[dict]) -> int:
     """Insert ledger events, ignoring request ids already recorded; returns how many were new.
 
-    The organisations' credit balances go down by the cost of the new events in the same
-    transaction, so a balance always equals its grants minus its ledger.
+    The organisations' credit balances go down by the cost of the new events, and the daily roll-up
+    up by them, in the same transaction, so a balance always equals its grants minus its ledger.
     """
+    batch = list(events)
+    if not batch:
+        return 0
+    if connection.vendor == "postgresql":
+        return _insert_postgresql(msgspec.json.encode(batch))
+    return _insert_in_python(batch)
+
+
+def usage_events_insert_encoded(*, events: list[bytes]) -> int:
+    """:func:`usage_events_insert` for events as JSON objects, as the ledger outbox holds them.
+
+    On PostgreSQL they are joined into the statement's one parameter and never decoded in Python:
+    decoding, clamping and rolling up a batch there cost the ledger writer more than its insert.
+    """
+    if not events:
+        return 0
+    if connection.vendor == "postgresql":
+        return _insert_postgresql(b"[" + b",".join(events) + b"]")
+    return _insert_in_python([msgspec.json.decode(event) for event in events])
+
+
+@transaction.atomic
+def _insert_in_python(events: list[dict]) -> int:
     unique: dict[str, dict] = {}
     for event in events:
         unique.setdefault(event["request_id"], event)  # the first of a repeated id is the one stored
-    if not unique:
-        return 0
-    batch = list(unique.values())
-    if connection.vendor == "postgresql":
-        new_ids = _insert_postgresql(batch)
-    else:
-        new_ids = _insert_rows([_row(e) for e in batch])
-    # Rolled up from the events themselves: returning every column, timestamps parsed, cost the
-    # writer as much again as the insert.
+    new_ids = _insert_rows([_row(e) for e in unique.values()])
     inserted = [_rollup_source(unique[request_id]) for request_id in new_ids]
     spent: dict[int, int] = defaultdict(int)
     for row in inserted:
         spent[row[0]] += row[1]
     _roll_up(inserted)
-    for organization_id, cost in spent.items():
+    for organization_id, cost in sorted(spent.items()):
         if cost:
             CreditAccount.objects.filter(organization_id=organization_id).update(balance=F("balance") - cost)
     return len(inserted)
@@ -162,33 +176,55 @@ _CONVERTED = {
 }
 #: The JSON types of those fields, before conversion.
 _JSON_TYPES = {"created_at": "double precision", "status": "numeric", "latency_ms": "numeric"}
+_ROLLUP_KEY = ("organization_id", "day", "provider", "model", "modality", "key_id")
 
 
 @functools.cache
 def _postgresql_insert_sql() -> str:
-    """One statement for a whole batch, whose only parameter is the batch as JSON.
+    """One statement for a whole batch, whose only parameter is the batch as a JSON array.
 
-    A multi-row ``VALUES`` list has twenty placeholders a row, and the driver rewrites such a
-    statement in Python on every execution (its text changes with the batch's size): that was
-    most of the ledger writer's CPU, taken from the gateway sharing its machine. A constant
-    statement is parsed once.
+    It inserts the new events, adds them to the daily roll-up and debits their cost from the credit
+    accounts, all from the rows the insert returns (stored values: clamped, the time in UTC), in one
+    round trip and one transaction. The statement's text is constant, so it is parsed once: a
+    multi-row ``VALUES`` list, whose text changes with the batch's size, was rewritten by the driver in
+    Python on every execution, most of the writer's CPU, taken from the gateway sharing its machine.
+    A repeated request id in a batch is stored once, as it first appears (``DO NOTHING`` skips rows
+    the same statement inserted).
     """
     fields = {name: UsageEvent._meta.get_field(name) for name in COLUMNS}
     record = ", ".join(f"{name} {_JSON_TYPES.get(name) or f.db_type(connection)}" for name, f in fields.items())
     values = ", ".join(_CONVERTED.get(name, f"e.{name}") for name in COLUMNS)
+    daily = UsageDaily._meta.db_table
+    key = ", ".join(_ROLLUP_KEY)
+    sums = ", ".join(_SUMS)
+    updates = ", ".join(f"{c} = {daily}.{c} + EXCLUDED.{c}" for c in _SUMS)
+    account = CreditAccount._meta.db_table
     return (
-        f"INSERT INTO {UsageEvent._meta.db_table} ({', '.join(COLUMNS)}) "  # noqa: S608 - constant names
+        f"WITH ins AS (INSERT INTO {UsageEvent._meta.db_table} ({', '.join(COLUMNS)}) "  # noqa: S608 - constant names
         f"SELECT {values} FROM json_to_recordset(%s::json) AS e({record}) "
-        "ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
+        "ON CONFLICT (request_id) DO NOTHING "
+        "RETURNING organization_id, (created_at AT TIME ZONE 'UTC')::date AS day, provider, model, modality, "
+        "COALESCE(key_id, 0) AS key_id, status, cost, input_tokens, output_tokens, images, latency_ms), "
+        # In key order, as the Python roll-up: two writers lock the same rows in the same order.
+        f"rolled AS (INSERT INTO {daily} ({key}, {sums}, latency_ms_max) "
+        f"SELECT {key}, count(*), count(*) FILTER (WHERE status >= 400), sum(cost), sum(input_tokens), "
+        f"sum(output_tokens), sum(images), sum(latency_ms), max(latency_ms) FROM ins GROUP BY {key} ORDER BY {key} "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}, "
+        f"latency_ms_max = GREATEST({daily}.latency_ms_max, EXCLUDED.latency_ms_max)), "
+        f"debited AS (UPDATE {account} SET balance = {account}.balance - spent.cost "
+        "FROM (SELECT organization_id, sum(cost) AS cost FROM ins GROUP BY organization_id) AS spent "
+        f"WHERE {account}.organization_id = spent.organization_id AND spent.cost <> 0) "
+        "SELECT count(*) FROM ins"
     )
 
 
-def _insert_postgresql(events: list[dict]) -> list[str]:
-    """Insert events whose request id is new; returns those ids."""
+def _insert_postgresql(batch: bytes) -> int:
+    """Insert the events of ``batch`` (a JSON array) whose request id is new; returns how many."""
     connection.ensure_connection()
     # The batch goes as a bound parameter: Django's cursor binds on the client side, escaping the
     # whole JSON text into the statement in Python, which was a fifth of the writer's CPU.
     # Its errors become Django's (DatabaseError and kin), as through Django's own cursor.
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(_postgresql_insert_sql(), [msgspec.json.encode(events).decode()])
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(_postgresql_insert_sql(), [batch.decode()])
+        (count,) = cursor.fetchone() or (0,)  # count(*) always answers one row
+        return count

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import msgspec
 import pytest
 from django.db import DatabaseError, connection
 
+from accounts.services import organization_create
 from billing.models import CreditAccount, UsageDaily, UsageEvent
-from billing.services import usage_events_insert
+from billing.services import usage_events_insert, usage_events_insert_encoded
 from tests.billing.factories import usage_event_for_tests
 
 
@@ -90,3 +92,45 @@ def test_a_batch_the_database_refuses_raises_django_s_database_error(organizatio
     with pytest.raises(DatabaseError):
         usage_events_insert(events=[bad])
     assert not UsageEvent.objects.exists()
+
+
+def test_events_as_the_outbox_holds_them_are_recorded_as_decoded_ones(organization):
+    """The writer hands over the outbox's JSON as it is: stored, rolled up and debited like the dicts."""
+    other_organization = organization_create(name="Other", slug="other")
+    CreditAccount.objects.create(organization=organization, balance=100)
+    CreditAccount.objects.create(organization=other_organization, balance=100)
+    at = dt.datetime(2026, 3, 4, 23, 59, 58, tzinfo=dt.UTC).timestamp()
+    events = [
+        usage_event_for_tests(organization_id=organization.pk, created_at=at, cost=7, key_id=3, latency_ms=40),
+        usage_event_for_tests(organization_id=organization.pk, created_at=at, cost=5, key_id=3, status=502),
+        usage_event_for_tests(organization_id=organization.pk, created_at=at + 3, cost=1, key_id=None),
+        usage_event_for_tests(organization_id=other_organization.pk, created_at=at, cost=20),
+    ]
+    encoded = [msgspec.json.encode(event) for event in events]
+
+    assert usage_events_insert_encoded(events=[*encoded, encoded[0]]) == 4
+    assert usage_events_insert_encoded(events=encoded) == 0  # all recorded already: nothing charged twice
+
+    balances = dict(CreditAccount.objects.values_list("organization_id", "balance"))
+    assert balances == {organization.pk: 100 - 13, other_organization.pk: 100 - 20}
+    daily = {
+        (d.organization_id, d.day, d.key_id): (d.requests, d.errors, d.cost, d.latency_ms_sum, d.latency_ms_max)
+        for d in UsageDaily.objects.all()
+    }
+    assert daily == {
+        (organization.pk, dt.date(2026, 3, 4), 3): (2, 1, 12, 160, 120),
+        (organization.pk, dt.date(2026, 3, 5), 0): (1, 0, 1, 120, 120),  # three seconds later: the next UTC day
+        (other_organization.pk, dt.date(2026, 3, 4), 0): (1, 0, 20, 120, 120),
+    }
+    stored = UsageEvent.objects.get(request_id=events[0]["request_id"])
+    assert (stored.created_at, stored.cost, stored.key_id) == (dt.datetime.fromtimestamp(at, dt.UTC), 7, 3)
+
+
+def test_a_second_batch_adds_to_the_day_it_shares_with_the_first(organization):
+    usage_events_insert(events=[usage_event_for_tests(organization_id=organization.pk, latency_ms=300, cost=2)])
+    usage_events_insert_encoded(
+        events=[msgspec.json.encode(usage_event_for_tests(organization_id=organization.pk, latency_ms=100, cost=3))]
+    )
+
+    daily = UsageDaily.objects.get()
+    assert (daily.requests, daily.cost, daily.latency_ms_sum, daily.latency_ms_max) == (2, 5, 400, 300)
