@@ -20,6 +20,7 @@ import binascii
 from collections.abc import AsyncIterator
 
 from core import json_codec
+from gateway.magic_bytes import MAGIC_BYTES, matches_magic, sniffed_image
 from plugins.errors import UpstreamError
 from plugins.types import ProviderCall, UpstreamResponse
 
@@ -27,8 +28,6 @@ from plugins.types import ProviderCall, UpstreamResponse
 MAX_BUFFERED_JSON = 16 * 1024 * 1024
 #: How far into an SSE answer the first event is looked for.
 MAX_FIRST_EVENT = 64 * 1024
-#: Bytes needed to recognise a media type (RIFF containers need 12).
-MAGIC_BYTES = 12
 _RESULT_KEYS = {"chat": "choices", "image": "data", "transcription": "text"}
 _MEDIA_OPERATIONS = frozenset({"image", "speech"})
 
@@ -39,35 +38,6 @@ def malformed(message: str = "The upstream provider sent a malformed answer.") -
 
 def media_type(content_type: str) -> str:
     return content_type.partition(";")[0].strip().lower()
-
-
-def _matches_magic(kind: str, head: bytes) -> bool | None:
-    """Whether ``head`` starts like a ``kind`` file; ``None`` for types the gateway cannot recognise."""
-    if kind == "image/jpeg":
-        return head.startswith(b"\xff\xd8\xff")
-    if kind == "image/png":
-        return head.startswith(b"\x89PNG\r\n\x1a\n")
-    if kind == "image/webp":
-        return head.startswith(b"RIFF") and head[8:12] == b"WEBP"
-    if kind == "image/gif":
-        return head.startswith(b"GIF8")
-    if kind in ("audio/wav", "audio/x-wav", "audio/wave"):
-        return head.startswith(b"RIFF") and head[8:12] == b"WAVE"
-    if kind in ("audio/mpeg", "audio/mp3"):
-        return head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
-    if kind in ("audio/ogg", "audio/opus"):
-        return head.startswith(b"OggS")
-    if kind == "audio/flac":
-        return head.startswith(b"fLaC")
-    return None
-
-
-_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
-
-
-def _sniffed_image(head: bytes) -> str | None:
-    """The image type ``head`` starts like, or ``None``."""
-    return next((kind for kind in _IMAGE_TYPES if _matches_magic(kind, head)), None)
 
 
 def error_object(parsed: object) -> bool:
@@ -109,7 +79,7 @@ def _b64_image(encoded: str) -> bool:
         head = base64.b64decode(encoded[:24], validate=True)
     except (binascii.Error, ValueError):
         return False
-    return _sniffed_image(head) is not None
+    return sniffed_image(head) is not None
 
 
 async def _read_all(upstream: UpstreamResponse) -> bytes:
@@ -197,8 +167,8 @@ async def _check(call: ProviderCall, upstream: UpstreamResponse) -> None:
             if len(head) >= MAGIC_BYTES:
                 break
         expected = "image/" if call.operation == "image" else "audio/" if call.operation == "speech" else ""
-        known = _matches_magic(kind, head)
-        if known is False and kind.startswith("image/") and (actual := _sniffed_image(head)) is not None:
+        known = matches_magic(kind, head)
+        if known is False and kind.startswith("image/") and (actual := sniffed_image(head)) is not None:
             # The legacy image host labels its PNG output (transparent=true) image/jpeg: bytes that are
             # plainly another image type are relayed under that type rather than refused.
             upstream.content_type = kind = actual

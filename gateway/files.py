@@ -21,6 +21,7 @@ from django.http import HttpResponse
 
 from core.errors import HttpError
 from core.numbers import plain_int
+from gateway.magic_bytes import MAGIC_BYTES, sniffed_image
 
 __all__ = [
     "file_response",
@@ -32,7 +33,6 @@ __all__ = [
     "store_bytes",
 ]
 
-_IMAGE_MAGIC = ((b"\xff\xd8", "image/jpeg"), (b"\x89PNG", "image/png"), (b"RIFF", "image/webp"))
 #: Browsers and clients may keep a downloaded file this long (it never changes under its URL).
 _CACHE_CONTROL = "private, max-age=300"
 
@@ -93,4 +93,4 @@ async def file_response(name: str, content_type: str, *, missing: str) -> HttpRe
 
 def sniff_image(data: bytes) -> str:
     """The content type of image bytes, from their first bytes."""
-    return next((name for magic, name in _IMAGE_MAGIC if data.startswith(magic)), "application/octet-stream")
+    return sniffed_image(data[:MAGIC_BYTES]) or "application/octet-stream"

@@ -25,8 +25,8 @@ SALT = "gateway.image-url"
 #: Where generated images live in storage, and the URL path that serves them.
 STORAGE_DIR = "images"
 URL_PATH = "/v1/images/files/"
-URL_PATTERN = r"^v1/images/files/(?P<filename>[0-9a-f]{32}\.(?:jpg|png|webp|bin))$"
-_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+URL_PATTERN = r"^v1/images/files/(?P<filename>[0-9a-f]{32}\.(?:jpg|png|webp|gif|bin))$"
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif"}
 
 
 def wants_url(payload: dict) -> bool:

@@ -79,7 +79,7 @@ async def test_unsigned_wrongly_signed_or_stale_callbacks_are_refused(anonymous,
 async def test_a_callback_finished_image_job_is_stored_decoded_and_billed_once(anonymous, callbacks, organization):
     await sync_to_async(Price.objects.create)(model="flux", per_image=1_000_000)
     job = await sync_to_async(running_job)(organization)
-    envelope = json.dumps({"data": [{"b64_json": base64.b64encode(b"\xff\xd8 a jpeg").decode()}]}).encode()
+    envelope = json.dumps({"data": [{"b64_json": base64.b64encode(b"\xff\xd8\xff a jpeg").decode()}]}).encode()
     report = {
         "job_id": f"job-{job.id}",
         "status": "succeeded",
@@ -90,7 +90,7 @@ async def test_a_callback_finished_image_job_is_stored_decoded_and_billed_once(a
         body, headers = signed(report, message_id=message_id)
         assert (await anonymous.post("/v1/jobs/callbacks/simulator", content=body, headers=headers)).status_code == 200
     finished = await Job.objects.aget(id=job.id)
-    assert (finished.result_content_type, finished.result_bytes) == ("image/jpeg", len(b"\xff\xd8 a jpeg"))
+    assert (finished.result_content_type, finished.result_bytes) == ("image/jpeg", len(b"\xff\xd8\xff a jpeg"))
     assert finished.charged_at is not None
     await settle_and_flush()
     events = await ledger_events()
