@@ -18,21 +18,22 @@ urlpatterns = [
     path("v1/models", openai.models, name="v1-models"),
     path("v1/key/info", keyinfo.key_info, name="v1-key-info"),
     # Model ids may hold slashes ("org/model"), as in OpenAI's fine-tuned ids.
-    re_path(r"^v1/models/(?P<model_id>.+)$", openai.model_detail, name="v1-model"),
+    re_path(r"^v1/models/(?P<model_id>[\s\S]+)$", openai.model_detail, name="v1-model"),
     # Pollinations model lists (public)
     path("models", native.model_list, {"modality": "text"}, name="native-models"),
     path("text/models", native.model_list, {"modality": "text"}, name="native-text-models"),
     path("image/models", native.model_list, {"modality": "image"}, name="native-image-models"),
     path("audio/models", native.model_list, {"modality": "audio"}, name="native-audio-models"),
     path("openai/models", native.model_list, {"modality": "text", "host": "text"}, name="native-openai-models"),
-    # Pollinations generation: gen.pollinations.ai paths, then the legacy image./text. ones
-    re_path(r"^image/(?P<prompt>.+)$", native.gen_image, name="native-image"),
-    re_path(r"^text/(?P<prompt>.+)$", native.gen_text, name="native-text"),
+    # Pollinations generation: gen.pollinations.ai paths, then the legacy image./text. ones. ``[\s\S]``,
+    # not ``.``: a prompt may hold an encoded newline, and must not fall through to the legacy text route.
+    re_path(r"^image/(?P<prompt>[\s\S]+)$", native.gen_image, name="native-image"),
+    re_path(r"^text/(?P<prompt>[\s\S]+)$", native.gen_text, name="native-text"),
     path("text", native.gen_text, name="native-text-post"),
-    re_path(r"^audio/(?P<text>.+)$", native.gen_audio, name="native-audio"),
-    re_path(r"^prompt/(?P<prompt>.+)$", native.legacy_image, name="legacy-image"),
+    re_path(r"^audio/(?P<text>[\s\S]+)$", native.gen_audio, name="native-audio"),
+    re_path(r"^prompt/(?P<prompt>[\s\S]+)$", native.legacy_image, name="legacy-image"),
     path("openai", native.gen_text, name="native-openai"),
     # Only the legacy text host serves /openai/* (base_url="https://text.pollinations.ai/openai" in
     # Pollinations' own OpenAI SDK examples); gen answers it 404.
-    re_path(r"^openai/(?P<prompt>.*)$", native.legacy_text, name="native-openai-legacy"),
+    re_path(r"^openai/(?P<prompt>[\s\S]*)$", native.legacy_text, name="native-openai-legacy"),
 ]

@@ -60,6 +60,29 @@ async def test_a_legacy_transparent_image_the_upstream_labels_jpeg_arrives_as_th
     assert Image.open(io.BytesIO(response.content)).mode == "RGBA"
 
 
+@pytest.mark.parametrize(
+    ("url", "upstream_prefix"),
+    [
+        ("/image/two%0Alines?width=64&height=64", "/image/"),
+        ("/text/two%0Alines", "/text/"),
+        ("/audio/two%0Alines", "/audio/"),
+        ("/prompt/two%0Alines?width=64&height=64", "/legacy/image/prompt/"),
+    ],
+)
+async def test_a_prompt_with_an_encoded_newline_stays_on_its_own_route(client, upstream, url, upstream_prefix):
+    """Not taken for a legacy text prompt (which would answer text about "image/two lines" and bill it as text)."""
+    response = await client.get(url)
+    assert response.status_code == 200, response.text
+    assert upstream_requests(upstream, upstream_prefix)
+    assert not upstream_requests(upstream, "/legacy/text/")
+
+
+async def test_a_model_id_with_an_encoded_newline_is_an_unknown_model(client):
+    response = await client.get("/v1/models/a%0Ab")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "model_not_found"
+
+
 async def test_a_legacy_text_url_at_the_root_goes_to_the_legacy_text_host(gateway_settings, api_key, upstream):
     from django.test import AsyncClient
 
