@@ -18,8 +18,11 @@ from plugins.types import ModelInfo, PriceRule, Provider, ProviderCall, Provider
 
 CHAT_OPS = frozenset({"chat", "native"})
 IMAGE_OPS = frozenset({"image", "native"})
-SPEECH_OPS = frozenset({"speech", "chat", "native"})
-TRANSCRIPTION_OPS = frozenset({"transcription", "chat"})
+#: openai-audio also answers chat (text and audio in and out, ``modalities``); elevenlabs and whisper do
+#: not: the upstream refuses them there ("Invalid value for: model"), so the gateway does before calling it.
+VOICE_CHAT_OPS = frozenset({"speech", "chat", "native"})
+SPEECH_OPS = frozenset({"speech", "native"})
+TRANSCRIPTION_OPS = frozenset({"transcription"})
 
 TEXT_MODELS = (
     ModelInfo("openai", "text", CHAT_OPS, aliases=("gpt-5-nano",), capabilities=("tools", "json", "vision", "stream")),
@@ -39,7 +42,7 @@ IMAGE_MODELS = (
     ModelInfo("sana", "image", IMAGE_OPS),
 )
 AUDIO_MODELS = (
-    ModelInfo("openai-audio", "audio", SPEECH_OPS, aliases=("tts-1",), capabilities=("voices",)),
+    ModelInfo("openai-audio", "audio", VOICE_CHAT_OPS, aliases=("tts-1",), capabilities=("voices",)),
     ModelInfo("elevenlabs", "audio", SPEECH_OPS, capabilities=("voices",)),
     ModelInfo("whisper-large-v3", "audio", TRANSCRIPTION_OPS, aliases=("whisper-1",)),
 )
@@ -48,7 +51,8 @@ AUDIO_MODELS = (
 DEFAULT_PRICES = (
     *(PriceRule(m.id, per_1k_input_tokens=150, per_1k_output_tokens=600) for m in TEXT_MODELS),
     *(PriceRule(m.id, per_image=10_000) for m in IMAGE_MODELS),
-    PriceRule("openai-audio", per_1k_characters=15_000),
+    # Speech is billed by the characters spoken, a chat with it by its tokens as any chat.
+    PriceRule("openai-audio", per_1k_characters=15_000, per_1k_input_tokens=150, per_1k_output_tokens=600),
     PriceRule("elevenlabs", per_1k_characters=15_000),
     PriceRule("whisper-large-v3", per_audio_second=100),
 )

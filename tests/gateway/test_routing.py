@@ -110,3 +110,20 @@ async def test_a_wrong_method_on_the_sites_pages_is_a_json_405_with_allow(anonym
     assert_error_shape(response, 405)
     assert response.headers["Content-Type"] == "application/json"
     assert "GET" in response.headers["Allow"] and method not in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("model", ["whisper-large-v3", "whisper-1", "elevenlabs"])
+async def test_a_chat_with_an_audio_model_that_does_not_chat_is_refused_before_the_upstream(client, upstream, model):
+    response = await client.post(
+        "/v1/chat/completions", json={"model": model, "messages": [{"role": "user", "content": "hi"}]}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "model_not_supported"
+    assert not upstream_requests(upstream, "/v1/chat/completions")
+
+
+async def test_openai_audio_still_chats(client):
+    response = await client.post(
+        "/v1/chat/completions", json={"model": "openai-audio", "messages": [{"role": "user", "content": "hi"}]}
+    )
+    assert response.status_code == 200, response.text

@@ -69,6 +69,7 @@ async def test_speech_by_url_reports_the_characters_spoken_never_zero(client, ob
     assert response.status_code == 200, response.text
     [(_, _, outcome)] = observer.outcomes
     assert outcome.usage is not None and outcome.usage.characters == len("hello world")
+    assert (outcome.usage.input_tokens, outcome.usage.output_tokens) == (0, 0)  # billed by characters alone
 
 
 async def test_a_refused_upstream_call_is_reported_with_its_status_and_no_provider(client, observer):

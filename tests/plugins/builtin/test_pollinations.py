@@ -10,6 +10,10 @@ from typing import Any
 import pytest
 
 from plugins.builtin.pollinations import (
+    AUDIO_MODELS,
+    DEFAULT_PRICES,
+    IMAGE_MODELS,
+    TEXT_MODELS,
     PollinationsAudioProvider,
     PollinationsImageProvider,
     PollinationsTextProvider,
@@ -171,3 +175,29 @@ def test_every_model_of_the_catalogue_has_a_default_price(pollinations):
     """A model without one would be served free until an operator noticed (elevenlabs once was)."""
     priced = {rule.model for rule in pollinations.prices()}
     assert {model.id for model in pollinations.models()} <= priced
+
+
+#: What one small call of each operation consumes; a native call consumes what its model's modality does.
+_ONE_CALL = {
+    "chat": Usage(input_tokens=10, output_tokens=10),
+    "image": Usage(images=1),
+    "speech": Usage(characters=10),
+    "transcription": Usage(audio_seconds=1.0),
+}
+_NATIVE_AS = {"text": "chat", "image": "image", "audio": "speech"}
+
+
+@pytest.mark.parametrize("model", [*TEXT_MODELS, *IMAGE_MODELS, *AUDIO_MODELS], ids=lambda model: model.id)
+def test_no_operation_a_model_serves_is_free_by_default(model):
+    """A chat through openai-audio was priced per character only: its tokens cost nothing."""
+    [rule] = [rule for rule in DEFAULT_PRICES if rule.model == model.id]
+    for operation in model.operations:
+        usage = _ONE_CALL[_NATIVE_AS[model.modality] if operation == "native" else operation]
+        cost = (
+            usage.input_tokens * rule.per_1k_input_tokens
+            + usage.output_tokens * rule.per_1k_output_tokens
+            + usage.images * rule.per_image
+            + usage.audio_seconds * rule.per_audio_second
+            + usage.characters * rule.per_1k_characters
+        )
+        assert cost > 0, operation
