@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal, TypedDict
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Count, F, Max, QuerySet, Sum
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -175,9 +176,14 @@ def usage_overview(*, organization_id: int, now: dt.datetime | None = None) -> d
         period_start = now.astimezone(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         period_end = None
     today = now.astimezone(dt.UTC).date()
-    days = (
+    start = period_start.astimezone(dt.UTC)
+    first_day = start.date()
+    # The roll-up counts whole days: a period that began during a day takes that day from the ledger,
+    # from the period's first moment (usage before the subscription is not this period's).
+    partial = start != dt.datetime.combine(first_day, dt.time(), dt.UTC)
+    days: list[Mapping[str, Any]] = list(
         UsageDaily.objects.filter(
-            organization_id=organization_id, day__gte=period_start.astimezone(dt.UTC).date(), day__lte=today
+            organization_id=organization_id, day__gte=first_day + dt.timedelta(days=partial), day__lte=today
         )
         .values("day")
         .annotate(
@@ -188,6 +194,19 @@ def usage_overview(*, organization_id: int, now: dt.datetime | None = None) -> d
             images=Sum("images"),
         )
     )
+    if partial and first_day <= today:
+        first = UsageEvent.objects.filter(
+            organization_id=organization_id,
+            created_at__gte=start,
+            created_at__lt=dt.datetime.combine(first_day + dt.timedelta(days=1), dt.time(), dt.UTC),
+        ).aggregate(
+            requests=Count("pk"),
+            errors=Count("pk", filter=Q(status__gte=400)),
+            cost=Sum("cost"),
+            tokens=Sum(F("input_tokens") + F("output_tokens")),
+            images=Sum("images"),
+        )
+        days.append({"day": first_day, **first})
     fields: tuple[Literal["requests", "errors", "cost", "tokens", "images"], ...] = (
         "requests",
         "errors",
