@@ -107,11 +107,33 @@ def _session_cookie(organization) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("origin", "accepted"), [(b"http://testserver", True), (b"https://evil.example", False), (None, False)]
+    ("origin", "forwarded", "accepted"),
+    [
+        (b"http://testserver", None, True),
+        (b"https://evil.example", None, False),
+        (None, None, False),
+        (b"null", None, False),
+        # The same host name is not the same origin: another port, or another scheme.
+        (b"http://testserver:9999", None, False),
+        (b"https://testserver", None, False),
+        # Behind the TLS-terminating proxy the settings name (SECURE_PROXY_SSL_HEADER), the browser's origin is https.
+        (b"https://testserver", b"https", True),
+        (b"http://testserver", b"https", False),
+        (b"https://trusted.example", None, True),  # CSRF_TRUSTED_ORIGINS
+    ],
 )
-async def test_the_session_cookie_is_honoured_only_from_an_allowed_origin(job_settings, organization, origin, accepted):
+async def test_the_session_cookie_is_honoured_only_from_the_connection_s_own_origin(
+    job_settings, organization, origin, forwarded, accepted
+):
+    job_settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    job_settings.CSRF_TRUSTED_ORIGINS = ["https://trusted.example"]
     cookie = await sync_to_async(_session_cookie)(organization)
-    headers = ((b"host", b"testserver"), (b"cookie", cookie), *(((b"origin", origin),) if origin else ()))
+    headers = (
+        (b"host", b"testserver"),
+        (b"cookie", cookie),
+        *(((b"origin", origin),) if origin else ()),
+        *(((b"x-forwarded-proto", forwarded),) if forwarded else ()),
+    )
     socket = communicator("/ws/jobs/?org=acme", headers=headers)
     await socket.connect()
     if accepted:
