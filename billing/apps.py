@@ -7,6 +7,7 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.services import key_limit_ceilings_register
+        from billing import checks  # noqa: F401 - registers the deployment checks
         from billing._keyceilings import plan_key_limit_ceilings
 
         key_limit_ceilings_register(plan_key_limit_ceilings)

@@ -46,7 +46,7 @@ from billing._stores import (
     split_rules,
 )
 from billing.metrics import DEGRADED, REDIS_DEGRADED, SETTLE_FAILURES, admissions, observe_credits_spent, refusals
-from billing.policy import org_policy, prices_for, rules_for
+from billing.policy import MISSING_PLAN_STATUS, org_policy, prices_for, rules_for
 from billing.policy import reset as policy_reset
 from billing.pricing import cost_of, estimate_usage
 from billing.selectors import credit_cap_get
@@ -114,6 +114,14 @@ async def admit(
     :raises HttpError: 429 over a limit, 402 out of credits, 503 when credits cannot be checked.
     """
     policy = await org_policy(identity.organization_id)
+    if policy.status == MISSING_PLAN_STATUS:
+        refusals("subscription").inc()
+        raise HttpError(
+            503,
+            "No plan applies to this organisation: the gateway's default plan is not configured correctly.",
+            type="server_error",
+            code="plan_unavailable",
+        )
     if policy.status == "cancelled":
         refusals("subscription").inc()
         raise HttpError(

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from accounts.types import KeyIdentity
-from billing.models import Price, ProviderLimit, Subscription
+from billing.models import Plan, Price, ProviderLimit, Subscription
 from billing.pricing import FREE, UnitPrices
 from billing.types import Rule
 from plugins.types import Provider
@@ -51,6 +51,8 @@ class OrgPolicy:
 
 
 NO_PLAN = OrgPolicy()
+#: The status of :data:`MISSING_DEFAULT_PLAN`.
+MISSING_PLAN_STATUS = "default_plan_missing"
 STALE_RETRY_SECONDS = 1.0
 #: Organisations whose policy this process keeps; past it, the least recently used is forgotten (and
 #: read again at its next request). Bounded by size, not by age: an expired entry is still served
@@ -74,7 +76,12 @@ def _ttl() -> float:
 def policy_from_subscription(subscription: Subscription | None) -> OrgPolicy:
     if subscription is None:
         return NO_PLAN
-    plan = subscription.plan
+    start, end = subscription.current_period_start.timestamp(), subscription.current_period_end.timestamp()
+    return policy_from_plan(subscription.plan, status=subscription.status, period=(start, end))
+
+
+def policy_from_plan(plan: Plan, *, status: str | None, period: tuple[float, float]) -> OrgPolicy:
+    """What ``plan`` allows over ``period`` (start and end, epoch seconds)."""
     quotas = {}
     if plan.token_quota is not None:
         quotas["text"] = plan.token_quota
@@ -84,16 +91,21 @@ def policy_from_subscription(subscription: Subscription | None) -> OrgPolicy:
         quotas["audio"] = plan.audio_seconds_quota * 1000
     return OrgPolicy(
         plan=plan.slug,
-        status=subscription.status,
+        status=status,
         requests_per_minute=plan.requests_per_minute,
         user_requests_per_minute=plan.user_requests_per_minute,
         concurrent=plan.concurrent_requests,
         quotas=quotas,
-        period_start=subscription.current_period_start.timestamp(),
-        period_end=subscription.current_period_end.timestamp(),
+        period_start=period[0],
+        period_end=period[1],
         allowed_models=frozenset(plan.allowed_models or ()),
         credit_enforced=plan.overage_policy == plan.Overage.BLOCK,
     )
+
+
+#: The policy of an organisation that has no subscription while the default plan
+#: (``BILLING_DEFAULT_PLAN``) does not exist: refused, never waved through unlimited.
+MISSING_DEFAULT_PLAN = OrgPolicy(status=MISSING_PLAN_STATUS)
 
 
 T = TypeVar("T")
@@ -157,7 +169,16 @@ def _refreshed(task: asyncio.Task[Any]) -> None:
 
 async def _load_org_policy(organization_id: int) -> OrgPolicy:
     subscriptions = Subscription.objects.select_related("plan").filter(organization_id=organization_id)
-    return policy_from_subscription(await subscriptions.afirst())
+    subscription = await subscriptions.afirst()
+    if subscription is None and settings.BILLING_DEFAULT_PLAN:
+        # An organisation nobody subscribed (one a stranger created after registering, say) is held
+        # to the default plan, over calendar months, rather than left unlimited.
+        plan = await Plan.objects.filter(slug=settings.BILLING_DEFAULT_PLAN).afirst()
+        if plan is None:
+            log.error("billing.default_plan_missing", plan=settings.BILLING_DEFAULT_PLAN)
+            return MISSING_DEFAULT_PLAN
+        return policy_from_plan(plan, status=None, period=_month_window(time.time()))
+    return policy_from_subscription(subscription)
 
 
 async def org_policy(organization_id: int) -> OrgPolicy:

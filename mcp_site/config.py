@@ -95,6 +95,7 @@ class _BillingConfig:
     billing_concurrency_lease_seconds: int
     billing_hold_stale_seconds: int
     billing_ledger_flusher: str
+    billing_default_plan: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -427,6 +428,7 @@ def _billing(env: _Env) -> _BillingConfig:
         ),
         billing_hold_stale_seconds=env.integer("BILLING_HOLD_STALE_SECONDS", 1200, minimum=10, maximum=604_800),
         billing_ledger_flusher=env.choice("BILLING_LEDGER_FLUSHER", ("web", "worker"), "web"),
+        billing_default_plan=env.string("BILLING_DEFAULT_PLAN", "").strip(),
     )
 
 

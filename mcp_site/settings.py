@@ -358,6 +358,7 @@ BILLING_HOLD_STALE_SECONDS = CONFIG.billing_hold_stale_seconds
 #: only `manage.py billing_flush_ledger` ("worker"), which keeps the ORM work and its GIL time off
 #: the processes that serve requests (measured: p99 +110 ms at concurrency 1 when flushing in-process).
 BILLING_LEDGER_FLUSHER = CONFIG.billing_ledger_flusher
+BILLING_DEFAULT_PLAN = CONFIG.billing_default_plan
 #: After a Redis call failed despite its retries (its pool dropped), the hot path uses this process's
 #: own counters and tries Redis again this much later: shared limits are back within it.
 BILLING_REDIS_RETRY_SECONDS = 1.0

@@ -13,6 +13,7 @@ PRODUCTION = {
     "SECRET_KEY": STRONG_KEY,
     "ALLOWED_HOSTS": "gw.example.com",
     "FIELD_ENCRYPTION_KEY": "f13ld-" + "k3yK3YkeY" * 4,
+    "REGISTRATION_MODE": "invite",
 }
 
 

@@ -46,3 +46,13 @@ def test_production_without_secret_key_stops_with_a_message_naming_it():
     result = _manage("check", env={**PRODUCTION, "SECRET_KEY": ""})
     assert result.returncode != 0
     assert "SECRET_KEY is required when DJANGO_ENV=production" in result.stderr
+
+
+def test_open_registration_needs_a_default_plan_in_production():
+    """Otherwise a stranger registers, creates an organisation and uses the upstream with no limit or charge."""
+    opened = {**PRODUCTION, "REGISTRATION_MODE": "open"}
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=opened)
+    assert result.returncode != 0
+    assert "billing.W001" in result.stdout + result.stderr
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env={**opened, "BILLING_DEFAULT_PLAN": "starter"})
+    assert result.returncode == 0, result.stdout + result.stderr
