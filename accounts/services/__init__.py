@@ -11,6 +11,7 @@ from accounts.services.api_keys import (
     api_key_rotate,
     api_key_update,
     api_keys_revoke_for_departed_creator,
+    key_models_check_register,
 )
 from accounts.services.audit import audit_event_record
 from accounts.services.key_limits import KNOWN_LIMITS, api_key_limits_clean, key_limit_ceilings_register
@@ -61,6 +62,7 @@ __all__ = [
     "invitation_revoke",
     "invitation_token",
     "key_limit_ceilings_register",
+    "key_models_check_register",
     "membership_add",
     "membership_remove",
     "membership_role_change",

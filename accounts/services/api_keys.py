@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -29,12 +30,40 @@ def _clean_scopes(scopes: Iterable[str]) -> list[str]:
     return cleaned
 
 
+#: names → those no configured provider serves. The providers are known to the plugins app, which
+#: accounts may not import: billing registers the check when it starts (as for the plan's ceilings).
+UnknownModels = Callable[[list[str]], list[str]]
+_model_checks: list[UnknownModels] = []
+
+
+def key_models_check_register(check: UnknownModels) -> None:
+    """Add a check of the model names a key may list; registering the same one twice is harmless."""
+    if check not in _model_checks:
+        _model_checks.append(check)
+
+
 def _clean_models(models: Iterable[str]) -> list[str]:
     cleaned = sorted({str(m).strip() for m in models if str(m).strip()})
     if len(cleaned) > MAX_ALLOWED_MODELS or any(len(m) > 200 for m in cleaned):
         raise InvalidInput(
             f"allowed_models takes at most {MAX_ALLOWED_MODELS} names of up to 200 characters.", param="allowed_models"
         )
+    for check in _model_checks if cleaned else ():
+        if unknown := check(cleaned):
+            raise InvalidInput(
+                f"Unknown model {unknown[0]!r}: no configured provider serves it.", param="allowed_models"
+            )
+    return cleaned
+
+
+def _clean_name(name: str | None) -> str:
+    cleaned = (name or "").strip()
+    if not 1 <= len(cleaned) <= 100:
+        raise InvalidInput("A key needs a name of 1 to 100 characters.", param="name")
+    # Control characters and invisible formatting (zero-width spaces, right-to-left overrides) would
+    # show a name other than the one stored, in the dashboard, the audit log and a terminal.
+    if any(unicodedata.category(character) in ("Cc", "Cf") for character in cleaned):
+        raise InvalidInput("A key name cannot hold control or invisible formatting characters.", param="name")
     return cleaned
 
 
@@ -71,9 +100,7 @@ def api_key_create(
     :raises Conflict: an active key of that name exists in the organisation.
     """
     require_action(actor=created_by if enforce_role else None, organization=organization, action="manage_keys")
-    name = (name or "").strip()
-    if not 1 <= len(name) <= 100:
-        raise InvalidInput("A key needs a name of 1 to 100 characters.", param="name")
+    name = _clean_name(name)
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidInput("expires_at must be in the future.", param="expires_at")
     raw = key_generate()
@@ -140,9 +167,7 @@ def api_key_update(
         raise Conflict("This key is revoked; create a new key instead.", param="key")
     changes: dict[str, Any] = {}
     if name is not UNCHANGED:
-        changes["name"] = (name or "").strip()
-        if not 1 <= len(changes["name"]) <= 100:
-            raise InvalidInput("A key needs a name of 1 to 100 characters.", param="name")
+        changes["name"] = _clean_name(name)
     if scopes is not UNCHANGED:
         changes["scopes"] = _clean_scopes(scopes)
     if allowed_models is not UNCHANGED:

@@ -39,13 +39,18 @@ def known_providers() -> set[str]:
     return {provider.name for provider in _registry().providers}
 
 
+def unknown_models(names: list[str]) -> list[str]:
+    """The names among ``names`` that no configured provider serves (under its id or an alias), sorted."""
+    registry = _registry()
+    return sorted(name for name in set(names) if not registry.knows(name))
+
+
 def plan_validate(*, plan: Plan) -> None:
     """Refuse unknown models and nonsensical numbers with a message naming the field."""
     models = plan.allowed_models
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         raise ValidationError({"allowed_models": 'Use a JSON list of model ids, e.g. ["openai", "flux"].'})
-    registry = _registry()
-    unknown = sorted(m for m in set(models) if not registry.knows(m))
+    unknown = unknown_models(models)
     if unknown:
         raise ValidationError({"allowed_models": f"Unknown model {unknown[0]!r}: no configured provider serves it."})
 

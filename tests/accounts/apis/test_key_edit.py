@@ -60,6 +60,8 @@ def test_a_key_edit_with_nothing_changed_records_nothing(owner, jwt_client, crea
         ({"limits": {"bogus": 1}}, "limits"),
         ({"expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
         ({"allowed_models": ["m" * 201]}, "allowed_models.0"),
+        ({"allowed_models": ["openai", "no-such-model"]}, "allowed_models"),
+        ({"name": "tab\there"}, "name"),
     ],
 )
 def test_bad_key_edits_are_a_400_naming_the_field_and_change_nothing(body, param, owner, jwt_client, created):

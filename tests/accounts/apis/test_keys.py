@@ -42,6 +42,10 @@ def test_creating_a_key_shows_the_secret_once_and_stores_only_its_hash(owner, jw
         ({"name": "a", "scopes": ["text"], "expires_at": "yesterday"}, "expires_at"),
         ({"name": "a", "scopes": ["text"], "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
         ({"name": "a", "scopes": ["text"], "allowed_models": ["m" * 201]}, "allowed_models.0"),
+        ({"name": "a", "scopes": ["text"], "allowed_models": ["no-such-model"]}, "allowed_models"),
+        ({"name": "a\u0007\u001b[31mb", "scopes": ["text"]}, "name"),
+        ({"name": "\u200b", "scopes": ["text"]}, "name"),
+        ({"name": "\u202egnp.exe", "scopes": ["text"]}, "name"),
     ],
 )
 def test_bad_key_input_is_a_400_naming_the_field_and_creates_nothing(body, param, owner, jwt_client):
@@ -117,3 +121,10 @@ def test_editing_something_that_does_not_exist_is_a_404_even_with_a_bad_body(own
     response = jwt_client(owner).patch(f"/api/orgs/acme/{path}", body, format="json")
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "not_found_error"
+
+
+def test_a_key_may_list_models_by_their_ids_and_aliases(owner, jwt_client):
+    body = {"name": "a", "scopes": ["text", "audio"], "allowed_models": ["openai", "gpt-5-nano", "whisper-1"]}
+    response = jwt_client(owner).post("/api/orgs/acme/keys", body, format="json")
+    assert response.status_code == 201, response.json()
+    assert ApiKey.objects.get().allowed_models == ["gpt-5-nano", "openai", "whisper-1"]
