@@ -120,9 +120,10 @@ def attempt_check(request: HttpRequest, *, scope: str, account: str | None, coun
                     detail={"scope": scope},
                 )
             retry = max(1, int(usage.get("time_left") or 60))
+            # Only a sign-in can be helped by a new password.
+            advice = ", or reset your password" if scope == "login" else ""
             raise TooManyAttempts(
-                f"Too many attempts. Wait {retry} seconds before trying again, or reset your password.",
-                retry_after=retry,
+                f"Too many attempts. Wait {retry} seconds before trying again{advice}.", retry_after=retry
             )
 
 

@@ -12,11 +12,13 @@ register = template.Library()
 
 @register.filter
 def credits(micro: int | None) -> str:
-    """Credit micro-units as credits: ``1234500`` → ``1.2345``; ``None`` → an em dash."""
+    """Credit micro-units as credits, exactly: ``1234500`` → ``1.2345``, ``9`` → ``0.000009`` (a cheap
+    call is not shown as free); ``None`` → an em dash."""
     if micro is None:
         return "—"
-    text = f"{micro / MICRO:,.4f}".rstrip("0").rstrip(".")
-    return text if text not in ("", "-0") else "0"
+    whole, fraction = divmod(abs(micro), MICRO)
+    text = f"{'-' if micro < 0 else ''}{whole:,}.{fraction:06d}".rstrip("0").rstrip(".")
+    return text
 
 
 @register.filter
