@@ -43,7 +43,7 @@ class HasOrganizationAction(BasePermission):
     """Member of the chosen organisation with a role allowing ``view.required_actions[method]``.
 
     Sets ``request.organization`` and ``request.organization_role`` for the view. Deny by default: a
-    method missing from ``required_actions`` is refused.
+    method missing from ``required_actions`` is refused, but for ``OPTIONS``, which any member may ask.
     """
 
     def has_permission(self, request: Request, view: APIView) -> bool:
@@ -60,6 +60,8 @@ class HasOrganizationAction(BasePermission):
         request.organization_role = role  # type: ignore[attr-defined]
         if not has_method:
             return True  # a member asking with a method the view has not: DRF answers 405 Method Not Allowed
+        if request.method == "OPTIONS":
+            return True  # the route's description (methods, formats), as the public API schema gives it
         action = getattr(view, "required_actions", {}).get(request.method)
         if action is None or not role_allows(role, action):
             raise PermissionDenied()

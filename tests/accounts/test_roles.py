@@ -8,6 +8,7 @@ from rest_framework.test import APIRequestFactory, force_authenticate
 
 from accounts.apis.base import OrganizationApi
 from accounts.roles import ACTIONS, ROLES, matrix_markdown, role_allows
+from tests.accounts.factories import user_create_for_tests
 from tests.conftest import ROOT
 
 # The specification, written out independently of accounts/roles.py: (action) → roles allowed.
@@ -71,6 +72,22 @@ def test_a_method_without_a_declared_action_is_denied_even_to_owners(org, owner)
     request = APIRequestFactory().get("/probe")
     force_authenticate(request, user=owner)
     assert view(request, org_slug=org.slug).status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["owner", "viewer"])
+def test_any_member_may_ask_a_route_what_it_offers_and_a_stranger_may_not(org, user_with_role, role):
+    """OPTIONS describes the route (its methods and formats, as the public API schema does): a member's
+    role does not matter, and an organisation's existence is still not revealed to a non-member."""
+    view = _Probe.as_view(required_actions={"GET": "manage_organization"})
+    request = APIRequestFactory().options(f"/probe/{org.slug}")
+    force_authenticate(request, user=user_with_role(role))
+    response = view(request, org_slug=org.slug)
+    assert response.status_code == 200
+    assert "GET" in response["Allow"]
+    stranger = APIRequestFactory().options(f"/probe/{org.slug}")
+    force_authenticate(stranger, user=user_create_for_tests(email="stranger@example.com"))
+    assert view(stranger, org_slug=org.slug).status_code == 404
 
 
 def test_the_auth_guide_prints_the_matrix_from_code():
