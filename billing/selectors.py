@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Literal, TypedDict
 
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.utils import timezone
@@ -164,7 +165,8 @@ def _sampled(sql: str) -> str:
 def usage_overview(*, organization_id: int, now: dt.datetime | None = None) -> dict:
     """Today and the current period at a glance (the dashboard's home): two queries, from the roll-up.
 
-    :returns: ``plan`` (or ``None``), ``period_start``/``period_end``, ``today`` and ``period`` totals
+    :returns: ``plan`` (the subscription's; without one the default plan, ``BILLING_DEFAULT_PLAN``, over
+        calendar months; or ``None``), ``period_start``/``period_end``, ``today`` and ``period`` totals
         (requests, errors, cost, tokens, images), ``balance`` (``None`` without a credit account) and
         ``quotas``: one ``{"name", "used", "limit"}`` per quota the plan sets.
     """
@@ -221,7 +223,7 @@ def usage_overview(*, organization_id: int, now: dt.datetime | None = None) -> d
             period[name] += row[name] or 0
             if row["day"] == today:
                 today_totals[name] += row[name] or 0
-    plan = None if subscription is None else subscription.plan
+    plan = subscription.plan if subscription is not None else default_plan()
     quotas = []
     if plan is not None:
         if plan.token_quota is not None:
@@ -240,6 +242,12 @@ def usage_overview(*, organization_id: int, now: dt.datetime | None = None) -> d
         "balance": None if account is None else account.balance,
         "quotas": quotas,
     }
+
+
+def default_plan() -> Plan | None:
+    """The plan organisations without a subscription are held to (``BILLING_DEFAULT_PLAN``), if it exists."""
+    slug = settings.BILLING_DEFAULT_PLAN
+    return Plan.objects.filter(slug=slug).first() if slug else None
 
 
 def _subscription_and_account(organization_id: int) -> tuple[Subscription | None, CreditAccount | None]:

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def default_plan(gateway_settings, make_plan):
     gateway_settings.BILLING_DEFAULT_PLAN = "free"
-    return make_plan("free", requests_per_minute=2, allowed_models=["openai", "flux"], overage_policy="bill")
+    return make_plan(
+        "free", requests_per_minute=2, allowed_models=["openai", "flux"], overage_policy="bill", image_quota=50
+    )
 
 
 async def test_an_organisation_nobody_subscribed_gets_the_default_plan_s_limits(client, default_plan):
@@ -27,6 +29,7 @@ async def test_the_default_plan_s_models_are_the_only_ones_allowed(client, defau
     assert response.status_code == 403, response.text
     info = (await client.get("/v1/key/info")).json()
     assert info["plan"]["slug"] == "free"
+    assert [(quota["name"], quota["limit"]) for quota in info["quotas"]] == [("Images", 50)]
 
 
 async def test_a_subscription_s_own_plan_applies_instead(client, default_plan, make_plan, subscribe):
