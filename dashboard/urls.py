@@ -9,6 +9,7 @@ app_name = "dashboard"
 urlpatterns = [
     path("", home.home, name="home"),
     path("organization/switch/", account.organization_switch, name="organization-switch"),
+    path("organization/new/", account.organization_new, name="organization-new"),
     path("playground/", playground.playground, name="playground"),
     path("playground/run/<slug:operation>/", playground.playground_run, name="playground-run"),
     path("playground/cost/<str:request_id>/", playground.playground_cost, name="playground-cost"),

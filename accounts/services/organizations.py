@@ -39,7 +39,9 @@ def organization_create(
         raise InvalidInput("An organisation needs a name of 1 to 150 characters.", param="name")
     slug = slugify(slug or name)[:50]
     if not slug:
-        raise InvalidInput("Choose a slug of letters, digits and hyphens.", param="slug")
+        raise InvalidInput(
+            "Choose a slug with a letter or digit in it (letters, digits, hyphens, underscores).", param="slug"
+        )
     organization = Organization(name=name, slug=slug)
     organization.full_clean(validate_unique=False)
     try:

@@ -1,4 +1,4 @@
-"""The person's own things: switching organisation, accepting an invitation (signing up with it)."""
+"""The person's own things: switching organisation, creating one, accepting an invitation (signing up with it)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.services import invitation_accept, invitation_get_by_token, user_register
+from accounts.services import invitation_accept, invitation_get_by_token, organization_create, user_register
 from accounts.throttling import attempt_check, client_ip
 from core.errors import ApplicationError
-from dashboard.pages import dashboard_page
+from dashboard.pages import DashboardRequest, dashboard_page
 from dashboard.workspace import workspace_switch
 
 
@@ -22,6 +22,24 @@ def organization_switch(request: HttpRequest) -> HttpResponse:
     """Make another of the person's organisations the current one."""
     if not workspace_switch(request, slug=request.POST.get("organization", "")):
         messages.error(request, "You are not a member of that organisation.")
+    return redirect("dashboard:home")
+
+
+@require_POST
+@dashboard_page()
+def organization_new(request: DashboardRequest) -> HttpResponse:
+    """Create an organisation with the person as its owner, and make it the current one (as ``POST /api/orgs``)."""
+    try:
+        organization = organization_create(
+            name=request.POST.get("name", ""),
+            owner=request.user,
+            ip=client_ip(request),
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        workspace_switch(request, slug=organization.slug)
+        messages.success(request, f"{organization.name} is created; you are its owner.")
     return redirect("dashboard:home")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from accounts.models import Membership
 from accounts.services import membership_add
 from billing.models import Plan
 from billing.services import credits_grant, subscription_create
@@ -56,6 +57,26 @@ def test_someone_in_no_organisation_is_told_how_to_join_one(db):
     page = client.get("/").content.decode()
     assert "No organisation yet" in page
     assert "Requests today" not in page
+    assert 'action="/organization/new/"' in page
+
+
+def test_someone_in_no_organisation_may_start_one_and_owns_it(db):
+    user = user_create_for_tests()
+    client = Client()
+    client.force_login(user)
+    assert client.post("/organization/new/", {"name": "Newco Labs"}).status_code == 302
+    membership = Membership.objects.get(user=user)
+    assert (membership.organization.slug, membership.role) == ("newco-labs", "owner")
+    page = client.get("/").content.decode()
+    assert "No organisation yet" not in page and "Newco Labs" in page
+
+
+def test_an_organisation_without_a_name_is_not_created(db):
+    client = Client()
+    client.force_login(user_create_for_tests())
+    response = client.post("/organization/new/", {"name": "  "}, follow=True)
+    assert "An organisation needs a name" in response.content.decode()
+    assert not Membership.objects.exists()
 
 
 def test_the_navigation_offers_only_what_the_role_may_open(signed_in):
