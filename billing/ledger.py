@@ -57,17 +57,10 @@ _buffer: list[dict] = []
 _tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
 
 
-def _insert(events: list[dict]) -> int:
+def _insert(insert: Callable[..., int], events: list) -> int:
+    """``insert(events=events)`` in a database thread (``usage_events_insert`` or its encoded twin)."""
     try:
-        return usage_events_insert(events=events)
-    finally:
-        # Hand the connection back to the pool: this thread may not run again for a while.
-        connection.close()
-
-
-def _insert_encoded(events: list[bytes]) -> int:
-    try:
-        return usage_events_insert_encoded(events=events)
+        return insert(events=events)
     finally:
         # Hand the connection back to the pool: this thread may not run again for a while.
         connection.close()
@@ -190,7 +183,7 @@ async def flush_buffer() -> int:
     if not _buffer:
         return 0
     batch = _buffer[:BATCH]
-    inserted = await sync_to_async(_insert)(batch)
+    inserted = await sync_to_async(_insert)(usage_events_insert, batch)
     del _buffer[: len(batch)]
     return inserted
 
@@ -281,7 +274,7 @@ async def read_pending_without_ack(client: redis.asyncio.Redis, *, consumer: str
 
 
 async def insert_entries(entries: list) -> int:
-    return await sync_to_async(_insert_encoded)([fields[b"e"] for _, fields in entries if fields])
+    return await sync_to_async(_insert)(usage_events_insert_encoded, [fields[b"e"] for _, fields in entries if fields])
 
 
 async def _insert_and_ack(client: redis.asyncio.Redis, entries: list) -> int:
